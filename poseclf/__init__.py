@@ -1,0 +1,26 @@
+"""poseclf: classify human poses from BlazePose keypoints."""
+
+from ._version import __version__
+from .errors import ImageReadError, ModelFileError, ModelNotAvailableError, PoseclfError, TableError
+from .extraction import PoseExtractor
+from .images import read_image
+from .landmarks import LANDMARK_NAMES, MIRROR_PERMUTATION, POSE_CONNECTIONS, Pose, PoseLandmark
+from .table import load_table, save_table
+
+__all__ = [
+    "LANDMARK_NAMES",
+    "MIRROR_PERMUTATION",
+    "POSE_CONNECTIONS",
+    "ImageReadError",
+    "ModelFileError",
+    "ModelNotAvailableError",
+    "Pose",
+    "PoseExtractor",
+    "PoseLandmark",
+    "PoseclfError",
+    "TableError",
+    "__version__",
+    "load_table",
+    "read_image",
+    "save_table",
+]

@@ -1,0 +1,162 @@
+"""The landmark table: one row per image (or video frame), the schema every job reads and writes.
+
+Columns, in this order:
+
+=================  ==========================================================================
+``path``           image path relative to the dataset folder (or ``video.mp4#frame``)
+``label``          class name (first-level folder name, or the segment label)
+``width``          image width in pixels (0 when unreadable)
+``height``         image height in pixels (0 when unreadable)
+``detected``       True when BlazePose found a person
+``reason``         empty when detected, else why not (``no_person``, ``unreadable: ...``)
+``<name>_x``       for each of the 33 landmark names (``nose_x``, ``left_hip_y``, ...):
+``<name>_y``       image landmarks, x and y normalised to the image, z on the scale of x,
+``<name>_z``       and visibility ``<name>_v``
+``<name>_v``
+``<name>_wx``      world landmarks in metres (hip-centred)
+``<name>_wy``
+``<name>_wz``
+=================  ==========================================================================
+
+Builders may add columns of their own (for example ``file_size`` and ``file_mtime`` for resuming,
+``frame`` and ``time_s`` for video rows); readers ignore columns they do not know.
+CSV or Parquet is chosen by the file extension.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import TableError
+from .landmarks import LANDMARK_DIMS, LANDMARK_NAMES, N_LANDMARKS, WORLD_DIMS, Pose
+
+SCHEMA_VERSION = 1  # bump when the columns below change meaning
+META_COLUMNS: tuple[str, ...] = ("path", "label", "width", "height", "detected", "reason")
+LANDMARK_COLUMNS: tuple[str, ...] = tuple(
+    f"{name}_{axis}" for name in LANDMARK_NAMES for axis in ("x", "y", "z", "v")
+)
+WORLD_COLUMNS: tuple[str, ...] = tuple(
+    f"{name}_{axis}" for name in LANDMARK_NAMES for axis in ("wx", "wy", "wz")
+)
+TABLE_COLUMNS: tuple[str, ...] = META_COLUMNS + LANDMARK_COLUMNS + WORLD_COLUMNS
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def pose_to_row(pose: Pose | None) -> dict[str, float]:
+    """Landmark and world columns of one row (NaN for a missing pose or missing world)."""
+    lm = np.full((N_LANDMARKS, LANDMARK_DIMS), np.nan, np.float32)
+    world = np.full((N_LANDMARKS, WORLD_DIMS), np.nan, np.float32)
+    if pose is not None:
+        lm = pose.landmarks
+        if pose.world_landmarks is not None:
+            world = pose.world_landmarks
+    row = dict(zip(LANDMARK_COLUMNS, lm.ravel().tolist()))
+    row.update(zip(WORLD_COLUMNS, world.ravel().tolist()))
+    return row
+
+
+def empty_table() -> pd.DataFrame:
+    """A table with the schema's columns and no rows."""
+    return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in TABLE_COLUMNS})
+
+
+def _dtype(column: str) -> str:
+    if column in ("path", "label", "reason"):
+        return "object"
+    if column in ("width", "height"):
+        return "int64"
+    if column == "detected":
+        return "bool"
+    return "float32"
+
+
+def check_table(df: pd.DataFrame, source: str | os.PathLike = "table") -> pd.DataFrame:
+    """Check that ``df`` has the schema's columns and normalise their types."""
+    missing = [c for c in TABLE_COLUMNS if c not in df.columns]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise TableError(
+            f"{source}: not a poseclf landmark table, {len(missing)} columns missing ({shown}). "
+            "Make one with `poseclf extract DATA_DIR -o TABLE`."
+        )
+    df = df.copy()
+    df["path"] = df["path"].astype(str)
+    df["label"] = df["label"].astype(str)
+    df["reason"] = df["reason"].fillna("").astype(str)
+    df["detected"] = df["detected"].astype(bool)
+    df["width"] = df["width"].fillna(0).astype("int64")
+    df["height"] = df["height"].fillna(0).astype("int64")
+    numeric = list(LANDMARK_COLUMNS + WORLD_COLUMNS)
+    df[numeric] = df[numeric].astype("float32")
+    return df
+
+
+def load_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a landmark table from CSV or Parquet (chosen by extension) and check its schema."""
+    path = Path(path)
+    if not path.is_file():
+        raise TableError(f"{path}: no such table. Make one with `poseclf extract DATA_DIR -o {path}`.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            df = pd.read_csv(path, dtype={"path": str, "label": str, "reason": str},
+                             keep_default_na=False, na_values={c: ["", "nan", "NaN"]
+                             for c in LANDMARK_COLUMNS + WORLD_COLUMNS})
+        elif suffix in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+        else:
+            raise TableError(f"{path}: unknown table format {suffix!r}; use .csv or .parquet")
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        if isinstance(err, TableError):
+            raise
+        raise TableError(f"{path}: cannot read the table ({err}). Re-create it with `poseclf extract`.") from err
+    return check_table(df, path)
+
+
+def save_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write a table atomically (temporary file + rename): a crash never leaves half a file."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise TableError(f"{path}: unknown table format {suffix!r}; use .csv or .parquet")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        if suffix == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def table_landmarks(df: pd.DataFrame) -> np.ndarray:
+    """Image landmarks of every row as a float32 stack of shape (n, 33, 4)."""
+    values = df[list(LANDMARK_COLUMNS)].to_numpy(dtype=np.float32)
+    return values.reshape(len(df), N_LANDMARKS, LANDMARK_DIMS)
+
+
+def table_world_landmarks(df: pd.DataFrame) -> np.ndarray:
+    """World landmarks of every row as a float32 stack of shape (n, 33, 3)."""
+    values = df[list(WORLD_COLUMNS)].to_numpy(dtype=np.float32)
+    return values.reshape(len(df), N_LANDMARKS, WORLD_DIMS)
+
+
+def table_image_sizes(df: pd.DataFrame) -> np.ndarray:
+    """Image (width, height) of every row, float32 of shape (n, 2)."""
+    return df[["width", "height"]].to_numpy(dtype=np.float32)
+
+
+def training_arrays(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Detected rows only: landmarks (n, 33, 4), image sizes (n, 2), labels (n,)."""
+    kept = df[df["detected"]]
+    return table_landmarks(kept), table_image_sizes(kept), kept["label"].to_numpy(dtype=object)
