@@ -162,7 +162,8 @@ class PoseExtractor:
             VisionTaskRunningMode,
         )
 
-        mode = VisionTaskRunningMode.IMAGE if self.static_image_mode else VisionTaskRunningMode.VIDEO
+        modes = VisionTaskRunningMode
+        mode = modes.IMAGE if self.static_image_mode else modes.VIDEO
         options = PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_buffer=self.task_path.read_bytes()),
             running_mode=mode,
@@ -278,8 +279,9 @@ def build_full_task_file(path: str | os.PathLike) -> Path:
     )
 
     modules = mediapipe_module_dir()
+    detector = modules / "pose_detection" / "pose_detection.tflite"
     parts = {
-        "pose_detector.tflite": (modules / "pose_detection" / "pose_detection.tflite", 127.5, 127.5),
+        "pose_detector.tflite": (detector, 127.5, 127.5),
         "pose_landmarks_detector.tflite": (bundled_model_path(1), 0.0, 255.0),
     }
     models = {}

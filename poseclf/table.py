@@ -55,8 +55,8 @@ def pose_to_row(pose: Pose | None) -> dict[str, float]:
         lm = pose.landmarks
         if pose.world_landmarks is not None:
             world = pose.world_landmarks
-    row = dict(zip(LANDMARK_COLUMNS, lm.ravel().tolist()))
-    row.update(zip(WORLD_COLUMNS, world.ravel().tolist()))
+    row = dict(zip(LANDMARK_COLUMNS, lm.ravel().tolist(), strict=True))
+    row.update(zip(WORLD_COLUMNS, world.ravel().tolist(), strict=True))
     return row
 
 
@@ -100,7 +100,9 @@ def load_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a landmark table from CSV or Parquet (chosen by extension) and check its schema."""
     path = Path(path)
     if not path.is_file():
-        raise TableError(f"{path}: no such table. Make one with `poseclf extract DATA_DIR -o {path}`.")
+        raise TableError(
+            f"{path}: no such table. Make one with `poseclf extract DATA_DIR -o {path}`."
+        )
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
@@ -114,7 +116,9 @@ def load_table(path: str | os.PathLike) -> pd.DataFrame:
     except (OSError, ValueError, pd.errors.ParserError) as err:
         if isinstance(err, TableError):
             raise
-        raise TableError(f"{path}: cannot read the table ({err}). Re-create it with `poseclf extract`.") from err
+        raise TableError(
+            f"{path}: cannot read the table ({err}). Re-create it with `poseclf extract`."
+        ) from err
     return check_table(df, path)
 
 
