@@ -1,0 +1,472 @@
+"""Image folder -> landmark table: scan, parallel BlazePose extraction, resume, per-class report.
+
+Layout: ``DATA_DIR/<class>/**/<image>``; the class is the first-level folder name, sub-folders
+below it are allowed. The table (schema in :mod:`poseclf.table`) gets three extra columns:
+``file_size`` (bytes) and ``file_mtime`` (seconds since the epoch) to resume, and ``extractor``
+(the BlazePose settings of the row) so that changed options re-extract.
+
+Parallelism is :class:`joblib.Parallel` over batches of paths. Each worker process creates one
+:class:`~poseclf.extraction.PoseExtractor` lazily, the first time it gets a batch, and reuses it
+for every later batch (MediaPipe graphs cannot be pickled). Because the work unit is a plain
+function of picklable arguments, ``joblib.parallel_config(backend="dask")`` runs it on a cluster.
+Rows are always written in scan order, so the table is the same for any number of workers.
+
+Rows are saved to the table as batches complete, at most every ``checkpoint_s`` seconds, with the
+atomic :func:`poseclf.table.save_table`: an interrupted run keeps what it saved, and re-running
+the same call extracts only what is missing or changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .errors import ImageReadError, TableError
+from .images import is_image_path, read_image
+from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, load_table, pose_to_row
+from .table import check_table as _check_table
+from .table import save_table as _save_table
+
+logger = logging.getLogger(__name__)
+
+#: Extra columns written by :func:`extract_folder` (after the schema's columns).
+RESUME_COLUMNS: tuple[str, ...] = ("file_size", "file_mtime", "extractor")
+NO_PERSON = "no_person"  # reason of a readable image in which BlazePose found nobody
+UNREADABLE = "unreadable"  # reason prefix of a file that is not a readable image
+MTIME_TOLERANCE_S = 1e-3  # file systems and CSV round-trips keep mtime to better than 1 ms
+DEFAULT_CHECKPOINT_S = 10.0  # seconds between table saves: at most this much work is lost
+CHECKPOINT_COST_FACTOR = 20.0  # wait >= 20x the last save's duration: saving costs <= 5 %
+MAX_BATCH_SIZE = 32  # images per task: ~0.6 s of BlazePose Full, amortises dispatch
+BATCHES_PER_WORKER = 8  # at least this many tasks per worker, for load balance and progress
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """BlazePose settings of an extraction run (picklable; shipped to the workers).
+
+    Parameters mirror :class:`~poseclf.extraction.PoseExtractor`.
+    """
+
+    model_complexity: int = 1
+    min_detection_confidence: float = 0.5
+    backend: str = "solutions"
+    task_path: str | None = None
+
+    @property
+    def tag(self) -> str:
+        """Short text stored in the ``extractor`` column, e.g. ``solutions:1:0.5``."""
+        base = f"{self.backend}:{self.model_complexity}:{self.min_detection_confidence:g}"
+        return base if self.task_path is None else f"{base}:{Path(self.task_path).name}"
+
+    def extractor(self, static_image_mode: bool = True):
+        """A new :class:`~poseclf.extraction.PoseExtractor` with these settings."""
+        from .extraction import PoseExtractor
+
+        return PoseExtractor(
+            static_image_mode=static_image_mode,
+            model_complexity=self.model_complexity,
+            min_detection_confidence=self.min_detection_confidence,
+            backend=self.backend,
+            task_path=self.task_path,
+        )
+
+
+# -- scanning ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ImageItem:
+    """One image found by :func:`scan_folder`; ``path`` is relative to the folder, POSIX style."""
+
+    path: str
+    label: str
+    file_size: int
+    file_mtime: float
+
+
+@dataclass
+class FolderScan:
+    """What :func:`scan_folder` found: the images in scan order and what it skipped."""
+
+    root: Path
+    items: list[ImageItem]
+    skipped_hidden: int = 0
+    skipped_non_image: int = 0
+    empty_classes: list[str] = field(default_factory=list)
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted({item.label for item in self.items})
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def scan_folder(root: str | os.PathLike) -> FolderScan:
+    """List the images of ``root/<class>/**`` in a deterministic order (class, then path).
+
+    Hidden files and folders (name starting with ``.``) and files without an image extension
+    (see :data:`poseclf.images.IMAGE_EXTENSIONS`, case-insensitive) are skipped and counted.
+    Files directly in ``root`` have no class and count as skipped non-images.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``root`` is not a folder.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"{root}: no such folder. Expected DATA_DIR/<class>/<image> (one sub-folder per class)."
+        )
+    scan = FolderScan(root=root, items=[])
+    for entry in sorted(root.iterdir(), key=lambda p: p.name):
+        if _is_hidden(entry.name):
+            scan.skipped_hidden += 1
+            continue
+        if not entry.is_dir():
+            scan.skipped_non_image += 1
+            continue
+        found = 0
+        for dirpath, dirnames, filenames in os.walk(entry):
+            hidden_dirs = [d for d in dirnames if _is_hidden(d)]
+            scan.skipped_hidden += len(hidden_dirs)
+            dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
+            for name in sorted(filenames):
+                if _is_hidden(name):
+                    scan.skipped_hidden += 1
+                    continue
+                full = Path(dirpath) / name
+                if not is_image_path(full) or not full.is_file():
+                    scan.skipped_non_image += 1
+                    continue
+                stat = full.stat()
+                rel = full.relative_to(root).as_posix()
+                scan.items.append(ImageItem(rel, entry.name, stat.st_size, stat.st_mtime))
+                found += 1
+        if not found:
+            scan.empty_classes.append(entry.name)
+    scan.items.sort(key=lambda item: (item.label, item.path))
+    return scan
+
+
+# -- the work unit: a batch of paths on one worker --------------------------------------------
+_WORKER: dict = {}  # per process: {"options": ExtractOptions, "extractor": PoseExtractor, "pid"}
+
+
+def _worker_extractor(options: ExtractOptions):
+    """This process's extractor for ``options``, created on first use and then reused."""
+    if _WORKER.get("options") != options or _WORKER.get("pid") != os.getpid():
+        close_worker_extractor()
+        _WORKER.update(options=options, extractor=options.extractor(True), pid=os.getpid())
+    return _WORKER["extractor"]
+
+
+def close_worker_extractor() -> None:
+    """Release this process's cached extractor (the main process's, after a 1-worker run)."""
+    extractor = _WORKER.pop("extractor", None)
+    if extractor is not None and _WORKER.get("pid") == os.getpid():
+        extractor.close()
+    _WORKER.clear()
+
+
+def _result_row(item: ImageItem, pose, size: tuple[int, int], reason: str, tag: str) -> dict:
+    row = {"path": item.path, "label": item.label, "width": size[0], "height": size[1],
+           "detected": pose is not None, "reason": reason}
+    row.update(pose_to_row(pose))
+    row.update(file_size=item.file_size, file_mtime=item.file_mtime, extractor=tag)
+    return row
+
+
+def extract_batch(root: str, items: Sequence[ImageItem], options: ExtractOptions) -> pd.DataFrame:
+    """Extract one batch of images on the calling process; one row per item, in order.
+
+    Unreadable files get ``reason="unreadable: <why>"``, images without a person
+    ``reason="no_person"``; neither raises.
+    """
+    extractor = _worker_extractor(options)
+    rows = []
+    for item in items:
+        try:
+            image = read_image(Path(root) / item.path)
+        except ImageReadError as err:
+            why = str(err).split(": ", 1)[-1]  # the message starts with the (full) path
+            rows.append(_result_row(item, None, (0, 0), f"{UNREADABLE}: {why}", options.tag))
+            continue
+        size = (image.shape[1], image.shape[0])
+        pose = extractor(image)
+        rows.append(_result_row(item, pose, size, "" if pose is not None else NO_PERSON,
+                                options.tag))
+    return _rows_frame(rows)
+
+
+def _rows_frame(rows: list[dict]) -> pd.DataFrame:
+    columns = list(TABLE_COLUMNS + RESUME_COLUMNS)
+    df = pd.DataFrame(rows, columns=columns)
+    numeric = list(LANDMARK_COLUMNS + WORLD_COLUMNS)
+    df[numeric] = df[numeric].astype("float32")
+    return df
+
+
+# -- the report ---------------------------------------------------------------------------------
+@dataclass
+class ExtractionReport:
+    """Outcome of :func:`extract_folder`; ``str(report)`` is the summary the CLI prints.
+
+    Attributes
+    ----------
+    table : Path
+        The table written.
+    per_class : DataFrame
+        Index = class; columns ``images``, ``detected``, ``no_person``, ``unreadable``
+        over every row of the table (reused and new).
+    failures : DataFrame
+        ``path``, ``label``, ``reason`` of every row that has no pose.
+    """
+
+    table: Path
+    n_images: int
+    n_extracted: int
+    n_reused: int
+    n_dropped: int
+    skipped_hidden: int
+    skipped_non_image: int
+    empty_classes: list[str]
+    per_class: pd.DataFrame
+    failures: pd.DataFrame
+    elapsed_s: float
+    interrupted: bool = False
+
+    @property
+    def images_per_s(self) -> float:
+        return self.n_extracted / self.elapsed_s if self.elapsed_s > 0 else float("nan")
+
+    def __str__(self) -> str:
+        state = "INTERRUPTED, re-run to finish" if self.interrupted else "done"
+        lines = [
+            f"{self.table}: {self.n_images} images ({state}); extracted {self.n_extracted} "
+            f"in {self.elapsed_s:.1f} s ({self.images_per_s:.1f} images/s), "
+            f"reused {self.n_reused}, dropped {self.n_dropped} rows of files no longer present",
+            f"skipped {self.skipped_hidden} hidden and {self.skipped_non_image} non-image files",
+        ]
+        if self.empty_classes:
+            lines.append("empty class folders (no images): " + ", ".join(self.empty_classes))
+        if len(self.per_class):
+            lines.append(self.per_class.to_string())
+        if len(self.failures):
+            lines.append(f"{len(self.failures)} rows without a pose:")
+            shown = self.failures.head(MAX_FAILURES_SHOWN)
+            lines.extend(f"  {r.path}: {r.reason}" for r in shown.itertuples())
+            if len(self.failures) > MAX_FAILURES_SHOWN:
+                lines.append(f"  ... {len(self.failures) - MAX_FAILURES_SHOWN} more "
+                             "(rows with detected == False in the table)")
+        return "\n".join(lines)
+
+
+MAX_FAILURES_SHOWN = 20  # failure lines in the printed summary; the table has them all
+
+
+def class_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per-class counts of a landmark table: images, detected, no_person, unreadable."""
+    reason = df["reason"].fillna("").astype(str)
+    counts = pd.DataFrame({
+        "label": df["label"].astype(str),
+        "images": 1,
+        "detected": df["detected"].astype(bool).astype(int),
+        "no_person": (reason == NO_PERSON).astype(int),
+        "unreadable": reason.str.startswith(UNREADABLE).astype(int),
+    })
+    return counts.groupby("label", sort=True).sum()
+
+
+# -- the run ------------------------------------------------------------------------------------
+def _batches(items: Sequence, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
+
+def default_batch_size(n_items: int, n_workers: int) -> int:
+    """Enough batches for every worker to get several, at most :data:`MAX_BATCH_SIZE` each."""
+    return int(np.clip(n_items // max(1, n_workers * BATCHES_PER_WORKER), 1, MAX_BATCH_SIZE))
+
+
+def _reusable(old: pd.DataFrame, items: Sequence[ImageItem], tag: str) -> pd.Series:
+    """Boolean per old row: same path, label, size, mtime and extractor as a scanned item."""
+    if not all(c in old.columns for c in RESUME_COLUMNS):
+        return pd.Series(False, index=old.index)
+    current = pd.DataFrame([asdict(i) for i in items]) if items else pd.DataFrame(
+        columns=["path", "label", "file_size", "file_mtime"])
+    merged = old[["path", "label", "file_size", "file_mtime", "extractor"]].merge(
+        current, on="path", how="left", suffixes=("", "_now"))
+    same = (
+        (merged["label"] == merged["label_now"])
+        & (merged["file_size"] == merged["file_size_now"])
+        & ((merged["file_mtime"] - merged["file_mtime_now"]).abs() <= MTIME_TOLERANCE_S)
+        & (merged["extractor"].astype(str) == tag)
+    )
+    return pd.Series(same.to_numpy(), index=old.index)
+
+
+class _Checkpointer:
+    """Collects batch frames and saves reused + new rows, in scan order, atomically."""
+
+    def __init__(self, path: Path, kept: pd.DataFrame, order: dict[str, int], every_s: float):
+        self.path = path
+        self.frames = [kept] if len(kept) else []
+        self.order = order
+        self.every_s = every_s
+        self.pending = 0
+        self.last_save = time.monotonic()
+        self.last_cost = 0.0
+
+    def add(self, frame: pd.DataFrame) -> None:
+        self.frames.append(frame)
+        self.pending += len(frame)
+        wait = max(self.every_s, CHECKPOINT_COST_FACTOR * self.last_cost)
+        if time.monotonic() - self.last_save >= wait:
+            self.save()
+
+    def table(self) -> pd.DataFrame:
+        if not self.frames:
+            return _rows_frame([])
+        df = pd.concat(self.frames, ignore_index=True)
+        rank = df["path"].map(self.order)
+        return df.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
+
+    def save(self) -> pd.DataFrame:
+        start = time.monotonic()
+        df = self.table()
+        _save_table(df, self.path)
+        self.last_cost = time.monotonic() - start
+        self.last_save = time.monotonic()
+        self.pending = 0
+        return df
+
+
+def _read_previous(table: Path) -> pd.DataFrame | None:
+    if not table.exists():
+        return None
+    try:
+        return load_table(table)
+    except TableError as err:
+        raise TableError(
+            f"{err} It would be overwritten by this run: move or delete it first."
+        ) from err
+
+
+def extract_folder(
+    data_dir: str | os.PathLike,
+    table: str | os.PathLike,
+    *,
+    options: ExtractOptions | None = None,
+    workers: int | None = None,
+    batch_size: int | None = None,
+    checkpoint_s: float = DEFAULT_CHECKPOINT_S,
+    resume: bool = True,
+    progress: bool = True,
+) -> ExtractionReport:
+    """Extract BlazePose landmarks of every image of ``data_dir/<class>/**`` into ``table``.
+
+    Parameters
+    ----------
+    data_dir : path
+        One sub-folder per class; nested folders allowed.
+    table : path
+        ``.csv`` or ``.parquet``. When it exists and ``resume`` is true, its rows for files
+        with the same path, label, size, modification time and extractor settings are kept
+        and only the other images are extracted.
+    options : ExtractOptions, optional
+        BlazePose settings (default: Full model, detection confidence 0.5).
+    workers : int, optional
+        Worker processes (default: all cores). 1 runs in this process.
+    batch_size : int, optional
+        Images per task (default: :func:`default_batch_size`).
+    checkpoint_s : float, default=10
+        Minimum seconds between saves of the table while running (0: after every batch).
+    resume : bool, default=True
+        False re-extracts everything.
+    progress : bool, default=True
+        Show a tqdm progress bar (images/s and ETA).
+
+    Returns
+    -------
+    ExtractionReport
+
+    Raises
+    ------
+    KeyboardInterrupt
+        After saving every row extracted so far (re-run to finish).
+    """
+    start = time.monotonic()
+    options = options or ExtractOptions()
+    table = Path(table)
+    scan = scan_folder(data_dir)
+    for name in scan.empty_classes:
+        logger.warning("%s: class folder %r has no images", scan.root, name)
+    order = {item.path: i for i, item in enumerate(scan.items)}
+
+    previous = _read_previous(table) if resume else None
+    if previous is not None:
+        reusable = _reusable(previous, scan.items, options.tag)
+        kept = previous[reusable.to_numpy()]
+        kept = kept[~kept["path"].duplicated()]
+        n_dropped = int((~previous["path"].isin(order.keys())).sum())
+    else:
+        kept, n_dropped = _rows_frame([]), 0
+    done = set(kept["path"])
+    todo = [item for item in scan.items if item.path not in done]
+    kept = _with_extra_columns(kept)
+
+    n_workers = workers or joblib.cpu_count()
+    size = batch_size or default_batch_size(len(todo), n_workers)
+    saver = _Checkpointer(table, kept, order, checkpoint_s)
+    interrupted = False
+    bar = tqdm(total=len(todo), unit="img", desc="extract", disable=not progress,
+               dynamic_ncols=True)
+    try:
+        if todo:
+            parallel = joblib.Parallel(n_jobs=min(n_workers, -(-len(todo) // size)),
+                                       return_as="generator_unordered")
+            tasks = (joblib.delayed(extract_batch)(str(scan.root), batch, options)
+                     for batch in _batches(todo, size))
+            for frame in parallel(tasks):
+                saver.add(frame)
+                bar.update(len(frame))
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        bar.close()
+        final = saver.save()
+        close_worker_extractor()
+        n_new = sum(len(f) for f in saver.frames) - len(kept)
+        report = ExtractionReport(
+            table=table, n_images=len(scan.items), n_extracted=n_new, n_reused=len(kept),
+            n_dropped=n_dropped, skipped_hidden=scan.skipped_hidden,
+            skipped_non_image=scan.skipped_non_image, empty_classes=list(scan.empty_classes),
+            per_class=class_summary(final),
+            failures=final.loc[~final["detected"], ["path", "label", "reason"]]
+            .reset_index(drop=True),
+            elapsed_s=time.monotonic() - start, interrupted=interrupted,
+        )
+        if interrupted:
+            logger.warning("interrupted: %d of %d images saved to %s; re-run to finish",
+                           len(final), len(scan.items), table)
+    return report
+
+
+def _with_extra_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with exactly the schema's columns plus :data:`RESUME_COLUMNS`, in that order."""
+    df = _check_table(df) if len(df) else df
+    for column in RESUME_COLUMNS:
+        if column not in df.columns:
+            df[column] = np.nan
+    return df[list(TABLE_COLUMNS + RESUME_COLUMNS)].reset_index(drop=True)
