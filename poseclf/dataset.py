@@ -470,3 +470,26 @@ def _with_extra_columns(df: pd.DataFrame) -> pd.DataFrame:
         if column not in df.columns:
             df[column] = np.nan
     return df[list(TABLE_COLUMNS + RESUME_COLUMNS)].reset_index(drop=True)
+
+
+# -- review: statistics -------------------------------------------------------------------------
+VISIBILITY_COLUMNS: tuple[str, ...] = tuple(c for c in LANDMARK_COLUMNS if c.endswith("_v"))
+
+
+def table_stats(df: pd.DataFrame) -> pd.DataFrame:
+    """Per class: ``images``, ``detected``, ``no_person``, ``unreadable``, ``detection_rate``
+    and ``mean_visibility`` (mean landmark visibility over the detected rows).
+
+    A last row ``all`` sums the counts over the classes.
+    """
+    summary = class_summary(df)
+    total = summary.sum().rename("all")
+    detected = df[df["detected"].astype(bool)]
+    visibility = detected[list(VISIBILITY_COLUMNS)].mean(axis=1)
+    per_class_vis = visibility.groupby(detected["label"].astype(str)).mean()
+    summary = pd.concat([summary, total.to_frame().T])
+    summary["detection_rate"] = summary["detected"] / summary["images"].clip(lower=1)
+    summary["mean_visibility"] = per_class_vis.reindex(summary.index)
+    summary.loc["all", "mean_visibility"] = visibility.mean() if len(visibility) else np.nan
+    summary.index.name = "label"
+    return summary

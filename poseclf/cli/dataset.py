@@ -1,0 +1,190 @@
+"""``poseclf extract``, ``outliers`` and ``stats``: build and review landmark tables."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+from ._common import EXIT_OK, EXIT_USAGE, add_extractor_options, extractor_kwargs
+
+
+def register(subparsers) -> None:
+    _register_extract(subparsers)
+    _register_outliers(subparsers)
+    _register_stats(subparsers)
+
+
+# -- extract ------------------------------------------------------------------------------------
+def _register_extract(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "extract",
+        help="build a landmark table from a photo folder or a labelled video",
+        description="DATA_DIR/<class>/**/<image> -> one table row per image (class = first-level "
+        "folder). Re-running the same command resumes: rows of unchanged files are kept. With "
+        "a video and --segments SEGMENTS.csv (start_frame,end_frame,label or start_s,end_s,"
+        "label), the frames of each segment become rows labelled with it.",
+    )
+    parser.add_argument("source", metavar="DATA_DIR|VIDEO", help="photo folder, or a video file")
+    parser.add_argument("-o", "--output", required=True, metavar="TABLE",
+                        help="landmark table to write (.csv or .parquet)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="worker processes (default: all cores)")
+    parser.add_argument("--batch-size", type=int, metavar="N",
+                        help="images per worker task (default: automatic, at most 32)")
+    parser.add_argument("--checkpoint-seconds", type=float, metavar="S", default=None,
+                        help="save the table at most every S seconds while running "
+                        "(default: 10; 0 after every batch)")
+    parser.add_argument("--no-resume", action="store_true",
+                        help="re-extract every image even if TABLE has its row")
+    parser.add_argument("--segments", metavar="SEGMENTS.csv",
+                        help="labelled frame ranges of VIDEO (start_frame,end_frame,label)")
+    parser.add_argument("--stride", type=int, default=1, metavar="K",
+                        help="with --segments: every K-th frame of each segment (default: 1)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_extractor_options(parser)
+    parser.set_defaults(func=run_extract)
+
+
+def _options(args: argparse.Namespace):
+    from ..dataset import ExtractOptions
+
+    kw = extractor_kwargs(args)
+    return ExtractOptions(kw["model_complexity"], kw["min_detection_confidence"], kw["backend"],
+                          None if kw["task_path"] is None else str(kw["task_path"]))
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """``kill PID`` (SIGTERM) stops like Ctrl-C: the rows extracted so far are saved first."""
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    source = Path(args.source)
+    if args.segments or source.is_file():
+        return _extract_video(args, source)
+    from ..dataset import DEFAULT_CHECKPOINT_S, extract_folder
+
+    checkpoint = args.checkpoint_seconds
+    if checkpoint is None:
+        checkpoint = DEFAULT_CHECKPOINT_S
+    with _sigterm_as_interrupt():
+        report = extract_folder(
+            source, args.output, options=_options(args), workers=args.workers,
+            batch_size=args.batch_size, checkpoint_s=checkpoint, resume=not args.no_resume,
+            progress=not args.quiet,
+        )
+    print(report)
+    return EXIT_OK
+
+
+def _extract_video(args: argparse.Namespace, source: Path) -> int:
+    from ..table import save_table
+    from ..video_segments import VideoInfo, extract_video_segments, read_segments
+
+    if not args.segments:
+        print(f"poseclf extract: error: {source} is a file; a video needs --segments "
+              "SEGMENTS.csv (start_frame,end_frame,label), a photo folder needs no option",
+              file=sys.stderr)
+        return EXIT_USAGE
+    info = VideoInfo.from_path(source)
+    segments = read_segments(args.segments, fps=info.fps)
+    df = extract_video_segments(source, segments, stride=args.stride, options=_options(args),
+                                progress=not args.quiet)
+    save_table(df, args.output)
+    counts = df.groupby("label")["detected"].agg(["size", "sum"])
+    counts.columns = ["frames", "detected"]
+    print(f"{args.output}: {len(df)} frames of {source.name} in {len(segments)} segments")
+    print(counts.to_string())
+    return EXIT_OK
+
+
+# -- outliers -----------------------------------------------------------------------------------
+def _register_outliers(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "outliers",
+        help="find rows whose label loses to another class out of fold",
+        description="Classify every detected row with a model trained without it (K-fold, "
+        "or leave-one-out with --folds 0) and list the rows whose own label is not the best "
+        "class, with their scores: candidates for a wrong label or a bad detection.",
+    )
+    parser.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
+    parser.add_argument("--classifier", default="knn", help="classifier name (default: knn)")
+    parser.add_argument("--folds", type=int, default=5, metavar="K",
+                        help="K-fold cross-validation; 0 = leave-one-out (default: 5)")
+    parser.add_argument("-o", "--output", metavar="OUTLIERS.csv", help="write the outlier list")
+    parser.add_argument("--sheet", metavar="PNG", help="contact sheet of the flagged photos")
+    parser.add_argument("--images", metavar="DATA_DIR",
+                        help="folder the table paths are relative to (for --sheet)")
+    parser.add_argument("--drop", metavar="CLEAN_TABLE", help="write the table without them")
+    parser.set_defaults(func=run_outliers)
+
+
+def run_outliers(args: argparse.Namespace) -> int:
+    from ..dataset import find_outliers
+    from ..table import load_table, save_table
+
+    if args.sheet and not args.images:
+        print("poseclf outliers: error: --sheet needs --images DATA_DIR (the folder the table "
+              "paths are relative to)", file=sys.stderr)
+        return EXIT_USAGE
+    df = load_table(args.table)
+    outliers = find_outliers(df, classifier=args.classifier, folds=args.folds)
+    print(f"{len(outliers)} of {int(df['detected'].sum())} detected rows lose to another class")
+    if len(outliers):
+        shown = outliers[["path", "label", "predicted", "label_score", "predicted_score"]]
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    if args.output:
+        outliers.to_csv(args.output, index=False)
+        print(f"outlier list written to {args.output}")
+    if args.sheet:
+        from ..sheets import outlier_sheet, write_sheet
+
+        write_sheet(outlier_sheet(df, outliers, args.images), args.sheet)
+        print(f"contact sheet written to {args.sheet}")
+    if args.drop:
+        save_table(df[~df["path"].isin(set(outliers["path"]))], args.drop)
+        print(f"table without the outliers written to {args.drop}")
+    return EXIT_OK
+
+
+# -- stats --------------------------------------------------------------------------------------
+def _register_stats(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "stats",
+        help="per-class counts, detection rate and visibility of a landmark table",
+        description="Per class: rows, detected, detection rate, no person, unreadable, mean "
+        "landmark visibility. --sheet draws a few thumbnails per class.",
+    )
+    parser.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
+    parser.add_argument("--sheet", metavar="PNG", help="contact sheet with thumbnails per class")
+    parser.add_argument("--images", metavar="DATA_DIR",
+                        help="folder the table paths are relative to (for --sheet)")
+    parser.add_argument("--per-class", type=int, default=6, metavar="N",
+                        help="thumbnails per class on the sheet (default: 6)")
+    parser.set_defaults(func=run_stats)
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from ..dataset import table_stats
+    from ..table import load_table
+
+    if args.sheet and not args.images:
+        print("poseclf stats: error: --sheet needs --images DATA_DIR (the folder the table "
+              "paths are relative to)", file=sys.stderr)
+        return EXIT_USAGE
+    df = load_table(args.table)
+    print(table_stats(df).to_string(float_format=lambda v: f"{v:.2f}"))
+    if args.sheet:
+        from ..sheets import stats_sheet, write_sheet
+
+        write_sheet(stats_sheet(df, args.images, per_class=args.per_class), args.sheet)
+        print(f"contact sheet written to {args.sheet}")
+    return EXIT_OK

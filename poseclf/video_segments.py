@@ -1,0 +1,265 @@
+"""Labelled video -> landmark table: the frames inside labelled segments become training rows.
+
+A segments file is a CSV with ``start_frame,end_frame,label`` (0-based, inclusive) or
+``start_s,end_s,label`` (seconds; a frame belongs to the segment when its time
+``frame / fps`` lies in ``[start_s, end_s]``). Frames are extracted in video (tracking) mode,
+with a fresh extractor per segment so that tracking never crosses a segment boundary.
+Rows are named ``<video name>#<frame, 6 digits>`` and carry ``frame`` and ``time_s`` columns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, pose_to_row
+
+logger = logging.getLogger(__name__)
+
+VIDEO_COLUMNS: tuple[str, ...] = ("frame", "time_s")  # extra columns of video rows
+FRAME_DIGITS = 6  # "sit.mp4#000123": zero-padded so that paths sort in frame order
+_TIME_EPS = 1e-9  # s: a segment given in seconds includes frames exactly on its bounds
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Frames ``start_frame`` to ``end_frame`` (inclusive, 0-based) labelled ``label``."""
+
+    start_frame: int
+    end_frame: int
+    label: str
+
+    def frames(self, stride: int = 1) -> range:
+        return range(self.start_frame, self.end_frame + 1, stride)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Frame count, frame rate and size (width, height) of a video file."""
+
+    path: Path
+    n_frames: int
+    fps: float
+    size: tuple[int, int]
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike) -> VideoInfo:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such video file")
+        capture = cv2.VideoCapture(str(path))
+        try:
+            if not capture.isOpened():
+                raise ValueError(f"{path}: OpenCV cannot open this video (codec or format)")
+            return cls(
+                path=path,
+                n_frames=int(capture.get(cv2.CAP_PROP_FRAME_COUNT)),
+                fps=float(capture.get(cv2.CAP_PROP_FPS)) or 0.0,
+                size=(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                      int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))),
+            )
+        finally:
+            capture.release()
+
+
+def frame_path(video: str | os.PathLike, frame: int) -> str:
+    """Row path of a video frame: ``sit.mp4#000123``."""
+    return f"{Path(video).name}#{frame:0{FRAME_DIGITS}d}"
+
+
+def parse_frame_path(path: str) -> tuple[str, int] | None:
+    """``("sit.mp4", 123)`` for ``"sit.mp4#000123"``, None for an image path."""
+    name, sep, frame = str(path).rpartition("#")
+    if not sep or not frame.isdigit():
+        return None
+    return name, int(frame)
+
+
+def check_segments(segments: Iterable[Segment], n_frames: int | None = None) -> list[Segment]:
+    """Sorted segments; rejects empty or overlapping ones, clips those beyond the video."""
+    result = sorted(segments, key=lambda s: s.start_frame)
+    for seg in result:
+        if seg.start_frame < 0 or seg.end_frame < seg.start_frame:
+            raise ValueError(f"segment {seg}: needs 0 <= start_frame <= end_frame")
+    for a, b in zip(result, result[1:]):  # noqa: B905 (lengths differ by one on purpose)
+        if b.start_frame <= a.end_frame:
+            raise ValueError(f"segments overlap: {a} and {b}; a frame can have one label only")
+    if n_frames is not None:
+        clipped = []
+        for seg in result:
+            if seg.start_frame >= n_frames:
+                logger.warning("segment %s starts after the last frame (%d); ignored",
+                               seg, n_frames - 1)
+                continue
+            if seg.end_frame >= n_frames:
+                logger.warning("segment %s clipped to the last frame (%d)", seg, n_frames - 1)
+                seg = Segment(seg.start_frame, n_frames - 1, seg.label)
+            clipped.append(seg)
+        result = clipped
+    return result
+
+
+def read_segments(path: str | os.PathLike, fps: float | None = None) -> list[Segment]:
+    """Read a segments CSV (frames, or seconds when ``fps`` is given for the conversion).
+
+    Raises
+    ------
+    ValueError
+        Missing columns, or seconds without ``fps``; the message names the file.
+    """
+    path = Path(path)
+    df = pd.read_csv(path, dtype={"label": str})
+    columns = set(df.columns)
+    if {"start_frame", "end_frame", "label"} <= columns:
+        segments = [Segment(int(r.start_frame), int(r.end_frame), str(r.label))
+                    for r in df.itertuples()]
+    elif {"start_s", "end_s", "label"} <= columns:
+        if not fps:
+            raise ValueError(f"{path}: segments in seconds need the video's frame rate")
+        segments = [Segment(math.ceil(r.start_s * fps - _TIME_EPS),
+                            math.floor(r.end_s * fps + _TIME_EPS), str(r.label))
+                    for r in df.itertuples()]
+    else:
+        raise ValueError(
+            f"{path}: a segments file needs the columns start_frame,end_frame,label "
+            f"(or start_s,end_s,label); found {', '.join(map(str, df.columns))}"
+        )
+    return check_segments(segments)
+
+
+def write_segments(segments: Sequence[Segment], path: str | os.PathLike) -> Path:
+    """Write segments as ``start_frame,end_frame,label`` CSV."""
+    path = Path(path)
+    pd.DataFrame([(s.start_frame, s.end_frame, s.label) for s in segments],
+                 columns=["start_frame", "end_frame", "label"]).to_csv(path, index=False)
+    return path
+
+
+def segments_from_annotations(
+    json_path: str | os.PathLike, video_name: str, labels: Iterable[str] | None = None
+) -> list[Segment]:
+    """Segments of ``video_name`` in an ``annotations.json`` (``{video: {"segments": [...]}}``).
+
+    Parameters
+    ----------
+    labels : iterable of str, optional
+        Keep only segments with these labels (e.g. ``{"sitting", "standing"}`` drops
+        ``transition`` and ``no_person``).
+    """
+    data = json.loads(Path(json_path).read_text())
+    if video_name not in data:
+        raise KeyError(f"{json_path}: no video {video_name!r}; it has {', '.join(data)}")
+    wanted = None if labels is None else set(labels)
+    return check_segments(
+        Segment(int(s["start"]), int(s["end"]), str(s["label"]))
+        for s in data[video_name]["segments"]
+        if wanted is None or s["label"] in wanted
+    )
+
+
+def extract_video_segments(
+    video: str | os.PathLike,
+    segments: Sequence[Segment],
+    *,
+    stride: int = 1,
+    options=None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """One table row per extracted frame of every segment (every ``stride``-th frame).
+
+    Parameters
+    ----------
+    video : path
+    segments : sequence of Segment
+    stride : int, default=1
+        Keep every ``stride``-th frame of each segment, starting at its first frame.
+    options : poseclf.dataset.ExtractOptions, optional
+        BlazePose settings; the extractor runs in video (tracking) mode.
+    progress : bool, default=True
+
+    Returns
+    -------
+    DataFrame
+        The landmark-table columns plus ``frame`` and ``time_s``, in frame order.
+    """
+    from .dataset import ExtractOptions
+
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    options = options or ExtractOptions()
+    info = VideoInfo.from_path(video)
+    segments = check_segments(segments, info.n_frames or None)
+    wanted = {f: seg for seg in segments for f in seg.frames(stride)}
+    rows: list[dict] = []
+    capture = cv2.VideoCapture(str(info.path))
+    bar = tqdm(total=len(wanted), unit="frame", desc=info.path.name, disable=not progress)
+    extractor, current = None, None
+    try:
+        last = max(wanted, default=-1)
+        frame_index = 0
+        while frame_index <= last:
+            if frame_index not in wanted:
+                if not capture.grab():
+                    break
+                frame_index += 1
+                continue
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            seg = wanted[frame_index]
+            if seg is not current:  # a new segment: start tracking afresh
+                if extractor is not None:
+                    extractor.close()
+                extractor, current = options.extractor(static_image_mode=False), seg
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            pose = extractor(rgb)
+            rows.append(_frame_row(info, frame_index, seg.label, rgb, pose, options.tag))
+            bar.update(1)
+            frame_index += 1
+    finally:
+        bar.close()
+        capture.release()
+        if extractor is not None:
+            extractor.close()
+    if len(rows) < len(wanted):
+        logger.warning("%s: %d of %d segment frames could not be decoded", info.path,
+                       len(wanted) - len(rows), len(wanted))
+    columns = list(TABLE_COLUMNS + VIDEO_COLUMNS + ("extractor",))
+    df = pd.DataFrame(rows, columns=columns)
+    numeric = list(LANDMARK_COLUMNS + WORLD_COLUMNS)
+    df[numeric] = df[numeric].astype(np.float32)
+    return df
+
+
+def _frame_row(info: VideoInfo, frame: int, label: str, rgb: np.ndarray, pose, tag: str) -> dict:
+    row = {"path": frame_path(info.path, frame), "label": label, "width": rgb.shape[1],
+           "height": rgb.shape[0], "detected": pose is not None,
+           "reason": "" if pose is not None else "no_person"}
+    row.update(pose_to_row(pose))
+    row.update(frame=frame, time_s=frame / info.fps if info.fps else np.nan, extractor=tag)
+    return row
+
+
+def read_video_frame(video: str | os.PathLike, frame: int) -> np.ndarray:
+    """Frame ``frame`` of ``video`` as RGB uint8 (decodes from the start: for thumbnails only)."""
+    capture = cv2.VideoCapture(str(video))
+    try:
+        for _ in range(frame):
+            if not capture.grab():
+                break
+        ok, bgr = capture.read()
+    finally:
+        capture.release()
+    if not ok:
+        raise ValueError(f"{video}: cannot decode frame {frame}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
