@@ -1,0 +1,1 @@
+"""Landmark tables poseclf produced itself (installed as ``poseclf.shipped_datasets``)."""
