@@ -1,0 +1,233 @@
+"""Classifiers on pose embeddings, and a registry by name for ``--classifier``.
+
+* ``knn``: the two-stage k-NN of MediaPipe's pose-classification method, vectorised;
+* ``svm``: standardisation + RBF ``SVC`` with sigmoid-calibrated probabilities (optionally
+  grid-searched);
+* ``logreg`` and ``mlp``: scikit-learn baselines for comparison.
+
+Defaults favour generalisation to photos from other sources over the last point of fold score:
+balanced class weights and moderate regularisation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted
+
+TOP_N_BY_MAX_DISTANCE = 30  # MediaPipe pose classification: candidates by max per-axis distance
+TOP_N_BY_MEAN_DISTANCE = 10  # MediaPipe pose classification: voters by mean distance
+_CHUNK_ELEMENTS = 1 << 22  # query x train x feature values per distance block (~32 MB float64)
+
+SVM_C = 10.0  # RBF SVC on standardised embeddings; chosen on the bench (bench/accuracy.py)
+SVM_GAMMA = "scale"  # sklearn's 1 / (n_features * X.var())
+SVM_GRID = {"svc__estimator__C": [0.3, 1.0, 3.0, 10.0, 30.0, 100.0],
+            "svc__estimator__gamma": ["scale", 0.003, 0.01, 0.03, 0.1]}
+#: Folds of the sigmoid (Platt) calibration giving SVM probabilities; each class needs this many
+#: training samples. (``SVC(probability=True)`` is deprecated since scikit-learn 1.9.)
+SVM_CALIBRATION_CV = 3
+LOGREG_C = 1.0
+MLP_HIDDEN = (64,)
+MLP_ALPHA = 1e-2  # L2 penalty; small data sets overfit without it
+RANDOM_STATE = 0
+
+
+class PoseKNNClassifier(ClassifierMixin, BaseEstimator):
+    """MediaPipe's pose-classification k-NN: max-distance candidates, then mean-distance votes.
+
+    For each query, the ``top_n_by_max_distance`` training samples with the smallest maximum
+    per-feature distance are kept (robust ranking against one wrong landmark pulling a sample
+    close), then the ``top_n_by_mean_distance`` of those with the smallest mean distance vote.
+    With ``mirror_map`` the query is also compared mirrored and the closer one counts.
+
+    Parameters
+    ----------
+    top_n_by_max_distance : int, default=30
+    top_n_by_mean_distance : int, default=10
+    feature_weights : array-like of shape (n_features,) or None, default=None
+        Per-feature weights on absolute differences (MediaPipe's axes weights); ``None`` = 1.
+        :class:`~poseclf.embedding.PoseEmbedder` already scales z by 0.2.
+    mirror_map : (index, sign) or None, default=None
+        From :meth:`PoseEmbedder.mirror_map`: the mirrored query is ``q[index] * sign``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    X_fit_ : ndarray of shape (n_samples, n_features)
+    y_fit_ : ndarray of shape (n_samples,), class indices into ``classes_``
+    """
+
+    def __init__(
+        self,
+        top_n_by_max_distance: int = TOP_N_BY_MAX_DISTANCE,
+        top_n_by_mean_distance: int = TOP_N_BY_MEAN_DISTANCE,
+        *,
+        feature_weights=None,
+        mirror_map=None,
+    ):
+        self.top_n_by_max_distance = top_n_by_max_distance
+        self.top_n_by_mean_distance = top_n_by_mean_distance
+        self.feature_weights = feature_weights
+        self.mirror_map = mirror_map
+
+    def fit(self, X, y):
+        """Store the training embeddings (weighted) and their class indices."""
+        if not 1 <= self.top_n_by_mean_distance <= self.top_n_by_max_distance:
+            raise ValueError(
+                "need 1 <= top_n_by_mean_distance <= top_n_by_max_distance, got "
+                f"{self.top_n_by_mean_distance} and {self.top_n_by_max_distance}"
+            )
+        X = check_array(X, dtype=np.float64)
+        y = np.asarray(y)
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+        check_classification_targets(y)
+        self.classes_, self.y_fit_ = np.unique(y, return_inverse=True)
+        self.n_features_in_ = X.shape[1]
+        self.weights_ = self._weights(X.shape[1])
+        self.X_fit_ = X * self.weights_
+        return self
+
+    def _weights(self, n_features: int) -> np.ndarray:
+        if self.feature_weights is None:
+            return np.ones(n_features)
+        w = np.asarray(self.feature_weights, dtype=np.float64).ravel()
+        if len(w) != n_features:
+            raise ValueError(f"feature_weights has {len(w)} values for {n_features} features")
+        return w
+
+    def _check_query(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = check_array(X, dtype=np.float64)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        return X * self.weights_
+
+    def _distances(self, Q: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Max and mean absolute difference, each (len(Q), len(train))."""
+        diff = np.abs(Q[:, None, :] - train[None, :, :])
+        return diff.max(axis=2), diff.mean(axis=2)
+
+    def kneighbors(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Mean distances and indices of the voting neighbours, each (n, n_voters)."""
+        Q = self._check_query(X)
+        n_train = len(self.X_fit_)
+        k_max = min(self.top_n_by_max_distance, n_train)
+        k_mean = min(self.top_n_by_mean_distance, k_max)
+        if self.mirror_map is not None:
+            index, sign = (np.asarray(a) for a in self.mirror_map)
+            # weights are mirror-symmetric for embeddings from PoseEmbedder
+            mirrored = (Q / self.weights_)[:, index] * sign * self.weights_
+        chunk = max(1, _CHUNK_ELEMENTS // max(1, n_train * Q.shape[1]))
+        dist_out = np.empty((len(Q), k_mean))
+        idx_out = np.empty((len(Q), k_mean), dtype=np.intp)
+        rows = np.arange(min(chunk, len(Q)))[:, None]
+        for start in range(0, len(Q), chunk):  # bounded memory; one block for typical use
+            q = Q[start:start + chunk]
+            d_max, d_mean = self._distances(q, self.X_fit_)
+            if self.mirror_map is not None:
+                m_max, m_mean = self._distances(mirrored[start:start + chunk], self.X_fit_)
+                d_max, d_mean = np.minimum(d_max, m_max), np.minimum(d_mean, m_mean)
+            r = rows[: len(q)]
+            cand = np.argpartition(d_max, k_max - 1, axis=1)[:, :k_max]
+            cand_mean = d_mean[r, cand]
+            best = np.argsort(cand_mean, axis=1, kind="stable")[:, :k_mean]
+            idx_out[start:start + chunk] = cand[r, best]
+            dist_out[start:start + chunk] = cand_mean[r, best]
+        return dist_out, idx_out
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Share of the voting neighbours in each class, (n, n_classes)."""
+        _, idx = self.kneighbors(X)
+        votes = self.y_fit_[idx]
+        proba = np.zeros((len(idx), len(self.classes_)))
+        np.add.at(proba, (np.arange(len(idx))[:, None], votes), 1.0)
+        return proba / idx.shape[1]
+
+    def predict(self, X) -> np.ndarray:
+        """Class with the most votes (ties: the first class in ``classes_``)."""
+        proba = self.predict_proba(X)  # checks fitted first
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _svm(*, C: float = SVM_C, gamma=SVM_GAMMA, kernel: str = "rbf",
+         class_weight="balanced", search: bool = False, cv: int = 5,
+         random_state: int = RANDOM_STATE):
+    pipe = Pipeline([
+        ("scale", StandardScaler()),
+        ("svc", CalibratedClassifierCV(
+            SVC(C=C, gamma=gamma, kernel=kernel, class_weight=class_weight,
+                random_state=random_state),
+            method="sigmoid", cv=SVM_CALIBRATION_CV, ensemble=False)),
+    ])
+    if not search:
+        return pipe
+    folds = StratifiedKFold(cv, shuffle=True, random_state=random_state)
+    return GridSearchCV(pipe, SVM_GRID, cv=folds, scoring="balanced_accuracy",
+                        error_score="raise")
+
+
+def _logreg(*, C: float = LOGREG_C, class_weight="balanced", max_iter: int = 5000):
+    return Pipeline([
+        ("scale", StandardScaler()),
+        ("logreg", LogisticRegression(C=C, class_weight=class_weight, max_iter=max_iter)),
+    ])
+
+
+def _mlp(*, hidden_layer_sizes=MLP_HIDDEN, alpha: float = MLP_ALPHA, max_iter: int = 2000,
+         random_state: int = RANDOM_STATE):
+    return Pipeline([
+        ("scale", StandardScaler()),
+        ("mlp", MLPClassifier(hidden_layer_sizes=hidden_layer_sizes, alpha=alpha,
+                              max_iter=max_iter, random_state=random_state)),
+    ])
+
+
+def _knn(**params):
+    return PoseKNNClassifier(**params)
+
+
+_BUILDERS = {"knn": _knn, "svm": _svm, "logreg": _logreg, "mlp": _mlp}
+#: Names accepted by :func:`make_classifier` (and ``--classifier``).
+CLASSIFIERS: tuple[str, ...] = tuple(_BUILDERS)
+
+
+def make_classifier(name: str, **params) -> BaseEstimator:
+    """A new, unfitted classifier by registry name.
+
+    Parameters
+    ----------
+    name : {"knn", "svm", "logreg", "mlp"}
+    **params
+        Builder options: ``knn``: :class:`PoseKNNClassifier` parameters; ``svm``: ``C``,
+        ``gamma``, ``kernel``, ``class_weight``, ``search`` (grid search of C and gamma by
+        cross-validation), ``cv``; ``logreg``: ``C``, ``class_weight``; ``mlp``:
+        ``hidden_layer_sizes``, ``alpha``.
+
+    Examples
+    --------
+    >>> make_classifier("svm", C=3.0).named_steps["svc"].estimator.C
+    3.0
+    """
+    try:
+        builder = _BUILDERS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown classifier {name!r}; choose one of {', '.join(CLASSIFIERS)}"
+        ) from None
+    try:
+        return builder(**params)
+    except TypeError as err:
+        raise ValueError(f"bad option for classifier {name!r}: {err}") from err

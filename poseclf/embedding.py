@@ -1,0 +1,277 @@
+"""Pose embedding: BlazePose landmark stacks to fixed-length, scale- and position-free features.
+
+The steps follow the MediaPipe pose-classification method (``FullBodyPoseEmbedder`` of its
+colab), with aspect-correct coordinates added:
+
+1. pixels: ``(x * width, y * height, z * width)`` (MediaPipe's z is on the scale of x);
+2. centre on the hip midpoint;
+3. divide by the pose size ``max(2.5 * torso, farthest landmark from the centre)`` measured in
+   x, y (the guard keeps a stretched-out body from getting huge features);
+4. difference vectors between landmark pairs (the 23 of MediaPipe, or all body pairs), z scaled
+   down (BlazePose depth is its least reliable axis), optionally joint angles.
+
+Input is one ``X``, either a ``(n, 33, 4)`` stack (square images assumed) or a ``(n, 134)`` matrix
+from :func:`pose_matrix` (132 flattened landmarks, then image width and height).
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from .landmarks import LANDMARK_DIMS, LANDMARK_NAMES, MIRROR_PERMUTATION, N_LANDMARKS
+
+TORSO_SIZE_MULTIPLIER = 2.5  # MediaPipe pose classification: size = max(2.5 x torso, farthest)
+Z_WEIGHT = 0.2  # MediaPipe pose classification's axes_weights = (1.0, 1.0, 0.2)
+ANGLE_WEIGHT = 0.5  # angle features are angle / pi in [0, 1]; weight relative to distances
+SIZE_EPS = 1e-6  # px: below this the pose has no size (all landmarks equal); avoids 0 / 0
+N_FLAT = N_LANDMARKS * LANDMARK_DIMS  # 132 flattened landmark values
+N_MATRIX = N_FLAT + 2  # + image width and height (pixels)
+PAIR_SETS = ("mediapipe", "all")
+
+_I = {name: i for i, name in enumerate(LANDMARK_NAMES)}
+_HIPS = (_I["left_hip"], _I["right_hip"])
+_SHOULDERS = (_I["left_shoulder"], _I["right_shoulder"])
+HIP_CENTER = N_LANDMARKS  # virtual landmark index: hip midpoint
+SHOULDER_CENTER = N_LANDMARKS + 1  # virtual landmark index: shoulder midpoint
+
+
+def _pairs(*names: tuple[str, str]) -> tuple[tuple[int, int], ...]:
+    return tuple((_I[a], _I[b]) for a, b in names)
+
+
+#: The 23 landmark pairs of MediaPipe's pose-classification embedding (``to - from``).
+#: MediaPipe lists hip->wrist twice (as "four joints" and "five joints"); kept for parity.
+MEDIAPIPE_PAIRS: tuple[tuple[int, int], ...] = ((HIP_CENTER, SHOULDER_CENTER),) + _pairs(
+    ("left_shoulder", "left_elbow"), ("right_shoulder", "right_elbow"),
+    ("left_elbow", "left_wrist"), ("right_elbow", "right_wrist"),
+    ("left_hip", "left_knee"), ("right_hip", "right_knee"),
+    ("left_knee", "left_ankle"), ("right_knee", "right_ankle"),
+    ("left_shoulder", "left_wrist"), ("right_shoulder", "right_wrist"),
+    ("left_hip", "left_ankle"), ("right_hip", "right_ankle"),
+    ("left_hip", "left_wrist"), ("right_hip", "right_wrist"),
+    ("left_shoulder", "left_ankle"), ("right_shoulder", "right_ankle"),
+    ("left_hip", "left_wrist"), ("right_hip", "right_wrist"),
+    ("left_elbow", "right_elbow"), ("left_knee", "right_knee"),
+    ("left_wrist", "right_wrist"), ("left_ankle", "right_ankle"),
+)  # fmt: skip
+
+#: Body landmarks used by ``pairs="all"`` (face and hand points are noisy and redundant).
+BODY_LANDMARKS: tuple[int, ...] = tuple(_I[n] for n in (
+    "nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
+    "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+    "right_ankle", "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+))  # fmt: skip
+ALL_PAIRS: tuple[tuple[int, int], ...] = tuple(combinations(BODY_LANDMARKS, 2))
+
+#: Joint angles (a, vertex, b): elbows, shoulders, hips, knees, left then right.
+ANGLE_TRIPLES: tuple[tuple[int, int, int], ...] = tuple(
+    (_I[a], _I[v], _I[b]) for a, v, b in (
+        ("left_shoulder", "left_elbow", "left_wrist"),
+        ("right_shoulder", "right_elbow", "right_wrist"),
+        ("left_elbow", "left_shoulder", "left_hip"),
+        ("right_elbow", "right_shoulder", "right_hip"),
+        ("left_shoulder", "left_hip", "left_knee"),
+        ("right_shoulder", "right_hip", "right_knee"),
+        ("left_hip", "left_knee", "left_ankle"),
+        ("right_hip", "right_knee", "right_ankle"),
+    )
+)  # fmt: skip
+
+#: Mirror permutation extended to the two virtual centre points (which map to themselves).
+_MIRROR = np.asarray(MIRROR_PERMUTATION + (HIP_CENTER, SHOULDER_CENTER))
+
+
+def pose_matrix(landmarks: np.ndarray, image_sizes: np.ndarray | None = None) -> np.ndarray:
+    """One ``(n, 134)`` float32 matrix: 132 flattened landmarks, then image width and height.
+
+    Parameters
+    ----------
+    landmarks : array of shape (n, 33, 4) or (33, 4)
+        BlazePose image landmarks (x, y normalised to the image, z, visibility).
+    image_sizes : array of shape (n, 2) or (2,), default=None
+        Image (width, height) in pixels; ``None`` means square images (1, 1).
+    """
+    lm = np.asarray(landmarks, dtype=np.float32)
+    if lm.ndim == 2:
+        lm = lm[None]
+    if lm.ndim != 3 or lm.shape[1:] != (N_LANDMARKS, LANDMARK_DIMS):
+        raise ValueError(
+            f"landmarks must have shape (n, {N_LANDMARKS}, {LANDMARK_DIMS}), got {lm.shape}"
+        )
+    if image_sizes is None:
+        sizes = np.ones((len(lm), 2), np.float32)
+    else:
+        sizes = np.asarray(image_sizes, dtype=np.float32).reshape(-1, 2)
+        if len(sizes) != len(lm):
+            raise ValueError(f"{len(lm)} landmark sets but {len(sizes)} image sizes")
+    return np.concatenate([lm.reshape(len(lm), N_FLAT), sizes], axis=1)
+
+
+def mirror_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """Landmarks of the horizontally flipped images: left and right swapped, ``x -> 1 - x``."""
+    lm = np.asarray(landmarks)[..., list(MIRROR_PERMUTATION), :].copy()
+    lm[..., 0] = 1.0 - lm[..., 0]
+    return lm
+
+
+def _split_input(X) -> tuple[np.ndarray, np.ndarray]:
+    """``(n, 33, 4)`` landmarks and ``(n, 2)`` sizes from any accepted form of ``X``."""
+    arr = np.asarray(X) if not hasattr(X, "to_numpy") else X.to_numpy()
+    if arr.ndim == 3:
+        if arr.shape[1:] != (N_LANDMARKS, LANDMARK_DIMS):
+            raise ValueError(
+                f"X must have shape (n, {N_LANDMARKS}, {LANDMARK_DIMS}) or (n, {N_MATRIX}), "
+                f"got {arr.shape}"
+            )
+        arr = pose_matrix(arr)
+    arr = check_array(arr, dtype=np.float64, ensure_min_samples=1)
+    if arr.shape[1] != N_MATRIX:
+        raise ValueError(
+            f"X must have shape (n, {N_LANDMARKS}, {LANDMARK_DIMS}) or (n, {N_MATRIX}) "
+            f"(pose_matrix: 132 landmark values + width, height), got {arr.shape}"
+        )
+    sizes = arr[:, N_FLAT:]
+    if np.any(sizes <= 0):
+        raise ValueError("image sizes (last two columns of X) must be positive pixels")
+    return arr[:, :N_FLAT].reshape(-1, N_LANDMARKS, LANDMARK_DIMS), sizes
+
+
+def normalized_points(X, torso_size_multiplier: float = TORSO_SIZE_MULTIPLIER) -> np.ndarray:
+    """Aspect-correct, hip-centred, size-normalised points ``(n, 35, 3)``.
+
+    Rows 33 and 34 are the virtual hip and shoulder midpoints.
+    """
+    lm, sizes = _split_input(X)
+    pts = lm[:, :, :3] * np.stack([sizes[:, 0], sizes[:, 1], sizes[:, 0]], axis=1)[:, None, :]
+    hip = pts[:, _HIPS, :].mean(axis=1)
+    shoulder = pts[:, _SHOULDERS, :].mean(axis=1)
+    pts = np.concatenate([pts, hip[:, None], shoulder[:, None]], axis=1) - hip[:, None]
+    # MediaPipe measures the size in x, y only (z is the least reliable axis).
+    torso = np.linalg.norm(pts[:, SHOULDER_CENTER, :2], axis=1)
+    farthest = np.linalg.norm(pts[:, :, :2], axis=2).max(axis=1)
+    size = np.maximum(np.maximum(torso * torso_size_multiplier, farthest), SIZE_EPS)
+    return pts / size[:, None, None]
+
+
+class PoseEmbedder(TransformerMixin, BaseEstimator):
+    """Landmarks to a normalised pose embedding (MediaPipe pose-classification method).
+
+    Parameters
+    ----------
+    pairs : {"mediapipe", "all"}, default="mediapipe"
+        ``"mediapipe"``: the 23 difference vectors of MediaPipe's pose classifier;
+        ``"all"``: every pair of the 17 body landmarks (136 vectors).
+    angles : bool, default=False
+        Append 8 joint angles (elbows, shoulders, hips, knees) as ``angle / pi * angle_weight``.
+    z_weight : float, default=0.2
+        Factor on z features (MediaPipe's axes weight); 0 drops depth's influence entirely.
+    torso_size_multiplier : float, default=2.5
+        Pose size is ``max(torso * multiplier, farthest landmark from the hip centre)``.
+    angle_weight : float, default=0.5
+        Scale of the angle features relative to the distance features.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        134 (:func:`pose_matrix` columns).
+    n_features_out_ : int
+        Length of the embedding.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).random((2, 33, 4))
+    >>> PoseEmbedder().fit_transform(X).shape
+    (2, 69)
+    """
+
+    def __init__(
+        self,
+        pairs: str = "mediapipe",
+        *,
+        angles: bool = False,
+        z_weight: float = Z_WEIGHT,
+        torso_size_multiplier: float = TORSO_SIZE_MULTIPLIER,
+        angle_weight: float = ANGLE_WEIGHT,
+    ):
+        self.pairs = pairs
+        self.angles = angles
+        self.z_weight = z_weight
+        self.torso_size_multiplier = torso_size_multiplier
+        self.angle_weight = angle_weight
+
+    def _pair_list(self) -> tuple[tuple[int, int], ...]:
+        return MEDIAPIPE_PAIRS if self.pairs == "mediapipe" else ALL_PAIRS
+
+    def fit(self, X, y=None):
+        """Check the parameters and the shape of ``X``; nothing is learned."""
+        if self.pairs not in PAIR_SETS:
+            raise ValueError(f"pairs must be one of {PAIR_SETS}, got {self.pairs!r}")
+        if not self.torso_size_multiplier > 0:
+            raise ValueError(
+                f"torso_size_multiplier must be > 0, got {self.torso_size_multiplier!r}"
+            )
+        if not self.z_weight >= 0 or not self.angle_weight >= 0:
+            raise ValueError("z_weight and angle_weight must be >= 0")
+        _split_input(X)
+        self.n_features_in_ = N_MATRIX
+        self.n_features_out_ = 3 * len(self._pair_list()) + (
+            len(ANGLE_TRIPLES) if self.angles else 0
+        )
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Embedding of each pose, float64 ``(n, n_features_out_)``."""
+        check_is_fitted(self)
+        pts = normalized_points(X, self.torso_size_multiplier)
+        pts[:, :, 2] *= self.z_weight
+        pairs = np.asarray(self._pair_list())
+        diffs = pts[:, pairs[:, 1]] - pts[:, pairs[:, 0]]
+        parts = [diffs.reshape(len(pts), -1)]
+        if self.angles:
+            tri = np.asarray(ANGLE_TRIPLES)
+            u = pts[:, tri[:, 0]] - pts[:, tri[:, 1]]
+            v = pts[:, tri[:, 2]] - pts[:, tri[:, 1]]
+            # atan2(|u x v|, u . v) is finite for zero-length limbs (gives 0)
+            angle = np.arctan2(np.linalg.norm(np.cross(u, v), axis=2), (u * v).sum(axis=2))
+            parts.append(angle / np.pi * self.angle_weight)
+        return np.concatenate(parts, axis=1)
+
+    def mirror_map(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(index, sign)`` with ``embed(mirror(X)) == embed(X)[:, index] * sign``.
+
+        Lets a classifier mirror a query in embedding space (left-right swap of the body).
+        """
+        check_is_fitted(self)
+        pairs = self._pair_list()
+        lookup = {p: k for k, p in enumerate(pairs)}
+        index, sign = [], []
+        axis_sign = np.array([-1.0, 1.0, 1.0])  # mirroring negates x
+        for a, b in pairs:
+            ma, mb = int(_MIRROR[a]), int(_MIRROR[b])
+            if (ma, mb) in lookup:
+                k, s = lookup[(ma, mb)], 1.0
+            else:
+                k, s = lookup[(mb, ma)], -1.0
+            index.extend(3 * k + np.arange(3))
+            sign.extend(s * axis_sign)
+        if self.angles:
+            offset = 3 * len(pairs)
+            for a, v, b in ANGLE_TRIPLES:
+                mirrored = (int(_MIRROR[a]), int(_MIRROR[v]), int(_MIRROR[b]))
+                index.append(offset + ANGLE_TRIPLES.index(mirrored))
+                sign.append(1.0)
+        return np.asarray(index, dtype=np.intp), np.asarray(sign)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names such as ``left_elbow-left_shoulder_x`` and ``angle_left_elbow``."""
+        check_is_fitted(self)
+        names = list(LANDMARK_NAMES) + ["hip_center", "shoulder_center"]
+        out = [f"{names[b]}-{names[a]}_{axis}" for a, b in self._pair_list() for axis in "xyz"]
+        if self.angles:
+            out += [f"angle_{names[v]}" for _, v, _ in ANGLE_TRIPLES]
+        return np.asarray(out, dtype=object)

@@ -1,0 +1,388 @@
+"""A trained pose classifier as one object and one file: embedder + classifier + classes + metadata.
+
+Model files are written with ``skops.io`` and loaded with an explicit list of trusted types, so
+loading a file never runs code from it. joblib/pickle files load only with ``trusted=True``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
+
+from ._version import __version__
+from .classifiers import PoseKNNClassifier, make_classifier
+from .embedding import PoseEmbedder, mirror_landmarks, pose_matrix
+from .errors import ModelFileError
+from .landmarks import Pose
+from .table import SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "poseclf-model"
+MODEL_FORMAT_VERSION = 1  # bump when the saved layout changes meaning
+MODEL_SUFFIX = ".skops"
+CV_RANDOM_STATE = 0  # fold shuffling seed: same folds every run
+
+#: Types a poseclf model file may contain (skops refuses everything else).
+TRUSTED_TYPES: tuple[str, ...] = (
+    "poseclf.embedding.PoseEmbedder",
+    "poseclf.classifiers.PoseKNNClassifier",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.svm._classes.SVC",
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.neural_network._multilayer_perceptron.MLPClassifier",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn.model_selection._search.GridSearchCV",
+    "sklearn.model_selection._split.StratifiedKFold",
+    "sklearn.preprocessing._label.LabelBinarizer",
+    "sklearn.utils._bunch.Bunch",
+    "numpy.ndarray",
+    "numpy.dtype",
+    "numpy.float64",
+    "numpy.float32",
+    "numpy.int64",
+    "numpy.int32",
+    "numpy.intp",
+    "numpy.bool_",
+    "numpy.random.mtrand.RandomState",
+    "numpy.ma.core.MaskedArray",
+    "builtins.slice",
+    "builtins.tuple",
+    "builtins.dict",
+    "builtins.list",
+    "builtins.str",
+    "builtins.int",
+    "builtins.float",
+    "builtins.bool",
+    "builtins.NoneType",
+    "builtins.object",
+)
+
+
+def _major(version: str) -> int:
+    return int(str(version).split(".")[0])
+
+
+def _fit_pipeline(pipeline: Pipeline, landmarks, sizes, labels, mirror: bool) -> Pipeline:
+    """Fit on the poses (plus their mirror images when ``mirror``)."""
+    X = pose_matrix(landmarks, sizes)
+    y = np.asarray(labels)
+    if mirror:
+        X = np.concatenate([X, pose_matrix(mirror_landmarks(landmarks), sizes)])
+        y = np.concatenate([y, y])
+    pipeline.fit(X, y)
+    search = pipeline.steps[-1][1]
+    if isinstance(search, GridSearchCV):  # keep only the chosen model (smaller, simpler file)
+        pipeline.steps[-1] = (pipeline.steps[-1][0], search.best_estimator_)
+        pipeline.best_params_ = search.best_params_
+    return pipeline
+
+
+def build_pipeline(classifier: str = "svm", *, embedder_params: dict | None = None,
+                   classifier_params: dict | None = None, mirror: bool = True) -> Pipeline:
+    """Unfitted ``Pipeline([("embed", PoseEmbedder), ("classify", ...)])``.
+
+    For ``knn`` without mirror augmentation the classifier gets the embedder's mirror map, so
+    queries are also compared mirrored (with augmentation that adds nothing).
+    """
+    embedder = PoseEmbedder(**(embedder_params or {}))
+    clf = make_classifier(classifier, **(classifier_params or {}))
+    if isinstance(clf, PoseKNNClassifier) and not mirror and clf.mirror_map is None:
+        index, sign = embedder.fit(np.zeros((1, 33, 4))).mirror_map()
+        clf.set_params(mirror_map=(index, sign))
+    return Pipeline([("embed", embedder), ("classify", clf)])
+
+
+def evaluation_report(y_true, y_pred, classes=None) -> dict:
+    """Accuracy, macro-F1, n, per-class precision/recall/F1/support and the confusion matrix."""
+    y_true = np.asarray(y_true, dtype=object).astype(str)
+    y_pred = np.asarray(y_pred, dtype=object).astype(str)
+    labels = sorted(set(classes or ()) | set(y_true) | set(y_pred))
+    present = sorted(set(y_true))
+    p, r, f, s = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    return {
+        "n": len(y_true),
+        "accuracy": float(np.mean(y_true == y_pred)) if len(y_true) else float("nan"),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro",
+                                   zero_division=0)),
+        "per_class": {
+            c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                "support": int(s[i])}
+            for i, c in enumerate(labels)
+        },
+        "labels": labels,
+        "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def cross_validate_model(landmarks, image_sizes, labels, classifier: str = "svm", *,
+                         cv: int = 5, mirror: bool = True, embedder_params: dict | None = None,
+                         classifier_params: dict | None = None,
+                         random_state: int = CV_RANDOM_STATE) -> dict:
+    """Stratified K-fold evaluation; mirror augmentation only on the training folds.
+
+    ``cv`` is lowered to the size of the smallest class (at least 2). Returns
+    :func:`evaluation_report` of the out-of-fold predictions plus ``cv`` (folds used).
+    """
+    landmarks = np.asarray(landmarks, dtype=np.float32)
+    labels = np.asarray(labels, dtype=object).astype(str)
+    _, counts = np.unique(labels, return_counts=True)
+    folds = min(int(cv), int(counts.min()))
+    if folds < 2:
+        raise ValueError(
+            f"cross-validation needs at least 2 samples per class; smallest class has "
+            f"{counts.min()}"
+        )
+    if folds < cv:
+        log.warning("cv lowered from %d to %d folds (smallest class has %d samples)",
+                    cv, folds, counts.min())
+    sizes = np.asarray(image_sizes, dtype=np.float32)
+    pipeline = build_pipeline(classifier, embedder_params=embedder_params,
+                              classifier_params=classifier_params, mirror=mirror)
+    pred = np.empty(len(labels), dtype=object)
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=random_state)
+    for train, test in splitter.split(landmarks, labels):
+        fitted = _fit_pipeline(clone(pipeline), landmarks[train], sizes[train], labels[train],
+                               mirror)
+        proba = fitted.predict_proba(pose_matrix(landmarks[test], sizes[test]))
+        pred[test] = fitted.classes_[np.argmax(proba, axis=1)]
+    report = evaluation_report(labels, pred)
+    report["cv"] = folds
+    return report
+
+
+class PoseModel:
+    """A trained pose classifier: :class:`PoseEmbedder` + classifier, classes and metadata.
+
+    Make one with :meth:`train` or :meth:`load`.
+
+    Attributes
+    ----------
+    pipeline : sklearn Pipeline
+        ``embed`` then ``classify``, fitted; input is :func:`pose_matrix`.
+    classes_ : list of str
+    metadata : dict
+        poseclf version, landmark schema, classifier name and parameters, training-set size and
+        per-class counts, cross-validated scores, training date.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> lm = rng.random((20, 33, 4)).astype("float32")
+    >>> model = PoseModel.train(lm, None, ["a", "b"] * 10, classifier="knn", cv=0)
+    >>> model.predict(lm[:2]).shape
+    (2,)
+    """
+
+    def __init__(self, pipeline: Pipeline, metadata: dict):
+        self.pipeline = pipeline
+        self.metadata = metadata
+        self.classes_ = [str(c) for c in pipeline.classes_]
+
+    @classmethod
+    def train(cls, landmarks, image_sizes, labels, classifier: str = "svm", *, cv: int = 5,
+              mirror: bool = True, embedder_params: dict | None = None,
+              classifier_params: dict | None = None) -> PoseModel:
+        """Fit on ``(n, 33, 4)`` landmarks, ``(n, 2)`` sizes (None: square) and labels.
+
+        ``cv`` > 1 also records stratified K-fold scores in the metadata (0 skips it).
+        ``mirror`` adds the left-right mirrored poses to the training set.
+        """
+        landmarks = np.asarray(landmarks, dtype=np.float32)
+        labels = np.asarray(labels, dtype=object).astype(str)
+        if len(labels) != len(landmarks):
+            raise ValueError(f"{len(landmarks)} landmark sets but {len(labels)} labels")
+        if len(np.unique(labels)) < 2:
+            raise ValueError("training needs at least 2 classes, got "
+                             f"{sorted(set(labels.tolist()))}")
+        sizes = None if image_sizes is None else np.asarray(image_sizes, dtype=np.float32)
+        if sizes is None:
+            sizes = np.ones((len(landmarks), 2), np.float32)
+        pipeline = build_pipeline(classifier, embedder_params=embedder_params,
+                                  classifier_params=classifier_params, mirror=mirror)
+        scores = None
+        if cv and cv > 1:
+            report = cross_validate_model(
+                landmarks, sizes, labels, classifier, cv=cv, mirror=mirror,
+                embedder_params=embedder_params, classifier_params=classifier_params)
+            scores = {
+                "folds": report["cv"],
+                "accuracy": report["accuracy"],
+                "macro_f1": report["macro_f1"],
+                "recall": {c: v["recall"] for c, v in report["per_class"].items()},
+            }
+        _fit_pipeline(pipeline, landmarks, sizes, labels, mirror)
+        classes, counts = np.unique(labels, return_counts=True)
+        params = _plain(classifier_params or {})
+        if hasattr(pipeline, "best_params_"):
+            params["best_params"] = _plain(pipeline.best_params_)
+        metadata = {
+            "poseclf_version": __version__,
+            "schema_version": SCHEMA_VERSION,
+            "classifier": classifier,
+            "classifier_params": params,
+            "embedder_params": _plain(pipeline.named_steps["embed"].get_params()),
+            "mirror_augmentation": bool(mirror),
+            "n_samples": len(labels),
+            "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
+            "cv_scores": scores,
+            "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        return cls(pipeline, metadata)
+
+    # -- prediction -----------------------------------------------------------------------
+    def predict_proba(self, landmarks, image_sizes=None) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)`` in the order of :attr:`classes_`."""
+        return self.pipeline.predict_proba(pose_matrix(landmarks, image_sizes))
+
+    def predict(self, landmarks, image_sizes=None) -> np.ndarray:
+        """Most probable label of each pose, array of str."""
+        proba = self.predict_proba(landmarks, image_sizes)
+        return np.asarray(self.classes_, dtype=object)[np.argmax(proba, axis=1)]
+
+    def predict_pose(self, pose: Pose) -> tuple[str, np.ndarray]:
+        """Label and probabilities of one :class:`Pose` (video frames)."""
+        proba = self.predict_proba(pose.landmarks[None], np.asarray([pose.image_size]))[0]
+        return self.classes_[int(np.argmax(proba))], proba
+
+    def embed(self, landmarks, image_sizes=None) -> np.ndarray:
+        """The embedding the classifier sees, ``(n, n_features)``."""
+        return self.pipeline.named_steps["embed"].transform(pose_matrix(landmarks, image_sizes))
+
+    def evaluate(self, landmarks, image_sizes, labels) -> dict:
+        """:func:`evaluation_report` of this model on labelled poses."""
+        return evaluation_report(labels, self.predict(landmarks, image_sizes), self.classes_)
+
+    def __repr__(self) -> str:
+        return (f"PoseModel(classifier={self.metadata.get('classifier')!r}, "
+                f"classes={self.classes_}, n_samples={self.metadata.get('n_samples')})")
+
+    # -- files ----------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the model with ``skops.io`` (atomic: temporary file, then rename)."""
+        import skops.io as sio
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": MODEL_FORMAT,
+            "format_version": MODEL_FORMAT_VERSION,
+            "metadata": self.metadata,
+            "pipeline": self.pipeline,
+        }
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            sio.dump(payload, tmp)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, trusted: bool = False) -> PoseModel:
+        """Read a model file, refusing untrusted types and incompatible versions.
+
+        ``trusted=True`` also accepts joblib/pickle files and skops files with other types:
+        only for files you made yourself, as loading them can run arbitrary code.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise ModelFileError(f"{path}: no such model file. Train one with `poseclf train`.")
+        if zipfile.is_zipfile(path):
+            payload = _load_skops(path, trusted)
+        elif trusted:
+            import joblib
+
+            try:
+                payload = joblib.load(path)
+            except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
+                raise ModelFileError(f"{path}: cannot read as joblib/pickle ({err})") from err
+        else:
+            raise ModelFileError(
+                f"{path}: not a skops model file. If it is a joblib/pickle file you trust, "
+                "load it with trusted=True (CLI: --trust); unpickling can run arbitrary code."
+            )
+        if isinstance(payload, PoseModel):
+            payload = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
+                       "metadata": payload.metadata, "pipeline": payload.pipeline}
+        return cls(*_check_payload(payload, path))
+
+
+def _load_skops(path: Path, trusted: bool):
+    import skops.io as sio
+
+    try:
+        found = sio.get_untrusted_types(file=path)
+    except Exception as err:  # noqa: BLE001 - skops raises many types for a corrupt archive
+        raise ModelFileError(f"{path}: not a readable skops model file ({err})") from err
+    unknown = [t for t in found if t not in TRUSTED_TYPES]
+    if unknown and not trusted:
+        raise ModelFileError(
+            f"{path}: refused, the file contains types poseclf does not trust: "
+            f"{', '.join(unknown)}. Load it with trusted=True (CLI: --trust) only if you "
+            "trust its author."
+        )
+    try:
+        return sio.load(path, trusted=list(dict.fromkeys([*found, *TRUSTED_TYPES])))
+    except Exception as err:  # noqa: BLE001
+        raise ModelFileError(f"{path}: cannot load the skops model ({err})") from err
+
+
+def _check_payload(payload, path: Path) -> tuple[Pipeline, dict]:
+    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        raise ModelFileError(f"{path}: not a poseclf model file (no '{MODEL_FORMAT}' marker)")
+    version = payload.get("format_version")
+    if version != MODEL_FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: model file format {version} is not supported by poseclf {__version__} "
+            f"(expects {MODEL_FORMAT_VERSION}); retrain it with `poseclf train`."
+        )
+    meta = payload.get("metadata") or {}
+    schema = meta.get("schema_version")
+    if schema != SCHEMA_VERSION:
+        raise ModelFileError(
+            f"{path}: model was trained on landmark schema {schema}, this poseclf reads schema "
+            f"{SCHEMA_VERSION}; re-extract the table and retrain with `poseclf train`."
+        )
+    saved = str(meta.get("poseclf_version", "?"))
+    if not saved[:1].isdigit() or _major(saved) != _major(__version__):
+        raise ModelFileError(
+            f"{path}: model was saved by poseclf {saved}, incompatible with {__version__} "
+            "(different major version); retrain it with `poseclf train`."
+        )
+    pipeline = payload.get("pipeline")
+    if not isinstance(pipeline, Pipeline):
+        raise ModelFileError(f"{path}: the model file holds no fitted pipeline")
+    return pipeline, meta
+
+
+def _plain(params: dict) -> dict:
+    """JSON/skops-friendly copy of parameters (arrays and tuples become lists, others str)."""
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            out[key] = value
+        elif isinstance(value, (tuple, list)):
+            out[key] = [v if isinstance(v, (bool, int, float, str)) else str(v)
+                        for v in value]
+        else:
+            out[key] = str(value)
+    return out

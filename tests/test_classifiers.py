@@ -1,0 +1,117 @@
+"""Classifiers on synthetic embeddings: MediaPipe k-NN semantics, registry, sklearn behaviours."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from poseclf.classifiers import CLASSIFIERS, PoseKNNClassifier, make_classifier
+
+
+def blobs(n_per_class: int = 30, n_features: int = 12, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3, (3, n_features))
+    X = np.concatenate([c + rng.normal(0, 0.5, (n_per_class, n_features)) for c in centres])
+    y = np.repeat(np.array(["a", "b", "c"]), n_per_class)
+    return X, y
+
+
+def reference_knn_proba(clf: PoseKNNClassifier, X: np.ndarray) -> np.ndarray:
+    """The two-stage k-NN written as a plain loop, for comparison."""
+    out = []
+    for q in X * clf.weights_:
+        d_max = np.abs(clf.X_fit_ - q).max(axis=1)
+        cand = np.argsort(d_max, kind="stable")[: clf.top_n_by_max_distance]
+        d_mean = np.abs(clf.X_fit_[cand] - q).mean(axis=1)
+        best = cand[np.argsort(d_mean, kind="stable")[: clf.top_n_by_mean_distance]]
+        out.append(np.bincount(clf.y_fit_[best], minlength=len(clf.classes_)))
+    return np.asarray(out) / clf.top_n_by_mean_distance
+
+
+@pytest.mark.parametrize("weights", [None, np.linspace(0.2, 1, 12)])
+def test_knn_matches_plain_loop_reference(weights):
+    X, y = blobs()
+    rng = np.random.default_rng(1)
+    Xq = X[rng.choice(len(X), 20)] + rng.normal(0, 1.0, (20, 12))
+    clf = PoseKNNClassifier(feature_weights=weights).fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(Xq), reference_knn_proba(clf, Xq))
+
+
+def test_knn_max_distance_stage_drops_a_sample_with_one_wild_feature():
+    X = np.zeros((3, 4))
+    X[0] = [0.0, 0.0, 0.0, 5.0]  # closest on average, but one feature is far off
+    X[1] = [0.6, 0.6, 0.6, 0.6]
+    X[2] = [0.7, 0.7, 0.7, 0.7]
+    clf = PoseKNNClassifier(2, 1).fit(X, ["wild", "near", "far"])
+    assert clf.predict(np.zeros((1, 4)))[0] == "near"
+
+
+def test_knn_mirrored_query_finds_mirrored_training_pose():
+    X = np.array([[1.0, 2.0, 3.0], [-1.0, 3.0, 2.5]])
+    index, sign = np.array([0, 2, 1]), np.array([-1.0, 1.0, 1.0])
+    clf = PoseKNNClassifier(1, 1, mirror_map=(index, sign)).fit(X, ["p", "q"])
+    query = X[:1][:, index] * sign  # the mirror image of "p"
+    assert clf.predict(query)[0] == "p"
+    assert PoseKNNClassifier(1, 1).fit(X, ["p", "q"]).predict(query)[0] == "q"
+
+
+def test_knn_proba_are_vote_shares():
+    X, y = blobs()
+    proba = PoseKNNClassifier().fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert set(np.unique(proba * 10)) <= set(range(11))
+
+
+def test_knn_works_with_fewer_samples_than_neighbours():
+    clf = PoseKNNClassifier().fit([[0.0], [1.0], [5.0]], ["a", "a", "b"])
+    assert clf.predict([[4.9]]).tolist() == ["a"]  # 3 voters: a, a, b
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_every_registered_classifier_learns_separable_classes(name):
+    X, y = blobs()
+    clf = make_classifier(name).fit(X, y)
+    assert (clf.predict(X) == y).mean() > 0.95
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_classifiers_clone_and_refuse_prediction_before_fit(name):
+    clf = make_classifier(name)
+    assert clone(clf).get_params().keys() == clf.get_params().keys()
+    with pytest.raises(NotFittedError):
+        clf.predict(np.zeros((1, 12)))
+
+
+def test_svm_grid_search_picks_parameters():
+    X, y = blobs(12)
+    search = make_classifier("svm", search=True, cv=3).fit(X, y)
+    assert "svc__estimator__C" in search.best_params_
+
+
+@pytest.mark.parametrize("name, params, message", [
+    ("forest", {}, "unknown classifier 'forest'; choose one of knn"),
+    ("svm", {"bogus": 1}, "bad option for classifier 'svm'"),
+])
+def test_registry_rejects_unknown_names_and_options(name, params, message):
+    with pytest.raises(ValueError, match=message):
+        make_classifier(name, **params)
+
+
+@pytest.mark.parametrize("params, X, message", [
+    ({"top_n_by_mean_distance": 40}, np.zeros((4, 3)), "top_n_by_mean_distance <="),
+    ({"feature_weights": [1.0, 2.0]}, np.zeros((4, 3)), "feature_weights has 2 values"),
+])
+def test_knn_invalid_parameters_fail_at_fit(params, X, message):
+    with pytest.raises(ValueError, match=message):
+        PoseKNNClassifier(**params).fit(X, ["a", "b"] * 2)
+
+
+def test_knn_rejects_query_with_wrong_feature_count():
+    clf = PoseKNNClassifier().fit(np.zeros((4, 3)), ["a", "b"] * 2)
+    with pytest.raises(ValueError, match="X has 2 features, but PoseKNNClassifier is expecting 3"):
+        clf.predict(np.zeros((1, 2)))
