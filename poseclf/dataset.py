@@ -493,3 +493,96 @@ def table_stats(df: pd.DataFrame) -> pd.DataFrame:
     summary.loc["all", "mean_visibility"] = visibility.mean() if len(visibility) else np.nan
     summary.index.name = "label"
     return summary
+
+
+# -- review: out-of-fold outliers ---------------------------------------------------------------
+OUTLIER_RANDOM_STATE = 0  # fold shuffling seed: the same outliers on every run
+DEFAULT_OUTLIER_FOLDS = 5
+
+
+def out_of_fold_proba(
+    df: pd.DataFrame,
+    classifier: str = "knn",
+    folds: int = DEFAULT_OUTLIER_FOLDS,
+    *,
+    random_state: int = OUTLIER_RANDOM_STATE,
+) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """Class probabilities of every detected row from a model that never saw that row.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Landmark table; rows without a pose are left out.
+    classifier : str, default="knn"
+        A name of the classifier registry (:func:`poseclf.classifiers.make_classifier`).
+    folds : int, default=5
+        Stratified K-fold (lowered to the largest class size); 0 means leave-one-out.
+
+    Returns
+    -------
+    rows : DataFrame
+        The detected rows, in table order.
+    proba : ndarray of shape (len(rows), n_classes)
+    classes : list of str
+    """
+    from sklearn.model_selection import LeaveOneOut, StratifiedKFold
+
+    from .model import PoseModel
+    from .table import table_image_sizes, table_landmarks
+
+    rows = df[df["detected"].astype(bool)].reset_index(drop=True)
+    labels = rows["label"].astype(str).to_numpy()
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        raise ValueError(f"outlier review needs detected rows of at least 2 classes, got {classes}")
+    landmarks, sizes = table_landmarks(rows), table_image_sizes(rows)
+    if folds == 0:
+        splitter = LeaveOneOut()
+    else:
+        largest = int(pd.Series(labels).value_counts().max())
+        splitter = StratifiedKFold(max(2, min(folds, largest)), shuffle=True,
+                                   random_state=random_state)
+    proba = np.zeros((len(rows), len(classes)))
+    column = {c: i for i, c in enumerate(classes)}
+    for train, test in splitter.split(landmarks, labels):
+        if len(set(labels[train])) < 2:
+            continue  # nothing to compare against: the row keeps probability 0 everywhere
+        model = PoseModel.train(landmarks[train], sizes[train], labels[train],
+                                classifier=classifier, cv=0)
+        fold_proba = model.predict_proba(landmarks[test], sizes[test])
+        proba[np.ix_(test, [column[c] for c in model.classes_])] = fold_proba
+    return rows, proba, classes
+
+
+def find_outliers(
+    df: pd.DataFrame,
+    classifier: str = "knn",
+    folds: int = DEFAULT_OUTLIER_FOLDS,
+    *,
+    random_state: int = OUTLIER_RANDOM_STATE,
+) -> pd.DataFrame:
+    """Detected rows whose own label scores lower than another class out of fold.
+
+    Returns
+    -------
+    DataFrame
+        ``path``, ``label``, ``predicted``, ``label_score``, ``predicted_score``, ``margin``
+        (predicted minus label score) and one ``score_<class>`` column per class, the clearest
+        cases first.
+    """
+    rows, proba, classes = out_of_fold_proba(df, classifier, folds, random_state=random_state)
+    index = {c: i for i, c in enumerate(classes)}
+    own = proba[np.arange(len(rows)), [index[c] for c in rows["label"].astype(str)]]
+    best = proba.argmax(axis=1)
+    out = pd.DataFrame({
+        "path": rows["path"],
+        "label": rows["label"].astype(str),
+        "predicted": np.asarray(classes, dtype=object)[best],
+        "label_score": own,
+        "predicted_score": proba[np.arange(len(rows)), best],
+    })
+    out["margin"] = out["predicted_score"] - out["label_score"]
+    for c, i in index.items():
+        out[f"score_{c}"] = proba[:, i]
+    flagged = out[out["margin"] > 0]
+    return flagged.sort_values(["margin", "path"], ascending=[False, True]).reset_index(drop=True)

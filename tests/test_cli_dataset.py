@@ -176,3 +176,61 @@ def test_bad_segments_are_refused_with_the_reason(tmp_path, content, message):
 def test_video_without_segments_is_a_usage_error(sit_video, tmp_path, capsys):
     assert main(["extract", str(sit_video), "-o", str(tmp_path / "t.csv")]) == 2
     assert "needs --segments" in capsys.readouterr().err
+
+
+# -- review: outliers and contact sheets ----------------------------------------------------
+MISLABELLED = 3  # standing photos relabelled "sitting" on purpose
+
+
+@pytest.fixture
+def mislabelled_table(uninterrupted, tmp_path):
+    df = uninterrupted.copy()
+    standing = df.index[(df["label"] == "standing") & df["detected"]]
+    wrong = standing[:: len(standing) // MISLABELLED][:MISLABELLED]
+    df.loc[wrong, "label"] = "sitting"
+    table = tmp_path / "mislabelled.csv"
+    df.to_csv(table, index=False)
+    return table, set(df.loc[wrong, "path"])
+
+
+@pytest.mark.parametrize("folds", [0, 5], ids=["leave-one-out", "5-fold"])
+def test_outliers_flags_mislabelled_photos_and_drops_them(
+        mislabelled_table, many_photos, tmp_path, capsys, folds):
+    import cv2
+
+    table, wrong = mislabelled_table
+    out_csv, sheet, clean = tmp_path / "out.csv", tmp_path / "sheet.png", tmp_path / "clean.csv"
+    assert main(["outliers", str(table), "--folds", str(folds), "-o", str(out_csv),
+                 "--sheet", str(sheet), "--images", str(many_photos), "--drop", str(clean)]) == 0
+    flagged = pd.read_csv(out_csv)
+    assert wrong <= set(flagged["path"])
+    assert (flagged["predicted"] != flagged["label"]).all()
+    assert (flagged["predicted_score"] > flagged["label_score"]).all()
+    kept = load_table(clean)
+    assert not set(kept["path"]) & set(flagged["path"])
+    assert len(kept) == len(load_table(table)) - len(flagged)
+    picture = cv2.imread(str(sheet))
+    assert picture is not None and picture.shape[1] >= 2 * 200
+    assert f"{len(flagged)} of" in capsys.readouterr().out
+
+
+def test_stats_sheet_has_one_row_of_thumbnails_per_class(uninterrupted, many_photos, tmp_path):
+    import cv2
+
+    from poseclf.sheets import LINE_HEIGHT, PAD, THUMB_SIZE, TITLE_HEIGHT
+
+    table = tmp_path / "t.csv"
+    uninterrupted.to_csv(table, index=False)
+    sheet = tmp_path / "stats.png"
+    assert main(["stats", str(table), "--sheet", str(sheet), "--images", str(many_photos),
+                 "--per-class", "4"]) == 0
+    picture = cv2.imread(str(sheet))
+    row_h = THUMB_SIZE + 2 * LINE_HEIGHT + PAD
+    assert picture.shape[0] == TITLE_HEIGHT + 2 * row_h + PAD  # sitting, standing
+
+
+def test_sheet_without_images_folder_is_a_usage_error(uninterrupted, tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    uninterrupted.to_csv(table, index=False)
+    assert main(["outliers", str(table), "--sheet", str(tmp_path / "s.png")]) == 2
+    assert "--sheet needs --images DATA_DIR" in capsys.readouterr().err
