@@ -69,8 +69,8 @@ STOP_INTERRUPTED = "interrupted"  # Ctrl-C / SIGINT
 STOP_QUIT = "quit"  # q/Esc or the window was closed
 
 
-class VideoSourceError(PoseclfError, ValueError):
-    """A video source or output cannot be opened."""
+class VideoError(PoseclfError, ValueError):
+    """A video source or output cannot be opened, or a loop setting is refused."""
 
 
 # -- sources ---------------------------------------------------------------------------------
@@ -146,21 +146,21 @@ def open_source(source: str | int | os.PathLike) -> tuple[cv2.VideoCapture, Vide
 
     Raises
     ------
-    VideoSourceError
+    VideoError
         The file does not exist or OpenCV cannot open the source; the message says why.
     """
     target = parse_source(source)
     live = isinstance(target, int) or "://" in str(target)
     if not live and not Path(target).is_file():
-        raise VideoSourceError(f"{target}: no such video file (for a webcam give its index, "
+        raise VideoError(f"{target}: no such video file (for a webcam give its index, "
                                "e.g. 0; for a stream its URL)")
     capture = cv2.VideoCapture(target)
     if not capture.isOpened():
         capture.release()
         if isinstance(target, int):
-            raise VideoSourceError(f"camera {target} cannot be opened: is it connected and not "
+            raise VideoError(f"camera {target} cannot be opened: is it connected and not "
                                    "used by another program? Try another index.")
-        raise VideoSourceError(f"{target}: OpenCV cannot open this video (unsupported codec or "
+        raise VideoError(f"{target}: OpenCV cannot open this video (unsupported codec or "
                                "format, or the stream is unreachable)")
     return capture, VideoInfo.from_capture(capture, str(target), live)
 
@@ -197,13 +197,13 @@ class VideoSink:
     def __enter__(self) -> VideoSink:
         codec = VIDEO_CODECS.get(self.path.suffix.lower())
         if codec is None:
-            raise VideoSourceError(f"{self.path}: cannot write video with extension "
+            raise VideoError(f"{self.path}: cannot write video with extension "
                                    f"{self.path.suffix!r}; use one of {', '.join(VIDEO_CODECS)}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*codec), self.info.fps,
                                  self.info.size)
         if not writer.isOpened():
-            raise VideoSourceError(f"{self.path}: OpenCV cannot write a {codec} video here "
+            raise VideoError(f"{self.path}: OpenCV cannot write a {codec} video here "
                                    "(check the folder is writable; try .avi)")
         self._writer = writer
         return self
@@ -242,7 +242,7 @@ class TimelineWriter:
     def __enter__(self) -> TimelineWriter:
         suffix = self.path.suffix.lower()
         if suffix not in TIMELINE_SUFFIXES:
-            raise VideoSourceError(f"{self.path}: a timeline is written as .csv or .jsonl, "
+            raise VideoError(f"{self.path}: a timeline is written as .csv or .jsonl, "
                                    f"not {suffix or 'a file without extension'}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
@@ -427,21 +427,13 @@ def run_video(
     classes = list(model.classes_)
     capture, info = open_source(source)
     try:
-        smoother = LabelSmoother(
-            classes,
-            window=frames_or_seconds(window, info.fps),
-            alpha=alpha,
-            min_frames=frames_or_seconds(min_frames, info.fps),
-            margin=margin,
-            max_missing=frames_or_seconds(max_missing, info.fps, minimum=0),
-        )
-        counter = None
-        if count is not None:
-            thresholds = {k: v for k, v in (("enter", enter), ("exit", exit)) if v is not None}
-            counter = RepetitionCounter(
-                count, max_missing=seconds_to_frames(COUNTER_MAX_MISSING_S, info.fps),
-                **thresholds)
-            count_index = counter.index_in(classes)
+        try:
+            smoother, counter = _make_smoother_and_counter(
+                classes, info, window=window, alpha=alpha, min_frames=min_frames, margin=margin,
+                max_missing=max_missing, count=count, enter=enter, exit=exit)
+        except ValueError as err:
+            raise VideoError(str(err)) from err
+        count_index = counter.index_in(classes) if counter is not None else None
         report = VideoReport(info=info, classes=classes,
                              output=Path(output) if output else None,
                              timeline=Path(timeline) if timeline else None,
@@ -452,16 +444,37 @@ def run_video(
             TimelineWriter(timeline, classes) if timeline else _Null() as rows,
             _StopFlag() as stop,
         ):
-            _loop(capture, info, model, extractor, smoother, counter,
-                  count_index if counter else None, sink, rows, stop, report,
-                  show=show, draw=bool(output) or show, max_frames=max_frames,
+            _loop(capture, info, model, extractor, smoother, counter, count_index, sink, rows,
+                  stop, report, show=show, draw=bool(output) or show, max_frames=max_frames,
                   progress=progress)
     finally:
         capture.release()
         if show:
-            cv2.destroyWindow(WINDOW_TITLE)
-            cv2.waitKey(1)
+            try:
+                cv2.destroyWindow(WINDOW_TITLE)
+                cv2.waitKey(1)
+            except cv2.error:  # the window never opened (e.g. an error before the first frame)
+                pass
     return report
+
+
+def _make_smoother_and_counter(classes, info: VideoInfo, *, window, alpha, min_frames, margin,
+                               max_missing, count, enter, exit):
+    smoother = LabelSmoother(
+        classes,
+        window=frames_or_seconds(window, info.fps),
+        alpha=alpha,
+        min_frames=frames_or_seconds(min_frames, info.fps),
+        margin=margin,
+        max_missing=frames_or_seconds(max_missing, info.fps, minimum=0),
+    )
+    counter = None
+    if count is not None:
+        thresholds = {k: v for k, v in (("enter", enter), ("exit", exit)) if v is not None}
+        counter = RepetitionCounter(
+            count, max_missing=seconds_to_frames(COUNTER_MAX_MISSING_S, info.fps), **thresholds)
+        counter.index_in(classes)
+    return smoother, counter
 
 
 class _Null:

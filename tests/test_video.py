@@ -1,0 +1,203 @@
+"""The video job on real files: `poseclf video` headless, its outputs, interruption, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import shared_data_or_skip
+
+from poseclf.cli import main
+from poseclf.images import read_image
+from poseclf.landmarks import stack_poses
+from poseclf.model import PoseModel
+from poseclf.video import (
+    PROBABILITY_PREFIX,
+    STOP_MAX_FRAMES,
+    TIMELINE_COLUMNS,
+    TimelineWriter,
+    VideoError,
+    VideoInfo,
+    VideoSink,
+    open_source,
+    parse_source,
+    run_video,
+)
+
+PHOTOS_PER_CLASS = 6  # push-up photos per class for the test model (BlazePose ~20 ms each)
+CLASSES = ["pushups_down", "pushups_up"]
+
+
+@pytest.fixture(scope="module")
+def pushup_model(tmp_path_factory, image_extractor):
+    """A k-NN push-up model trained on a few real push-up photos."""
+    folder = shared_data_or_skip("pushups_visolus")
+    poses, labels = [], []
+    for label in CLASSES:
+        for path in sorted((folder / label).iterdir())[:PHOTOS_PER_CLASS]:
+            pose = image_extractor(read_image(path))
+            if pose is not None:
+                poses.append(pose)
+                labels.append(label)
+    landmarks, sizes = stack_poses(poses)
+    model = PoseModel.train(landmarks, sizes, labels, classifier="knn", cv=0)
+    return model.save(tmp_path_factory.mktemp("model") / "pushups.skops")
+
+
+def video_frames(path) -> tuple[int, tuple[int, int]]:
+    """Frames decoded from a video file, and its (width, height)."""
+    capture = cv2.VideoCapture(str(path))
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    n = 0
+    while capture.read()[0]:
+        n += 1
+    capture.release()
+    return n, size
+
+
+def read_timeline(path) -> pd.DataFrame:
+    if str(path).endswith(".jsonl"):
+        return pd.DataFrame([json.loads(line) for line in open(path, encoding="utf-8")])
+    return pd.read_csv(path)
+
+
+@pytest.mark.parametrize(
+    ("video", "max_frames", "timeline_name"),
+    [("sit.mp4", None, "timeline.csv"), ("pushup2.mp4", 45, "timeline.jsonl")],
+)
+def test_headless_run_writes_every_frame_to_video_and_timeline(
+    pushup_model, tmp_path, video, max_frames, timeline_name, capsys
+):
+    source = shared_data_or_skip("videos", video)
+    info = VideoInfo.from_video_path(source)
+    out, timeline = tmp_path / "out.mp4", tmp_path / timeline_name
+    argv = ["video", str(source), "--model", str(pushup_model), "--no-window", "--output",
+            str(out), "--timeline", str(timeline), "--count", "pushups_down"]
+    if max_frames:
+        argv += ["--max-frames", str(max_frames)]
+    assert main(argv) == 0
+    expected = max_frames or info.total_frames
+    assert video_frames(out) == (expected, info.size)
+    rows = read_timeline(timeline)
+    assert list(rows.columns) == [*TIMELINE_COLUMNS, *(PROBABILITY_PREFIX + c for c in CLASSES)]
+    assert rows["frame"].tolist() == list(range(expected))
+    np.testing.assert_allclose(rows["time_s"], rows["frame"] / info.fps, atol=1e-3)
+    assert f"{expected} frames" in capsys.readouterr().out
+
+
+def test_frames_without_a_person_are_labelled_no_person(pushup_model, tmp_path):
+    # sit.mp4: the room is empty until frame 103 (annotations.json)
+    source = shared_data_or_skip("videos", "sit.mp4")
+    timeline = tmp_path / "t.csv"
+    report = run_video(source, pushup_model, timeline=timeline, max_frames=100, progress=False)
+    rows = pd.read_csv(timeline)
+    assert report.detected_frames == 0 and report.stop_reason == STOP_MAX_FRAMES
+    assert set(rows["label"]) == set(rows["raw_label"]) == {"no_person"}
+    assert (rows[[PROBABILITY_PREFIX + c for c in CLASSES]].to_numpy() == 0).all()
+
+
+def test_interrupted_run_leaves_playable_video_and_complete_timeline(pushup_model, tmp_path):
+    source = shared_data_or_skip("videos", "pushup2.mp4")
+    out, timeline = tmp_path / "out.mp4", tmp_path / "t.csv"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "poseclf", "video", str(source), "--model", str(pushup_model),
+         "--no-window", "--quiet", "--output", str(out), "--timeline", str(timeline)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if timeline.exists() and timeline.read_text().count("\n") > 40:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, process.stderr.read().decode()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err.decode()
+    rows = pd.read_csv(timeline)
+    n = len(rows)
+    assert 40 <= n < 472
+    assert rows["frame"].tolist() == list(range(n))
+    assert video_frames(out) == (n, (1280, 720))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--count", "squat_down"], "cannot count 'squat_down': the model's classes are "
+                                    "pushups_down, pushups_up"),
+        (["--window", "ten"], "'ten': give frames"),
+        (["--alpha", "0"], r"alpha must be in \(0, 1\]"),
+        (["--count", "pushups_up", "--enter", "0.3"], "need 0 <= exit < enter"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(pushup_model, options, message, capsys):
+    source = shared_data_or_skip("videos", "sit.mp4")
+    code = main(["video", str(source), "--model", str(pushup_model), "--no-window", "--quiet",
+                 *options])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("poseclf: error:") and re.search(message, err)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [("0", 0), (2, 2), ("rtsp://cam/stream", "rtsp://cam/stream"), ("clip.mp4", "clip.mp4")],
+)
+def test_parse_source(source, expected):
+    assert parse_source(source) == expected
+
+
+def test_missing_video_file_is_refused_with_the_fix(tmp_path):
+    with pytest.raises(VideoError, match=r"nope\.mp4: no such video file .* webcam"):
+        open_source(tmp_path / "nope.mp4")
+
+
+def test_unreadable_video_file_is_refused(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(VideoError, match="OpenCV cannot open this video"):
+        open_source(bad)
+
+
+@pytest.mark.parametrize(
+    ("make", "name", "message"),
+    [
+        (lambda p: TimelineWriter(p, CLASSES), "t.txt", r"timeline is written as \.csv or \.jsonl"),
+        (lambda p: VideoSink(p, VideoInfo(32, 24, 5.0, None, "x")), "v.gif",
+         "cannot write video with extension '.gif'"),
+    ],
+)
+def test_unsupported_output_extensions_are_refused(tmp_path, make, name, message):
+    with pytest.raises(VideoError, match=message), make(tmp_path / name):
+        pass
+
+
+def test_sink_resizes_frames_to_the_output_size(tmp_path):
+    path = tmp_path / "v.mp4"
+    with VideoSink(path, VideoInfo(64, 48, 10.0, None, "synthetic")) as sink:
+        for value in range(5):
+            sink.write(np.full((100, 120, 3), value * 40, np.uint8))
+    assert video_frames(path) == (5, (64, 48))
+
+
+def test_timeline_rows_are_on_disk_before_close(tmp_path):
+    path = tmp_path / "t.jsonl"
+    with TimelineWriter(path, CLASSES) as rows:
+        rows.write([0, 0.0, 1, "pushups_up", "no_person", 0.0, "", 0.1, 0.9])
+        on_disk = path.read_text()
+    assert json.loads(on_disk)["p_pushups_up"] == 0.9
+
+
+def test_sigint_handler_is_restored_after_a_run(pushup_model):
+    source = shared_data_or_skip("videos", "sit.mp4")
+    before = signal.getsignal(signal.SIGINT)
+    run_video(source, pushup_model, max_frames=2, progress=False)
+    assert signal.getsignal(signal.SIGINT) is before
