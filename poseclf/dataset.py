@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from .errors import ImageReadError, TableError
 from .images import is_image_path, read_image
-from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, load_table, pose_to_row
+from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, load_table
 from .table import check_table as _check_table
 from .table import save_table as _save_table
 
@@ -178,12 +178,17 @@ def close_worker_extractor() -> None:
     _WORKER.clear()
 
 
-def _result_row(item: ImageItem, pose, size: tuple[int, int], reason: str, tag: str) -> dict:
-    row = {"path": item.path, "label": item.label, "width": size[0], "height": size[1],
-           "detected": pose is not None, "reason": reason}
-    row.update(pose_to_row(pose))
-    row.update(file_size=item.file_size, file_mtime=item.file_mtime, extractor=tag)
-    return row
+_N_VALUES = len(LANDMARK_COLUMNS) + len(WORLD_COLUMNS)
+
+
+def _pose_values(pose) -> np.ndarray:
+    """Landmark then world-landmark values of one row (NaN where absent), float32."""
+    values = np.full(_N_VALUES, np.nan, np.float32)
+    if pose is not None:
+        values[: len(LANDMARK_COLUMNS)] = pose.landmarks.ravel()
+        if pose.world_landmarks is not None:
+            values[len(LANDMARK_COLUMNS):] = pose.world_landmarks.ravel()
+    return values
 
 
 def extract_batch(root: str, items: Sequence[ImageItem], options: ExtractOptions) -> pd.DataFrame:
@@ -193,27 +198,41 @@ def extract_batch(root: str, items: Sequence[ImageItem], options: ExtractOptions
     ``reason="no_person"``; neither raises.
     """
     extractor = _worker_extractor(options)
-    rows = []
-    for item in items:
+    meta, values = [], np.empty((len(items), _N_VALUES), np.float32)
+    for i, item in enumerate(items):
         try:
             image = read_image(Path(root) / item.path)
         except ImageReadError as err:
             why = str(err).split(": ", 1)[-1]  # the message starts with the (full) path
-            rows.append(_result_row(item, None, (0, 0), f"{UNREADABLE}: {why}", options.tag))
+            meta.append((item.path, item.label, 0, 0, False, f"{UNREADABLE}: {why}"))
+            values[i] = _pose_values(None)
             continue
-        size = (image.shape[1], image.shape[0])
         pose = extractor(image)
-        rows.append(_result_row(item, pose, size, "" if pose is not None else NO_PERSON,
-                                options.tag))
-    return _rows_frame(rows)
+        meta.append((item.path, item.label, image.shape[1], image.shape[0], pose is not None,
+                     "" if pose is not None else NO_PERSON))
+        values[i] = _pose_values(pose)
+    extra = pd.DataFrame({
+        "file_size": [item.file_size for item in items],
+        "file_mtime": [item.file_mtime for item in items],
+        "extractor": options.tag,
+    })
+    return _rows_frame(meta, values, extra)
 
 
-def _rows_frame(rows: list[dict]) -> pd.DataFrame:
-    columns = list(TABLE_COLUMNS + RESUME_COLUMNS)
-    df = pd.DataFrame(rows, columns=columns)
-    numeric = list(LANDMARK_COLUMNS + WORLD_COLUMNS)
-    df[numeric] = df[numeric].astype("float32")
-    return df
+def _rows_frame(meta: Sequence[tuple] = (), values: np.ndarray | None = None,
+                extra: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Table rows from meta tuples (path, label, width, height, detected, reason), an
+    ``(n, 231)`` float32 array of landmark + world values and the extra columns."""
+    head = pd.DataFrame(list(meta), columns=list(TABLE_COLUMNS[:6])).astype(
+        {"width": "int64", "height": "int64", "detected": bool})
+    if values is None:
+        values = np.empty((len(head), _N_VALUES), np.float32)
+    body = pd.DataFrame(values, columns=list(LANDMARK_COLUMNS + WORLD_COLUMNS))
+    if extra is None:
+        extra = pd.DataFrame({"file_size": pd.Series(dtype="int64"),
+                              "file_mtime": pd.Series(dtype="float64"),
+                              "extractor": pd.Series(dtype=object)})
+    return pd.concat([head, body, extra], axis=1)
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -336,7 +355,7 @@ class _Checkpointer:
 
     def table(self) -> pd.DataFrame:
         if not self.frames:
-            return _rows_frame([])
+            return _rows_frame()
         df = pd.concat(self.frames, ignore_index=True)
         rank = df["path"].map(self.order)
         return df.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
@@ -420,7 +439,7 @@ def extract_folder(
         kept = kept[~kept["path"].duplicated()]
         n_dropped = int((~previous["path"].isin(order.keys())).sum())
     else:
-        kept, n_dropped = _rows_frame([]), 0
+        kept, n_dropped = _rows_frame(), 0
     done = set(kept["path"])
     todo = [item for item in scan.items if item.path not in done]
     kept = _with_extra_columns(kept)
