@@ -1,13 +1,23 @@
 """poseclf: classify human poses from BlazePose keypoints."""
 
 from ._version import __version__
+from .classifiers import CLASSIFIERS, PoseKNNClassifier, make_classifier
+from .embedding import PoseEmbedder, pose_matrix
 from .errors import ImageReadError, ModelFileError, ModelNotAvailableError, PoseclfError, TableError
 from .extraction import PoseExtractor
 from .images import read_image
 from .landmarks import LANDMARK_NAMES, MIRROR_PERMUTATION, POSE_CONNECTIONS, Pose, PoseLandmark
+from .model import PoseModel, cross_validate_model
 from .table import load_table, save_table
 
 __all__ = [
+    "CLASSIFIERS",
+    "PoseEmbedder",
+    "PoseKNNClassifier",
+    "PoseModel",
+    "cross_validate_model",
+    "make_classifier",
+    "pose_matrix",
     "LANDMARK_NAMES",
     "MIRROR_PERMUTATION",
     "POSE_CONNECTIONS",

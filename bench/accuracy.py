@@ -1,0 +1,264 @@
+"""Accuracy and speed of the poseclf classifiers against a plain MediaPipe-style k-NN.
+
+Run from the repository root::
+
+    python bench/accuracy.py [--data ../shared/data] [--cache /work/cache]
+
+Prints, in one run: stratified 5-fold accuracy of each classifier on each image dataset in
+``../shared/data``, cross-source accuracy (train on one source, test on another), and the
+per-pose prediction time of the vectorised k-NN against the reference loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from poseclf.classifiers import CLASSIFIERS
+from poseclf.embedding import mirror_landmarks
+from poseclf.images import ImageReadError, is_image_path, read_image
+from poseclf.model import PoseModel, cross_validate_model, evaluation_report
+from poseclf.table import check_table, load_table, pose_to_row, save_table, training_arrays
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+CACHE = REPO.parent / "cache"  # outside the repository
+
+
+def image_datasets(data: Path) -> list[Path]:
+    """Dataset folders (``<dataset>/<class>/<image>``) under ``data``, sorted by name."""
+    return sorted(
+        d for d in data.iterdir()
+        if d.is_dir() and any(c.is_dir() and any(map(is_image_path, c.iterdir()))
+                              for c in d.iterdir())
+    )
+
+
+def extract_table(dataset: Path) -> pd.DataFrame:
+    """Landmark table of one dataset folder: a plain loop over read_image + PoseExtractor."""
+    from poseclf.extraction import PoseExtractor
+
+    rows = []
+    with PoseExtractor(static_image_mode=True) as extractor:
+        for path in sorted(p for p in dataset.rglob("*") if is_image_path(p)):
+            row = {"path": str(path.relative_to(dataset)), "label": path.parent.name,
+                   "width": 0, "height": 0, "detected": False, "reason": ""}
+            try:
+                image = read_image(path)
+            except ImageReadError as err:
+                row["reason"] = f"unreadable: {err}"
+                rows.append({**row, **pose_to_row(None)})
+                continue
+            row["height"], row["width"] = image.shape[:2]
+            pose = extractor(image)
+            row["detected"] = pose is not None
+            row["reason"] = "" if pose is not None else "no_person"
+            rows.append({**row, **pose_to_row(pose)})
+    return check_table(pd.DataFrame(rows), dataset)
+
+
+def cached_table(dataset: Path, cache: Path = CACHE) -> pd.DataFrame:
+    """The dataset's landmark table from ``cache/<name>.csv``, extracted on first use."""
+    path = cache / f"{dataset.name}.csv"  # CSV: pyarrow may not import
+    if path.is_file():
+        return load_table(path)
+    df = extract_table(dataset)
+    save_table(df, path)
+    return df
+
+
+# -- reference: MediaPipe pose-classification k-NN, written plainly (one Python loop per pose) --
+REF_TOP_N_BY_MAX = 30  # published constants of the MediaPipe pose-classification colab
+REF_TOP_N_BY_MEAN = 10
+REF_AXES_WEIGHTS = np.array([1.0, 1.0, 0.2])
+REF_TORSO_MULTIPLIER = 2.5
+_NAMES = {}
+
+
+def _ref_embed(points: np.ndarray) -> np.ndarray:
+    """MediaPipe's FullBodyPoseEmbedder on one (33, 3) pixel array: (23, 3) differences."""
+    from poseclf.landmarks import LANDMARK_NAMES
+
+    if not _NAMES:
+        _NAMES.update({n: i for i, n in enumerate(LANDMARK_NAMES)})
+
+    def avg(a, b):
+        return (points[_NAMES[a]] + points[_NAMES[b]]) * 0.5
+
+    hips = avg("left_hip", "right_hip")
+    torso = np.linalg.norm(avg("left_shoulder", "right_shoulder")[:2] - hips[:2])
+    max_dist = np.max(np.linalg.norm(points[:, :2] - hips[:2], axis=1))
+    size = max(torso * REF_TORSO_MULTIPLIER, max_dist)
+    points = (points - hips) / size * 100
+    pairs = [("left_shoulder", "left_elbow"), ("right_shoulder", "right_elbow"),
+             ("left_elbow", "left_wrist"), ("right_elbow", "right_wrist"),
+             ("left_hip", "left_knee"), ("right_hip", "right_knee"),
+             ("left_knee", "left_ankle"), ("right_knee", "right_ankle"),
+             ("left_shoulder", "left_wrist"), ("right_shoulder", "right_wrist"),
+             ("left_hip", "left_ankle"), ("right_hip", "right_ankle"),
+             ("left_hip", "left_wrist"), ("right_hip", "right_wrist"),
+             ("left_shoulder", "left_ankle"), ("right_shoulder", "right_ankle"),
+             ("left_hip", "left_wrist"), ("right_hip", "right_wrist"),
+             ("left_elbow", "right_elbow"), ("left_knee", "right_knee"),
+             ("left_wrist", "right_wrist"), ("left_ankle", "right_ankle")]
+    rows = [avg("left_shoulder", "right_shoulder") - avg("left_hip", "right_hip")]
+    rows += [points[_NAMES[b]] - points[_NAMES[a]] for a, b in pairs]
+    rows[0] = rows[0] / size * 100
+    return np.array(rows)
+
+
+def _ref_points(landmarks: np.ndarray, size: np.ndarray) -> np.ndarray:
+    w, h = size
+    return landmarks[:, :3] * np.array([w, h, w])
+
+
+class ReferenceKNN:
+    """The colab's PoseClassifier: per-sample loops, x-flipped query, majority of 10 votes."""
+
+    def fit(self, landmarks, sizes, labels):
+        self.samples = [(_ref_embed(_ref_points(lm, s)), y)
+                        for lm, s, y in zip(landmarks, sizes, labels, strict=True)]
+        return self
+
+    def predict_one(self, landmarks: np.ndarray, size: np.ndarray) -> str:
+        points = _ref_points(landmarks, size)
+        emb = _ref_embed(points)
+        flipped = _ref_embed(points * np.array([-1, 1, 1]))
+        max_d = []
+        for i, (s, _) in enumerate(self.samples):
+            d = min(np.max(np.abs(s - emb) * REF_AXES_WEIGHTS),
+                    np.max(np.abs(s - flipped) * REF_AXES_WEIGHTS))
+            max_d.append((d, i))
+        max_d = sorted(max_d, key=lambda t: t[0])[:REF_TOP_N_BY_MAX]
+        mean_d = []
+        for _, i in max_d:
+            s = self.samples[i][0]
+            d = min(np.mean(np.abs(s - emb) * REF_AXES_WEIGHTS),
+                    np.mean(np.abs(s - flipped) * REF_AXES_WEIGHTS))
+            mean_d.append((d, i))
+        mean_d = sorted(mean_d, key=lambda t: t[0])[:REF_TOP_N_BY_MEAN]
+        votes: dict[str, int] = {}
+        for _, i in mean_d:
+            votes[self.samples[i][1]] = votes.get(self.samples[i][1], 0) + 1
+        return max(votes, key=votes.get)
+
+    def predict(self, landmarks, sizes) -> np.ndarray:
+        return np.array([self.predict_one(lm, s) for lm, s in zip(landmarks, sizes, strict=True)])
+
+
+def reference_cv_accuracy(lm, sizes, labels, cv: int = 5) -> float:
+    from sklearn.model_selection import StratifiedKFold
+
+    _, counts = np.unique(labels, return_counts=True)
+    folds = StratifiedKFold(min(cv, counts.min()), shuffle=True, random_state=0)
+    pred = np.empty(len(labels), dtype=object)
+    for train, test in folds.split(lm, labels):
+        pred[test] = ReferenceKNN().fit(lm[train], sizes[train], labels[train]).predict(
+            lm[test], sizes[test])
+    return float(np.mean(pred == labels))
+
+
+# -- the benchmark ------------------------------------------------------------------------------
+CROSS_SOURCE = [  # (train dataset, test dataset): classes they share are compared
+    ("yoga_manoj", "yoga_marchenkova"),
+    ("yoga_marchenkova", "yoga_manoj"),
+    ("sitstand_multimediaimg", "sitstand_rhpr"),
+    ("sitstand_rhpr", "sitstand_multimediaimg"),
+]
+
+
+def _row(name: str, cells: list[str]) -> str:
+    return f"{name:<24}" + "".join(f"{c:>11}" for c in cells)
+
+
+def fold_accuracy_table(tables: dict, classifiers, embedder_params=None) -> None:
+    print("\nStratified 5-fold accuracy (%), mirror augmentation on the training folds")
+    names = list(tables)
+    print(_row("classifier", [n[:10] for n in names]))
+    print(_row("reference k-NN (loop)", [
+        f"{100 * reference_cv_accuracy(*tables[n]):.1f}" for n in names]))
+    for clf in classifiers:
+        scores = [cross_validate_model(*tables[n], clf, embedder_params=embedder_params)
+                  for n in names]
+        print(_row(clf, [f"{100 * r['accuracy']:.1f}" for r in scores]), flush=True)
+
+
+def cross_source_table(tables: dict, classifiers, embedder_params=None) -> None:
+    print("\nCross-source accuracy (%): train on one source, test on the shared classes of another")
+    pairs = [(a, b) for a, b in CROSS_SOURCE if a in tables and b in tables]
+    print(_row("classifier", [f"{a[:5]}>{b[:5]}" for a, b in pairs]))
+    rows = {"reference k-NN (loop)": []}
+    for a, b in pairs:
+        lm_a, s_a, y_a = tables[a]
+        lm_b, s_b, y_b = tables[b]
+        shared = sorted(set(y_a) & set(y_b))
+        ka, kb = np.isin(y_a, shared), np.isin(y_b, shared)
+        ref = ReferenceKNN().fit(lm_a[ka], s_a[ka], y_a[ka]).predict(lm_b[kb], s_b[kb])
+        rows["reference k-NN (loop)"].append(f"{100 * np.mean(ref == y_b[kb]):.1f}")
+        for clf in classifiers:
+            model = PoseModel.train(lm_a[ka], s_a[ka], y_a[ka], clf, cv=0,
+                                    embedder_params=embedder_params)
+            report = evaluation_report(y_b[kb], model.predict(lm_b[kb], s_b[kb]))
+            rows.setdefault(clf, []).append(f"{100 * report['accuracy']:.1f}")
+    for name, cells in rows.items():
+        print(_row(name, cells))
+
+
+def speed_table(tables: dict, n_train: int = 1000, n_queries: int = 200) -> None:
+    lm = np.concatenate([t[0] for t in tables.values()])
+    sizes = np.concatenate([t[1] for t in tables.values()])
+    labels = np.concatenate([t[2] for t in tables.values()])
+    lm = np.concatenate([lm, mirror_landmarks(lm)])
+    sizes, labels = np.concatenate([sizes, sizes]), np.concatenate([labels, labels])
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(lm), n_train, replace=False)
+    queries = rng.choice(len(lm), n_queries, replace=False)
+    print(f"\nPer-pose prediction time, {n_train} training poses, {n_queries} single-pose calls")
+    ref = ReferenceKNN().fit(lm[pick], sizes[pick], labels[pick])
+    t0 = time.perf_counter()
+    for q in queries[:50]:
+        ref.predict_one(lm[q], sizes[q])
+    t_ref = (time.perf_counter() - t0) / 50
+    print(f"{'reference k-NN (loop)':<24}{t_ref * 1e3:9.3f} ms")
+    for clf in CLASSIFIERS:
+        model = PoseModel.train(lm[pick], sizes[pick], labels[pick], clf, cv=0, mirror=False)
+        t0 = time.perf_counter()
+        for q in queries:
+            model.predict_proba(lm[q:q + 1], sizes[q:q + 1])
+        t = (time.perf_counter() - t0) / n_queries
+        t0 = time.perf_counter()
+        model.predict_proba(lm[queries], sizes[queries])
+        t_batch = (time.perf_counter() - t0) / n_queries
+        print(f"{clf:<24}{t * 1e3:9.3f} ms single, {t_batch * 1e3:7.3f} ms/pose batched, "
+              f"{t_ref / t:6.0f}x faster than the reference (single)")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--classifiers", nargs="+", default=list(CLASSIFIERS))
+    parser.add_argument("--pairs", default="mediapipe", choices=("mediapipe", "all"))
+    parser.add_argument("--angles", action="store_true")
+    args = parser.parse_args(argv)
+    embedder_params = {"pairs": args.pairs, "angles": args.angles}
+    tables = {}
+    for d in image_datasets(args.data):
+        lm, sizes, labels = training_arrays(cached_table(d, args.cache))
+        tables[d.name] = (lm, sizes, labels.astype(str))
+        print(f"{d.name}: {len(labels)} poses, {len(set(labels))} classes")
+    print(f"embedder: {embedder_params}")
+    fold_accuracy_table(tables, args.classifiers, embedder_params)
+    cross_source_table(tables, args.classifiers, embedder_params)
+    speed_table(tables)
+
+
+if __name__ == "__main__":
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    main()

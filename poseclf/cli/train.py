@@ -1,0 +1,136 @@
+"""``poseclf train``, ``poseclf evaluate`` and ``poseclf predict``: model training and use."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..classifiers import CLASSIFIERS
+from ..errors import TableError
+from ..model import PoseModel
+from ..table import load_table, training_arrays
+from ._common import EXIT_FAILURE, EXIT_OK, add_extractor_options, extractor_kwargs
+
+DEFAULT_CLASSIFIER = "svm"  # best cross-source accuracy in bench/accuracy.py
+DEFAULT_CV = 5
+
+
+def register(subparsers) -> None:
+    train = subparsers.add_parser(
+        "train", help="train a pose classifier on a landmark table",
+        description="Train on the detected rows of TABLE (from `poseclf extract`), print "
+        "stratified K-fold accuracy and per-class recall, save the model (skops format).")
+    train.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
+    train.add_argument("-o", "--output", required=True, metavar="MODEL",
+                       help="model file to write (.skops)")
+    train.add_argument("--classifier", choices=CLASSIFIERS, default=DEFAULT_CLASSIFIER,
+                       help=f"default: {DEFAULT_CLASSIFIER}")
+    train.add_argument("--cv", type=int, default=DEFAULT_CV, metavar="K",
+                       help=f"folds of the reported cross-validation, 0 to skip "
+                       f"(default: {DEFAULT_CV})")
+    train.add_argument("--search", action="store_true",
+                       help="svm only: pick C and gamma by cross-validated grid search")
+    train.add_argument("--no-mirror", action="store_true",
+                       help="do not add left-right mirrored poses to the training set")
+    train.set_defaults(func=run_train)
+
+    evaluate = subparsers.add_parser(
+        "evaluate", help="score a model on a labelled landmark table",
+        description="Accuracy, macro-F1, per-class precision/recall and confusion matrix.")
+    evaluate.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
+    _add_model_options(evaluate)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--confusion", metavar="PNG", help="write the confusion matrix figure")
+    evaluate.set_defaults(func=run_evaluate)
+
+    predict = subparsers.add_parser(
+        "predict", help="label the pose in images",
+        description="Label and class probabilities per image ('no_person' when nobody is "
+        "found). Unreadable files are reported and skipped (exit status 1).")
+    predict.add_argument("images", nargs="+", metavar="IMAGE|DIR", help="images or folders")
+    _add_model_options(predict)
+    predict.add_argument("--json", action="store_true", help="print one JSON object per image")
+    predict.add_argument("--draw", metavar="DIR", help="write each image with skeleton and label")
+    add_extractor_options(predict)
+    predict.set_defaults(func=run_predict)
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, metavar="MODEL", help="trained model file")
+    parser.add_argument("--trust", action="store_true",
+                        help="also load joblib/pickle files and unknown types (can run code!)")
+
+
+def _table_arrays(path: str):
+    lm, sizes, labels = training_arrays(load_table(path))
+    if len(labels) == 0:
+        raise TableError(f"{path}: no row with a detected pose; nothing to train or score on")
+    return lm, sizes, labels
+
+
+def run_train(args: argparse.Namespace) -> int:
+    lm, sizes, labels = _table_arrays(args.table)
+    params = {"search": True} if args.search and args.classifier == "svm" else None
+    model = PoseModel.train(lm, sizes, labels, args.classifier, cv=args.cv,
+                            mirror=not args.no_mirror, classifier_params=params)
+    meta = model.metadata
+    print(f"trained {args.classifier} on {meta['n_samples']} poses, "
+          f"{len(model.classes_)} classes")
+    scores = meta["cv_scores"]
+    if scores:
+        print(f"{scores['folds']}-fold accuracy: {scores['accuracy']:.3f}  "
+              f"macro-F1: {scores['macro_f1']:.3f}")
+        for name, recall in scores["recall"].items():
+            print(f"  {name:<24} recall {recall:.3f}  (n={meta['class_counts'].get(name, 0)})")
+    model.save(args.output)
+    print(f"model written to {args.output}")
+    return EXIT_OK
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    model = PoseModel.load(args.model, trusted=args.trust)
+    report = model.evaluate(*_table_arrays(args.table))
+    if args.confusion:
+        from ..plots import save_confusion_matrix
+
+        save_confusion_matrix(report, args.confusion, title=f"{args.model} on {args.table}")
+    if args.json:
+        print(json.dumps(report))
+        return EXIT_OK
+    print(f"n={report['n']}  accuracy={report['accuracy']:.3f}  "
+          f"macro-F1={report['macro_f1']:.3f}")
+    print(f"{'class':<24}{'precision':>10}{'recall':>10}{'support':>9}")
+    for name, row in report["per_class"].items():
+        print(f"{name:<24}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['support']:>9d}")
+    labels = report["labels"]
+    width = max(len(s) for s in labels) + 1
+    print("confusion (rows: true, columns: predicted)")
+    print(" " * (width + 3) + "".join(f"{i:>6d}" for i in range(len(labels))))
+    for i, (name, row) in enumerate(zip(labels, report["confusion"], strict=True)):
+        print(f"{name:<{width}}{i:>3d}" + "".join(f"{v:>6d}" for v in row))
+    if args.confusion:
+        print(f"confusion matrix figure written to {args.confusion}")
+    return EXIT_OK
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from ..extraction import PoseExtractor
+    from ..predict import predict_images
+
+    model = PoseModel.load(args.model, trusted=args.trust)
+    failures = 0
+    with PoseExtractor(static_image_mode=True, **extractor_kwargs(args)) as extractor:
+        for result in predict_images(model, args.images, extractor, draw_dir=args.draw):
+            failures += not result.ok
+            if args.json:
+                print(json.dumps(result.to_dict()))
+            elif not result.ok:
+                print(f"{result.path}\terror: {result.error}")
+            elif result.probabilities is None:
+                print(f"{result.path}\t{result.label}")
+            else:
+                probs = " ".join(f"{c}={p:.2f}" for c, p in result.probabilities.items())
+                print(f"{result.path}\t{result.label}\t{result.confidence:.2f}\t{probs}")
+    if args.draw and not args.json:
+        print(f"drawn predictions written to {args.draw}/")
+    return EXIT_FAILURE if failures else EXIT_OK

@@ -1,0 +1,101 @@
+"""Classify the pose in image files with a trained model (library side of ``poseclf predict``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .draw import LabelAnnotator, SkeletonAnnotator, write_image
+from .errors import ImageReadError
+from .extraction import PoseExtractor
+from .images import is_image_path, read_image
+from .landmarks import Pose
+from .model import PoseModel
+
+NO_PERSON = "no_person"  # label of an image where BlazePose finds nobody
+
+
+@dataclass
+class ImagePrediction:
+    """The answer for one image file: a label and class probabilities, or why there is none."""
+
+    path: Path
+    label: str | None  # a class, NO_PERSON, or None when the file could not be read
+    probabilities: dict[str, float] | None = None
+    pose: Pose | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the file could be read (whether or not a person was found)."""
+        return self.error is None
+
+    @property
+    def confidence(self) -> float | None:
+        """Probability of the predicted class, or None."""
+        return None if not self.probabilities else max(self.probabilities.values())
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict: file, label, probabilities, error."""
+        return {"file": str(self.path), "label": self.label,
+                "probabilities": self.probabilities, "error": self.error}
+
+
+def collect_images(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given, and the image files inside directories (recursively, sorted)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_image_path(p)))
+        else:
+            found.append(path)
+    return found
+
+
+def predict_images(
+    model: PoseModel,
+    paths: Iterable[str | os.PathLike],
+    extractor: PoseExtractor,
+    *,
+    draw_dir: str | os.PathLike | None = None,
+) -> Iterator[ImagePrediction]:
+    """One prediction per image (directories are expanded); unreadable files give an error.
+
+    With ``draw_dir``, each readable image is written there as ``<stem>_pred.png`` with the
+    skeleton and the label drawn.
+    """
+    for path in collect_images(paths):
+        try:
+            image = read_image(path)
+        except ImageReadError as err:
+            yield ImagePrediction(path, None, error=str(err))
+            continue
+        pose = extractor(image)
+        if pose is None:
+            result = ImagePrediction(path, NO_PERSON)
+        else:
+            label, proba = model.predict_pose(pose)
+            probabilities = {c: float(p) for c, p in zip(model.classes_, proba, strict=True)}
+            result = ImagePrediction(path, label, probabilities, pose)
+        if draw_dir is not None:
+            write_image(Path(draw_dir) / f"{path.stem}_pred.png",
+                        draw_prediction(image, result, model.classes_))
+        yield result
+
+
+def draw_prediction(image_rgb: np.ndarray, result: ImagePrediction,
+                    classes: list[str]) -> np.ndarray:
+    """A BGR copy of the image with the skeleton, the label and the class bars drawn."""
+    frame = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
+    SkeletonAnnotator().annotate(frame, result.pose)
+    probabilities = None
+    if result.probabilities:
+        probabilities = [result.probabilities[c] for c in classes]
+    return LabelAnnotator().annotate(frame, result.label or "?", result.confidence,
+                                     probabilities, classes)
