@@ -151,7 +151,15 @@ def test_extract_video_segments_labels_frames(sit_video, tmp_path):
     np.testing.assert_allclose(df["time_s"], df["frame"] / 5.0)  # sit.mp4 runs at 5 fps
     assert (df["width"] == 320).all() and (df["height"] == 240).all()
     assert df["detected"].astype(str).eq("True").mean() > 0.5  # the person is in view
-    load_table(table)  # the schema every job reads
+    loaded = load_table(table)  # the schema every job reads
+
+    from poseclf.sheets import MISSING, THUMB_SIZE, load_row_image, stats_sheet
+
+    frame = load_row_image(sit_video.parent, loaded["path"].iloc[0])
+    assert frame.shape == (240, 320, 3)
+    sheet = stats_sheet(loaded, sit_video.parent, per_class=2)
+    grey = (sheet == np.asarray(MISSING, np.uint8)).all(axis=2).sum()
+    assert grey < THUMB_SIZE * THUMB_SIZE // 4  # every frame was found: no grey "missing" cell
 
 
 def test_segments_in_seconds_select_the_same_frames(tmp_path):
