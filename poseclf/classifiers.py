@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 TOP_N_BY_MAX_DISTANCE = 30  # MediaPipe pose classification: candidates by max per-axis distance
 TOP_N_BY_MEAN_DISTANCE = 10  # MediaPipe pose classification: voters by mean distance
-_CHUNK_ELEMENTS = 1 << 18  # query x train x feature values per distance block (1 MB float32)
+_CHUNK_ELEMENTS = 1 << 16  # query x train x feature values per block: 256 kB float32 stays in cache
 
 SVM_C = 10.0  # RBF SVC on standardised embeddings; chosen on the bench (bench/accuracy.py)
 SVM_GAMMA = "scale"  # sklearn's 1 / (n_features * X.var())
@@ -119,6 +119,7 @@ class PoseKNNClassifier(ClassifierMixin, BaseEstimator):
         """Mean distances and indices of the voting neighbours, each (n, n_voters)."""
         Q = self._check_query(X).astype(np.float32)
         train = self.X_fit_.astype(np.float32, copy=False)
+        train_t = np.ascontiguousarray(train.T)  # (features, samples): reductions run along rows
         n_train = len(train)
         k_max = min(self.top_n_by_max_distance, n_train)
         k_mean = min(self.top_n_by_mean_distance, k_max)
@@ -135,7 +136,7 @@ class PoseKNNClassifier(ClassifierMixin, BaseEstimator):
         for start in range(0, len(Q), chunk):
             stop = min(start + chunk, len(Q))
             # stage 1: max per-feature distance to every training pose (min over mirror)
-            d_max = np.min([np.abs(q[start:stop, None, :] - train[None]).max(axis=2)
+            d_max = np.min([np.abs(q[start:stop, :, None] - train_t[None]).max(axis=1)
                             for q in queries], axis=0)
             cand = np.argpartition(d_max, k_max - 1, axis=1)[:, :k_max]
             # stage 2: mean distance to the candidates only
