@@ -227,6 +227,8 @@ class PoseModel:
                 "accuracy": report["accuracy"],
                 "macro_f1": report["macro_f1"],
                 "recall": {c: v["recall"] for c, v in report["per_class"].items()},
+                "labels": report["labels"],
+                "confusion": report["confusion"],
             }
         _fit_pipeline(pipeline, landmarks, sizes, labels, mirror)
         classes, counts = np.unique(labels, return_counts=True)

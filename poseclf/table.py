@@ -122,6 +122,14 @@ def load_table(path: str | os.PathLike) -> pd.DataFrame:
     return check_table(df, path)
 
 
+def load_tables(paths) -> pd.DataFrame:
+    """Read several tables and stack their rows (their own extra columns kept where present)."""
+    frames = [load_table(p) for p in paths]
+    if not frames:
+        raise TableError("no table given")
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
 def save_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write a table atomically (temporary file + rename): a crash never leaves half a file."""
     path = Path(path)
