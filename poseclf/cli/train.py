@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ..classifiers import CLASSIFIERS
-from ..errors import TableError
+from ..errors import PoseclfError, TableError
 from ..model import PoseModel
-from ..table import load_table, training_arrays
+from ..model_card import write_model_card
+from ..table import load_tables, training_arrays
 from ._common import EXIT_FAILURE, EXIT_OK, add_extractor_options, extractor_kwargs
 
 DEFAULT_CLASSIFIER = "svm"  # best cross-source accuracy in bench/accuracy.py
@@ -20,9 +22,16 @@ def register(subparsers) -> None:
         "train", help="train a pose classifier on a landmark table",
         description="Train on the detected rows of TABLE (from `poseclf extract`), print "
         "stratified K-fold accuracy and per-class recall, save the model (skops format).")
-    train.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
+    train.add_argument("tables", nargs="+", metavar="TABLE",
+                       help="landmark table(s) (.csv or .parquet); several are stacked")
     train.add_argument("-o", "--output", required=True, metavar="MODEL",
                        help="model file to write (.skops)")
+    train.add_argument("--card", metavar="CARD.md",
+                       help="also write a model card (and CARD_confusion.png) from the "
+                       "cross-validation")
+    train.add_argument("--card-notes", metavar="NOTES.md",
+                       help="Markdown appended to the card (data licences, known limits)")
+    train.add_argument("--title", help="title of the model card (default: the model name)")
     train.add_argument("--classifier", choices=CLASSIFIERS, default=DEFAULT_CLASSIFIER,
                        help=f"default: {DEFAULT_CLASSIFIER}")
     train.add_argument("--cv", type=int, default=DEFAULT_CV, metavar="K",
@@ -61,15 +70,18 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="also load joblib/pickle files and unknown types (can run code!)")
 
 
-def _table_arrays(path: str):
-    lm, sizes, labels = training_arrays(load_table(path))
+def _table_arrays(*paths: str):
+    lm, sizes, labels = training_arrays(load_tables(paths))
     if len(labels) == 0:
-        raise TableError(f"{path}: no row with a detected pose; nothing to train or score on")
+        raise TableError(f"{', '.join(paths)}: no row with a detected pose; "
+                         "nothing to train or score on")
     return lm, sizes, labels
 
 
 def run_train(args: argparse.Namespace) -> int:
-    lm, sizes, labels = _table_arrays(args.table)
+    if args.card and not args.cv:
+        raise PoseclfError("--card needs cross-validation: use --cv 2 or more")
+    lm, sizes, labels = _table_arrays(*args.tables)
     params = {"search": True} if args.search and args.classifier == "svm" else None
     model = PoseModel.train(lm, sizes, labels, args.classifier, cv=args.cv,
                             mirror=not args.no_mirror, classifier_params=params)
@@ -84,6 +96,11 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"  {name:<24} recall {recall:.3f}  (n={meta['class_counts'].get(name, 0)})")
     model.save(args.output)
     print(f"model written to {args.output}")
+    if args.card:
+        notes = Path(args.card_notes).read_text(encoding="utf-8") if args.card_notes else ""
+        card = write_model_card(model, args.card, title=args.title, tables=args.tables,
+                                notes=notes)
+        print(f"model card written to {card}")
     return EXIT_OK
 
 

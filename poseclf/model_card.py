@@ -1,0 +1,77 @@
+"""Model cards: a Markdown page beside a model file with what it knows and how well.
+
+The generated part (classes, training data, cross-validated scores, confusion matrix) comes from
+the model's metadata, so it cannot drift from the model. People add the rest (data licences,
+known limits) as a notes file that is appended verbatim.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from .model import PoseModel
+from .plots import save_confusion_matrix
+
+CARD_ACCURACY_PREFIX = "Cross-validated accuracy:"  # tests read the figure after this prefix
+
+
+def write_model_card(
+    model: PoseModel,
+    card_path: str | os.PathLike,
+    *,
+    title: str | None = None,
+    tables: Sequence[str] = (),
+    notes: str = "",
+) -> Path:
+    """Write ``card_path`` (Markdown) and ``<card>_confusion.png`` from ``model.metadata``.
+
+    The model must have been trained with cross-validation (``cv`` > 1).
+    """
+    meta = model.metadata
+    scores = meta.get("cv_scores")
+    if not scores:
+        raise ValueError("the model has no cross-validated scores; train it with cv > 1")
+    card_path = Path(card_path)
+    picture = card_path.with_name(f"{card_path.stem}_confusion.png")
+    save_confusion_matrix(
+        {"labels": scores["labels"], "confusion": scores["confusion"]}, picture,
+        title=f"{title or card_path.stem}: {scores['folds']}-fold out-of-fold predictions",
+    )
+    counts = meta["class_counts"]
+    lines = [
+        f"# {title or card_path.stem}",
+        "",
+        f"- Classifier: `{meta['classifier']}`; poseclf {meta['poseclf_version']}, "
+        f"landmark schema {meta['schema_version']}, trained {meta['trained_at']}",
+        f"- Training poses: {meta['n_samples']} (detected photos/frames), "
+        f"{'with' if meta.get('mirror_augmentation') else 'without'} left-right mirror "
+        "augmentation",
+    ]
+    if tables:
+        lines.append("- Training tables: " + ", ".join(f"`{t}`" for t in tables))
+    lines += [
+        f"- {CARD_ACCURACY_PREFIX} {scores['accuracy']:.3f} "
+        f"(stratified {scores['folds']}-fold, macro-F1 {scores['macro_f1']:.3f})",
+        "",
+        "| class | training poses | cross-validated recall |",
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| {name} | {counts.get(name, 0)} | {scores['recall'].get(name, float('nan')):.3f} |"
+        for name in model.classes_
+    ]
+    lines += ["", f"![confusion matrix]({picture.name})", ""]
+    if notes:
+        lines += [notes.strip(), ""]
+    card_path.write_text("\n".join(lines), encoding="utf-8")
+    return card_path
+
+
+def card_accuracy(card_path: str | os.PathLike) -> float:
+    """The cross-validated accuracy figure written in a model card."""
+    for line in Path(card_path).read_text(encoding="utf-8").splitlines():
+        if CARD_ACCURACY_PREFIX in line:
+            return float(line.split(CARD_ACCURACY_PREFIX, 1)[1].split()[0])
+    raise ValueError(f"{card_path}: no line with {CARD_ACCURACY_PREFIX!r}")
