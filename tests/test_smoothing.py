@@ -42,12 +42,12 @@ def test_alpha_one_keeps_only_the_newest_frame():
     np.testing.assert_allclose(smoother.update(DOWN).probabilities, DOWN)
 
 
-@pytest.mark.parametrize("period", [1, 2, 3])
-def test_flicker_of_a_wrong_class_does_not_change_the_label(period):
+@pytest.mark.parametrize(("period", "min_frames"), [(1, 1), (2, 1), (3, 3), (5, 6)])
+def test_flicker_of_a_wrong_class_does_not_change_the_label(period, min_frames):
     # `period` frames of the wrong class between 6 right ones: the raw label flickers.
     block = [UP] * 6 + [DOWN] * period
     sequence = [UP] * 10 + block * 8
-    smoother = LabelSmoother(CLASSES)
+    smoother = LabelSmoother(CLASSES, min_frames=min_frames)
     shown = labels(smoother, sequence)
     raw = [CLASSES[int(np.argmax(p))] for p in sequence]
     assert switches(raw) == 15

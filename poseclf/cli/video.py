@@ -50,7 +50,7 @@ def register(subparsers) -> None:
                         f"(default: {DEFAULT_ALPHA})")
     smooth.add_argument("--min-frames", default=str(DEFAULT_MIN_FRAMES), metavar="FRAMES",
                         help="frames a new label must stay ahead before it is shown "
-                        f"(default: {DEFAULT_MIN_FRAMES} = 0.1 s at 30 fps)")
+                        f"(default: {DEFAULT_MIN_FRAMES})")
     smooth.add_argument("--margin", type=float, default=DEFAULT_MARGIN, metavar="P",
                         help="smoothed-probability lead a new label needs "
                         f"(default: {DEFAULT_MARGIN})")
