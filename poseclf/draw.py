@@ -157,7 +157,9 @@ class CounterAnnotator:
         box_h = min(frame.shape[0], sum(h + b + pad for (_, h), b in sizes) + pad)
         x0 = frame.shape[1] - box_w
         roi = frame[:box_h, x0:]
-        roi[:] = (roi * 0.4 + np.asarray(self.background) * 0.6).astype(frame.dtype)
+        shade = np.empty_like(roi)
+        shade[:] = self.background
+        cv2.addWeighted(roi, 0.4, shade, 0.6, 0.0, dst=roi)  # uint8 blend, ~10x faster than float
         y = pad
         for (text, f, th, color), ((w, h), base) in zip(items, sizes, strict=True):
             y += h

@@ -1,0 +1,139 @@
+"""Speed of the labelled-video loop on a 1280x720 file, headless, in one run.
+
+Run from the repository root::
+
+    python bench/video.py [--video ../shared/data/videos/pushup2.mp4] [--repeat 1]
+
+Prints frames per second of (a) decoding alone, (b) decoding + BlazePose Full in tracking mode,
+(c) the whole ``poseclf video`` loop (:func:`poseclf.video.run_video`: decoding, BlazePose,
+classification, smoothing, counting, drawing, writing the mp4 and the timeline), the ratio
+(c)/(b) against the 90 % target, and the time per frame of classification + smoothing + counting
+(target: under 1 ms) and of drawing + mp4 writing. The model is a k-NN trained on the
+``pushups_visolus`` photos (the shipped default classifier family).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+from poseclf.counting import RepetitionCounter
+from poseclf.draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator
+from poseclf.extraction import PoseExtractor
+from poseclf.model import PoseModel
+from poseclf.smoothing import LabelSmoother
+from poseclf.table import training_arrays
+from poseclf.video import VideoSink, iter_frames, open_source, run_video
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy import CACHE, DATA, cached_table  # noqa: E402 (bench/ is not a package)
+
+WHOLE_LOOP_TARGET = 0.90  # issue 5: whole loop >= 90 % of decode + BlazePose frames/s
+PER_FRAME_TARGET_MS = 1.0  # issue 5: classification + smoothing + counting per frame
+
+
+def decode_only(video: Path) -> tuple[int, float]:
+    capture, _ = open_source(video)
+    start = time.perf_counter()
+    n = sum(1 for _ in iter_frames(capture))
+    elapsed = time.perf_counter() - start
+    capture.release()
+    return n, elapsed
+
+
+def decode_and_track(video: Path) -> tuple[list, list, float]:
+    capture, _ = open_source(video)
+    poses, frames = [], []
+    start = time.perf_counter()
+    with PoseExtractor(static_image_mode=False) as extractor:
+        for frame in iter_frames(capture):
+            poses.append(extractor(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)))
+            if len(frames) < 100:  # a few frames for the drawing/writing measurement
+                frames.append(frame)
+    elapsed = time.perf_counter() - start
+    capture.release()
+    return poses, frames, elapsed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--video", type=Path, default=DATA / "videos" / "pushup2.mp4")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each stage (best kept)")
+    args = parser.parse_args(argv)
+
+    table = cached_table(args.data / "pushups_visolus", args.cache)
+    lm, sizes, labels = training_arrays(table[table["detected"]])
+    model = PoseModel.train(lm, sizes, labels, classifier="knn", cv=0)
+    count = "pushups_down"
+    _, info = open_source(args.video)
+    print(f"{args.video.name}: {info.width}x{info.height}, {info.fps:.2f} fps, "
+          f"{info.total_frames} frames; model {model}; {args.repeat} run(s) per stage, best kept")
+
+    decode = min((decode_only(args.video) for _ in range(args.repeat)), key=lambda r: r[1])
+    track = min((decode_and_track(args.video) for _ in range(args.repeat)), key=lambda r: r[2])
+    poses, frames, track_s = track
+    whole = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.repeat):
+            whole.append(run_video(args.video, model, output=Path(tmp) / "out.mp4",
+                                   timeline=Path(tmp) / "timeline.csv", count=count,
+                                   progress=False))
+        best = max(whole, key=lambda r: r.fps)
+
+        # classification + smoothing + counting on the tracked poses, per frame
+        smoother, counter = LabelSmoother(model.classes_), RepetitionCounter(count)
+        index = counter.index_in(model.classes_)
+        classify_s = smooth_s = 0.0
+        for pose in poses:
+            t0 = time.perf_counter()
+            proba = None if pose is None else model.predict_pose(pose)[1]
+            t1 = time.perf_counter()
+            result = smoother.update(proba)
+            counter.update(result.probabilities[index] if result.detected else None)
+            smooth_s += time.perf_counter() - t1
+            classify_s += t1 - t0
+
+        # drawing + mp4 writing per frame
+        skeleton, label_box, counter_box = SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator()
+        with VideoSink(Path(tmp) / "draw.mp4", info) as sink:
+            t0 = time.perf_counter()
+            for frame, pose in zip(frames, poses, strict=False):
+                skeleton.annotate(frame, pose)
+                label_box.annotate(frame, model.classes_[0], 0.9, [0.9, 0.1], model.classes_)
+                counter_box.annotate(frame, 3, count, 30.0)
+            t1 = time.perf_counter()
+            for frame in frames:
+                sink.write(frame)
+            t2 = time.perf_counter()
+
+    n_frames, decode_s = decode
+    n = len(poses)
+    fps_decode, fps_track, fps_whole = n_frames / decode_s, n / track_s, best.fps
+    ratio = fps_whole / fps_track
+    per_frame_ms = (classify_s + smooth_s) / n * 1e3
+    print(f"(a) decode only                 {fps_decode:7.1f} frames/s")
+    print(f"(b) decode + BlazePose tracking {fps_track:7.1f} frames/s "
+          f"({sum(p is not None for p in poses)}/{n} frames with a pose)")
+    print(f"(c) whole poseclf video loop    {fps_whole:7.1f} frames/s "
+          f"({best.frames} frames, {best.repetitions} repetitions of {count})")
+    print(f"(c)/(b) = {ratio:.1%}  (target >= {WHOLE_LOOP_TARGET:.0%}: "
+          f"{'met' if ratio >= WHOLE_LOOP_TARGET else 'NOT met'})")
+    print(f"classification + smoothing + counting: {per_frame_ms:.3f} ms/frame "
+          f"(classify {classify_s / n * 1e3:.3f}, smooth + count {smooth_s / n * 1e3:.3f}; "
+          f"target < {PER_FRAME_TARGET_MS} ms: "
+          f"{'met' if per_frame_ms < PER_FRAME_TARGET_MS else 'NOT met'})")
+    print(f"drawing overlays: {(t1 - t0) / len(frames) * 1e3:.2f} ms/frame; "
+          f"mp4v writing: {(t2 - t1) / len(frames) * 1e3:.2f} ms/frame "
+          f"({info.width}x{info.height})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
