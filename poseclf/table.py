@@ -144,11 +144,18 @@ def save_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
             df.to_csv(tmp, index=False)
         else:
             df.to_parquet(tmp, index=False)
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; give a normal file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def table_landmarks(df: pd.DataFrame) -> np.ndarray:

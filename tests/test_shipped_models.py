@@ -1,0 +1,48 @@
+"""Every shipped model loads safely, and its card's accuracy is what a fresh cross-validation
+on the shipped tables gives."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from poseclf.model import PoseModel, cross_validate_model
+from poseclf.model_card import card_accuracy
+from poseclf.shipped import resolve_model, resolve_table, shipped_models
+from poseclf.table import load_tables, training_arrays
+
+MODELS = shipped_models()
+EXPECTED = {"yoga", "pushups", "sitstand"}
+CARD_ROUNDING = 5e-4  # the card prints three decimals
+
+
+def test_the_promised_models_ship():
+    assert {m.name for m in MODELS} >= EXPECTED
+
+
+def _card_tables(card: Path) -> list[Path]:
+    line = next(x for x in card.read_text().splitlines() if x.startswith("- Training tables:"))
+    return [resolve_table(Path(t).stem) for t in re.findall(r"`([^`]+)`", line)]
+
+
+@pytest.mark.parametrize("shipped", MODELS, ids=[m.name for m in MODELS])
+def test_shipped_model_matches_its_card(shipped):
+    model = PoseModel.load(resolve_model(shipped.name))  # safe load: no trust needed
+    assert shipped.card is not None, f"{shipped.name} has no model card"
+    card = shipped.card.read_text()
+    assert all(f"| {c} |" in card for c in model.classes_)
+    assert (shipped.card.parent / f"{shipped.name}_confusion.png").is_file()
+
+    lm, sizes, labels = training_arrays(load_tables(_card_tables(shipped.card)))
+    meta = model.metadata
+    assert meta["n_samples"] == len(labels)
+    report = cross_validate_model(
+        lm, sizes, labels, meta["classifier"], cv=meta["cv_scores"]["folds"],
+        mirror=meta["mirror_augmentation"], embedder_params=meta["embedder_params"],
+        classifier_params={k: v for k, v in meta["classifier_params"].items()
+                           if k != "best_params"} or None,
+    )
+    assert card_accuracy(shipped.card) == pytest.approx(report["accuracy"], abs=CARD_ROUNDING)
+    # and the saved model reproduces its own training labels mostly (a sanity floor)
+    assert np.mean(model.predict(lm, sizes) == labels) > 0.9
