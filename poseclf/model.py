@@ -300,14 +300,15 @@ class PoseModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike, trusted: bool = False) -> PoseModel:
-        """Read a model file, refusing untrusted types and incompatible versions.
+        """Read a model file (or a shipped model by name), refusing untrusted types and
+        incompatible versions.
 
         ``trusted=True`` also accepts joblib/pickle files and skops files with other types:
         only for files you made yourself, as loading them can run arbitrary code.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise ModelFileError(f"{path}: no such model file. Train one with `poseclf train`.")
+        from .shipped import resolve_model  # a bare name such as "yoga" is a shipped model
+
+        path = resolve_model(path)
         if zipfile.is_zipfile(path):
             payload = _load_skops(path, trusted)
         elif trusted:

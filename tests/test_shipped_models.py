@@ -46,3 +46,16 @@ def test_shipped_model_matches_its_card(shipped):
     assert card_accuracy(shipped.card) == pytest.approx(report["accuracy"], abs=CARD_ROUNDING)
     # and the saved model reproduces its own training labels mostly (a sanity floor)
     assert np.mean(model.predict(lm, sizes) == labels) > 0.9
+
+
+def test_models_command_lists_them_and_predict_takes_a_bare_name(capsys, astronaut, tmp_path):
+    from PIL import Image
+
+    from poseclf.cli import main
+
+    assert main(["models"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in EXPECTED)
+    Image.fromarray(astronaut).save(tmp_path / "a.jpg")
+    assert main(["predict", "--model", "sitstand", str(tmp_path / "a.jpg")]) == 0
+    assert "a.jpg" in capsys.readouterr().out

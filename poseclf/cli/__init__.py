@@ -17,7 +17,7 @@ from ..errors import PoseclfError
 from ._common import EXIT_FAILURE, EXIT_INTERRUPTED
 
 #: Sub-command modules, in the order ``poseclf --help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("demo", "detect", "dataset", "train", "video",)
+COMMAND_MODULES: tuple[str, ...] = ("demo", "detect", "dataset", "train", "models", "video")
 
 
 def build_parser() -> argparse.ArgumentParser:
