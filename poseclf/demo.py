@@ -1,4 +1,9 @@
-"""``poseclf demo``: the whole flow on material that ships with the install, offline."""
+"""``poseclf demo``: the whole flow on material that ships with the install, offline.
+
+1. detect and draw the pose in sample photos (scikit-image ships them) and plot it in 3D;
+2. classify the photos with a shipped model (sitting or standing);
+3. train a small classifier on a shipped landmark table and cross-validate it.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from .detect import draw_poses, save_pose_3d
-from .draw import write_image
+from .draw import LabelAnnotator, write_image
 from .extraction import PoseExtractor
+from .model import PoseModel, cross_validate_model
+from .shipped import resolve_table
+from .table import load_table, training_arrays
+
+DEMO_MODEL = "sitstand"  # shipped model used on the sample photos
+DEMO_TABLE = "pushups_visolus"  # shipped landmark table the demo trains on
+DEMO_CLASSIFIER = "knn"  # the MediaPipe-style k-NN: trains instantly
 
 
 @dataclass
@@ -22,29 +35,53 @@ class DemoReport:
     lines: list[str] = field(default_factory=list)
 
 
-def sample_photos() -> dict[str, object]:
-    """Real photos of people that scikit-image ships (NASA's astronaut; the cameraman)."""
+def sample_photos() -> dict[str, np.ndarray]:
+    """Real photos of people that scikit-image ships (NASA's astronaut; the cameraman), RGB."""
     from skimage import data
 
-    return {"astronaut": data.astronaut(), "cameraman": data.camera()}
+    return {"astronaut": data.astronaut(), "cameraman": cv2.cvtColor(data.camera(),
+                                                                     cv2.COLOR_GRAY2RGB)}
 
 
 def run_demo(out_dir: str | os.PathLike = "poseclf-demo") -> DemoReport:
-    """Detect and draw the pose in the sample photos and plot the first one in 3D."""
+    """Run the three demo steps and write their pictures to ``out_dir``."""
     out = Path(out_dir)
     report = DemoReport(out)
+    model = PoseModel.load(DEMO_MODEL)
+    report.lines.append(f"1. Pose detection, and the shipped '{DEMO_MODEL}' model "
+                        f"({', '.join(model.classes_)}) on sample photos:")
     with PoseExtractor() as extract:
-        for name, image in sample_photos().items():
-            rgb = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        for name, rgb in sample_photos().items():
             pose = extract(rgb)
             if pose is None:
-                report.lines.append(f"{name}: nobody found")
+                report.lines.append(f"   {name}: nobody found")
                 continue
-            drawn = out / f"{name}_pose.png"
-            write_image(drawn, draw_poses(rgb, [pose]))
+            label, proba = model.predict_pose(pose)
+            frame = draw_poses(rgb, [pose])
+            LabelAnnotator().annotate(frame, str(label), float(proba.max()), proba,
+                                      model.classes_)
+            drawn = write_image(out / f"{name}_pose.png", frame)
             plot = save_pose_3d(pose, out / f"{name}_3d.png", title=f"{name}: world landmarks")
             report.pictures += [drawn, plot]
             report.lines.append(
-                f"{name}: 33 landmarks, mean visibility {pose.visibility.mean():.2f}"
+                f"   {name}: 33 landmarks (mean visibility {pose.visibility.mean():.2f}), "
+                f"'{DEMO_MODEL}' says {label} ({proba.max():.0%})"
             )
+    report.lines += ["", *train_on_shipped_table()]
     return report
+
+
+def train_on_shipped_table(table: str = DEMO_TABLE, classifier: str = DEMO_CLASSIFIER,
+                           folds: int = 5) -> list[str]:
+    """Cross-validate a classifier on a shipped table; the report as text lines."""
+    path = resolve_table(table)
+    landmarks, sizes, labels = training_arrays(load_table(path))
+    result = cross_validate_model(landmarks, sizes, labels, classifier, cv=folds)
+    lines = [f"2. Training a '{classifier}' classifier on the shipped table '{table}' "
+             f"({len(labels)} poses), {result['cv']}-fold cross-validation:",
+             f"   accuracy {result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f}"]
+    lines += [f"   {name:<16} precision {row['precision']:.2f}  recall {row['recall']:.2f}  "
+              f"n={row['support']}" for name, row in result["per_class"].items()]
+    return lines
+
+

@@ -211,8 +211,11 @@ def plot_pose_3d(pose: Pose, title: str | None = None, elev: float = 10.0, azim:
     return fig
 
 
-def write_image(path, frame_bgr: np.ndarray) -> None:
-    """Write a BGR frame to ``path`` (any extension OpenCV knows; non-ASCII names work)."""
+def write_image(path, frame_bgr: np.ndarray):
+    """Write a BGR frame to ``path`` (any extension OpenCV knows; non-ASCII names work).
+
+    Returns the path written, as a :class:`pathlib.Path`.
+    """
     from pathlib import Path
 
     path = Path(path)
@@ -221,3 +224,4 @@ def write_image(path, frame_bgr: np.ndarray) -> None:
     if not ok:
         raise ValueError(f"{path}: OpenCV cannot encode an image with extension {path.suffix!r}")
     path.write_bytes(encoded.tobytes())
+    return path

@@ -7,13 +7,22 @@ import argparse
 from ..demo import run_demo
 from ._common import EXIT_OK
 
+NEXT_STEPS = """\
+What to try next:
+  poseclf detect YOUR_PHOTO.jpg --draw out/ --plot3d out/      the pose in your own photos
+  poseclf predict --model yoga YOUR_PHOTO.jpg --draw out/      a shipped model (poseclf models)
+  poseclf extract MY_PHOTOS/ -o my.csv                         one sub-folder per class
+  poseclf train my.csv -o my.skops --card my.md                train, cross-validate, document
+  poseclf video 0 --model my.skops                             live labels on the webcam"""
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run the whole flow on built-in sample material (offline)",
-        description="Detect and draw the pose in sample photos, plot it in 3D, and show what "
-        "to try next. Everything runs offline on material that ships with the install.",
+        description="Detect and draw the pose in sample photos, plot it in 3D, classify it "
+        "with a shipped model, and train a small classifier on a shipped landmark table. "
+        "Everything runs offline on material that ships with the install.",
     )
     parser.add_argument("-o", "--out", default="poseclf-demo", metavar="DIR",
                         help="folder for the pictures (default: ./poseclf-demo)")
@@ -27,8 +36,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nPictures written to {report.out_dir}/:")
     for path in report.pictures:
         print(f"  {path}")
-    print(
-        "\nNext: `poseclf detect YOUR_PHOTO.jpg --draw out/ --plot3d out/` on your own photos,\n"
-        "and `poseclf --help` for the dataset, train and video jobs."
-    )
+    print("\n" + NEXT_STEPS)
     return EXIT_OK
