@@ -11,6 +11,7 @@ import logging
 import os
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import clone
@@ -23,6 +24,7 @@ from .classifiers import PoseKNNClassifier, make_classifier
 from .embedding import PoseEmbedder, mirror_landmarks, pose_matrix
 from .errors import ModelFileError
 from .landmarks import Pose
+from .novelty import PARTIAL_LABEL, UNKNOWN_LABEL, NoveltyScorer, VisibilityCheck
 from .table import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ CV_RANDOM_STATE = 0  # fold shuffling seed: same folds every run
 TRUSTED_TYPES: tuple[str, ...] = (
     "poseclf.embedding.PoseEmbedder",
     "poseclf.classifiers.PoseKNNClassifier",
+    "poseclf.novelty.NoveltyScorer",
     "sklearn.pipeline.Pipeline",
     "sklearn.preprocessing._data.StandardScaler",
     "sklearn.svm._classes.SVC",
@@ -191,19 +194,29 @@ class PoseModel:
     (2,)
     """
 
-    def __init__(self, pipeline: Pipeline, metadata: dict):
+    def __init__(self, pipeline: Pipeline, metadata: dict, novelty: NoveltyScorer | None = None,
+                 visibility: VisibilityCheck | None = None):
         self.pipeline = pipeline
         self.metadata = metadata
         self.classes_ = [str(c) for c in pipeline.classes_]
+        #: Open-set rejection (None: the model predates it and never rejects).
+        self.novelty_ = novelty
+        self.visibility_ = visibility if novelty is not None else None
 
     @classmethod
     def train(cls, landmarks, image_sizes, labels, classifier: str = "svm", *, cv: int = 5,
               mirror: bool = True, embedder_params: dict | None = None,
-              classifier_params: dict | None = None) -> PoseModel:
+              classifier_params: dict | None = None, novelty_params: dict | None = None,
+              visibility_params: dict | None = None) -> PoseModel:
         """Fit on ``(n, 33, 4)`` landmarks, ``(n, 2)`` sizes (None: square) and labels.
 
         ``cv`` > 1 also records stratified K-fold scores in the metadata (0 skips it).
         ``mirror`` adds the left-right mirrored poses to the training set.
+        ``novelty_params`` (:class:`~poseclf.novelty.NoveltyScorer`: ``n_neighbors``,
+        ``percentile``, ``cv``) and ``visibility_params``
+        (:class:`~poseclf.novelty.VisibilityCheck`) set the open-set rejection; its threshold is
+        always calibrated by cross-validation on the training set (mirror images included in
+        the reference poses whatever ``mirror`` is: a mirrored pose is never novel).
         """
         landmarks = np.asarray(landmarks, dtype=np.float32)
         labels = np.asarray(labels, dtype=object).astype(str)
@@ -231,6 +244,11 @@ class PoseModel:
                 "confusion": report["confusion"],
             }
         _fit_pipeline(pipeline, landmarks, sizes, labels, mirror)
+        embedder = pipeline.named_steps["embed"]
+        novelty = NoveltyScorer(**(novelty_params or {})).fit(
+            embedder.transform(pose_matrix(landmarks, sizes)), labels,
+            embedder.transform(pose_matrix(mirror_landmarks(landmarks), sizes)))
+        visibility = VisibilityCheck(**(visibility_params or {}))
         classes, counts = np.unique(labels, return_counts=True)
         params = _plain(classifier_params or {})
         if hasattr(pipeline, "best_params_"):
@@ -246,31 +264,92 @@ class PoseModel:
             "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
             "cv_scores": scores,
             "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "rejection": _rejection_metadata(novelty, visibility),
         }
-        return cls(pipeline, metadata)
+        return cls(pipeline, metadata, novelty, visibility)
 
     # -- prediction -----------------------------------------------------------------------
     def predict_proba(self, landmarks, image_sizes=None) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` in the order of :attr:`classes_`."""
         return self.pipeline.predict_proba(pose_matrix(landmarks, image_sizes))
 
-    def predict(self, landmarks, image_sizes=None) -> np.ndarray:
-        """Most probable label of each pose, array of str."""
-        proba = self.predict_proba(landmarks, image_sizes)
-        return np.asarray(self.classes_, dtype=object)[np.argmax(proba, axis=1)]
+    @property
+    def can_reject(self) -> bool:
+        """Whether the model carries novelty data (files saved before rejection do not)."""
+        return self.novelty_ is not None
 
-    def predict_pose(self, pose: Pose) -> tuple[str, np.ndarray]:
+    @property
+    def rejection_threshold(self) -> float | None:
+        """Novelty above which a pose is ``unknown`` (None without novelty data)."""
+        return None if self.novelty_ is None else self.novelty_.threshold_
+
+    def predict_with_scores(self, landmarks, image_sizes=None, *,
+                            reject: bool = True) -> Predictions:
+        """Labels, probabilities, novelty scores and partial flags in one pass.
+
+        With ``reject`` (and a model that has novelty data) a pose whose key joints are hidden
+        is labelled ``"partial"`` and one whose novelty exceeds :attr:`rejection_threshold`
+        ``"unknown"``; the probabilities are those of the classifier either way.
+        """
+        X = pose_matrix(landmarks, image_sizes)
+        embedded = self.pipeline.named_steps["embed"].transform(X)
+        classifier = self.pipeline[-1] if len(self.pipeline) == 2 else self.pipeline[1:]
+        proba = classifier.predict_proba(embedded)
+        labels = np.asarray(self.classes_, dtype=object)[np.argmax(proba, axis=1)]
+        if self.novelty_ is None:
+            nan = np.full(len(labels), np.nan)
+            return Predictions(labels, proba, nan, np.zeros(len(labels), dtype=bool))
+        novelty = self.novelty_.score(embedded)
+        partial = self.visibility_.is_partial(X[:, :132].reshape(-1, 33, 4))
+        if reject:
+            labels = labels.copy()
+            labels[novelty > self.novelty_.threshold_] = UNKNOWN_LABEL
+            labels[partial] = PARTIAL_LABEL
+        return Predictions(labels, proba, novelty, partial)
+
+    def novelty(self, landmarks, image_sizes=None) -> np.ndarray:
+        """Novelty score of each pose (NaN without novelty data); see :mod:`poseclf.novelty`."""
+        return self.predict_with_scores(landmarks, image_sizes, reject=False).novelty
+
+    def predict(self, landmarks, image_sizes=None, *, reject: bool = True) -> np.ndarray:
+        """Label of each pose, array of str: a class, or ``"unknown"``/``"partial"``.
+
+        ``reject=False`` always answers the most probable class.
+        """
+        return self.predict_with_scores(landmarks, image_sizes, reject=reject).labels
+
+    def predict_pose(self, pose: Pose, *, reject: bool = True) -> tuple[str, np.ndarray]:
         """Label and probabilities of one :class:`Pose` (video frames)."""
-        proba = self.predict_proba(pose.landmarks[None], np.asarray([pose.image_size]))[0]
-        return self.classes_[int(np.argmax(proba))], proba
+        result = self.predict_with_scores(pose.landmarks[None], np.asarray([pose.image_size]),
+                                          reject=reject)
+        return str(result.labels[0]), result.proba[0]
 
     def embed(self, landmarks, image_sizes=None) -> np.ndarray:
         """The embedding the classifier sees, ``(n, n_features)``."""
         return self.pipeline.named_steps["embed"].transform(pose_matrix(landmarks, image_sizes))
 
-    def evaluate(self, landmarks, image_sizes, labels) -> dict:
-        """:func:`evaluation_report` of this model on labelled poses."""
-        return evaluation_report(labels, self.predict(landmarks, image_sizes), self.classes_)
+    def evaluate(self, landmarks, image_sizes, labels, *, reject: bool = True) -> dict:
+        """:func:`evaluation_report` of the plain predictions, plus rejection figures.
+
+        Added keys: ``reject`` (whether rejection was applied), ``coverage`` (share of poses
+        accepted), ``accuracy_accepted`` (accuracy on them; NaN when none), ``n_unknown``,
+        ``n_partial`` and ``rejection_threshold``.
+        """
+        result = self.predict_with_scores(landmarks, image_sizes, reject=reject)
+        plain = np.asarray(self.classes_, dtype=object)[np.argmax(result.proba, axis=1)]
+        report = evaluation_report(labels, plain, self.classes_)
+        truth = np.asarray(labels, dtype=object).astype(str)
+        accepted = np.isin(result.labels, self.classes_)
+        report.update({
+            "reject": bool(reject and self.can_reject),
+            "coverage": float(accepted.mean()) if len(truth) else float("nan"),
+            "accuracy_accepted": (float(np.mean(truth[accepted] == plain[accepted]))
+                                  if accepted.any() else float("nan")),
+            "n_unknown": int(np.sum(result.labels == UNKNOWN_LABEL)),
+            "n_partial": int(np.sum(result.labels == PARTIAL_LABEL)),
+            "rejection_threshold": self.rejection_threshold,
+        })
+        return report
 
     def __repr__(self) -> str:
         return (f"PoseModel(classifier={self.metadata.get('classifier')!r}, "
@@ -289,6 +368,9 @@ class PoseModel:
             "metadata": self.metadata,
             "pipeline": self.pipeline,
         }
+        if self.novelty_ is not None:
+            payload["novelty"] = self.novelty_
+            payload["visibility"] = self.visibility_.get_params()
         tmp = path.with_name(f".{path.name}.tmp")
         try:
             sio.dump(payload, tmp)
@@ -325,8 +407,11 @@ class PoseModel:
             )
         if isinstance(payload, PoseModel):
             payload = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
-                       "metadata": payload.metadata, "pipeline": payload.pipeline}
-        return cls(*_check_payload(payload, path))
+                       "metadata": payload.metadata, "pipeline": payload.pipeline,
+                       "novelty": payload.novelty_,
+                       "visibility": (payload.visibility_.get_params()
+                                      if payload.visibility_ is not None else None)}
+        return cls(*_check_payload(payload, path), *_check_rejection(payload, path))
 
 
 def _load_skops(path: Path, trusted: bool):
@@ -375,6 +460,48 @@ def _check_payload(payload, path: Path) -> tuple[Pipeline, dict]:
     if not isinstance(pipeline, Pipeline):
         raise ModelFileError(f"{path}: the model file holds no fitted pipeline")
     return pipeline, meta
+
+
+class Predictions(NamedTuple):
+    """What :meth:`PoseModel.predict_with_scores` returns, one row per pose."""
+
+    labels: np.ndarray  # str: a class, "unknown" or "partial"
+    proba: np.ndarray  # (n, n_classes) classifier probabilities, also for rejected poses
+    novelty: np.ndarray  # (n,) novelty score (NaN when the model has no novelty data)
+    partial: np.ndarray  # (n,) bool: too few key joints visible
+
+
+def _rejection_metadata(novelty: NoveltyScorer, visibility: VisibilityCheck) -> dict:
+    """Threshold and calibration figures shown by ``poseclf evaluate`` and model cards."""
+    return {
+        "threshold": novelty.threshold_,
+        "percentile": float(novelty.percentile),
+        "n_neighbors": int(novelty.n_neighbors),
+        "calibration_folds": novelty.calibration_["folds"],
+        "calibration_accepted": novelty.calibration_["accepted"],
+        "calibration_percentiles": dict(novelty.calibration_["percentiles"]),
+        "visibility": visibility.get_params(),
+    }
+
+
+def _check_rejection(payload: dict, path: Path) -> tuple[NoveltyScorer | None,
+                                                          VisibilityCheck | None]:
+    """Novelty scorer and visibility check of a payload; (None, None) for older files."""
+    novelty = payload.get("novelty")
+    if novelty is None:
+        log.warning("%s: the model file has no novelty data (saved before poseclf rejected "
+                    "unknown and partial poses): rejection is disabled for it; retrain with "
+                    "`poseclf train` to enable it", path)
+        return None, None
+    if not isinstance(novelty, NoveltyScorer) or not hasattr(novelty, "threshold_"):
+        raise ModelFileError(f"{path}: the model file's novelty data is not a fitted "
+                             "NoveltyScorer; retrain it with `poseclf train`.")
+    try:
+        visibility = VisibilityCheck(**(payload.get("visibility") or {}))
+    except (TypeError, ValueError) as err:
+        raise ModelFileError(f"{path}: bad visibility settings in the model file ({err}); "
+                             "retrain it with `poseclf train`.") from err
+    return novelty, visibility
 
 
 def _plain(params: dict) -> dict:

@@ -1,0 +1,275 @@
+"""Open-set rejection: is a pose one of the trained classes at all, and is enough of it visible?
+
+Two checks, both independent of the classifier's own probabilities (which stay confident far
+from the training data):
+
+* :class:`NoveltyScorer`: the **novelty** of a pose is its mean distance to the ``n_neighbors``
+  nearest training poses of any class, in the model's embedding space (scaled by one global
+  factor, see below). The training set includes every pose's left-right mirror image, so a
+  mirrored pose is never novel. The acceptance **threshold** is calibrated at training time by
+  stratified K-fold cross-validation on the training set: each held-out pose is scored against
+  the other folds (and their mirror images, never its own), and the threshold is the
+  ``percentile`` (default 99) of those in-class scores. Above it, ``predict`` answers
+  :data:`UNKNOWN_LABEL`.
+* :class:`VisibilityCheck`: a pose is :data:`PARTIAL_LABEL` when too many of the body joints the
+  embedding depends on (shoulders, elbows, wrists, hips, knees, ankles) cannot be seen: a joint
+  counts as hidden when neither its left nor its right landmark is both visible (BlazePose
+  visibility >= ``min_visibility``) and inside the image. Counting joints rather than landmarks
+  keeps side views (the far arm and leg occluded) accepted, while a photo cut at the waist
+  (knees and ankles out of frame) is partial.
+
+Choices, measured with ``bench/rejection.py`` on ``../shared/data``:
+
+* One global scale (root-mean-square of the per-feature standard deviations) rather than a
+  per-feature standardisation: per-feature scaling inflates near-constant features (e.g. the
+  shoulder width of a side view), which made legitimate photos from other sources look novel.
+* ``min_visibility`` 0.3 and ``max_hidden_joints`` 1: on the five photo datasets, 0.3 marks 4x
+  fewer training photos partial than MediaPipe's drawing threshold 0.5, and photos cropped at the
+  waist or hips are caught equally well by both (the in-frame test does most of that work).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import StratifiedKFold
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from .landmarks import PoseLandmark
+
+UNKNOWN_LABEL = "unknown"  # answer for a pose unlike every training pose (novelty > threshold)
+PARTIAL_LABEL = "partial"  # answer for a pose whose key joints are not visible
+REJECTION_LABELS: tuple[str, ...] = (UNKNOWN_LABEL, PARTIAL_LABEL)
+
+DEFAULT_NEIGHBORS = 5  # nearest training poses averaged (a pose and its mirror count as 2)
+DEFAULT_PERCENTILE = 99.0  # of held-out in-class novelty scores: ~1% of known poses rejected
+DEFAULT_CALIBRATION_CV = 5  # folds of the threshold calibration
+CALIBRATION_RANDOM_STATE = 0  # same folds every run
+CALIBRATION_PERCENTILES = (50, 90, 95, 99, 100)  # held-out score summary kept in the metadata
+_BLOCK_ELEMENTS = 1 << 20  # query x reference distances computed per block (4 MB float32)
+
+#: BlazePose visibility below which a landmark counts as not seen. 0.3 (not MediaPipe's drawing
+#: threshold 0.5): see the module notes.
+PARTIAL_MIN_VISIBILITY = 0.3
+#: Joints (of the 6 in :data:`KEY_JOINTS`) that may be hidden before a pose is partial: one
+#: (e.g. feet cut off) is tolerated, two (knees and ankles: a photo cut at the waist) are not.
+PARTIAL_MAX_HIDDEN_JOINTS = 1
+#: Tolerance, in image widths/heights, for a landmark just outside the image to count as inside.
+PARTIAL_FRAME_MARGIN = 0.0
+
+#: Joints whose landmarks the embedding depends on, as (left, right) landmark pairs.
+KEY_JOINTS: dict[str, tuple[int, int]] = {
+    "shoulders": (PoseLandmark.LEFT_SHOULDER, PoseLandmark.RIGHT_SHOULDER),
+    "elbows": (PoseLandmark.LEFT_ELBOW, PoseLandmark.RIGHT_ELBOW),
+    "wrists": (PoseLandmark.LEFT_WRIST, PoseLandmark.RIGHT_WRIST),
+    "hips": (PoseLandmark.LEFT_HIP, PoseLandmark.RIGHT_HIP),
+    "knees": (PoseLandmark.LEFT_KNEE, PoseLandmark.RIGHT_KNEE),
+    "ankles": (PoseLandmark.LEFT_ANKLE, PoseLandmark.RIGHT_ANKLE),
+}
+
+
+class NoveltyScorer(BaseEstimator):
+    """Mean distance to the nearest training poses, with a cross-validated threshold.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=5
+        Training poses (mirror images included) whose distances are averaged.
+    percentile : float, default=99
+        The threshold is this percentile of the held-out in-class scores, in (0, 100].
+    cv : int, default=5
+        Folds of the calibration (lowered to the smallest class size; at least 2).
+    random_state : int, default=0
+        Fold shuffling seed.
+
+    Attributes
+    ----------
+    center_ : ndarray of shape (n_features,)
+    scale_ : float
+        Root-mean-square of the per-feature standard deviations of the training embeddings.
+    reference_ : ndarray of shape (n_reference, n_features), float32
+        Scaled training embeddings (and their mirror images).
+    threshold_ : float
+        Novelty above which a pose is unknown.
+    calibration_ : dict
+        ``folds``, ``n`` (held-out scores), ``percentiles`` ({percentile: score}) and
+        ``accepted`` (share of held-out scores <= threshold).
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 4))
+    >>> scorer = NoveltyScorer().fit(X, np.repeat(["a", "b"], 30))
+    >>> bool(scorer.score(X[:1] + 100)[0] > scorer.threshold_)
+    True
+    """
+
+    def __init__(self, n_neighbors: int = DEFAULT_NEIGHBORS, *,
+                 percentile: float = DEFAULT_PERCENTILE, cv: int = DEFAULT_CALIBRATION_CV,
+                 random_state: int = CALIBRATION_RANDOM_STATE):
+        self.n_neighbors = n_neighbors
+        self.percentile = percentile
+        self.cv = cv
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        if int(self.n_neighbors) != self.n_neighbors or self.n_neighbors < 1:
+            raise ValueError(f"n_neighbors must be an integer >= 1, got {self.n_neighbors!r}")
+        if not 0 < self.percentile <= 100:
+            raise ValueError(f"percentile must be in (0, 100], got {self.percentile!r}")
+        if int(self.cv) != self.cv or self.cv < 2:
+            raise ValueError(f"cv must be an integer >= 2 folds, got {self.cv!r}")
+
+    def fit(self, X, y, X_mirror=None) -> NoveltyScorer:
+        """Learn the reference set from embeddings ``X`` and calibrate the threshold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features)
+            Training embeddings.
+        y : array-like of shape (n,)
+            Their labels (the calibration folds are stratified by class).
+        X_mirror : array-like of shape (n, n_features), optional
+            Embeddings of the mirrored poses, row for row; added to the reference set. A held-out
+            pose's own mirror image is held out with it.
+        """
+        self._check_params()
+        X = check_array(X, dtype=np.float64)
+        y = np.asarray(y)
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+        if X_mirror is not None:
+            X_mirror = check_array(X_mirror, dtype=np.float64)
+            if X_mirror.shape != X.shape:
+                raise ValueError(f"X_mirror has shape {X_mirror.shape}, X has {X.shape}")
+        _, counts = np.unique(y, return_counts=True)
+        folds = min(int(self.cv), int(counts.min()))
+        if folds < 2:
+            raise ValueError("novelty calibration needs at least 2 samples per class; the "
+                             f"smallest class has {counts.min()}")
+        both = X if X_mirror is None else np.concatenate([X, X_mirror])
+        self.n_features_in_ = X.shape[1]
+        self.center_ = both.mean(axis=0)
+        self.scale_ = float(np.sqrt(np.mean(both.var(axis=0)))) or 1.0
+        held_out = np.empty(len(X))
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+        for train, test in splitter.split(X, y):
+            ref = X[train] if X_mirror is None else np.concatenate([X[train], X_mirror[train]])
+            held_out[test] = self._distances(self._scaled(X[test]), self._scaled(ref))
+        self.reference_ = self._scaled(both)
+        self.threshold_ = float(np.percentile(held_out, self.percentile))
+        self.calibration_ = {
+            "folds": folds,
+            "n": len(held_out),
+            "percentiles": {str(p): float(np.percentile(held_out, p))
+                            for p in CALIBRATION_PERCENTILES},
+            "accepted": float(np.mean(held_out <= self.threshold_)),
+        }
+        return self
+
+    def _scaled(self, X: np.ndarray) -> np.ndarray:
+        return ((X - self.center_) / self.scale_).astype(np.float32)
+
+    def _distances(self, Q: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        """Mean of the ``n_neighbors`` smallest RMS feature distances from each query to ``ref``.
+
+        Squared distances as ``|q|^2 + |r|^2 - 2 q.r`` in float32 (one matrix product); the
+        rounding error is far below the scale of a threshold (~1 in scaled units).
+        """
+        k = min(int(self.n_neighbors), len(ref))
+        ref_sq = np.einsum("ij,ij->i", ref, ref)
+        out = np.empty(len(Q))
+        block = max(1, _BLOCK_ELEMENTS // max(1, len(ref)))
+        for start in range(0, len(Q), block):
+            q = Q[start:start + block]
+            sq = np.einsum("ij,ij->i", q, q)[:, None] + ref_sq[None] - 2.0 * (q @ ref.T)
+            nearest = np.partition(sq, k - 1, axis=1)[:, :k] if k < len(ref) else sq
+            out[start:start + block] = np.sqrt(np.maximum(nearest, 0.0) / Q.shape[1]).mean(axis=1)
+        return out
+
+    def score(self, X) -> np.ndarray:
+        """Novelty of each embedding, ``(n,)``: higher is farther from the training poses."""
+        check_is_fitted(self)
+        X = np.asarray(X, dtype=np.float64)  # lighter than check_array: one pose per video frame
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has shape {X.shape}, but the novelty scorer was fitted on "
+                             f"{self.n_features_in_} features")
+        return self._distances(self._scaled(X), self.reference_)
+
+    def is_novel(self, X) -> np.ndarray:
+        """True where the novelty is above :attr:`threshold_`."""
+        return self.score(X) > self.threshold_
+
+
+class VisibilityCheck:
+    """Which poses have too few of their key joints visible to be classified (``partial``).
+
+    Parameters
+    ----------
+    min_visibility : float, default=0.3
+        BlazePose visibility below which a landmark is not seen.
+    max_hidden_joints : int, default=1
+        Hidden joints of :data:`KEY_JOINTS` (0-6) tolerated; one more makes the pose partial.
+    frame_margin : float, default=0.0
+        A landmark up to this far outside the image (in image widths/heights) counts as inside.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lm = np.full((1, 33, 4), 0.5, np.float32); lm[..., 3] = 1.0
+    >>> check = VisibilityCheck()
+    >>> check.is_partial(lm).tolist()
+    [False]
+    >>> lm[0, 25:29, 1] = 1.3  # knees and ankles below the image
+    >>> check.hidden_joints(lm)[0].tolist(), check.is_partial(lm).tolist()
+    (['knees', 'ankles'], [True])
+    """
+
+    def __init__(self, min_visibility: float = PARTIAL_MIN_VISIBILITY,
+                 max_hidden_joints: int = PARTIAL_MAX_HIDDEN_JOINTS,
+                 frame_margin: float = PARTIAL_FRAME_MARGIN):
+        if not 0.0 <= min_visibility <= 1.0:
+            raise ValueError(f"min_visibility must be in [0, 1], got {min_visibility!r}")
+        if int(max_hidden_joints) != max_hidden_joints or not 0 <= max_hidden_joints <= 6:
+            raise ValueError(f"max_hidden_joints must be an integer in 0..6, got "
+                             f"{max_hidden_joints!r}")
+        if not frame_margin >= 0:
+            raise ValueError(f"frame_margin must be >= 0, got {frame_margin!r}")
+        self.min_visibility = float(min_visibility)
+        self.max_hidden_joints = int(max_hidden_joints)
+        self.frame_margin = float(frame_margin)
+
+    def get_params(self) -> dict:
+        """The settings as a plain dict (saved in model files)."""
+        return {"min_visibility": self.min_visibility,
+                "max_hidden_joints": self.max_hidden_joints,
+                "frame_margin": self.frame_margin}
+
+    def hidden_mask(self, landmarks) -> np.ndarray:
+        """``(n, 6)`` bool: joint (in :data:`KEY_JOINTS` order) seen on neither side."""
+        lm = np.asarray(landmarks, dtype=np.float32)
+        if lm.ndim == 2:
+            lm = lm[None]
+        if lm.ndim != 3 or lm.shape[1:] != (33, 4):
+            raise ValueError(f"landmarks must have shape (n, 33, 4), got {np.shape(landmarks)}")
+        pairs = np.asarray(list(KEY_JOINTS.values()))  # (6, 2)
+        pts = lm[:, pairs]  # (n, 6, 2, 4)
+        lo, hi = -self.frame_margin, 1.0 + self.frame_margin
+        inside = np.all((pts[..., :2] >= lo) & (pts[..., :2] <= hi), axis=-1)
+        seen = (pts[..., 3] >= self.min_visibility) & inside
+        return ~seen.any(axis=-1)
+
+    def hidden_joints(self, landmarks) -> list[list[str]]:
+        """Names of the hidden joints of each pose."""
+        names = list(KEY_JOINTS)
+        return [[names[j] for j in np.flatnonzero(row)] for row in self.hidden_mask(landmarks)]
+
+    def is_partial(self, landmarks) -> np.ndarray:
+        """``(n,)`` bool: more than ``max_hidden_joints`` joints hidden."""
+        return self.hidden_mask(landmarks).sum(axis=1) > self.max_hidden_joints
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"VisibilityCheck({params})"
