@@ -223,7 +223,7 @@ class VisibilityCheck:
     >>> check.is_partial(lm).tolist()
     [False]
     >>> lm[0, 25:29, 1] = 1.3  # knees and ankles below the image
-    >>> check.hidden_joints(lm)[0].tolist(), check.is_partial(lm).tolist()
+    >>> check.hidden_joints(lm)[0], check.is_partial(lm).tolist()
     (['knees', 'ankles'], [True])
     """
 
