@@ -16,6 +16,7 @@ from .extraction import PoseExtractor
 from .images import is_image_path, read_image
 from .landmarks import Pose
 from .model import PoseModel
+from .novelty import REJECTION_LABELS
 
 NO_PERSON = "no_person"  # label of an image where BlazePose finds nobody
 
@@ -25,10 +26,16 @@ class ImagePrediction:
     """The answer for one image file: a label and class probabilities, or why there is none."""
 
     path: Path
-    label: str | None  # a class, NO_PERSON, or None when the file could not be read
+    label: str | None  # a class, NO_PERSON, "unknown", "partial", or None (unreadable file)
     probabilities: dict[str, float] | None = None
     pose: Pose | None = None
     error: str | None = None
+    novelty: float | None = None  # novelty score of the pose (see poseclf.novelty)
+
+    @property
+    def rejected(self) -> bool:
+        """True when the model answered "unknown" or "partial"."""
+        return self.label in REJECTION_LABELS
 
     @property
     def ok(self) -> bool:
@@ -41,9 +48,11 @@ class ImagePrediction:
         return None if not self.probabilities else max(self.probabilities.values())
 
     def to_dict(self) -> dict:
-        """JSON-ready dict: file, label, probabilities, error."""
+        """JSON-ready dict: file, label, probabilities, novelty, rejected, error."""
+        novelty = None if self.novelty is None or np.isnan(self.novelty) else self.novelty
         return {"file": str(self.path), "label": self.label,
-                "probabilities": self.probabilities, "error": self.error}
+                "probabilities": self.probabilities, "novelty": novelty,
+                "rejected": self.rejected, "error": self.error}
 
 
 def collect_images(paths: Iterable[str | os.PathLike]) -> list[Path]:
@@ -64,8 +73,12 @@ def predict_images(
     extractor: PoseExtractor,
     *,
     draw_dir: str | os.PathLike | None = None,
+    reject: bool = True,
 ) -> Iterator[ImagePrediction]:
     """One prediction per image (directories are expanded); unreadable files give an error.
+
+    With ``reject`` a pose unlike the training poses is labelled ``"unknown"`` and one whose key
+    joints are hidden ``"partial"`` (the probabilities are given either way).
 
     With ``draw_dir``, each readable image is written there as ``<stem>_pred.png`` with the
     skeleton and the label drawn.
@@ -80,9 +93,12 @@ def predict_images(
         if pose is None:
             result = ImagePrediction(path, NO_PERSON)
         else:
-            label, proba = model.predict_pose(pose)
-            probabilities = {c: float(p) for c, p in zip(model.classes_, proba, strict=True)}
-            result = ImagePrediction(path, label, probabilities, pose)
+            scored = model.predict_with_scores(pose.landmarks[None],
+                                               np.asarray([pose.image_size]), reject=reject)
+            probabilities = {c: float(p)
+                             for c, p in zip(model.classes_, scored.proba[0], strict=True)}
+            result = ImagePrediction(path, str(scored.labels[0]), probabilities, pose,
+                                     novelty=float(scored.novelty[0]))
         if draw_dir is not None:
             write_image(Path(draw_dir) / f"{path.stem}_pred.png",
                         draw_prediction(image, result, model.classes_))
@@ -95,7 +111,7 @@ def draw_prediction(image_rgb: np.ndarray, result: ImagePrediction,
     frame = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
     SkeletonAnnotator().annotate(frame, result.pose)
     probabilities = None
-    if result.probabilities:
+    if result.probabilities and not result.rejected:
         probabilities = [result.probabilities[c] for c in classes]
     return LabelAnnotator().annotate(frame, result.label or "?", result.confidence,
                                      probabilities, classes)

@@ -10,6 +10,7 @@ from ..classifiers import CLASSIFIERS
 from ..errors import PoseclfError, TableError
 from ..model import PoseModel
 from ..model_card import write_model_card
+from ..novelty import DEFAULT_PERCENTILE, PARTIAL_MAX_HIDDEN_JOINTS, PARTIAL_MIN_VISIBILITY
 from ..table import load_tables, training_arrays
 from ._common import EXIT_FAILURE, EXIT_OK, add_extractor_options, extractor_kwargs
 
@@ -41,6 +42,19 @@ def register(subparsers) -> None:
                        help="svm only: pick C and gamma by cross-validated grid search")
     train.add_argument("--no-mirror", action="store_true",
                        help="do not add left-right mirrored poses to the training set")
+    reject = train.add_argument_group(
+        "rejection ('unknown' and 'partial' answers; see poseclf.novelty)")
+    reject.add_argument("--reject-percentile", type=float, default=DEFAULT_PERCENTILE,
+                        metavar="P", help="novelty threshold = this percentile of held-out "
+                        f"in-class novelty scores (default: {DEFAULT_PERCENTILE:g}); lower "
+                        "rejects more")
+    reject.add_argument("--min-visibility", type=float, default=PARTIAL_MIN_VISIBILITY,
+                        metavar="V", help="BlazePose visibility below which a landmark is not "
+                        f"seen (default: {PARTIAL_MIN_VISIBILITY})")
+    reject.add_argument("--max-hidden-joints", type=int, default=PARTIAL_MAX_HIDDEN_JOINTS,
+                        metavar="N", help="hidden joints (of shoulders, elbows, wrists, hips, "
+                        "knees, ankles; a joint is hidden when neither side is seen) tolerated "
+                        f"before a pose is 'partial' (default: {PARTIAL_MAX_HIDDEN_JOINTS})")
     train.set_defaults(func=run_train)
 
     evaluate = subparsers.add_parser(
@@ -50,6 +64,7 @@ def register(subparsers) -> None:
     _add_model_options(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--confusion", metavar="PNG", help="write the confusion matrix figure")
+    _add_reject_option(evaluate)
     evaluate.set_defaults(func=run_evaluate)
 
     predict = subparsers.add_parser(
@@ -60,6 +75,7 @@ def register(subparsers) -> None:
     _add_model_options(predict)
     predict.add_argument("--json", action="store_true", help="print one JSON object per image")
     predict.add_argument("--draw", metavar="DIR", help="write each image with skeleton and label")
+    _add_reject_option(predict)
     add_extractor_options(predict)
     predict.set_defaults(func=run_predict)
 
@@ -68,6 +84,11 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, metavar="MODEL", help="trained model file")
     parser.add_argument("--trust", action="store_true",
                         help="also load joblib/pickle files and unknown types (can run code!)")
+
+
+def _add_reject_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-reject", dest="reject", action="store_false",
+                        help="always answer a class: never 'unknown' or 'partial'")
 
 
 def _table_arrays(*paths: str):
@@ -83,8 +104,11 @@ def run_train(args: argparse.Namespace) -> int:
         raise PoseclfError("--card needs cross-validation: use --cv 2 or more")
     lm, sizes, labels = _table_arrays(*args.tables)
     params = {"search": True} if args.search and args.classifier == "svm" else None
-    model = PoseModel.train(lm, sizes, labels, args.classifier, cv=args.cv,
-                            mirror=not args.no_mirror, classifier_params=params)
+    model = PoseModel.train(
+        lm, sizes, labels, args.classifier, cv=args.cv, mirror=not args.no_mirror,
+        classifier_params=params, novelty_params={"percentile": args.reject_percentile},
+        visibility_params={"min_visibility": args.min_visibility,
+                           "max_hidden_joints": args.max_hidden_joints})
     meta = model.metadata
     print(f"trained {args.classifier} on {meta['n_samples']} poses, "
           f"{len(model.classes_)} classes")
@@ -94,6 +118,7 @@ def run_train(args: argparse.Namespace) -> int:
               f"macro-F1: {scores['macro_f1']:.3f}")
         for name, recall in scores["recall"].items():
             print(f"  {name:<24} recall {recall:.3f}  (n={meta['class_counts'].get(name, 0)})")
+    print(_rejection_line(model))
     model.save(args.output)
     print(f"model written to {args.output}")
     if args.card:
@@ -104,9 +129,20 @@ def run_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _rejection_line(model: PoseModel) -> str:
+    info = model.metadata.get("rejection")
+    if not model.can_reject or not info:
+        return "rejection: not available (model file without novelty data; retrain to enable)"
+    return (f"rejection: novelty threshold {info['threshold']:.3f} (percentile "
+            f"{info['percentile']:g} of {info['calibration_folds']}-fold held-out in-class "
+            f"scores; {info['calibration_accepted']:.1%} of them accepted), partial when more "
+            f"than {info['visibility']['max_hidden_joints']} key joints have visibility < "
+            f"{info['visibility']['min_visibility']:g} or are out of the image")
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     model = PoseModel.load(args.model, trusted=args.trust)
-    report = model.evaluate(*_table_arrays(args.table))
+    report = model.evaluate(*_table_arrays(args.table), reject=args.reject)
     if args.confusion:
         from ..plots import save_confusion_matrix
 
@@ -116,6 +152,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"n={report['n']}  accuracy={report['accuracy']:.3f}  "
           f"macro-F1={report['macro_f1']:.3f}")
+    if report["reject"]:
+        print(f"coverage={report['coverage']:.3f} ({report['n_unknown']} unknown, "
+              f"{report['n_partial']} partial)  accuracy on accepted="
+              f"{report['accuracy_accepted']:.3f}")
+        print(_rejection_line(model))
+    else:
+        print("rejection off (--no-reject)" if model.can_reject else _rejection_line(model))
     print(f"{'class':<24}{'precision':>10}{'recall':>10}{'support':>9}")
     for name, row in report["per_class"].items():
         print(f"{name:<24}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['support']:>9d}")
@@ -137,7 +180,8 @@ def run_predict(args: argparse.Namespace) -> int:
     model = PoseModel.load(args.model, trusted=args.trust)
     failures = 0
     with PoseExtractor(static_image_mode=True, **extractor_kwargs(args)) as extractor:
-        for result in predict_images(model, args.images, extractor, draw_dir=args.draw):
+        for result in predict_images(model, args.images, extractor, draw_dir=args.draw,
+                                     reject=args.reject):
             failures += not result.ok
             if args.json:
                 print(json.dumps(result.to_dict()))
@@ -147,6 +191,8 @@ def run_predict(args: argparse.Namespace) -> int:
                 print(f"{result.path}\t{result.label}")
             else:
                 probs = " ".join(f"{c}={p:.2f}" for c, p in result.probabilities.items())
+                if result.novelty is not None and result.novelty == result.novelty:  # not NaN
+                    probs += f" novelty={result.novelty:.3f}"
                 print(f"{result.path}\t{result.label}\t{result.confidence:.2f}\t{probs}")
     if args.draw and not args.json:
         print(f"drawn predictions written to {args.draw}/")
