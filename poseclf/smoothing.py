@@ -9,7 +9,8 @@ Two stages, both per frame and O(window x n_classes):
 2. **Label hysteresis**: the shown label changes only when another class has been ahead of it
    by at least ``margin`` (in smoothed probability) for ``min_frames`` frames in a row.
 
-Frames without a usable pose (no person; later also "unknown" or "partial" poses) are given as
+Frames without a usable pose (no person, or a pose the model rejects as "unknown" or
+"partial") are given as
 ``None``. Up to ``max_missing`` of them in a row are bridged: the label and the probabilities
 are held, so a short detection dropout changes nothing. After that the shown label becomes the
 absent label (``"no_person"`` by default, or the reason given to :meth:`LabelSmoother.update`)

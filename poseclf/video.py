@@ -357,15 +357,15 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def _classify(model, pose) -> tuple[np.ndarray | None, str]:
+def _classify(model, pose, reject: bool = True) -> tuple[np.ndarray | None, str]:
     """Probabilities (None when there is nothing to classify) and the absent reason.
 
     A model that answers a label outside its classes (a rejection such as ``"unknown"`` or
-    ``"partial"``) is treated like a frame without a person.
+    ``"partial"``) is treated like a frame without a person. ``reject=False`` turns rejection off.
     """
     if pose is None:
         return None, NO_PERSON
-    label, proba = model.predict_pose(pose)
+    label, proba = model.predict_pose(pose, reject=reject)
     if label not in model.classes_:
         return None, str(label)
     return np.asarray(proba, dtype=float), NO_PERSON
@@ -389,6 +389,7 @@ def run_video(
     max_frames: int | None = None,
     extractor_kwargs: Mapping | None = None,
     progress: bool = True,
+    reject: bool = True,
 ) -> VideoReport:
     """Label every frame of a video source; write an annotated video and a timeline.
 
@@ -417,6 +418,10 @@ def run_video(
         :class:`~poseclf.extraction.PoseExtractor` options (it always runs in video mode).
     progress : bool, default=True
         A tqdm progress bar on stderr.
+    reject : bool, default=True
+        Frames the model rejects (``"unknown"``, ``"partial"``; see :mod:`poseclf.novelty`) are
+        handled like frames without a person: the smoother bridges a few, then shows the
+        reason, and they never count as an entry into the counted class. False: always a class.
 
     Returns
     -------
@@ -448,7 +453,7 @@ def run_video(
         ):
             _loop(capture, info, model, extractor, smoother, counter, count_index, sink, rows,
                   stop, report, show=show, draw=bool(output) or show, max_frames=max_frames,
-                  progress=progress)
+                  progress=progress, reject=reject)
     finally:
         capture.release()
         if show:
@@ -535,7 +540,8 @@ class _Output:
 
 
 def _loop(capture, info, model, extractor, smoother, counter, count_index, sink, rows, stop,
-          report: VideoReport, *, show: bool, draw: bool, max_frames, progress: bool) -> None:
+          report: VideoReport, *, show: bool, draw: bool, max_frames, progress: bool,
+          reject: bool = True) -> None:
     skeleton, label_box, counter_box = SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator()
     classes = smoother.classes
     count_name = counter.class_name if counter is not None else None
@@ -565,7 +571,7 @@ def _loop(capture, info, model, extractor, smoother, counter, count_index, sink,
             index = report.frames
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             pose = extractor(rgb)
-            proba, absent = _classify(model, pose)
+            proba, absent = _classify(model, pose, reject)
             result = smoother.update(proba, absent=absent)
             repetitions = None
             if counter is not None:

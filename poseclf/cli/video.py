@@ -41,6 +41,9 @@ def register(subparsers) -> None:
                         help="count repetitions: entries into this class")
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    parser.add_argument("--no-reject", dest="reject", action="store_false",
+                        help="always show a class: never 'unknown' (pose unlike the training "
+                        "poses) or 'partial' (key joints hidden)")
     smooth = parser.add_argument_group("smoothing (MediaPipe's EMA, then label hysteresis)")
     smooth.add_argument("--window", default=str(DEFAULT_WINDOW), metavar="FRAMES",
                         help=f"moving-average window (default: {DEFAULT_WINDOW} = 0.33 s at "
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         count=args.count, window=args.window, alpha=args.alpha, min_frames=args.min_frames,
         margin=args.margin, max_missing=args.max_missing, enter=args.enter, exit=args.exit,
         max_frames=args.max_frames, extractor_kwargs=extractor_kwargs(args),
-        progress=not args.quiet,
+        progress=not args.quiet, reject=args.reject,
     )
     if not args.quiet:
         reps = "" if report.repetitions is None else (
