@@ -27,6 +27,7 @@ from .landmarks import LANDMARK_DIMS, LANDMARK_NAMES, MIRROR_PERMUTATION, N_LAND
 TORSO_SIZE_MULTIPLIER = 2.5  # MediaPipe pose classification: size = max(2.5 x torso, farthest)
 Z_WEIGHT = 0.2  # MediaPipe pose classification's axes_weights = (1.0, 1.0, 0.2)
 ANGLE_WEIGHT = 0.5  # angle features are angle / pi in [0, 1]; weight relative to distances
+DIRECTION_WEIGHT = 0.5  # unit limb vectors (components in [-1, 1]); weight relative to distances
 SIZE_EPS = 1e-6  # px: below this the pose has no size (all landmarks equal); avoids 0 / 0
 N_FLAT = N_LANDMARKS * LANDMARK_DIMS  # 132 flattened landmark values
 N_MATRIX = N_FLAT + 2  # + image width and height (pixels)
@@ -81,6 +82,18 @@ ANGLE_TRIPLES: tuple[tuple[int, int, int], ...] = tuple(
     )
 )  # fmt: skip
 
+#: Body segments whose unit direction ``directions=True`` adds: torso axis, shoulder and hip
+#: lines, upper arms, forearms, thighs, shins, feet, neck. Directions do not depend on limb
+#: lengths or body proportions (which vary between people, cameras and image stretching).
+DIRECTION_PAIRS: tuple[tuple[int, int], ...] = ((HIP_CENTER, SHOULDER_CENTER),) + _pairs(
+    ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
+    ("left_shoulder", "left_elbow"), ("right_shoulder", "right_elbow"),
+    ("left_elbow", "left_wrist"), ("right_elbow", "right_wrist"),
+    ("left_hip", "left_knee"), ("right_hip", "right_knee"),
+    ("left_knee", "left_ankle"), ("right_knee", "right_ankle"),
+    ("left_heel", "left_foot_index"), ("right_heel", "right_foot_index"),
+) + ((SHOULDER_CENTER, _I["nose"]),)  # fmt: skip
+
 #: Mirror permutation extended to the two virtual centre points (which map to themselves).
 _MIRROR = np.asarray(MIRROR_PERMUTATION + (HIP_CENTER, SHOULDER_CENTER))
 
@@ -118,6 +131,18 @@ def mirror_landmarks(landmarks: np.ndarray) -> np.ndarray:
     return lm
 
 
+def float_matrix(X) -> np.ndarray:
+    """``X`` as a finite 2-D float array: :func:`~sklearn.utils.validation.check_array`
+    (float64) with a fast path for what prediction nearly always gets, a finite float ndarray.
+
+    ``check_array`` costs ~50 us a call, more than embedding one pose.
+    """
+    if (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind == "f"
+            and X.shape[0] >= 1 and X.shape[1] >= 1 and np.isfinite(X).all()):
+        return X
+    return check_array(X, dtype=np.float64, ensure_min_samples=1)
+
+
 def _split_input(X) -> tuple[np.ndarray, np.ndarray]:
     """``(n, 33, 4)`` landmarks and ``(n, 2)`` sizes from any accepted form of ``X``."""
     arr = np.asarray(X) if not hasattr(X, "to_numpy") else X.to_numpy()
@@ -128,7 +153,7 @@ def _split_input(X) -> tuple[np.ndarray, np.ndarray]:
                 f"got {arr.shape}"
             )
         arr = pose_matrix(arr)
-    arr = check_array(arr, dtype=np.float64, ensure_min_samples=1)
+    arr = float_matrix(arr).astype(np.float64, copy=False)
     if arr.shape[1] != N_MATRIX:
         raise ValueError(
             f"X must have shape (n, {N_LANDMARKS}, {LANDMARK_DIMS}) or (n, {N_MATRIX}) "
@@ -173,6 +198,11 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
         Pose size is ``max(torso * multiplier, farthest landmark from the hip centre)``.
     angle_weight : float, default=0.5
         Scale of the angle features relative to the distance features.
+    directions : bool, default=False
+        Append the unit direction vectors of 14 body segments (:data:`DIRECTION_PAIRS`), times
+        ``direction_weight``: independent of limb lengths and body proportions.
+    direction_weight : float, default=0.5
+        Scale of the direction features relative to the distance features.
 
     Attributes
     ----------
@@ -197,12 +227,16 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
         z_weight: float = Z_WEIGHT,
         torso_size_multiplier: float = TORSO_SIZE_MULTIPLIER,
         angle_weight: float = ANGLE_WEIGHT,
+        directions: bool = False,
+        direction_weight: float = DIRECTION_WEIGHT,
     ):
         self.pairs = pairs
         self.angles = angles
         self.z_weight = z_weight
         self.torso_size_multiplier = torso_size_multiplier
         self.angle_weight = angle_weight
+        self.directions = directions
+        self.direction_weight = direction_weight
 
     def _pair_list(self) -> tuple[tuple[int, int], ...]:
         return MEDIAPIPE_PAIRS if self.pairs == "mediapipe" else ALL_PAIRS
@@ -215,18 +249,25 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"torso_size_multiplier must be > 0, got {self.torso_size_multiplier!r}"
             )
-        if not self.z_weight >= 0 or not self.angle_weight >= 0:
-            raise ValueError("z_weight and angle_weight must be >= 0")
+        if not self.z_weight >= 0 or not self.angle_weight >= 0 or not self.direction_weight >= 0:
+            raise ValueError("z_weight, angle_weight and direction_weight must be >= 0")
         _split_input(X)
         self.n_features_in_ = N_MATRIX
-        self.n_features_out_ = 3 * len(self._pair_list()) + (
-            len(ANGLE_TRIPLES) if self.angles else 0
+        self.n_features_out_ = (
+            3 * len(self._pair_list())
+            + (len(ANGLE_TRIPLES) if self.angles else 0)
+            + (3 * len(DIRECTION_PAIRS) if self._directions else 0)
         )
         return self
 
+    @property
+    def _directions(self) -> bool:
+        return getattr(self, "directions", False)  # model files saved before the option existed
+
     def transform(self, X) -> np.ndarray:
         """Embedding of each pose, float64 ``(n, n_features_out_)``."""
-        check_is_fitted(self)
+        if not hasattr(self, "n_features_out_"):  # cheaper than check_is_fitted per frame
+            check_is_fitted(self)
         pts = normalized_points(X, self.torso_size_multiplier)
         pts[:, :, 2] *= self.z_weight
         pairs = np.asarray(self._pair_list())
@@ -239,6 +280,11 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
             # atan2(|u x v|, u . v) is finite for zero-length limbs (gives 0)
             angle = np.arctan2(np.linalg.norm(np.cross(u, v), axis=2), (u * v).sum(axis=2))
             parts.append(angle / np.pi * self.angle_weight)
+        if self._directions:
+            seg = np.asarray(DIRECTION_PAIRS)
+            d = pts[:, seg[:, 1]] - pts[:, seg[:, 0]]
+            length = np.maximum(np.linalg.norm(d, axis=2, keepdims=True), SIZE_EPS)
+            parts.append((d / length * self.direction_weight).reshape(len(pts), -1))
         return np.concatenate(parts, axis=1)
 
     def mirror_map(self) -> tuple[np.ndarray, np.ndarray]:
@@ -248,23 +294,18 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         pairs = self._pair_list()
-        lookup = {p: k for k, p in enumerate(pairs)}
-        index, sign = [], []
-        axis_sign = np.array([-1.0, 1.0, 1.0])  # mirroring negates x
-        for a, b in pairs:
-            ma, mb = int(_MIRROR[a]), int(_MIRROR[b])
-            if (ma, mb) in lookup:
-                k, s = lookup[(ma, mb)], 1.0
-            else:
-                k, s = lookup[(mb, ma)], -1.0
-            index.extend(3 * k + np.arange(3))
-            sign.extend(s * axis_sign)
+        index, sign = _pair_mirror_map(pairs, 0)
+        offset = 3 * len(pairs)
         if self.angles:
-            offset = 3 * len(pairs)
             for a, v, b in ANGLE_TRIPLES:
                 mirrored = (int(_MIRROR[a]), int(_MIRROR[v]), int(_MIRROR[b]))
                 index.append(offset + ANGLE_TRIPLES.index(mirrored))
                 sign.append(1.0)
+            offset += len(ANGLE_TRIPLES)
+        if self._directions:
+            d_index, d_sign = _pair_mirror_map(DIRECTION_PAIRS, offset)
+            index += d_index
+            sign += d_sign
         return np.asarray(index, dtype=np.intp), np.asarray(sign)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
@@ -274,4 +315,24 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
         out = [f"{names[b]}-{names[a]}_{axis}" for a, b in self._pair_list() for axis in "xyz"]
         if self.angles:
             out += [f"angle_{names[v]}" for _, v, _ in ANGLE_TRIPLES]
+        if self._directions:
+            out += [f"dir_{names[a]}>{names[b]}_{axis}" for a, b in DIRECTION_PAIRS
+                    for axis in "xyz"]
         return np.asarray(out, dtype=object)
+
+
+def _pair_mirror_map(pairs, offset: int) -> tuple[list[int], list[float]]:
+    """Mirror map of ``3 * len(pairs)`` vector features (x, y, z per pair) starting at ``offset``.
+
+    The mirror of pair ``(a, b)`` is ``(mirror(a), mirror(b))``, stored either in that order or
+    reversed (then the vector changes sign); mirroring also negates x.
+    """
+    lookup = {p: k for k, p in enumerate(pairs)}
+    index, sign = [], []
+    axis_sign = (-1.0, 1.0, 1.0)
+    for a, b in pairs:
+        ma, mb = int(_MIRROR[a]), int(_MIRROR[b])
+        k, s = (lookup[(ma, mb)], 1.0) if (ma, mb) in lookup else (lookup[(mb, ma)], -1.0)
+        index.extend(offset + 3 * k + i for i in range(3))
+        sign.extend(s * a_s for a_s in axis_sign)
+    return index, sign

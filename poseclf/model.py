@@ -20,7 +20,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from ._version import __version__
-from .classifiers import PoseKNNClassifier, make_classifier
+from .classifiers import PoseKNNClassifier, make_classifier, pipeline_predict_proba
 from .embedding import PoseEmbedder, mirror_landmarks, pose_matrix
 from .errors import ModelFileError
 from .landmarks import Pose
@@ -271,7 +271,7 @@ class PoseModel:
     # -- prediction -----------------------------------------------------------------------
     def predict_proba(self, landmarks, image_sizes=None) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` in the order of :attr:`classes_`."""
-        return self.pipeline.predict_proba(pose_matrix(landmarks, image_sizes))
+        return pipeline_predict_proba(self.pipeline, pose_matrix(landmarks, image_sizes))
 
     @property
     def can_reject(self) -> bool:
