@@ -1,0 +1,226 @@
+"""Open-set rejection ("unknown" / "partial") on the development data, in one run.
+
+Run from the repository root::
+
+    python bench/rejection.py [--data ../shared/data] [--cache ../cache] [--classifier svm]
+                              [--percentiles 95 97 99] [--no-videos]
+
+Prints:
+
+1. **In-class acceptance**: for each image dataset, stratified 5-fold: a model (with its own
+   rejection threshold calibrated on the training folds only) labels the held-out fold; share of
+   held-out poses accepted, plain accuracy, accuracy on the accepted poses, unknown / partial.
+2. **Out-of-class rejection**: a model trained on each whole dataset labels every photo of the
+   OTHER datasets; share rejected (unknown or partial), per other dataset.
+3. **Cross-source acceptance** (generalisation): photos of the SAME classes from another source
+   (sit/stand <-> sit/stand, yoga <-> yoga on the classes both have); these should be accepted.
+4. A sweep of the threshold percentile: the trade-off between 1 and 2.
+5. **Videos**: ``poseclf video`` on ``pushup2.mp4`` and ``squat.mp4`` (models trained on photos as
+   in ``bench/video_quality.py``), repetitions counted with and without rejection, and the
+   frames rejected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedKFold
+
+from poseclf.model import PoseModel
+from poseclf.novelty import PARTIAL_LABEL, UNKNOWN_LABEL
+from poseclf.table import training_arrays
+from poseclf.video import run_video
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy import CACHE, DATA, cached_table, image_datasets  # noqa: E402 (bench/ is no package)
+
+OUTER_FOLDS = 5
+OUTER_RANDOM_STATE = 1  # outer folds differ from the model's own calibration folds (seed 0)
+SITSTAND = ("sitstand_multimediaimg", "sitstand_rhpr")
+CROSS_SOURCE = [("sitstand_multimediaimg", "sitstand_rhpr"), ("sitstand_rhpr",
+                "sitstand_multimediaimg"), ("yoga_manoj", "yoga_marchenkova"),
+                ("yoga_marchenkova", "yoga_manoj")]
+#: Video tasks: (video, {model class: [(dataset, class folder)]}, counted class).
+VIDEO_TASKS = [
+    ("pushup2.mp4", {"pushups_up": [("pushups_visolus", "pushups_up")],
+                     "pushups_down": [("pushups_visolus", "pushups_down")]}, "pushups_down"),
+    # no squat photos: standing people are "up", sitting people (hips near knee height) "down"
+    ("squat.mp4", {"up": [(d, "standing") for d in SITSTAND] + [("yoga_marchenkova", "mountain")],
+                   "down": [(d, "sitting") for d in SITSTAND]}, "down"),
+]
+
+
+def _train(lm, sizes, labels, classifier: str, percentile: float) -> PoseModel:
+    return PoseModel.train(lm, sizes, labels, classifier, cv=0,
+                           novelty_params={"percentile": percentile})
+
+
+def in_class(arrays: dict, classifier: str, percentile: float) -> dict:
+    """Held-out-fold acceptance and accuracies per dataset."""
+    out = {}
+    for name, (lm, sizes, labels) in arrays.items():
+        pred = np.empty(len(labels), dtype=object)
+        plain = np.empty(len(labels), dtype=object)
+        folds = StratifiedKFold(OUTER_FOLDS, shuffle=True, random_state=OUTER_RANDOM_STATE)
+        for train, test in folds.split(lm, labels):
+            model = _train(lm[train], sizes[train], labels[train], classifier, percentile)
+            result = model.predict_with_scores(lm[test], sizes[test])
+            pred[test] = result.labels
+            plain[test] = np.asarray(model.classes_, dtype=object)[result.proba.argmax(axis=1)]
+        accepted = ~np.isin(pred, (UNKNOWN_LABEL, PARTIAL_LABEL))
+        out[name] = {
+            "n": len(labels), "acceptance": accepted.mean(),
+            "accuracy": np.mean(plain == labels),
+            "accuracy_accepted": np.mean(plain[accepted] == labels[accepted]),
+            "unknown": int(np.sum(pred == UNKNOWN_LABEL)),
+            "partial": int(np.sum(pred == PARTIAL_LABEL)),
+        }
+    return out
+
+
+def rejected_share(model: PoseModel, lm, sizes) -> float:
+    return float(np.mean(np.isin(model.predict(lm, sizes), (UNKNOWN_LABEL, PARTIAL_LABEL))))
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:5.1f}%"
+
+
+def print_in_class(stats: dict) -> None:
+    print(f"{'dataset':24} {'n':>4} {'accepted':>9} {'accuracy':>9} {'acc.accepted':>12} "
+          f"{'unknown':>8} {'partial':>8}")
+    for name, s in stats.items():
+        print(f"{name:24} {s['n']:4d} {_pct(s['acceptance']):>9} {_pct(s['accuracy']):>9} "
+              f"{_pct(s['accuracy_accepted']):>12} {s['unknown']:8d} {s['partial']:8d}")
+
+
+def out_of_class(arrays: dict, models: dict) -> dict:
+    """{model dataset: {other dataset: share rejected}}."""
+    return {m: {o: rejected_share(models[m], *arrays[o][:2]) for o in arrays if o != m}
+            for m in arrays}
+
+
+def print_out_of_class(table: dict) -> None:
+    names = list(table)
+    print(f"{'model / photos of':24} " + " ".join(f"{n[:14]:>14}" for n in names))
+    for m in names:
+        cells = [" " * 14 if o == m else f"{_pct(table[m][o]):>14}" for o in names]
+        print(f"{m:24} " + " ".join(cells))
+
+
+def targets(arrays: dict, models: dict) -> dict:
+    """The issue's out-of-class targets, pooled over photos."""
+    out = {}
+    if "pushups_visolus" in models:
+        others = [o for o in arrays if o != "pushups_visolus"]
+        lm = np.concatenate([arrays[o][0] for o in others])
+        sizes = np.concatenate([arrays[o][1] for o in others])
+        out["push-up model on yoga + sit/stand (target >= 90%)"] = rejected_share(
+            models["pushups_visolus"], lm, sizes)
+        for s in SITSTAND:
+            if s in models:
+                out[f"{s} model on push-ups (target >= 80%)"] = rejected_share(
+                    models[s], *arrays["pushups_visolus"][:2])
+    return out
+
+
+def cross_source(arrays: dict, models: dict) -> None:
+    print(f"{'model':24} {'photos of':24} {'classes':34} {'n':>4} {'accepted':>9} "
+          f"{'accuracy':>9}")
+    for m, o in CROSS_SOURCE:
+        if m not in models or o not in arrays:
+            continue
+        lm, sizes, labels = arrays[o]
+        shared = sorted(set(models[m].classes_) & set(labels))
+        keep = np.isin(labels, shared)
+        result = models[m].predict_with_scores(lm[keep], sizes[keep])
+        plain = np.asarray(models[m].classes_, dtype=object)[result.proba.argmax(axis=1)]
+        accepted = np.isin(result.labels, models[m].classes_)
+        print(f"{m:24} {o:24} {','.join(shared)[:34]:34} {keep.sum():4d} "
+              f"{_pct(accepted.mean()):>9} {_pct(np.mean(plain == labels[keep])):>9}")
+
+
+def video_counts(data: Path, cache: Path, classifier: str) -> None:
+    annotations = json.loads((data / "videos" / "annotations.json").read_text())
+    print(f"{'video':12} {'frames':>6} {'reps':>5} {'reps no-reject':>14} {'true':>5} "
+          f"{'unknown':>8} {'partial':>8} {'no_person':>9}")
+    for video, sources, count in VIDEO_TASKS:
+        parts = []
+        for label, folders in sources.items():
+            for dataset, folder in folders:
+                df = cached_table(data / dataset, cache)
+                df = df[df["detected"] & (df["label"] == folder)].copy()
+                df["label"] = label
+                parts.append(df)
+        model = PoseModel.train(*training_arrays(pd.concat(parts, ignore_index=True)),
+                                classifier, cv=0)
+        reps = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for reject in (True, False):
+                timeline = Path(tmp) / f"{reject}.csv"
+                report = run_video(data / "videos" / video, model, timeline=timeline,
+                                   count=count, progress=False, reject=reject)
+                reps[reject] = report.repetitions
+                if reject:
+                    raw = pd.read_csv(timeline, dtype={"raw_label": str})["raw_label"]
+        true = annotations[video].get("repetitions", {}).get("count")
+        print(f"{video:12} {len(raw):6d} {reps[True]:5d} {reps[False]:14d} {true:5d} "
+              f"{int((raw == UNKNOWN_LABEL).sum()):8d} {int((raw == PARTIAL_LABEL).sum()):8d} "
+              f"{int((raw == 'no_person').sum()):9d}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--classifier", default="svm")
+    parser.add_argument("--percentile", type=float, default=99.0,
+                        help="threshold percentile of the main tables (default: 99)")
+    parser.add_argument("--percentiles", type=float, nargs="*", default=[90.0, 95.0, 97.0],
+                        help="other percentiles for the sweep")
+    parser.add_argument("--no-videos", action="store_true")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    arrays = {}
+    for dataset in image_datasets(args.data):
+        lm, sizes, labels = training_arrays(cached_table(dataset, args.cache))
+        arrays[dataset.name] = (lm, sizes, np.asarray(labels, dtype=object).astype(str))
+    print(f"classifier {args.classifier}, threshold percentile {args.percentile:g}\n")
+    print(f"1. In-class acceptance ({OUTER_FOLDS}-fold, held-out folds)")
+    print_in_class(in_class(arrays, args.classifier, args.percentile))
+    models = {n: _train(*a, args.classifier, args.percentile) for n, a in arrays.items()}
+    print("\n   thresholds: " + ", ".join(
+        f"{n} {m.rejection_threshold:.3f}" for n, m in models.items()))
+    print("\n2. Out-of-class rejection (share of the other datasets' photos rejected)")
+    print_out_of_class(out_of_class(arrays, models))
+    for text, value in targets(arrays, models).items():
+        print(f"   {text}: {_pct(value)}")
+    print("\n3. Cross-source acceptance (same classes, another source: should be accepted)")
+    cross_source(arrays, models)
+    print("\n4. Threshold percentile sweep: mean in-class acceptance | push-up model "
+          "rejection of yoga+sit/stand | sit/stand models rejection of push-ups")
+    for p in sorted({*args.percentiles, args.percentile}):
+        stats = in_class(arrays, args.classifier, p) if p != args.percentile else None
+        swept = {n: _train(*a, args.classifier, p) for n, a in arrays.items()}
+        acc = (np.mean([s["acceptance"] for s in stats.values()]) if stats
+               else np.mean([s["acceptance"] for s in in_class(arrays, args.classifier,
+                                                                p).values()]))
+        t = targets(arrays, swept)
+        print(f"   p={p:4g}: in-class {_pct(acc)} | " + " | ".join(_pct(v) for v in t.values()))
+    if not args.no_videos:
+        print("\n5. Videos: repetitions with and without rejection (frames rejected, "
+              "with rejection)")
+        video_counts(args.data, args.cache, args.classifier)
+    print(f"\n({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

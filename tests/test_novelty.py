@@ -1,0 +1,194 @@
+"""Open-set rejection on synthetic skeletons: novelty scores, calibrated threshold, visibility."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from poseclf.embedding import mirror_landmarks
+from poseclf.landmarks import Pose
+from poseclf.model import PoseModel
+from poseclf.novelty import (
+    KEY_JOINTS,
+    PARTIAL_LABEL,
+    UNKNOWN_LABEL,
+    NoveltyScorer,
+    VisibilityCheck,
+)
+from poseclf.video import _classify
+
+SIZE = (640, 480)
+
+
+def body(left_wrist_y: float, right_wrist_y: float) -> np.ndarray:
+    """A standing skeleton (33, 4), fully visible, wrists at the given heights."""
+    lm = np.zeros((33, 4), np.float32)
+    lm[:, 3] = 1.0
+    lm[:, 0], lm[:, 1] = 0.5, 0.2
+    x = {11: 0.56, 12: 0.44, 13: 0.6, 14: 0.4, 15: 0.62, 16: 0.38, 23: 0.54, 24: 0.46,
+         25: 0.54, 26: 0.46, 27: 0.54, 28: 0.46}
+    y = {11: 0.3, 12: 0.3, 13: 0.42, 14: 0.42, 15: left_wrist_y, 16: right_wrist_y,
+         23: 0.55, 24: 0.55, 25: 0.72, 26: 0.72, 27: 0.88, 28: 0.88}
+    for i in x:
+        lm[i, 0], lm[i, 1] = x[i], y[i]
+    return lm
+
+
+def noisy(pose: np.ndarray, n: int, rng) -> np.ndarray:
+    out = np.repeat(pose[None], n, 0)
+    out[..., :2] += rng.normal(0, 0.008, out[..., :2].shape)
+    return out
+
+
+@pytest.fixture(scope="module")
+def model():
+    """Two classes: left wrist raised (asymmetric) and both wrists down."""
+    rng = np.random.default_rng(0)
+    lm = np.concatenate([noisy(body(0.15, 0.55), 20, rng), noisy(body(0.55, 0.55), 20, rng)])
+    labels = np.repeat(["left_up", "down"], 20)
+    return PoseModel.train(lm, np.tile(SIZE, (40, 1)), labels, "knn", cv=0)
+
+
+def test_far_embeddings_are_novel_and_training_ones_are_not():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 6))
+    scorer = NoveltyScorer(n_neighbors=3).fit(X, np.repeat(["a", "b"], 40))
+    assert np.mean(scorer.is_novel(X)) < 0.05
+    assert scorer.is_novel(X[:5] + 50).all()
+    assert scorer.score(X[:1] + 50)[0] > scorer.score(X[:1] + 5)[0] > scorer.score(X[:1])[0]
+
+
+@pytest.mark.parametrize("percentile", [50.0, 90.0, 100.0])
+def test_threshold_is_the_percentile_of_held_out_scores(percentile):
+    X = np.random.default_rng(2).normal(size=(100, 5))
+    scorer = NoveltyScorer(percentile=percentile).fit(X, np.repeat(["a", "b"], 50))
+    cal = scorer.calibration_
+    assert cal["folds"] == 5 and cal["n"] == 100
+    assert cal["accepted"] == pytest.approx(percentile / 100, abs=0.02)
+    assert scorer.threshold_ <= cal["percentiles"]["100"]
+
+
+def test_a_held_out_pose_is_not_calibrated_against_its_own_mirror_image():
+    # every pose unique, its "mirror" identical: a leak would give held-out scores of 0
+    X = np.random.default_rng(3).normal(size=(40, 4))
+    scorer = NoveltyScorer(n_neighbors=1).fit(X, np.repeat(["a", "b"], 20), X_mirror=X)
+    assert scorer.calibration_["percentiles"]["50"] > 0.1
+    assert len(scorer.reference_) == 80
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"n_neighbors": 0}, "n_neighbors"), ({"percentile": 0}, "percentile"),
+    ({"percentile": 101}, "percentile"), ({"cv": 1}, "cv must be"),
+])
+def test_bad_scorer_settings_are_refused(params, message):
+    with pytest.raises(ValueError, match=message):
+        NoveltyScorer(**params).fit(np.zeros((10, 2)), np.repeat(["a", "b"], 5))
+
+
+def test_scorer_refuses_other_feature_counts_and_tiny_classes():
+    scorer = NoveltyScorer().fit(np.eye(10), np.repeat(["a", "b"], 5))
+    with pytest.raises(ValueError, match="fitted on 10 features"):
+        scorer.score(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="at least 2 samples per class"):
+        NoveltyScorer().fit(np.eye(3), ["a", "b", "b"])
+
+
+def test_model_rejects_a_pose_unlike_its_classes_and_accepts_its_own(model):
+    rng = np.random.default_rng(5)
+    own = noisy(body(0.15, 0.55), 40, rng)  # new poses of a trained class
+    other = noisy(body(0.05, 0.05), 5, rng)  # both arms straight up: not trained
+    assert np.mean(model.predict(own, np.tile(SIZE, (40, 1))) == "left_up") >= 0.9
+    sizes = np.tile(SIZE, (5, 1))
+    assert (model.predict(other, sizes) == UNKNOWN_LABEL).all()
+    assert UNKNOWN_LABEL not in model.predict(other, sizes, reject=False)
+    result = model.predict_with_scores(other, sizes)
+    assert result.proba.shape == (5, 2) and not result.partial.any()
+    assert (result.novelty > model.rejection_threshold).all()
+
+
+def test_mirrored_pose_is_not_novel(model):
+    rng = np.random.default_rng(6)
+    lm = noisy(body(0.15, 0.55), 40, rng)
+    mirrored = mirror_landmarks(lm)  # right wrist up: never in the training set as such
+    sizes = np.tile(SIZE, (40, 1))
+    assert np.mean(model.predict(mirrored, sizes) == "left_up") >= 0.9
+    # as close to the training poses as the unmirrored ones (not in the training set: far)
+    assert np.median(model.novelty(mirrored, sizes)) < 1.1 * np.median(model.novelty(lm, sizes))
+
+
+def test_hidden_legs_give_partial(model):
+    lm = body(0.15, 0.55)[None].copy()
+    lm[0, 25:29, 3] = 0.05  # knees and ankles not visible
+    assert model.predict(lm, np.asarray([SIZE]))[0] == PARTIAL_LABEL
+    assert model.predict(lm, np.asarray([SIZE]), reject=False)[0] == "left_up"
+
+
+def test_saved_model_keeps_threshold_and_rejections(tmp_path, model):
+    rng = np.random.default_rng(7)
+    lm = np.concatenate([noisy(body(0.15, 0.55), 4, rng), noisy(body(0.05, 0.05), 4, rng)])
+    sizes = np.tile(SIZE, (8, 1))
+    loaded = PoseModel.load(model.save(tmp_path / "m.skops"))
+    assert loaded.rejection_threshold == model.rejection_threshold
+    np.testing.assert_array_equal(loaded.predict(lm, sizes), model.predict(lm, sizes))
+    assert loaded.metadata["rejection"]["percentile"] == 99.0
+
+
+def test_model_file_without_novelty_loads_with_rejection_off(tmp_path, model, caplog):
+    old = PoseModel(model.pipeline, {k: v for k, v in model.metadata.items()
+                                     if k != "rejection"})
+    path = old.save(tmp_path / "old.skops")
+    with caplog.at_level(logging.WARNING):
+        loaded = PoseModel.load(path)
+    assert "no novelty data" in caplog.text and "retrain" in caplog.text
+    assert not loaded.can_reject and loaded.rejection_threshold is None
+    far = noisy(body(0.05, 0.05), 2, np.random.default_rng(8))
+    assert UNKNOWN_LABEL not in loaded.predict(far, np.tile(SIZE, (2, 1)))
+    assert np.isnan(loaded.novelty(far, np.tile(SIZE, (2, 1)))).all()
+
+
+def test_evaluate_reports_coverage_and_accuracy_on_accepted(model):
+    rng = np.random.default_rng(9)
+    lm = np.concatenate([noisy(body(0.15, 0.55), 6, rng), noisy(body(0.05, 0.05), 2, rng)])
+    lm[:6] = body(0.15, 0.55)  # the noise-free class pose: well inside the training poses
+    labels = ["left_up"] * 8
+    report = model.evaluate(lm, np.tile(SIZE, (8, 1)), labels)
+    assert report["coverage"] == pytest.approx(6 / 8)
+    assert report["accuracy_accepted"] == 1.0
+    assert report["n_unknown"] == 2 and report["n_partial"] == 0
+    off = model.evaluate(lm, np.tile(SIZE, (8, 1)), labels, reject=False)
+    assert off["coverage"] == 1.0 and not off["reject"]
+    assert off["accuracy"] == report["accuracy"]
+
+
+def test_video_treats_rejected_frames_like_no_person(model):
+    far = Pose(body(0.05, 0.05), None, SIZE)
+    assert _classify(model, far) == (None, UNKNOWN_LABEL)
+    proba, absent = _classify(model, far, reject=False)
+    assert proba is not None and proba.shape == (2,)
+
+
+def test_side_view_is_not_partial_but_a_cut_at_the_waist_is():
+    check = VisibilityCheck()
+    side = body(0.55, 0.55)[None].copy()
+    side[0, [12, 14, 16, 24, 26, 28], 3] = 0.1  # the far (right) side occluded
+    assert not check.is_partial(side)[0]
+    cut = body(0.55, 0.55)[None].copy()
+    cut[0, 25:29, 1] = 1.2  # knees and ankles below the image, still "visible"
+    assert check.is_partial(cut)[0]
+    assert check.hidden_joints(cut)[0] == ["knees", "ankles"]
+    assert not VisibilityCheck(max_hidden_joints=2).is_partial(cut)[0]
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"min_visibility": 1.5}, "min_visibility"), ({"max_hidden_joints": 7}, "max_hidden_joints"),
+    ({"frame_margin": -0.1}, "frame_margin"),
+])
+def test_bad_visibility_settings_are_refused(params, message):
+    with pytest.raises(ValueError, match=message):
+        VisibilityCheck(**params)
+
+
+def test_key_joints_are_the_six_body_joints():
+    assert list(KEY_JOINTS) == ["shoulders", "elbows", "wrists", "hips", "knees", "ankles"]
