@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .cluster import cluster_or_local
 from .errors import ImageReadError, TableError
 from .images import is_image_path, read_image
 from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, load_table
@@ -391,6 +392,7 @@ def extract_folder(
     checkpoint_s: float = DEFAULT_CHECKPOINT_S,
     resume: bool = True,
     progress: bool = True,
+    cluster: str | None = None,
 ) -> ExtractionReport:
     """Extract BlazePose landmarks of every image of ``data_dir/<class>/**`` into ``table``.
 
@@ -414,6 +416,11 @@ def extract_folder(
         False re-extracts everything.
     progress : bool, default=True
         Show a tqdm progress bar (images/s and ETA).
+    cluster : str, optional
+        Run the batches on a Dask cluster instead of local processes (``workers`` is then
+        ignored): a scheduler address ``tcp://host:8786`` or ``local:N`` (see
+        :mod:`poseclf.cluster`; needs ``pip install "poseclf[cluster]"``). The workers read
+        the images themselves: ``data_dir`` must exist under the same path on every worker.
 
     Returns
     -------
@@ -444,22 +451,35 @@ def extract_folder(
     todo = [item for item in scan.items if item.path not in done]
     kept = _with_extra_columns(kept)
 
-    n_workers = workers or joblib.cpu_count()
-    size = batch_size or default_batch_size(len(todo), n_workers)
+    with cluster_or_local(cluster if todo else None) as slots:  # nothing to do: no cluster
+        n_workers = slots or workers or joblib.cpu_count()
+        # a cluster: every slot (joblib's Dask setting); local: no more processes than batches
+        size = batch_size or default_batch_size(len(todo), n_workers)
+        n_jobs = None if cluster else min(n_workers, -(-len(todo) // size))
+        report = _run_batches(scan, todo, kept, n_dropped, order, table, options, size, n_jobs,
+                              checkpoint_s, progress, start)
+    return report
+
+
+def _run_batches(scan: FolderScan, todo: list[ImageItem], kept: pd.DataFrame, n_dropped: int,
+                 order: dict[str, int], table: Path, options: ExtractOptions, size: int,
+                 n_jobs: int | None, checkpoint_s: float, progress: bool,
+                 start: float) -> ExtractionReport:
+    """The extraction loop of :func:`extract_folder` under the current joblib backend."""
     saver = _Checkpointer(table, kept, order, checkpoint_s)
     interrupted = False
     bar = tqdm(total=len(todo), unit="img", desc="extract", disable=not progress,
                dynamic_ncols=True)
     try:
         if todo:
-            parallel = joblib.Parallel(n_jobs=min(n_workers, -(-len(todo) // size)),
-                                       return_as="generator_unordered")
-            tasks = (joblib.delayed(extract_batch)(str(scan.root), batch, options)
+            parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+            root = str(scan.root.absolute())  # the same path on every worker (and cwd)
+            tasks = (joblib.delayed(extract_batch)(root, batch, options)
                      for batch in _batches(todo, size))
             for frame in parallel(tasks):
                 saver.add(frame)
                 bar.update(len(frame))
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, a lost scheduler...: what was extracted is saved below
         interrupted = True
         raise
     finally:

@@ -5,6 +5,9 @@ A segments file is a CSV with ``start_frame,end_frame,label`` (0-based, inclusiv
 ``frame / fps`` lies in ``[start_s, end_s]``). Frames are extracted in video (tracking) mode,
 with a fresh extractor per segment so that tracking never crosses a segment boundary.
 Rows are named ``<video name>#<frame, 6 digits>`` and carry ``frame`` and ``time_s`` columns.
+
+:func:`extract_videos` spreads several videos and segments over worker processes or a Dask
+cluster (:mod:`poseclf.cluster`): one task per segment, so tracking stays within a segment.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import joblib
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .cluster import cluster_or_local
 from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, pose_to_row
 
 logger = logging.getLogger(__name__)
@@ -239,6 +244,87 @@ def extract_video_segments(
     numeric = list(LANDMARK_COLUMNS + WORLD_COLUMNS)
     df[numeric] = df[numeric].astype(np.float32)
     return df
+
+
+def extract_segment(video: str, segment: Segment, stride: int, options) -> pd.DataFrame:
+    """Rows of one segment: the work unit of :func:`extract_videos` (runs on a worker).
+
+    The video is decoded from its start (``grab`` only, no colour conversion) up to the
+    segment: OpenCV's frame seek is not exact for every file (it lands a few frames off in
+    ``pushup2.mp4`` of the development data), and frame numbers must be.
+    """
+    return extract_video_segments(video, [segment], stride=stride, options=options,
+                                  progress=False)
+
+
+def extract_videos(
+    jobs: Sequence[tuple[str | os.PathLike, Sequence[Segment]]],
+    *,
+    stride: int = 1,
+    options=None,
+    workers: int = 1,
+    cluster: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Rows of the segments of several videos, in (video, frame) order.
+
+    Parameters
+    ----------
+    jobs : sequence of (video path, segments)
+    stride, options
+        As in :func:`extract_video_segments`.
+    workers : int, default=1
+        Local worker processes; 1 decodes each video once, in this process.
+    cluster : str, optional
+        Dask cluster (``tcp://host:8786`` or ``local:N``, see :mod:`poseclf.cluster`):
+        ``workers`` is ignored and every segment is a task; the videos must exist under the
+        same path on the workers.
+    progress : bool, default=True
+        A progress bar over the frames, fed by finished segments when parallel.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`extract_video_segments`, the videos one after the other.
+    """
+    from .dataset import ExtractOptions
+
+    options = options or ExtractOptions()
+    columns = list(TABLE_COLUMNS + VIDEO_COLUMNS + ("extractor",))
+    if cluster is None and workers <= 1:
+        frames = [extract_video_segments(video, segments, stride=stride, options=options,
+                                         progress=progress) for video, segments in jobs]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    tasks = []  # (video index, absolute path, segment): paths are sent, never frames
+    for index, (video, segments) in enumerate(jobs):
+        info = VideoInfo.from_path(video)
+        for segment in check_segments(segments, info.n_frames or None):
+            tasks.append((index, str(info.path.absolute()), segment))
+    # long segments first: the last task to finish is a short one
+    tasks.sort(key=lambda t: -len(t[2].frames(stride)))
+    results: dict[tuple[int, int], pd.DataFrame] = {}
+    bar = tqdm(total=sum(len(t[2].frames(stride)) for t in tasks), unit="frame",
+               desc="extract", disable=not progress)
+    try:
+        with cluster_or_local(cluster if tasks else None):
+            parallel = joblib.Parallel(n_jobs=None if cluster else min(workers, len(tasks)),
+                                       return_as="generator_unordered")
+            # each result comes back with its (video index, first frame) key
+            for key, frame in parallel(joblib.delayed(_keyed_segment)(
+                    (index, segment.start_frame), path, segment, stride, options)
+                    for index, path, segment in tasks):
+                results[key] = frame
+                bar.update(len(frame))
+    finally:
+        bar.close()
+    ordered = [results[key] for key in sorted(results)]
+    return pd.concat(ordered, ignore_index=True) if ordered else pd.DataFrame(columns=columns)
+
+
+def _keyed_segment(key, video, segment, stride, options):
+    return key, extract_segment(video, segment, stride, options)
 
 
 def _frame_row(info: VideoInfo, frame: int, label: str, rgb: np.ndarray, pose, tag: str) -> dict:

@@ -25,9 +25,11 @@ def _register_extract(subparsers) -> None:
         description="DATA_DIR/<class>/**/<image> -> one table row per image (class = first-level "
         "folder). Re-running the same command resumes: rows of unchanged files are kept. With "
         "a video and --segments SEGMENTS.csv (start_frame,end_frame,label or start_s,end_s,"
-        "label), the frames of each segment become rows labelled with it.",
+        "label), the frames of each segment become rows labelled with it; several videos take "
+        "one --segments each, in the same order.",
     )
-    parser.add_argument("source", metavar="DATA_DIR|VIDEO", help="photo folder, or a video file")
+    parser.add_argument("source", nargs="+", metavar="DATA_DIR|VIDEO",
+                        help="photo folder, or video file(s)")
     parser.add_argument("-o", "--output", required=True, metavar="TABLE",
                         help="landmark table to write (.csv or .parquet)")
     parser.add_argument("--workers", type=int, metavar="N",
@@ -39,10 +41,15 @@ def _register_extract(subparsers) -> None:
                         "(default: 10; 0 after every batch)")
     parser.add_argument("--no-resume", action="store_true",
                         help="re-extract every image even if TABLE has its row")
-    parser.add_argument("--segments", metavar="SEGMENTS.csv",
-                        help="labelled frame ranges of VIDEO (start_frame,end_frame,label)")
+    parser.add_argument("--segments", metavar="SEGMENTS.csv", action="append",
+                        help="labelled frame ranges of VIDEO (start_frame,end_frame,label); "
+                        "once per VIDEO")
     parser.add_argument("--stride", type=int, default=1, metavar="K",
                         help="with --segments: every K-th frame of each segment (default: 1)")
+    parser.add_argument("--cluster", metavar="ADDRESS|local:N",
+                        help="run on a Dask cluster: a scheduler address (tcp://host:8786) or "
+                        "local:N worker processes started here (needs "
+                        "pip install \"poseclf[cluster]\"); --workers is then ignored")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_extractor_options(parser)
     parser.set_defaults(func=run_extract)
@@ -67,9 +74,14 @@ def _sigterm_as_interrupt():
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    source = Path(args.source)
-    if args.segments or source.is_file():
-        return _extract_video(args, source)
+    sources = [Path(s) for s in args.source]
+    if args.segments or any(s.is_file() for s in sources):
+        return _extract_video(args, sources)
+    if len(sources) > 1:
+        print("poseclf extract: error: give one DATA_DIR (several sources are for videos "
+              "with --segments)", file=sys.stderr)
+        return EXIT_USAGE
+    source = sources[0]
     from ..dataset import DEFAULT_CHECKPOINT_S, extract_folder
 
     checkpoint = args.checkpoint_seconds
@@ -79,29 +91,38 @@ def run_extract(args: argparse.Namespace) -> int:
         report = extract_folder(
             source, args.output, options=_options(args), workers=args.workers,
             batch_size=args.batch_size, checkpoint_s=checkpoint, resume=not args.no_resume,
-            progress=not args.quiet,
+            progress=not args.quiet, cluster=args.cluster,
         )
     print(report)
     return EXIT_OK
 
 
-def _extract_video(args: argparse.Namespace, source: Path) -> int:
+def _extract_video(args: argparse.Namespace, sources: list[Path]) -> int:
     from ..table import save_table
-    from ..video_segments import VideoInfo, extract_video_segments, read_segments
+    from ..video_segments import VideoInfo, extract_videos, read_segments
 
     if not args.segments:
-        print(f"poseclf extract: error: {source} is a file; a video needs --segments "
+        print(f"poseclf extract: error: {sources[0]} is a file; a video needs --segments "
               "SEGMENTS.csv (start_frame,end_frame,label), a photo folder needs no option",
               file=sys.stderr)
         return EXIT_USAGE
-    info = VideoInfo.from_path(source)
-    segments = read_segments(args.segments, fps=info.fps)
-    df = extract_video_segments(source, segments, stride=args.stride, options=_options(args),
-                                progress=not args.quiet)
+    if len(args.segments) != len(sources):
+        print(f"poseclf extract: error: {len(sources)} video(s) but {len(args.segments)} "
+              "--segments: give one --segments SEGMENTS.csv per VIDEO, in the same order",
+              file=sys.stderr)
+        return EXIT_USAGE
+    jobs = [(source, read_segments(segments, fps=VideoInfo.from_path(source).fps))
+            for source, segments in zip(sources, args.segments, strict=True)]
+    with _sigterm_as_interrupt():
+        df = extract_videos(jobs, stride=args.stride, options=_options(args),
+                            workers=args.workers or 1, cluster=args.cluster,
+                            progress=not args.quiet)
     save_table(df, args.output)
     counts = df.groupby("label")["detected"].agg(["size", "sum"])
     counts.columns = ["frames", "detected"]
-    print(f"{args.output}: {len(df)} frames of {source.name} in {len(segments)} segments")
+    names = ", ".join(source.name for source in sources)
+    n_segments = sum(len(segments) for _, segments in jobs)
+    print(f"{args.output}: {len(df)} frames of {names} in {n_segments} segments")
     print(counts.to_string())
     return EXIT_OK
 
