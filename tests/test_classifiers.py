@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
-from poseclf.classifiers import CLASSIFIERS, PoseKNNClassifier, make_classifier
+from poseclf.classifiers import (
+    CLASSIFIERS,
+    PoseKNNClassifier,
+    make_classifier,
+    pipeline_predict_proba,
+)
 
 
 def blobs(n_per_class: int = 30, n_features: int = 12, seed: int = 0):
@@ -115,3 +122,38 @@ def test_knn_rejects_query_with_wrong_feature_count():
     clf = PoseKNNClassifier().fit(np.zeros((4, 3)), ["a", "b"] * 2)
     with pytest.raises(ValueError, match="X has 2 features, but PoseKNNClassifier is expecting 3"):
         clf.predict(np.zeros((1, 2)))
+
+
+def test_knn_mirror_with_asymmetric_weights_matches_plain_loop():
+    X, y = blobs(n_features=4)
+    index, sign = np.array([1, 0, 3, 2]), np.array([-1.0, -1.0, 1.0, 1.0])
+    weights = np.array([1.0, 0.5, 2.0, 0.2])
+    clf = PoseKNNClassifier(8, 3, feature_weights=weights, mirror_map=(index, sign)).fit(X, y)
+    rng = np.random.default_rng(2)
+    Xq = X[rng.choice(len(X), 15)][:, index] * sign + rng.normal(0, 0.3, (15, 4))
+    expected = []
+    for q in Xq:  # min over the query and its mirror image, both weighted after mirroring
+        qs = [q * weights, q[index] * sign * weights]
+        d_max = np.min([np.abs(clf.X_fit_ - v).max(axis=1) for v in qs], axis=0)
+        cand = np.argsort(d_max, kind="stable")[:8]
+        d_mean = np.min([np.abs(clf.X_fit_[cand] - v).mean(axis=1) for v in qs], axis=0)
+        best = cand[np.argsort(d_mean, kind="stable")[:3]]
+        expected.append(np.bincount(clf.y_fit_[best], minlength=3) / 3)
+    np.testing.assert_allclose(clf.predict_proba(Xq), expected, atol=1e-6)
+
+
+def test_knn_search_cache_is_not_saved_and_follows_refit():
+    X, y = blobs()
+    clf = PoseKNNClassifier().fit(X, y)
+    clf.predict(X[:2])  # builds the float32 search arrays
+    assert "_cache" not in clf.__getstate__()
+    clf.fit(-X, y)  # refit on other data: predictions must follow it
+    np.testing.assert_array_equal(clf.predict(-X), PoseKNNClassifier().fit(-X, y).predict(-X))
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_pipeline_predict_proba_equals_pipeline_method(name):
+    X, y = blobs()
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", make_classifier(name))]).fit(X, y)
+    np.testing.assert_allclose(pipeline_predict_proba(pipe, X[:5]), pipe.predict_proba(X[:5]))
+    np.testing.assert_allclose(pipeline_predict_proba(pipe, X[:1]), pipe.predict_proba(X[:1]))

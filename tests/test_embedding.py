@@ -7,8 +7,10 @@ import pytest
 from sklearn.base import clone
 
 from poseclf.embedding import (
+    DIRECTION_PAIRS,
     MEDIAPIPE_PAIRS,
     PoseEmbedder,
+    float_matrix,
     mirror_landmarks,
     normalized_points,
     pose_matrix,
@@ -16,7 +18,8 @@ from poseclf.embedding import (
 from poseclf.landmarks import PoseLandmark
 
 ATOL = 1e-5
-OPTIONS = [{}, {"pairs": "all"}, {"angles": True}, {"pairs": "all", "angles": True, "z_weight": 1}]
+OPTIONS = [{}, {"pairs": "all"}, {"angles": True}, {"directions": True},
+           {"pairs": "all", "angles": True, "directions": True, "z_weight": 1}]
 
 
 def skeletons(n: int = 6, seed: int = 0) -> np.ndarray:
@@ -98,6 +101,7 @@ def test_z_weight_scales_depth_features_only():
 
 @pytest.mark.parametrize("params, n_out", [
     ({}, 3 * 23), ({"pairs": "all"}, 3 * 136), ({"angles": True}, 3 * 23 + 8),
+    ({"directions": True}, 3 * 23 + 3 * 14), ({"angles": True, "directions": True}, 3 * 23 + 50),
 ])
 def test_feature_count_and_names(params, n_out):
     emb = PoseEmbedder(**params).fit(skeletons(2))
@@ -144,3 +148,39 @@ def test_embedder_follows_sklearn_conventions():
     with pytest.raises(Exception, match="not fitted"):
         emb.transform(skeletons(1))
     assert emb.fit(skeletons(1)) is emb and emb.n_features_in_ == 134
+
+
+def test_direction_features_ignore_limb_length():
+    lm = skeletons(1)
+    longer = lm.copy()
+    elbow, wrist = PoseLandmark.LEFT_ELBOW, PoseLandmark.LEFT_WRIST
+    # the same forearm direction, 1.5x as long
+    longer[0, wrist, :3] = lm[0, elbow, :3] + 1.5 * (lm[0, wrist, :3] - lm[0, elbow, :3])
+    emb = PoseEmbedder(directions=True).fit(lm)
+    names = emb.get_feature_names_out()
+    forearm = np.char.startswith(names.astype(str), "dir_left_elbow>left_wrist")
+    assert forearm.sum() == 3 and len(DIRECTION_PAIRS) == 14
+    a, b = emb.transform(lm), emb.transform(longer)
+    np.testing.assert_allclose(a[:, forearm], b[:, forearm], atol=ATOL)
+    np.testing.assert_allclose(np.linalg.norm(a[:, forearm]), 0.5, rtol=1e-6)  # unit x weight
+    assert not np.allclose(a, b, atol=1e-3)  # the distance features do see the longer arm
+
+
+@pytest.mark.parametrize("X", [np.ones((2, 3)), np.ones((2, 3), np.float32)])
+def test_float_matrix_passes_finite_float_arrays_through_uncopied(X):
+    assert float_matrix(X) is X
+
+
+@pytest.mark.parametrize("X, message", [
+    (np.array([[1.0, np.inf]]), "infinity"),
+    (np.ones(3), "2D array"),
+    (np.ones((0, 3)), "0 sample"),
+])
+def test_float_matrix_falls_back_to_sklearn_checks(X, message):
+    with pytest.raises(ValueError, match=message):
+        float_matrix(X)
+
+
+def test_float_matrix_converts_lists_and_integers_to_float64():
+    out = float_matrix([[1, 2]])
+    assert out.dtype == np.float64 and out.tolist() == [[1.0, 2.0]]
