@@ -62,6 +62,17 @@ def write_model_card(
         f"| {name} | {counts.get(name, 0)} | {scores['recall'].get(name, float('nan')):.3f} |"
         for name in model.classes_
     ]
+    rejection = meta.get("rejection")
+    if rejection:
+        visibility = rejection.get("visibility", {})
+        lines += [
+            "",
+            f"Open-set rejection: a pose is `unknown` when its novelty score is above "
+            f"{rejection['threshold']:.3f} (percentile {rejection['percentile']:g} of held-out "
+            f"in-class scores; {rejection['calibration_accepted']:.1%} of them accepted), and "
+            f"`partial` when more than {visibility.get('max_hidden_joints', '?')} key joints have "
+            f"visibility below {visibility.get('min_visibility', '?')}.",
+        ]
     lines += ["", f"![confusion matrix]({picture.name})", ""]
     if notes:
         lines += [notes.strip(), ""]
