@@ -18,6 +18,7 @@ from .detect import draw_poses, save_pose_3d
 from .draw import LabelAnnotator, write_image
 from .extraction import PoseExtractor
 from .model import PoseModel, cross_validate_model
+from .novelty import PARTIAL_LABEL, REJECTION_LABELS
 from .shipped import resolve_table
 from .table import load_table, training_arrays
 
@@ -57,15 +58,21 @@ def run_demo(out_dir: str | os.PathLike = "poseclf-demo") -> DemoReport:
                 report.lines.append(f"   {name}: nobody found")
                 continue
             label, proba = model.predict_pose(pose)
+            rejected = label in REJECTION_LABELS
+            best = model.classes_[int(np.argmax(proba))]
             frame = draw_poses(rgb, [pose])
-            LabelAnnotator().annotate(frame, str(label), float(proba.max()), proba,
-                                      model.classes_)
+            LabelAnnotator().annotate(frame, str(label), None if rejected else float(proba.max()),
+                                      proba, model.classes_)
             drawn = write_image(out / f"{name}_pose.png", frame)
             plot = save_pose_3d(pose, out / f"{name}_3d.png", title=f"{name}: world landmarks")
             report.pictures += [drawn, plot]
+            answer = (f"{label} (not enough of the body is visible; forced to choose: {best})"
+                      if label == PARTIAL_LABEL else
+                      f"{label} (none of its classes; forced to choose: {best})"
+                      if rejected else f"{label} ({proba.max():.0%})")
             report.lines.append(
                 f"   {name}: 33 landmarks (mean visibility {pose.visibility.mean():.2f}), "
-                f"'{DEMO_MODEL}' says {label} ({proba.max():.0%})"
+                f"'{DEMO_MODEL}' says {answer}"
             )
     report.lines += ["", *train_on_shipped_table()]
     return report
