@@ -31,6 +31,7 @@ LOCAL_PREFIX = "local:"  # "local:N": a LocalCluster of N worker processes start
 INSTALL_HINT = 'pip install "poseclf[cluster]"'
 CONNECT_TIMEOUT_S = 30.0  # s to reach a scheduler before the error that names its address
 WAIT_FOR_WORKERS_S = 60.0  # s joblib waits for a first worker on a cluster that has none
+LOCAL_DASHBOARD = ":0"  # any free port: never clashes with another cluster's 8787
 THREADS_PER_WORKER = 1  # BlazePose graphs and sklearn fits use one core each: 1 task/process
 
 
@@ -80,7 +81,7 @@ def _connect(spec: ClusterSpec, distributed):
     if spec.n_local is not None:
         local = distributed.LocalCluster(
             n_workers=spec.n_local, threads_per_worker=THREADS_PER_WORKER, processes=True,
-            dashboard_address=None, silence_logs=logging.ERROR)
+            dashboard_address=LOCAL_DASHBOARD, silence_logs=logging.ERROR)
         return distributed.Client(local, set_as_default=False), local
     try:
         client = distributed.Client(spec.address, timeout=CONNECT_TIMEOUT_S,

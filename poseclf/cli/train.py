@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..classifiers import CLASSIFIERS
+from ..cluster import cluster_or_local
 from ..errors import PoseclfError, TableError
 from ..model import PoseModel
 from ..model_card import write_model_card
@@ -40,6 +41,10 @@ def register(subparsers) -> None:
                        f"(default: {DEFAULT_CV})")
     train.add_argument("--search", action="store_true",
                        help="svm only: pick C and gamma by cross-validated grid search")
+    train.add_argument("--cluster", metavar="ADDRESS|local:N",
+                       help="with --search: run the grid search on a Dask cluster, a scheduler "
+                       "address (tcp://host:8786) or local:N worker processes started here "
+                       "(needs pip install \"poseclf[cluster]\")")
     train.add_argument("--no-mirror", action="store_true",
                        help="do not add left-right mirrored poses to the training set")
     reject = train.add_argument_group(
@@ -102,13 +107,16 @@ def _table_arrays(*paths: str):
 def run_train(args: argparse.Namespace) -> int:
     if args.card and not args.cv:
         raise PoseclfError("--card needs cross-validation: use --cv 2 or more")
+    if args.cluster and not args.search:
+        raise PoseclfError("--cluster runs the grid search: add --search (svm)")
     lm, sizes, labels = _table_arrays(*args.tables)
     params = {"search": True} if args.search and args.classifier == "svm" else None
-    model = PoseModel.train(
-        lm, sizes, labels, args.classifier, cv=args.cv, mirror=not args.no_mirror,
-        classifier_params=params, novelty_params={"percentile": args.reject_percentile},
-        visibility_params={"min_visibility": args.min_visibility,
-                           "max_hidden_joints": args.max_hidden_joints})
+    with cluster_or_local(args.cluster):  # the grid search's joblib tasks go to Dask
+        model = PoseModel.train(
+            lm, sizes, labels, args.classifier, cv=args.cv, mirror=not args.no_mirror,
+            classifier_params=params, novelty_params={"percentile": args.reject_percentile},
+            visibility_params={"min_visibility": args.min_visibility,
+                               "max_hidden_joints": args.max_hidden_joints})
     meta = model.metadata
     print(f"trained {args.classifier} on {meta['n_samples']} poses, "
           f"{len(model.classes_)} classes")
