@@ -20,7 +20,13 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from ._version import __version__
-from .classifiers import PoseKNNClassifier, make_classifier, pipeline_predict_proba
+from .classifiers import (
+    LEAN_MAX_ROWS,
+    PoseKNNClassifier,
+    lean_predict_proba,
+    make_classifier,
+    pipeline_predict_proba,
+)
 from .embedding import PoseEmbedder, mirror_landmarks, pose_matrix
 from .errors import ModelFileError
 from .landmarks import Pose
@@ -33,6 +39,8 @@ MODEL_FORMAT = "poseclf-model"
 MODEL_FORMAT_VERSION = 1  # bump when the saved layout changes meaning
 MODEL_SUFFIX = ".skops"
 CV_RANDOM_STATE = 0  # fold shuffling seed: same folds every run
+LEAN_PROBE_ROWS = 32  # training embeddings (and as many perturbed) checking the lean path
+LEAN_PROBE_NOISE = 0.5  # perturbation of the probes, in novelty-scale units (off the data too)
 
 #: Types a poseclf model file may contain (skops refuses everything else).
 TRUSTED_TYPES: tuple[str, ...] = (
@@ -271,7 +279,46 @@ class PoseModel:
     # -- prediction -----------------------------------------------------------------------
     def predict_proba(self, landmarks, image_sizes=None) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` in the order of :attr:`classes_`."""
-        return pipeline_predict_proba(self.pipeline, pose_matrix(landmarks, image_sizes))
+        X = pose_matrix(landmarks, image_sizes)
+        return self._classify(self.pipeline.named_steps["embed"].transform(X))
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_lean", None)  # derived from the pipeline; rebuilt on first use, not saved
+        return state
+
+    def _classify(self, embedded: np.ndarray) -> np.ndarray:
+        """Probabilities of validated embeddings: the lean path for a few rows (one video
+        frame), scikit-learn for batches and for classifiers the lean path does not cover."""
+        cache = self._classifier_cache()
+        if len(embedded) <= LEAN_MAX_ROWS:
+            if "lean" not in cache:  # built and checked against scikit-learn once per model
+                cache["lean"] = lean_predict_proba(cache["classifier"],
+                                                   self._lean_probe(embedded))
+            if cache["lean"] is not None:
+                return cache["lean"](embedded)
+        return pipeline_predict_proba(cache["classifier"], embedded)
+
+    def _classifier_cache(self) -> dict:
+        """The classifier part of the pipeline and its lean path, rebuilt when steps change."""
+        steps = tuple(step for _, step in self.pipeline.steps)
+        cache = self.__dict__.get("_lean")
+        if cache is None or cache["pipeline"] is not self.pipeline or cache["steps"] != steps:
+            classifier = self.pipeline[-1] if len(steps) == 2 else self.pipeline[1:]
+            cache = {"pipeline": self.pipeline, "steps": steps, "classifier": classifier}
+            self.__dict__["_lean"] = cache
+        return cache
+
+    def _lean_probe(self, embedded: np.ndarray) -> np.ndarray:
+        """Embeddings on which the lean path must match scikit-learn: training poses (from the
+        novelty data) and perturbed copies, else the query itself."""
+        if self.novelty_ is None:
+            return embedded
+        ref = self.novelty_.reference_
+        rows = ref[np.linspace(0, len(ref) - 1, min(LEAN_PROBE_ROWS, len(ref))).astype(int)]
+        rows = np.concatenate([rows, rows + np.random.default_rng(0).normal(
+            0, LEAN_PROBE_NOISE, rows.shape)])
+        return rows.astype(np.float64) * self.novelty_.scale_ + self.novelty_.center_
 
     @property
     def can_reject(self) -> bool:
@@ -293,8 +340,7 @@ class PoseModel:
         """
         X = pose_matrix(landmarks, image_sizes)
         embedded = self.pipeline.named_steps["embed"].transform(X)
-        classifier = self.pipeline[-1] if len(self.pipeline) == 2 else self.pipeline[1:]
-        proba = classifier.predict_proba(embedded)
+        proba = self._classify(embedded)
         labels = np.asarray(self.classes_, dtype=object)[np.argmax(proba, axis=1)]
         if self.novelty_ is None:
             nan = np.full(len(labels), np.nan)
