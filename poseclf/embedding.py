@@ -94,6 +94,11 @@ DIRECTION_PAIRS: tuple[tuple[int, int], ...] = ((HIP_CENTER, SHOULDER_CENTER),) 
     ("left_heel", "left_foot_index"), ("right_heel", "right_foot_index"),
 ) + ((SHOULDER_CENTER, _I["nose"]),)  # fmt: skip
 
+#: Index arrays of the pair and triple sets (built once: converting per call cost ~5 us).
+_PAIR_INDEX = {"mediapipe": np.asarray(MEDIAPIPE_PAIRS), "all": np.asarray(ALL_PAIRS)}
+_ANGLE_INDEX = np.asarray(ANGLE_TRIPLES)
+_DIRECTION_INDEX = np.asarray(DIRECTION_PAIRS)
+
 #: Mirror permutation extended to the two virtual centre points (which map to themselves).
 _MIRROR = np.asarray(MIRROR_PERMUTATION + (HIP_CENTER, SHOULDER_CENTER))
 
@@ -171,15 +176,20 @@ def normalized_points(X, torso_size_multiplier: float = TORSO_SIZE_MULTIPLIER) -
     Rows 33 and 34 are the virtual hip and shoulder midpoints.
     """
     lm, sizes = _split_input(X)
-    pts = lm[:, :, :3] * np.stack([sizes[:, 0], sizes[:, 1], sizes[:, 0]], axis=1)[:, None, :]
-    hip = pts[:, _HIPS, :].mean(axis=1)
-    shoulder = pts[:, _SHOULDERS, :].mean(axis=1)
-    pts = np.concatenate([pts, hip[:, None], shoulder[:, None]], axis=1) - hip[:, None]
+    # written with plain element-wise operations in one buffer (the same arithmetic as mean and
+    # norm over 2 values): about 3x faster for a single pose than stack/concatenate/linalg.norm
+    pts = np.empty((len(lm), N_LANDMARKS + 2, 3))
+    np.multiply(lm[:, :, :3], sizes[:, None, [0, 1, 0]], out=pts[:, :N_LANDMARKS])
+    hip = (pts[:, _HIPS[0]] + pts[:, _HIPS[1]]) / 2
+    pts[:, HIP_CENTER] = hip
+    pts[:, SHOULDER_CENTER] = (pts[:, _SHOULDERS[0]] + pts[:, _SHOULDERS[1]]) / 2
+    pts -= hip[:, None]
     # MediaPipe measures the size in x, y only (z is the least reliable axis).
-    torso = np.linalg.norm(pts[:, SHOULDER_CENTER, :2], axis=1)
-    farthest = np.linalg.norm(pts[:, :, :2], axis=2).max(axis=1)
-    size = np.maximum(np.maximum(torso * torso_size_multiplier, farthest), SIZE_EPS)
-    return pts / size[:, None, None]
+    radius = np.sqrt(pts[:, :, 0] * pts[:, :, 0] + pts[:, :, 1] * pts[:, :, 1])
+    size = np.maximum(np.maximum(radius[:, SHOULDER_CENTER] * torso_size_multiplier,
+                                 radius.max(axis=1)), SIZE_EPS)
+    pts /= size[:, None, None]
+    return pts
 
 
 class PoseEmbedder(TransformerMixin, BaseEstimator):
@@ -270,18 +280,18 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
             check_is_fitted(self)
         pts = normalized_points(X, self.torso_size_multiplier)
         pts[:, :, 2] *= self.z_weight
-        pairs = np.asarray(self._pair_list())
+        pairs = _PAIR_INDEX["mediapipe" if self.pairs == "mediapipe" else "all"]
         diffs = pts[:, pairs[:, 1]] - pts[:, pairs[:, 0]]
         parts = [diffs.reshape(len(pts), -1)]
         if self.angles:
-            tri = np.asarray(ANGLE_TRIPLES)
+            tri = _ANGLE_INDEX
             u = pts[:, tri[:, 0]] - pts[:, tri[:, 1]]
             v = pts[:, tri[:, 2]] - pts[:, tri[:, 1]]
             # atan2(|u x v|, u . v) is finite for zero-length limbs (gives 0)
             angle = np.arctan2(np.linalg.norm(np.cross(u, v), axis=2), (u * v).sum(axis=2))
             parts.append(angle / np.pi * self.angle_weight)
         if self._directions:
-            seg = np.asarray(DIRECTION_PAIRS)
+            seg = _DIRECTION_INDEX
             d = pts[:, seg[:, 1]] - pts[:, seg[:, 0]]
             length = np.maximum(np.linalg.norm(d, axis=2, keepdims=True), SIZE_EPS)
             parts.append((d / length * self.direction_weight).reshape(len(pts), -1))

@@ -67,6 +67,8 @@ KEY_JOINTS: dict[str, tuple[int, int]] = {
     "ankles": (PoseLandmark.LEFT_ANKLE, PoseLandmark.RIGHT_ANKLE),
 }
 
+_KEY_JOINT_INDEX = np.asarray(list(KEY_JOINTS.values()))  # (6, 2), built once
+
 
 class NoveltyScorer(BaseEstimator):
     """Mean distance to the nearest training poses, with a cross-validated threshold.
@@ -172,14 +174,22 @@ class NoveltyScorer(BaseEstimator):
     def _scaled(self, X: np.ndarray) -> np.ndarray:
         return ((X - self.center_) / self.scale_).astype(np.float32)
 
-    def _distances(self, Q: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_cache", None)  # derived from reference_: rebuilt on first use, not saved
+        return state
+
+    def _distances(self, Q: np.ndarray, ref: np.ndarray,
+                   ref_sq: np.ndarray | None = None) -> np.ndarray:
         """Mean of the ``n_neighbors`` smallest RMS feature distances from each query to ``ref``.
 
         Squared distances as ``|q|^2 + |r|^2 - 2 q.r`` in float32 (one matrix product); the
-        rounding error is far below the scale of a threshold (~1 in scaled units).
+        rounding error is far below the scale of a threshold (~1 in scaled units). ``ref_sq``:
+        the precomputed ``|r|^2``.
         """
         k = min(int(self.n_neighbors), len(ref))
-        ref_sq = np.einsum("ij,ij->i", ref, ref)
+        if ref_sq is None:
+            ref_sq = np.einsum("ij,ij->i", ref, ref)
         out = np.empty(len(Q))
         block = max(1, _BLOCK_ELEMENTS // max(1, len(ref)))
         for start in range(0, len(Q), block):
@@ -191,12 +201,22 @@ class NoveltyScorer(BaseEstimator):
 
     def score(self, X) -> np.ndarray:
         """Novelty of each embedding, ``(n,)``: higher is farther from the training poses."""
-        check_is_fitted(self)
+        if not hasattr(self, "reference_"):  # cheaper than check_is_fitted per video frame
+            check_is_fitted(self)
         X = np.asarray(X, dtype=np.float64)  # lighter than check_array: one pose per video frame
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has shape {X.shape}, but the novelty scorer was fitted on "
                              f"{self.n_features_in_} features")
-        return self._distances(self._scaled(X), self.reference_)
+        return self._distances(self._scaled(X), self.reference_, self._reference_sq())
+
+    def _reference_sq(self) -> np.ndarray:
+        """``|r|^2`` of each reference pose, computed once per fit or load (not saved)."""
+        cache = self.__dict__.get("_cache")
+        if cache is None or cache[0] is not self.reference_:
+            ref = self.reference_
+            cache = (ref, np.einsum("ij,ij->i", ref, ref))
+            self.__dict__["_cache"] = cache
+        return cache[1]
 
     def is_novel(self, X) -> np.ndarray:
         """True where the novelty is above :attr:`threshold_`."""
@@ -254,8 +274,7 @@ class VisibilityCheck:
             lm = lm[None]
         if lm.ndim != 3 or lm.shape[1:] != (33, 4):
             raise ValueError(f"landmarks must have shape (n, 33, 4), got {np.shape(landmarks)}")
-        pairs = np.asarray(list(KEY_JOINTS.values()))  # (6, 2)
-        pts = lm[:, pairs]  # (n, 6, 2, 4)
+        pts = lm[:, _KEY_JOINT_INDEX]  # (n, 6, 2, 4)
         lo, hi = -self.frame_margin, 1.0 + self.frame_margin
         inside = np.all((pts[..., :2] >= lo) & (pts[..., :2] <= hi), axis=-1)
         seen = (pts[..., 3] >= self.min_visibility) & inside
