@@ -8,28 +8,40 @@ DATA_DIR defaults to ../shared/data (first-level folders are the classes). Print
 
 * the bare loop: ``read_image`` + ``PoseExtractor`` on every image, one process, nothing else;
 * ``extract_folder(workers=1)`` and ``extract_folder(workers=2)`` into a fresh table;
+* ``extract_folder(cluster="local:2")``: the same batches on a Dask LocalCluster of 2 worker
+  processes (skipped when Dask is not installed);
 
-and the ratios the dataset issue targets: 2 workers >= 1.7x one worker, and poseclf's overhead
-over the bare loop <= 15 %. All three runs include their start-up (extractor or worker
-processes), as a user pays it.
+and the ratios the issues target: 2 workers >= 1.7x one worker, poseclf's overhead over the
+bare loop <= 15 %, and the cluster path at most 15 % dearer than 2 local workers. All runs
+include their start-up (extractor, worker processes, cluster), as a user pays it; the cluster
+line also gives the figure without the cluster's start-up, and the per-batch scheduling
+overhead of joblib + Dask (empty tasks carrying the same batches, vs the local pool).
+CPU-time figures (this process plus its reaped child processes) are printed beside the wall
+times: on a machine shared with other jobs, wall time is not reliable.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from poseclf.dataset import extract_folder, scan_folder
+import joblib
+
+from poseclf.dataset import ExtractOptions, default_batch_size, extract_folder, scan_folder
 from poseclf.extraction import PoseExtractor
 from poseclf.images import read_image
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TARGET_SPEEDUP = 1.7  # 2 workers vs 1 on a 2-core machine (issue "dataset building")
 TARGET_OVERHEAD = 0.15  # 1 worker vs the bare loop
+TARGET_CLUSTER = 0.15  # cluster local:2 vs 2 local workers (issue "on a Dask cluster")
+CLUSTER = "local:2"
+EMPTY_ROUNDS = 3  # repetitions of the empty-task scheduling measurement (best is kept)
 
 
 CPU: dict[str, float] = {}  # CPU seconds of this process per in-process run (robust to load)
@@ -60,6 +72,89 @@ def poseclf_run(root: Path, workers: int, workdir: Path) -> float:
     return elapsed
 
 
+def _children_cpu() -> float:
+    """CPU seconds of the child processes that have ended and been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _stop_local_pool() -> None:
+    """End joblib's reusable worker processes, so that their CPU time is counted."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+
+
+def pool_run(root: Path, workdir: Path, **where) -> tuple[float, float]:
+    """Wall and CPU seconds (this process + its workers) of one extraction into a new table."""
+    _stop_local_pool()
+    table = workdir / f"table_{'_'.join(map(str, where.values()))}.csv"
+    cpu = time.process_time() + _children_cpu()
+    start = time.perf_counter()
+    report = extract_folder(root, table, resume=False, progress=False, **where)
+    elapsed = time.perf_counter() - start
+    _stop_local_pool()
+    assert report.n_extracted == report.n_images
+    return elapsed, time.process_time() + _children_cpu() - cpu
+
+
+def cluster_start_cost() -> tuple[float, float]:
+    """Wall and CPU seconds to start and stop the LocalCluster, with no work."""
+    from poseclf.cluster import dask_backend
+
+    cpu = time.process_time() + _children_cpu()
+    start = time.perf_counter()
+    with dask_backend(CLUSTER):
+        pass
+    return time.perf_counter() - start, time.process_time() + _children_cpu() - cpu
+
+
+def _empty_task(root: str, items, options) -> int:
+    return len(items)
+
+
+def scheduling_ms(root: Path, batches: list, cluster: str | None) -> float:
+    """Milliseconds per batch of a task that does nothing with its batch (best of a few)."""
+    from poseclf.cluster import cluster_or_local
+
+    with cluster_or_local(cluster):
+        parallel = joblib.Parallel(n_jobs=None if cluster else 2, batch_size=1)
+        tasks = [joblib.delayed(_empty_task)(str(root), b, ExtractOptions()) for b in batches]
+        parallel(tasks[:4])  # start-up and imports are not scheduling
+        best = float("inf")
+        for _ in range(EMPTY_ROUNDS):
+            start = time.perf_counter()
+            parallel(tasks)
+            best = min(best, time.perf_counter() - start)
+    return 1000 * best / len(batches)
+
+
+def cluster_rows(root: Path, workdir: Path, n: int, two: tuple[float, float]) -> None:
+    """The ``--cluster local:2`` vs ``--workers 2`` lines."""
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError as err:
+        print(f"cluster: skipped ({err}; pip install \"poseclf[cluster]\")")
+        return
+    wall, cpu = pool_run(root, workdir, cluster=CLUSTER)
+    start_wall, start_cpu = cluster_start_cost()
+    print(f"{'poseclf, --cluster ' + CLUSTER:30s} {wall:7.2f} s  {n / wall:7.1f} images/s  "
+          f"{1000 * wall / n:6.1f} ms/image  (CPU {cpu:.2f} s vs {two[1]:.2f} s for 2 workers)")
+    print(f"cluster vs 2 workers: wall {wall / two[0] - 1:+.1%}, CPU {cpu / two[1] - 1:+.1%} "
+          f"(target <= +{TARGET_CLUSTER:.0%}); the cluster's own start-up + shutdown is "
+          f"{start_wall:.2f} s wall, {start_cpu:.2f} s CPU")
+    print(f"cluster vs 2 workers without that start-up: wall "
+          f"{(wall - start_wall) / two[0] - 1:+.1%}, CPU {(cpu - start_cpu) / two[1] - 1:+.1%}")
+    items = scan_folder(root).items
+    size = default_batch_size(len(items), 2)
+    batches = [items[i:i + size] for i in range(0, len(items), size)]
+    dask_ms = scheduling_ms(root, batches, CLUSTER)
+    local_ms = scheduling_ms(root, batches, None)
+    print(f"scheduling overhead per batch ({len(batches)} batches of {size} paths, empty task): "
+          f"Dask {dask_ms:.2f} ms, local pool {local_ms:.2f} ms, difference "
+          f"{dask_ms - local_ms:+.2f} ms = {(dask_ms - local_ms) / size:+.3f} ms/image")
+
+
 def limited_copy(root: Path, limit: int, dest: Path) -> Path:
     """The first ``limit`` images of the scan, linked into ``dest`` with the same layout."""
     for item in scan_folder(root).items[:limit]:
@@ -87,7 +182,8 @@ def main() -> None:
               f"load average {os.getloadavg()[0]:.2f}")
         t_bare = bare_loop(root, paths)
         t_one = poseclf_run(root, 1, workdir)
-        t_two = poseclf_run(root, 2, workdir)
+        two = pool_run(root, workdir, workers=2)
+        t_two = two[0]
         for name, t in (("bare loop (read + BlazePose)", t_bare), ("poseclf, 1 worker", t_one),
                         ("poseclf, 2 workers", t_two)):
             print(f"{name:30s} {t:7.2f} s  {n / t:7.1f} images/s  {1000 * t / n:6.1f} ms/image")
@@ -99,6 +195,7 @@ def main() -> None:
         cpu_overhead = CPU["poseclf_1"] / CPU["bare"] - 1
         print(f"CPU time, 1 worker vs bare loop: {cpu_overhead:+.1%} "
               f"({CPU['poseclf_1']:.2f} s vs {CPU['bare']:.2f} s; less sensitive to other load)")
+        cluster_rows(root, workdir, n, two)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -95,11 +95,13 @@ def test_a_killed_worker_loses_no_row(photos, one_worker_table, client, tmp_path
     before = _worker_pids(client)
     victim = next(iter(before.values()))
     killed = threading.Event()
+    rows_at_kill = []
 
     def kill_when_started():
         deadline = time.monotonic() + START_TIMEOUT_S
         while saved_rows(table) < KILL_AFTER_ROWS and time.monotonic() < deadline:
             time.sleep(POLL_S)
+        rows_at_kill.append(saved_rows(table))
         os.kill(victim, signal.SIGKILL)
         killed.set()
 
@@ -108,7 +110,7 @@ def test_a_killed_worker_loses_no_row(photos, one_worker_table, client, tmp_path
     report = extract_folder(photos, table, cluster=client.scheduler.address, batch_size=1,
                             checkpoint_s=0, progress=False)
     killer.join(START_TIMEOUT_S)
-    assert killed.is_set()
+    assert killed.is_set() and rows_at_kill[0] < len(one_worker_table), "killed after the run"
     assert report.n_extracted == len(one_worker_table)
     assert saved_rows(table) == len(one_worker_table) and not report.interrupted
     assert_same_rows(load_table(table), one_worker_table)
