@@ -22,7 +22,8 @@ from .errors import ImageReadError
 from .images import read_image
 from .landmarks import Pose
 from .table import table_landmarks, table_world_landmarks
-from .video_segments import parse_frame_path, read_video_frame
+from .video import read_frame
+from .video_segments import parse_frame_path
 
 THUMB_SIZE = 200  # px: side of the square a thumbnail is fitted into
 LINE_HEIGHT = 16  # px: one caption line under a thumbnail
@@ -55,7 +56,7 @@ def load_row_image(images_root: str | os.PathLike, path: str) -> np.ndarray:
     if frame is not None and not (root / path).exists():
         name, index = frame
         video = root / name if (root / name).is_file() else root
-        return read_video_frame(video, index)
+        return read_frame(video, index)
     return read_image(root / path)
 
 

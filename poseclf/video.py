@@ -26,7 +26,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,6 +174,39 @@ def iter_frames(capture: cv2.VideoCapture) -> Iterator[np.ndarray]:
         if not ok or frame is None:
             return
         yield frame
+
+
+def iter_selected_frames(
+    source: str | os.PathLike, wanted: Collection[int]
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(index, BGR frame)`` for the frames of a video file whose index is in ``wanted``.
+
+    The file is decoded from its start and the frames in between are only grabbed: OpenCV's
+    frame seek is not exact for every file (a few frames off in some H.264 files), and frame
+    numbers must be.
+    """
+    capture, _ = open_source(source)
+    try:
+        last = max(wanted, default=-1)
+        index = 0
+        while index <= last:
+            if index in wanted:
+                ok, frame = capture.read()
+                if not ok or frame is None:
+                    return
+                yield index, frame
+            elif not capture.grab():
+                return
+            index += 1
+    finally:
+        capture.release()
+
+
+def read_frame(source: str | os.PathLike, index: int) -> np.ndarray:
+    """Frame ``index`` of a video file as RGB uint8 (decodes from the start: for thumbnails)."""
+    for _, frame in iter_selected_frames(source, {index}):
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    raise VideoError(f"{source}: cannot decode frame {index}")
 
 
 # -- sinks -----------------------------------------------------------------------------------

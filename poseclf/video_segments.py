@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from .cluster import cluster_or_local
 from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, pose_to_row
+from .video import VideoInfo, iter_selected_frames
 
 logger = logging.getLogger(__name__)
 
@@ -46,35 +47,6 @@ class Segment:
 
     def frames(self, stride: int = 1) -> range:
         return range(self.start_frame, self.end_frame + 1, stride)
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """Frame count, frame rate and size (width, height) of a video file."""
-
-    path: Path
-    n_frames: int
-    fps: float
-    size: tuple[int, int]
-
-    @classmethod
-    def from_path(cls, path: str | os.PathLike) -> VideoInfo:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such video file")
-        capture = cv2.VideoCapture(str(path))
-        try:
-            if not capture.isOpened():
-                raise ValueError(f"{path}: OpenCV cannot open this video (codec or format)")
-            return cls(
-                path=path,
-                n_frames=int(capture.get(cv2.CAP_PROP_FRAME_COUNT)),
-                fps=float(capture.get(cv2.CAP_PROP_FPS)) or 0.0,
-                size=(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                      int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))),
-            )
-        finally:
-            capture.release()
 
 
 def frame_path(video: str | os.PathLike, frame: int) -> str:
@@ -202,25 +174,15 @@ def extract_video_segments(
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
     options = options or ExtractOptions()
-    info = VideoInfo.from_path(video)
-    segments = check_segments(segments, info.n_frames or None)
+    info = VideoInfo.from_video_path(video)
+    segments = check_segments(segments, info.total_frames)
     wanted = {f: seg for seg in segments for f in seg.frames(stride)}
     rows: list[dict] = []
-    capture = cv2.VideoCapture(str(info.path))
-    bar = tqdm(total=len(wanted), unit="frame", desc=info.path.name, disable=not progress)
+    bar = tqdm(total=len(wanted), unit="frame", desc=Path(info.source).name,
+               disable=not progress)
     extractor, current = None, None
     try:
-        last = max(wanted, default=-1)
-        frame_index = 0
-        while frame_index <= last:
-            if frame_index not in wanted:
-                if not capture.grab():
-                    break
-                frame_index += 1
-                continue
-            ok, bgr = capture.read()
-            if not ok:
-                break
+        for frame_index, bgr in iter_selected_frames(info.source, wanted):
             seg = wanted[frame_index]
             if seg is not current:  # a new segment: start tracking afresh
                 if extractor is not None:
@@ -230,14 +192,12 @@ def extract_video_segments(
             pose = extractor(rgb)
             rows.append(_frame_row(info, frame_index, seg.label, rgb, pose, options.tag))
             bar.update(1)
-            frame_index += 1
     finally:
         bar.close()
-        capture.release()
         if extractor is not None:
             extractor.close()
     if len(rows) < len(wanted):
-        logger.warning("%s: %d of %d segment frames could not be decoded", info.path,
+        logger.warning("%s: %d of %d segment frames could not be decoded", info.source,
                        len(wanted) - len(rows), len(wanted))
     columns = list(TABLE_COLUMNS + VIDEO_COLUMNS + ("extractor",))
     df = pd.DataFrame(rows, columns=columns)
@@ -299,9 +259,9 @@ def extract_videos(
         raise ValueError(f"stride must be >= 1, got {stride}")
     tasks = []  # (video index, absolute path, segment): paths are sent, never frames
     for index, (video, segments) in enumerate(jobs):
-        info = VideoInfo.from_path(video)
-        for segment in check_segments(segments, info.n_frames or None):
-            tasks.append((index, str(info.path.absolute()), segment))
+        info = VideoInfo.from_video_path(video)
+        for segment in check_segments(segments, info.total_frames):
+            tasks.append((index, str(Path(info.source).absolute()), segment))
     # long segments first: the last task to finish is a short one
     tasks.sort(key=lambda t: -len(t[2].frames(stride)))
     results: dict[tuple[int, int], pd.DataFrame] = {}
@@ -328,24 +288,9 @@ def _keyed_segment(key, video, segment, stride, options):
 
 
 def _frame_row(info: VideoInfo, frame: int, label: str, rgb: np.ndarray, pose, tag: str) -> dict:
-    row = {"path": frame_path(info.path, frame), "label": label, "width": rgb.shape[1],
+    row = {"path": frame_path(info.source, frame), "label": label, "width": rgb.shape[1],
            "height": rgb.shape[0], "detected": pose is not None,
            "reason": "" if pose is not None else "no_person"}
     row.update(pose_to_row(pose))
     row.update(frame=frame, time_s=frame / info.fps if info.fps else np.nan, extractor=tag)
     return row
-
-
-def read_video_frame(video: str | os.PathLike, frame: int) -> np.ndarray:
-    """Frame ``frame`` of ``video`` as RGB uint8 (decodes from the start: for thumbnails only)."""
-    capture = cv2.VideoCapture(str(video))
-    try:
-        for _ in range(frame):
-            if not capture.grab():
-                break
-        ok, bgr = capture.read()
-    finally:
-        capture.release()
-    if not ok:
-        raise ValueError(f"{video}: cannot decode frame {frame}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

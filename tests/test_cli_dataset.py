@@ -16,8 +16,8 @@ from test_dataset import assert_same_rows, copy_photos
 from poseclf.cli import main
 from poseclf.dataset import extract_folder
 from poseclf.table import load_table
+from poseclf.video import VideoInfo
 from poseclf.video_segments import (
-    VideoInfo,
     parse_frame_path,
     read_segments,
     segments_from_annotations,
@@ -135,7 +135,8 @@ def test_segments_from_annotations_keep_only_the_asked_labels(sit_video):
     assert {s.label for s in segments} == set(SIT_SEGMENT_LABELS)
     assert segments[0].start_frame == 103  # the person walks in (annotations.json)
     all_segments = segments_from_annotations(sit_video.parent / "annotations.json", "sit.mp4")
-    assert sum(len(s.frames()) for s in all_segments) == VideoInfo.from_path(sit_video).n_frames
+    n_frames = VideoInfo.from_video_path(sit_video).total_frames
+    assert sum(len(s.frames()) for s in all_segments) == n_frames
 
 
 def test_extract_video_segments_labels_frames(sit_video, tmp_path):

@@ -99,7 +99,8 @@ def run_extract(args: argparse.Namespace) -> int:
 
 def _extract_video(args: argparse.Namespace, sources: list[Path]) -> int:
     from ..table import save_table
-    from ..video_segments import VideoInfo, extract_videos, read_segments
+    from ..video import VideoInfo
+    from ..video_segments import extract_videos, read_segments
 
     if not args.segments:
         print(f"poseclf extract: error: {sources[0]} is a file; a video needs --segments "
@@ -111,7 +112,7 @@ def _extract_video(args: argparse.Namespace, sources: list[Path]) -> int:
               "--segments: give one --segments SEGMENTS.csv per VIDEO, in the same order",
               file=sys.stderr)
         return EXIT_USAGE
-    jobs = [(source, read_segments(segments, fps=VideoInfo.from_path(source).fps))
+    jobs = [(source, read_segments(segments, fps=VideoInfo.from_video_path(source).fps))
             for source, segments in zip(sources, args.segments, strict=True)]
     with _sigterm_as_interrupt():
         df = extract_videos(jobs, stride=args.stride, options=_options(args),
