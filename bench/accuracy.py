@@ -250,6 +250,8 @@ def main(argv=None) -> None:
     parser.add_argument("--angles", action="store_true")
     parser.add_argument("--directions", action="store_true",
                         help="add unit limb-direction features (PoseEmbedder(directions=True))")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="only the per-pose prediction time table")
     args = parser.parse_args(argv)
     embedder_params = {"pairs": args.pairs, "angles": args.angles,
                        "directions": args.directions}
@@ -259,8 +261,9 @@ def main(argv=None) -> None:
         tables[d.name] = (lm, sizes, labels.astype(str))
         print(f"{d.name}: {len(labels)} poses, {len(set(labels))} classes")
     print(f"embedder: {embedder_params}")
-    fold_accuracy_table(tables, args.classifiers, embedder_params)
-    cross_source_table(tables, args.classifiers, embedder_params)
+    if not args.speed_only:
+        fold_accuracy_table(tables, args.classifiers, embedder_params)
+        cross_source_table(tables, args.classifiers, embedder_params)
     speed_table(tables)
 
 

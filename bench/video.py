@@ -8,8 +8,9 @@ Prints frames per second of (a) decoding alone, (b) decoding + BlazePose Full in
 (c) the whole ``poseclf video`` loop (:func:`poseclf.video.run_video`: decoding, BlazePose,
 classification, smoothing, counting, drawing, writing the mp4 and the timeline), the ratio
 (c)/(b) against the 90 % target, and the time per frame of classification + smoothing + counting
-(target: under 1 ms) and of drawing + mp4 writing. The model is a k-NN trained on the
-``pushups_visolus`` photos (the shipped default classifier family).
+(target: under 1 ms; best of ``--classify-repeat`` passes over the tracked poses) and of
+drawing + mp4 writing. The model (``--classifier``, default the shipped default ``svm``, with
+open-set rejection on) is trained on the ``pushups_visolus`` photos.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import cv2
 
+from poseclf.classifiers import CLASSIFIERS
 from poseclf.counting import RepetitionCounter
 from poseclf.draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator
 from poseclf.extraction import PoseExtractor
@@ -60,6 +62,22 @@ def decode_and_track(video: Path) -> tuple[list, list, float]:
     return poses, frames, elapsed
 
 
+def _classify_pass(model: PoseModel, poses: list, count: str) -> tuple[float, float]:
+    """Seconds of ``predict_pose`` and of smoothing + counting over all poses, one pass."""
+    smoother, counter = LabelSmoother(model.classes_), RepetitionCounter(count)
+    index = counter.index_in(model.classes_)
+    classify_s = smooth_s = 0.0
+    for pose in poses:
+        t0 = time.perf_counter()
+        proba = None if pose is None else model.predict_pose(pose)[1]
+        t1 = time.perf_counter()
+        result = smoother.update(proba)
+        counter.update(result.probabilities[index] if result.detected else None)
+        smooth_s += time.perf_counter() - t1
+        classify_s += t1 - t0
+    return classify_s, smooth_s
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--video", type=Path, default=DATA / "videos" / "pushup2.mp4")
@@ -67,11 +85,14 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of each stage; decode: fastest kept, (b)/(c): median pair")
+    parser.add_argument("--classifier", default="svm", choices=CLASSIFIERS)
+    parser.add_argument("--classify-repeat", type=int, default=5,
+                        help="passes of classification + smoothing + counting; fastest kept")
     args = parser.parse_args(argv)
 
     table = cached_table(args.data / "pushups_visolus", args.cache)
     lm, sizes, labels = training_arrays(table[table["detected"]])
-    model = PoseModel.train(lm, sizes, labels, classifier="knn", cv=0)
+    model = PoseModel.train(lm, sizes, labels, classifier=args.classifier, cv=0)
     count = "pushups_down"
     _, info = open_source(args.video)
     print(f"{args.video.name}: {info.width}x{info.height}, {info.fps:.2f} fps, "
@@ -90,18 +111,10 @@ def main(argv=None) -> int:
         track, best = pairs[len(pairs) // 2]  # the median pair
         poses, frames, track_s = track
 
-        # classification + smoothing + counting on the tracked poses, per frame
-        smoother, counter = LabelSmoother(model.classes_), RepetitionCounter(count)
-        index = counter.index_in(model.classes_)
-        classify_s = smooth_s = 0.0
-        for pose in poses:
-            t0 = time.perf_counter()
-            proba = None if pose is None else model.predict_pose(pose)[1]
-            t1 = time.perf_counter()
-            result = smoother.update(proba)
-            counter.update(result.probabilities[index] if result.detected else None)
-            smooth_s += time.perf_counter() - t1
-            classify_s += t1 - t0
+        # classification (rejection on) + smoothing + counting on the tracked poses, per frame;
+        # the least disturbed of a few passes (other processes inflate single passes)
+        passes = [_classify_pass(model, poses, count) for _ in range(args.classify_repeat)]
+        classify_s, smooth_s = min(passes, key=sum)
 
         # drawing + mp4 writing per frame
         skeleton, label_box, counter_box = SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator()
