@@ -19,7 +19,7 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -37,6 +37,8 @@ SVM_C = 10.0  # RBF SVC on standardised embeddings; chosen on the bench (bench/a
 SVM_GAMMA = "scale"  # sklearn's 1 / (n_features * X.var())
 SVM_GRID = {"svc__estimator__C": [0.3, 1.0, 3.0, 10.0, 30.0, 100.0],
             "svc__estimator__gamma": ["scale", 0.003, 0.01, 0.03, 0.1]}
+#: ``search=True`` for knn: voters (MediaPipe: 10) and first-stage candidates (MediaPipe: 30).
+KNN_GRID = {"top_n_by_mean_distance": [3, 5, 10, 15], "top_n_by_max_distance": [20, 30, 50]}
 #: Folds of the sigmoid (Platt) calibration giving SVM probabilities; each class needs this many
 #: training samples. (``SVC(probability=True)`` is deprecated since scikit-learn 1.9.)
 SVM_CALIBRATION_CV = 3
@@ -466,8 +468,26 @@ def _svm(*, C: float = SVM_C, gamma=SVM_GAMMA, kernel: str = "rbf",
     ])
     if not search:
         return pipe
-    folds = StratifiedKFold(cv, shuffle=True, random_state=random_state)
-    return GridSearchCV(pipe, SVM_GRID, cv=folds, scoring="balanced_accuracy",
+    return _grid_search(pipe, SVM_GRID, cv, random_state)
+
+
+class _GroupedFolds(StratifiedGroupKFold):
+    """Stratified group folds; without ``groups`` every sample is its own group."""
+
+    def split(self, X, y=None, groups=None):
+        if groups is None:
+            groups = np.arange(len(X))
+        return super().split(X, y, groups)
+
+
+def _grid_search(estimator, grid: dict, cv: int, random_state: int) -> GridSearchCV:
+    """Cross-validated grid search on balanced accuracy.
+
+    Folds are grouped: fit it with ``groups`` (see ``poseclf.model``) so that a pose and its
+    mirror image never sit on both sides of a split, which would flatter every setting.
+    """
+    folds = _GroupedFolds(cv, shuffle=True, random_state=random_state)
+    return GridSearchCV(estimator, grid, cv=folds, scoring="balanced_accuracy",
                         error_score="raise")
 
 
@@ -487,8 +507,9 @@ def _mlp(*, hidden_layer_sizes=MLP_HIDDEN, alpha: float = MLP_ALPHA, max_iter: i
     ])
 
 
-def _knn(**params):
-    return PoseKNNClassifier(**params)
+def _knn(*, search: bool = False, cv: int = 5, random_state: int = RANDOM_STATE, **params):
+    knn = PoseKNNClassifier(**params)
+    return _grid_search(knn, KNN_GRID, cv, random_state) if search else knn
 
 
 _BUILDERS = {"knn": _knn, "svm": _svm, "logreg": _logreg, "mlp": _mlp}
@@ -503,7 +524,8 @@ def make_classifier(name: str, **params) -> BaseEstimator:
     ----------
     name : {"knn", "svm", "logreg", "mlp"}
     **params
-        Builder options: ``knn``: :class:`PoseKNNClassifier` parameters; ``svm``: ``C``,
+        Builder options: ``knn``: :class:`PoseKNNClassifier` parameters, ``search`` (grid
+        search of the neighbour counts), ``cv``; ``svm``: ``C``,
         ``gamma``, ``kernel``, ``class_weight``, ``search`` (grid search of C and gamma by
         cross-validation), ``cv``; ``logreg``: ``C``, ``class_weight``; ``mlp``:
         ``hidden_layer_sizes``, ``alpha``.

@@ -92,11 +92,16 @@ def _fit_pipeline(pipeline: Pipeline, landmarks, sizes, labels, mirror: bool) ->
     """Fit on the poses (plus their mirror images when ``mirror``)."""
     X = pose_matrix(landmarks, sizes)
     y = np.asarray(labels)
+    groups = np.arange(len(y))  # a pose and its mirror image share a group
     if mirror:
         X = np.concatenate([X, pose_matrix(mirror_landmarks(landmarks), sizes)])
         y = np.concatenate([y, y])
-    pipeline.fit(X, y)
+        groups = np.concatenate([groups, groups])
     search = pipeline.steps[-1][1]
+    if isinstance(search, GridSearchCV):  # grouped folds: see classifiers._grid_search
+        pipeline.fit(X, y, **{f"{pipeline.steps[-1][0]}__groups": groups})
+    else:
+        pipeline.fit(X, y)
     if isinstance(search, GridSearchCV):  # keep only the chosen model (smaller, simpler file)
         pipeline.steps[-1] = (pipeline.steps[-1][0], search.best_estimator_)
         pipeline.best_params_ = search.best_params_
@@ -112,9 +117,10 @@ def build_pipeline(classifier: str = "svm", *, embedder_params: dict | None = No
     """
     embedder = PoseEmbedder(**(embedder_params or {}))
     clf = make_classifier(classifier, **(classifier_params or {}))
-    if isinstance(clf, PoseKNNClassifier) and not mirror and clf.mirror_map is None:
+    knn = clf.estimator if isinstance(clf, GridSearchCV) else clf
+    if isinstance(knn, PoseKNNClassifier) and not mirror and knn.mirror_map is None:
         index, sign = embedder.fit(np.zeros((1, 33, 4))).mirror_map()
-        clf.set_params(mirror_map=(index, sign))
+        knn.set_params(mirror_map=(index, sign))
     return Pipeline([("embed", embedder), ("classify", clf)])
 
 

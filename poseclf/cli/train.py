@@ -17,6 +17,7 @@ from ._common import EXIT_FAILURE, EXIT_OK, add_extractor_options, extractor_kwa
 
 DEFAULT_CLASSIFIER = "svm"  # best cross-source accuracy in bench/accuracy.py
 DEFAULT_CV = 5
+SEARCHABLE = ("svm", "knn")  # classifiers with a grid search (classifiers.SVM_GRID, KNN_GRID)
 
 
 def register(subparsers) -> None:
@@ -40,7 +41,8 @@ def register(subparsers) -> None:
                        help=f"folds of the reported cross-validation, 0 to skip "
                        f"(default: {DEFAULT_CV})")
     train.add_argument("--search", action="store_true",
-                       help="svm only: pick C and gamma by cross-validated grid search")
+                       help="pick svm C and gamma, or knn neighbour counts, by "
+                       "cross-validated grid search")
     train.add_argument("--cluster", metavar="ADDRESS|local:N",
                        help="with --search: run the grid search on a Dask cluster, a scheduler "
                        "address (tcp://host:8786) or local:N worker processes started here "
@@ -108,9 +110,12 @@ def run_train(args: argparse.Namespace) -> int:
     if args.card and not args.cv:
         raise PoseclfError("--card needs cross-validation: use --cv 2 or more")
     if args.cluster and not args.search:
-        raise PoseclfError("--cluster runs the grid search: add --search (svm)")
+        raise PoseclfError("--cluster runs the grid search: add --search (svm or knn)")
     lm, sizes, labels = _table_arrays(*args.tables)
-    params = {"search": True} if args.search and args.classifier == "svm" else None
+    if args.search and args.classifier not in SEARCHABLE:
+        raise PoseclfError(f"--search works with {' and '.join(SEARCHABLE)}, "
+                           f"not {args.classifier}")
+    params = {"search": True} if args.search else None
     with cluster_or_local(args.cluster):  # the grid search's joblib tasks go to Dask
         model = PoseModel.train(
             lm, sizes, labels, args.classifier, cv=args.cv, mirror=not args.no_mirror,
