@@ -27,8 +27,16 @@ class ShippedModel:
     card: Path | None
 
 
+#: Where each package's files sit in a source checkout (``import poseclf`` from the repository,
+#: e.g. ``python -m pytest`` at its top, finds the source tree, which has no such packages).
+_SOURCE_FOLDERS = {MODELS_PACKAGE: "models", DATASETS_PACKAGE: "datasets"}
+
+
 def _package_dir(package: str) -> Path:
-    return Path(str(resources.files(package)))
+    try:
+        return Path(str(resources.files(package)))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / _SOURCE_FOLDERS[package]
 
 
 def shipped_models() -> list[ShippedModel]:
