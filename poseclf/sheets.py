@@ -1,7 +1,7 @@
 """Contact sheets: grids of thumbnails with the skeleton drawn, so a person can look, not read.
 
 Two sheets are built from a landmark table and the folder its paths are relative to:
-:func:`outlier_sheet` (the rows :func:`poseclf.dataset.find_outliers` flags, with both labels)
+:func:`outlier_sheet` (the rows :func:`poseclf.review.find_outliers` flags, with both labels)
 and :func:`stats_sheet` (a few thumbnails per class). Sheets are BGR uint8 arrays (OpenCV's
 order, like :mod:`poseclf.draw`); :func:`write_sheet` saves one as PNG.
 """

@@ -90,7 +90,7 @@ def test_extract_prints_the_per_class_report(many_photos, uninterrupted, tmp_pat
 
 
 def test_stats_prints_counts_and_rates(uninterrupted, tmp_path, capsys):
-    from poseclf.dataset import table_stats
+    from poseclf.review import table_stats
 
     table = tmp_path / "t.csv"
     uninterrupted.to_csv(table, index=False)

@@ -150,7 +150,7 @@ def _register_outliers(subparsers) -> None:
 
 
 def run_outliers(args: argparse.Namespace) -> int:
-    from ..dataset import find_outliers
+    from ..review import find_outliers
     from ..table import load_table, save_table
 
     if args.sheet and not args.images:
@@ -195,7 +195,7 @@ def _register_stats(subparsers) -> None:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from ..dataset import table_stats
+    from ..review import table_stats
     from ..table import load_table
 
     if args.sheet and not args.images:

@@ -1,0 +1,129 @@
+"""Review a landmark table before training: per-class statistics and out-of-fold outliers.
+
+:func:`table_stats` is what ``poseclf stats`` prints; :func:`find_outliers` lists the rows whose
+own label loses to another class when a model that did not see them classifies them
+(``poseclf outliers``), the first photos to look at for a wrong label or a bad detection.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .dataset import class_summary
+from .table import LANDMARK_COLUMNS
+
+# -- statistics -------------------------------------------------------------------------
+VISIBILITY_COLUMNS: tuple[str, ...] = tuple(c for c in LANDMARK_COLUMNS if c.endswith("_v"))
+
+
+def table_stats(df: pd.DataFrame) -> pd.DataFrame:
+    """Per class: ``images``, ``detected``, ``no_person``, ``unreadable``, ``detection_rate``
+    and ``mean_visibility`` (mean landmark visibility over the detected rows).
+
+    A last row ``all`` sums the counts over the classes.
+    """
+    summary = class_summary(df)
+    total = summary.sum().rename("all")
+    detected = df[df["detected"].astype(bool)]
+    visibility = detected[list(VISIBILITY_COLUMNS)].mean(axis=1)
+    per_class_vis = visibility.groupby(detected["label"].astype(str)).mean()
+    summary = pd.concat([summary, total.to_frame().T])
+    summary["detection_rate"] = summary["detected"] / summary["images"].clip(lower=1)
+    summary["mean_visibility"] = per_class_vis.reindex(summary.index)
+    summary.loc["all", "mean_visibility"] = visibility.mean() if len(visibility) else np.nan
+    summary.index.name = "label"
+    return summary
+
+
+# -- review: out-of-fold outliers ---------------------------------------------------------------
+OUTLIER_RANDOM_STATE = 0  # fold shuffling seed: the same outliers on every run
+DEFAULT_OUTLIER_FOLDS = 5
+
+
+def out_of_fold_proba(
+    df: pd.DataFrame,
+    classifier: str = "knn",
+    folds: int = DEFAULT_OUTLIER_FOLDS,
+    *,
+    random_state: int = OUTLIER_RANDOM_STATE,
+) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """Class probabilities of every detected row from a model that never saw that row.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Landmark table; rows without a pose are left out.
+    classifier : str, default="knn"
+        A name of the classifier registry (:func:`poseclf.classifiers.make_classifier`).
+    folds : int, default=5
+        Stratified K-fold (lowered to the largest class size); 0 means leave-one-out.
+
+    Returns
+    -------
+    rows : DataFrame
+        The detected rows, in table order.
+    proba : ndarray of shape (len(rows), n_classes)
+    classes : list of str
+    """
+    from sklearn.model_selection import LeaveOneOut, StratifiedKFold
+
+    from .model import PoseModel
+    from .table import table_image_sizes, table_landmarks
+
+    rows = df[df["detected"].astype(bool)].reset_index(drop=True)
+    labels = rows["label"].astype(str).to_numpy()
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        raise ValueError(f"outlier review needs detected rows of at least 2 classes, got {classes}")
+    landmarks, sizes = table_landmarks(rows), table_image_sizes(rows)
+    if folds == 0:
+        splitter = LeaveOneOut()
+    else:
+        largest = int(pd.Series(labels).value_counts().max())
+        splitter = StratifiedKFold(max(2, min(folds, largest)), shuffle=True,
+                                   random_state=random_state)
+    proba = np.zeros((len(rows), len(classes)))
+    column = {c: i for i, c in enumerate(classes)}
+    for train, test in splitter.split(landmarks, labels):
+        if len(set(labels[train])) < 2:
+            continue  # nothing to compare against: the row keeps probability 0 everywhere
+        model = PoseModel.train(landmarks[train], sizes[train], labels[train],
+                                classifier=classifier, cv=0)
+        fold_proba = model.predict_proba(landmarks[test], sizes[test])
+        proba[np.ix_(test, [column[c] for c in model.classes_])] = fold_proba
+    return rows, proba, classes
+
+
+def find_outliers(
+    df: pd.DataFrame,
+    classifier: str = "knn",
+    folds: int = DEFAULT_OUTLIER_FOLDS,
+    *,
+    random_state: int = OUTLIER_RANDOM_STATE,
+) -> pd.DataFrame:
+    """Detected rows whose own label scores lower than another class out of fold.
+
+    Returns
+    -------
+    DataFrame
+        ``path``, ``label``, ``predicted``, ``label_score``, ``predicted_score``, ``margin``
+        (predicted minus label score) and one ``score_<class>`` column per class, the clearest
+        cases first.
+    """
+    rows, proba, classes = out_of_fold_proba(df, classifier, folds, random_state=random_state)
+    index = {c: i for i, c in enumerate(classes)}
+    own = proba[np.arange(len(rows)), [index[c] for c in rows["label"].astype(str)]]
+    best = proba.argmax(axis=1)
+    out = pd.DataFrame({
+        "path": rows["path"],
+        "label": rows["label"].astype(str),
+        "predicted": np.asarray(classes, dtype=object)[best],
+        "label_score": own,
+        "predicted_score": proba[np.arange(len(rows)), best],
+    })
+    out["margin"] = out["predicted_score"] - out["label_score"]
+    for c, i in index.items():
+        out[f"score_{c}"] = proba[:, i]
+    flagged = out[out["margin"] > 0]
+    return flagged.sort_values(["margin", "path"], ascending=[False, True]).reset_index(drop=True)
