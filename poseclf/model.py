@@ -20,16 +20,11 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from ._version import __version__
-from .classifiers import (
-    LEAN_MAX_ROWS,
-    PoseKNNClassifier,
-    lean_predict_proba,
-    make_classifier,
-    pipeline_predict_proba,
-)
+from .classifiers import PoseKNNClassifier, make_classifier
 from .embedding import PoseEmbedder, mirror_landmarks, pose_matrix
 from .errors import ModelFileError
 from .landmarks import Pose
+from .lean_predict import LEAN_MAX_ROWS, lean_predict_proba, pipeline_predict_proba
 from .novelty import PARTIAL_LABEL, UNKNOWN_LABEL, NoveltyScorer, VisibilityCheck
 from .table import SCHEMA_VERSION
 

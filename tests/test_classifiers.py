@@ -13,8 +13,8 @@ from poseclf.classifiers import (
     CLASSIFIERS,
     PoseKNNClassifier,
     make_classifier,
-    pipeline_predict_proba,
 )
+from poseclf.lean_predict import pipeline_predict_proba
 
 
 def blobs(n_per_class: int = 30, n_features: int = 12, seed: int = 0):

@@ -14,10 +14,11 @@ import pickle
 import numpy as np
 import pytest
 
-from poseclf import classifiers
-from poseclf.classifiers import CLASSIFIERS, LEAN_MAX_ROWS, lean_predict_proba
+from poseclf import lean_predict
+from poseclf.classifiers import CLASSIFIERS
 from poseclf.embedding import PoseEmbedder, normalized_points, pose_matrix
 from poseclf.landmarks import Pose
+from poseclf.lean_predict import LEAN_MAX_ROWS, lean_predict_proba
 from poseclf.model import PoseModel
 from poseclf.novelty import PARTIAL_LABEL, UNKNOWN_LABEL
 from poseclf.shipped import resolve_table
@@ -149,8 +150,8 @@ def test_linear_svm_has_a_lean_path(data):
 def test_lean_path_that_disagrees_with_sklearn_is_refused(data, models, monkeypatch, caplog):
     model = _model(models, data, "pushups_visolus", "svm")
     probe = model.embed(*data["pushups_visolus"][:2])[:8]
-    wrong = classifiers._lean(model.pipeline[-1])
-    monkeypatch.setattr(classifiers, "_lean", lambda est: (lambda X: wrong(X) + 1e-6))
+    wrong = lean_predict._lean(model.pipeline[-1])
+    monkeypatch.setattr(lean_predict, "_lean", lambda est: (lambda X: wrong(X) + 1e-6))
     with caplog.at_level(logging.WARNING, logger="poseclf.classifiers"):
         assert lean_predict_proba(model.pipeline[-1], probe) is None
     assert "differs from scikit-learn's; using scikit-learn" in caplog.text
