@@ -39,6 +39,8 @@ def table_stats(df: pd.DataFrame) -> pd.DataFrame:
 # -- review: out-of-fold outliers ---------------------------------------------------------------
 OUTLIER_RANDOM_STATE = 0  # fold shuffling seed: the same outliers on every run
 DEFAULT_OUTLIER_FOLDS = 5
+LABEL_LOSES = "label loses"  # another class scores higher than the row's own label
+UNLIKE_ITS_CLASS = "unlike its class"  # out-of-fold novelty above the rejection threshold
 
 
 def out_of_fold_proba(
@@ -65,6 +67,9 @@ def out_of_fold_proba(
         The detected rows, in table order.
     proba : ndarray of shape (len(rows), n_classes)
     classes : list of str
+    novelty : ndarray of shape (len(rows),)
+        Each row's novelty score divided by the rejection threshold of the model that did not
+        see it: above 1, that model would answer ``unknown`` (NaN where it could not tell).
     """
     from sklearn.model_selection import LeaveOneOut, StratifiedKFold
 
@@ -84,15 +89,18 @@ def out_of_fold_proba(
         splitter = StratifiedKFold(max(2, min(folds, largest)), shuffle=True,
                                    random_state=random_state)
     proba = np.zeros((len(rows), len(classes)))
+    novelty = np.full(len(rows), np.nan)
     column = {c: i for i, c in enumerate(classes)}
     for train, test in splitter.split(landmarks, labels):
         if len(set(labels[train])) < 2:
             continue  # nothing to compare against: the row keeps probability 0 everywhere
         model = PoseModel.train(landmarks[train], sizes[train], labels[train],
                                 classifier=classifier, cv=0)
-        fold_proba = model.predict_proba(landmarks[test], sizes[test])
-        proba[np.ix_(test, [column[c] for c in model.classes_])] = fold_proba
-    return rows, proba, classes
+        scores = model.predict_with_scores(landmarks[test], sizes[test], reject=False)
+        proba[np.ix_(test, [column[c] for c in model.classes_])] = scores.proba
+        if model.can_reject:
+            novelty[test] = scores.novelty / model.rejection_threshold
+    return rows, proba, classes, novelty
 
 
 def find_outliers(
@@ -102,16 +110,22 @@ def find_outliers(
     *,
     random_state: int = OUTLIER_RANDOM_STATE,
 ) -> pd.DataFrame:
-    """Detected rows whose own label scores lower than another class out of fold.
+    """Detected rows that a model trained without them disputes.
+
+    Two kinds, told apart by ``problem``: ``label loses`` (another class scores higher than the
+    row's own label: a wrong label, or a pose between classes) and ``unlike its class`` (the
+    model would answer ``unknown``: often a bad detection, such as BlazePose finding a bystander
+    or mixing two people, or a rare variant of the pose).
 
     Returns
     -------
     DataFrame
         ``path``, ``label``, ``predicted``, ``label_score``, ``predicted_score``, ``margin``
-        (predicted minus label score) and one ``score_<class>`` column per class, the clearest
-        cases first.
+        (predicted minus label score), ``novelty`` (score / rejection threshold), ``problem``
+        and one ``score_<class>`` column per class; label losses first, clearest cases first.
     """
-    rows, proba, classes = out_of_fold_proba(df, classifier, folds, random_state=random_state)
+    rows, proba, classes, novelty = out_of_fold_proba(df, classifier, folds,
+                                                      random_state=random_state)
     index = {c: i for i, c in enumerate(classes)}
     own = proba[np.arange(len(rows)), [index[c] for c in rows["label"].astype(str)]]
     best = proba.argmax(axis=1)
@@ -123,7 +137,13 @@ def find_outliers(
         "predicted_score": proba[np.arange(len(rows)), best],
     })
     out["margin"] = out["predicted_score"] - out["label_score"]
+    out["novelty"] = novelty
+    loses, unlike = out["margin"] > 0, ~(out["margin"] > 0) & (out["novelty"] > 1.0)
+    out["problem"] = np.where(loses, LABEL_LOSES, np.where(unlike, UNLIKE_ITS_CLASS, ""))
     for c, i in index.items():
         out[f"score_{c}"] = proba[:, i]
-    flagged = out[out["margin"] > 0]
-    return flagged.sort_values(["margin", "path"], ascending=[False, True]).reset_index(drop=True)
+    flagged = pd.concat([
+        out[loses].sort_values(["margin", "path"], ascending=[False, True]),
+        out[unlike].sort_values(["novelty", "path"], ascending=[False, True]),
+    ])
+    return flagged.reset_index(drop=True)

@@ -155,7 +155,8 @@ def outlier_sheet(
     columns: int = MAX_COLUMNS,
     size: int = THUMB_SIZE,
 ) -> np.ndarray:
-    """Thumbnails of the flagged rows: file, given label (and score), preferred label (score)."""
+    """Thumbnails of the flagged rows: file, given label (and score), and the model's
+    preferred label (score) or, for rows unlike their class, their novelty."""
     shown = outliers.head(max_shown)
     first = df.drop_duplicates("path")
     position = pd.Series(np.arange(len(first)), index=first["path"].to_numpy())
@@ -166,11 +167,13 @@ def outlier_sheet(
         cells.append(Cell(_read_or_none(images_root, flagged.path), pose, [
             (flagged.path, TEXT),
             (f"label: {flagged.label} {flagged.label_score:.2f}", TEXT),
-            (f"model: {flagged.predicted} {flagged.predicted_score:.2f}", WARN),
+            (f"model: {flagged.predicted} {flagged.predicted_score:.2f}"
+             if getattr(flagged, "problem", "") != "unlike its class"
+             else f"unlike its class (novelty x{flagged.novelty:.1f})", WARN),
         ]))
     grid = [cells[i:i + columns] for i in range(0, len(cells), columns)] or [[]]
     more = f" (first {max_shown})" if len(outliers) > max_shown else ""
-    title = f"{len(outliers)} rows whose label loses out of fold{more}"
+    title = f"{len(outliers)} rows a model trained without them disputes{more}"
     return compose_sheet(grid, title=title, size=size)
 
 

@@ -213,8 +213,13 @@ def test_outliers_flags_mislabelled_photos_and_drops_them(
                  "--sheet", str(sheet), "--images", str(many_photos), "--drop", str(clean)]) == 0
     flagged = pd.read_csv(out_csv)
     assert wrong <= set(flagged["path"])
-    assert (flagged["predicted"] != flagged["label"]).all()
-    assert (flagged["predicted_score"] > flagged["label_score"]).all()
+    loses = flagged[flagged["problem"] == "label loses"]
+    assert wrong <= set(loses["path"])
+    assert (loses["predicted"] != loses["label"]).all()
+    assert (loses["predicted_score"] > loses["label_score"]).all()
+    unlike = flagged[flagged["problem"] == "unlike its class"]
+    assert (unlike["novelty"] > 1).all() and set(flagged["problem"]) <= {"label loses",
+                                                                        "unlike its class"}
     kept = load_table(clean)
     assert not set(kept["path"]) & set(flagged["path"])
     assert len(kept) == len(load_table(table)) - len(flagged)

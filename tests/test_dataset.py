@@ -194,3 +194,32 @@ def test_class_summary_counts_reasons():
     summary = class_summary(df)
     assert summary.loc["a"].tolist() == [2, 1, 1, 0]
     assert summary.loc["b"].tolist() == [1, 0, 0, 1]
+
+
+def test_outliers_also_flag_a_pose_unlike_its_class():
+    """A synthetic table: two tight classes and one row whose skeleton is scrambled."""
+    import pandas as pd
+
+    from poseclf.landmarks import Pose
+    from poseclf.review import UNLIKE_ITS_CLASS, find_outliers
+    from poseclf.table import TABLE_COLUMNS, pose_to_row
+
+    rng = np.random.default_rng(11)
+    base = rng.random((33, 4)).astype(np.float32)
+    base[:, 3] = 1.0
+    rows = []
+    for i in range(40):
+        label = "up" if i % 2 else "down"
+        lm = base.copy()
+        if label == "up":
+            lm[[15, 16], 1] -= 0.5
+        lm[:, :2] += rng.normal(0, 0.005, (33, 2))
+        if i == 7:  # a bad detection: limbs thrown about
+            lm[11:, :2] = rng.random((22, 2))
+        rows.append({"path": f"{label}/{i}.jpg", "label": label, "width": 100, "height": 100,
+                     "detected": True, "reason": "", **pose_to_row(Pose(lm, None, (100, 100)))})
+    flagged = find_outliers(pd.DataFrame(rows, columns=list(TABLE_COLUMNS)), "knn")
+    assert "up/7.jpg" in set(flagged["path"])
+    row = flagged.set_index("path").loc["up/7.jpg"]
+    assert row["problem"] == UNLIKE_ITS_CLASS or row["margin"] > 0
+    assert row["novelty"] > 1

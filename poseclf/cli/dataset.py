@@ -150,7 +150,7 @@ def _register_outliers(subparsers) -> None:
 
 
 def run_outliers(args: argparse.Namespace) -> int:
-    from ..review import find_outliers
+    from ..review import LABEL_LOSES, UNLIKE_ITS_CLASS, find_outliers
     from ..table import load_table, save_table
 
     if args.sheet and not args.images:
@@ -159,9 +159,14 @@ def run_outliers(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     df = load_table(args.table)
     outliers = find_outliers(df, classifier=args.classifier, folds=args.folds)
-    print(f"{len(outliers)} of {int(df['detected'].sum())} detected rows lose to another class")
+    counts = outliers["problem"].value_counts()
+    print(f"{len(outliers)} of {int(df['detected'].sum())} detected rows flagged: "
+          f"{counts.get(LABEL_LOSES, 0)} whose label loses to another class, "
+          f"{counts.get(UNLIKE_ITS_CLASS, 0)} unlike the rest of their class "
+          "(bad detection or rare variant)")
     if len(outliers):
-        shown = outliers[["path", "label", "predicted", "label_score", "predicted_score"]]
+        shown = outliers[["path", "label", "predicted", "label_score", "predicted_score",
+                          "novelty", "problem"]]
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     if args.output:
         outliers.to_csv(args.output, index=False)
