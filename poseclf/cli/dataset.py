@@ -128,6 +128,22 @@ def _extract_video(args: argparse.Namespace, sources: list[Path]) -> int:
     return EXIT_OK
 
 
+# -- contact sheets (outliers, stats) ------------------------------------------------------------
+def _add_sheet_options(parser: argparse.ArgumentParser, sheet_help: str) -> None:
+    parser.add_argument("--sheet", metavar="PNG", help=sheet_help)
+    parser.add_argument("--images", metavar="DATA_DIR",
+                        help="folder the table paths are relative to (for --sheet)")
+
+
+def _sheet_has_images(args: argparse.Namespace, command: str) -> bool:
+    """False (after saying why) when --sheet is given without --images."""
+    if args.sheet and not args.images:
+        print(f"poseclf {command}: error: --sheet needs --images DATA_DIR (the folder the "
+              "table paths are relative to)", file=sys.stderr)
+        return False
+    return True
+
+
 # -- outliers -----------------------------------------------------------------------------------
 def _register_outliers(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -142,9 +158,7 @@ def _register_outliers(subparsers) -> None:
     parser.add_argument("--folds", type=int, default=5, metavar="K",
                         help="K-fold cross-validation; 0 = leave-one-out (default: 5)")
     parser.add_argument("-o", "--output", metavar="OUTLIERS.csv", help="write the outlier list")
-    parser.add_argument("--sheet", metavar="PNG", help="contact sheet of the flagged photos")
-    parser.add_argument("--images", metavar="DATA_DIR",
-                        help="folder the table paths are relative to (for --sheet)")
+    _add_sheet_options(parser, "contact sheet of the flagged photos")
     parser.add_argument("--drop", metavar="CLEAN_TABLE", help="write the table without them")
     parser.set_defaults(func=run_outliers)
 
@@ -153,9 +167,7 @@ def run_outliers(args: argparse.Namespace) -> int:
     from ..review import LABEL_LOSES, UNLIKE_ITS_CLASS, find_outliers
     from ..table import load_table, save_table
 
-    if args.sheet and not args.images:
-        print("poseclf outliers: error: --sheet needs --images DATA_DIR (the folder the table "
-              "paths are relative to)", file=sys.stderr)
+    if not _sheet_has_images(args, "outliers"):
         return EXIT_USAGE
     df = load_table(args.table)
     outliers = find_outliers(df, classifier=args.classifier, folds=args.folds)
@@ -191,9 +203,7 @@ def _register_stats(subparsers) -> None:
         "landmark visibility. --sheet draws a few thumbnails per class.",
     )
     parser.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
-    parser.add_argument("--sheet", metavar="PNG", help="contact sheet with thumbnails per class")
-    parser.add_argument("--images", metavar="DATA_DIR",
-                        help="folder the table paths are relative to (for --sheet)")
+    _add_sheet_options(parser, "contact sheet with thumbnails per class")
     parser.add_argument("--per-class", type=int, default=6, metavar="N",
                         help="thumbnails per class on the sheet (default: 6)")
     parser.set_defaults(func=run_stats)
@@ -203,9 +213,7 @@ def run_stats(args: argparse.Namespace) -> int:
     from ..review import table_stats
     from ..table import load_table
 
-    if args.sheet and not args.images:
-        print("poseclf stats: error: --sheet needs --images DATA_DIR (the folder the table "
-              "paths are relative to)", file=sys.stderr)
+    if not _sheet_has_images(args, "stats"):
         return EXIT_USAGE
     df = load_table(args.table)
     print(table_stats(df).to_string(float_format=lambda v: f"{v:.2f}"))
