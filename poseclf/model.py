@@ -7,6 +7,7 @@ loading a file never runs code from it. joblib/pickle files load only with ``tru
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
 import os
 import zipfile
@@ -57,6 +58,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.preprocessing._label.LabelBinarizer",
     "sklearn.utils._bunch.Bunch",
     "numpy.ndarray",
+    "numpy.str_",
     "numpy.dtype",
     "numpy.float64",
     "numpy.float32",
@@ -468,6 +470,9 @@ def _load_skops(path: Path, trusted: bool):
 
     try:
         found = sio.get_untrusted_types(file=path)
+        # skops trusts many scikit-learn types by default; poseclf's list is the whole rule,
+        # so every type named in the file's schema is checked against it.
+        found = list(dict.fromkeys([*found, *_schema_types(path)]))
     except Exception as err:  # noqa: BLE001 - skops raises many types for a corrupt archive
         raise ModelFileError(f"{path}: not a readable skops model file ({err})") from err
     unknown = [t for t in found if t not in TRUSTED_TYPES]
@@ -481,6 +486,23 @@ def _load_skops(path: Path, trusted: bool):
         return sio.load(path, trusted=list(dict.fromkeys([*found, *TRUSTED_TYPES])))
     except Exception as err:  # noqa: BLE001
         raise ModelFileError(f"{path}: cannot load the skops model ({err})") from err
+
+
+def _schema_types(path: Path) -> list[str]:
+    """Every ``module.Class`` named in the ``schema.json`` of a skops file."""
+    with zipfile.ZipFile(path) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    types: dict[str, None] = {}
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
+                types[f"{node['__module__']}.{node['__class__']}"] = None
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return list(types)
 
 
 def _check_payload(payload, path: Path) -> tuple[Pipeline, dict]:

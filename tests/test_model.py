@@ -158,3 +158,19 @@ def test_training_needs_two_classes(data):
     lm, sizes, _ = data
     with pytest.raises(ValueError, match="at least 2 classes"):
         PoseModel.train(lm, sizes, ["up"] * len(lm))
+
+
+def test_a_type_skops_trusts_but_poseclf_does_not_list_is_refused(tmp_path, data):
+    """skops trusts plain scikit-learn estimators by default; poseclf's list is the rule."""
+    import skops.io as sio
+    from sklearn.neighbors import KNeighborsClassifier
+
+    model = PoseModel.train(*data, "knn", cv=0)
+    model.pipeline.steps[-1] = ("classify", KNeighborsClassifier(3).fit(
+        model.embed(data[0], data[1]), data[2]))
+    path = model.save(tmp_path / "plain_knn.skops")
+    assert "sklearn.neighbors._classification.KNeighborsClassifier" not in \
+        sio.get_untrusted_types(file=path)
+    with pytest.raises(ModelFileError, match=r"plain_knn\.skops: refused.*KNeighborsClassifier"):
+        PoseModel.load(path)
+    assert PoseModel.load(path, trusted=True).predict(*data[:2]).shape == (24,)
