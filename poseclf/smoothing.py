@@ -41,6 +41,10 @@ DEFAULT_ALPHA = 0.2  # weight decay per frame back in time
 DEFAULT_MIN_FRAMES = 1  # frames a new class must stay ahead (raise it for noisy models)
 DEFAULT_MARGIN = 0.1  # smoothed-probability lead the new class needs over the shown label
 DEFAULT_MAX_MISSING = 5  # frames without a pose bridged before showing no_person: 0.17 s at 30 fps
+#: Video defaults in seconds, so a 5 fps clip is smoothed over the same time as a 30 fps one
+#: (MediaPipe's 10-frame window assumes about 30 fps; 10 frames at 5 fps would lag by 2 s).
+DEFAULT_WINDOW_VIDEO = "0.33s"  # = DEFAULT_WINDOW frames at 30 fps
+DEFAULT_MAX_MISSING_VIDEO = "0.17s"  # = DEFAULT_MAX_MISSING frames at 30 fps
 
 
 def seconds_to_frames(seconds: float, fps: float, *, minimum: int = 1) -> int:

@@ -40,9 +40,9 @@ from .errors import PoseclfError
 from .smoothing import (
     DEFAULT_ALPHA,
     DEFAULT_MARGIN,
-    DEFAULT_MAX_MISSING,
+    DEFAULT_MAX_MISSING_VIDEO,
     DEFAULT_MIN_FRAMES,
-    DEFAULT_WINDOW,
+    DEFAULT_WINDOW_VIDEO,
     NO_PERSON,
     LabelSmoother,
     frames_or_seconds,
@@ -412,11 +412,11 @@ def run_video(
     timeline: str | os.PathLike | None = None,
     show: bool = False,
     count: str | None = None,
-    window: int | str = DEFAULT_WINDOW,
+    window: int | str = DEFAULT_WINDOW_VIDEO,
     alpha: float = DEFAULT_ALPHA,
     min_frames: int | str = DEFAULT_MIN_FRAMES,
     margin: float = DEFAULT_MARGIN,
-    max_missing: int | str = DEFAULT_MAX_MISSING,
+    max_missing: int | str = DEFAULT_MAX_MISSING_VIDEO,
     enter: float | None = None,
     exit: float | None = None,
     max_frames: int | None = None,
@@ -442,7 +442,8 @@ def run_video(
         Class whose entries are counted as repetitions.
     window, alpha, min_frames, margin, max_missing
         :class:`~poseclf.smoothing.LabelSmoother` settings. Lengths are frames (``10``) or
-        seconds (``"0.33s"``, converted with the source's frame rate).
+        seconds (``"0.33s"``, converted with the source's frame rate); the window (0.33 s) and
+        the bridged gap (0.17 s) default to seconds, so any frame rate is smoothed alike.
     enter, exit : float, optional
         :class:`~poseclf.counting.RepetitionCounter` thresholds (defaults 0.6 and 0.4).
     max_frames : int, optional

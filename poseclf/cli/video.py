@@ -9,8 +9,10 @@ from ..smoothing import (
     DEFAULT_ALPHA,
     DEFAULT_MARGIN,
     DEFAULT_MAX_MISSING,
+    DEFAULT_MAX_MISSING_VIDEO,
     DEFAULT_MIN_FRAMES,
     DEFAULT_WINDOW,
+    DEFAULT_WINDOW_VIDEO,
 )
 from ..video import STOP_INTERRUPTED, run_video
 from ._common import EXIT_INTERRUPTED, EXIT_OK, add_extractor_options, extractor_kwargs
@@ -45,9 +47,9 @@ def register(subparsers) -> None:
                         help="always show a class: never 'unknown' (pose unlike the training "
                         "poses) or 'partial' (key joints hidden)")
     smooth = parser.add_argument_group("smoothing (MediaPipe's EMA, then label hysteresis)")
-    smooth.add_argument("--window", default=str(DEFAULT_WINDOW), metavar="FRAMES",
-                        help=f"moving-average window (default: {DEFAULT_WINDOW} = 0.33 s at "
-                        "30 fps)")
+    smooth.add_argument("--window", default=DEFAULT_WINDOW_VIDEO, metavar="FRAMES",
+                        help=f"moving-average window (default: {DEFAULT_WINDOW_VIDEO} = "
+                        f"{DEFAULT_WINDOW} frames at 30 fps)")
     smooth.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, metavar="A",
                         help=f"weight decay per frame back in time, (0, 1] "
                         f"(default: {DEFAULT_ALPHA})")
@@ -57,9 +59,10 @@ def register(subparsers) -> None:
     smooth.add_argument("--margin", type=float, default=DEFAULT_MARGIN, metavar="P",
                         help="smoothed-probability lead a new label needs "
                         f"(default: {DEFAULT_MARGIN})")
-    smooth.add_argument("--max-missing", default=str(DEFAULT_MAX_MISSING), metavar="FRAMES",
+    smooth.add_argument("--max-missing", default=DEFAULT_MAX_MISSING_VIDEO, metavar="FRAMES",
                         help="frames without a person bridged before showing no_person "
-                        f"(default: {DEFAULT_MAX_MISSING} = 0.17 s at 30 fps)")
+                        f"(default: {DEFAULT_MAX_MISSING_VIDEO} = {DEFAULT_MAX_MISSING} frames "
+                        "at 30 fps)")
     smooth.add_argument("--enter", type=float, default=ENTER_THRESHOLD, metavar="P",
                         help=f"--count: probability that enters the class "
                         f"(default: {ENTER_THRESHOLD})")
