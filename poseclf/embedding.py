@@ -136,6 +136,36 @@ def mirror_landmarks(landmarks: np.ndarray) -> np.ndarray:
     return lm
 
 
+def mirror_world_landmarks(world: np.ndarray) -> np.ndarray:
+    """World landmarks of the horizontally flipped image: left and right swapped, ``x -> -x``."""
+    out = np.asarray(world)[..., list(MIRROR_PERMUTATION), :].copy()
+    out[..., 0] = -out[..., 0]
+    return out
+
+
+def world_directions(world: np.ndarray) -> np.ndarray:
+    """Unit 3D directions of the :data:`DIRECTION_PAIRS` body segments from BlazePose world
+    landmarks ``(n, 33, 3)`` (metres, hip-centred): ``(n, 3 * len(DIRECTION_PAIRS))``.
+
+    Unlike image landmarks, whose depth is BlazePose's least reliable axis, the world
+    landmarks are a metric 3D estimate: a push-up filmed from the front has a torso that points
+    up in the picture but away from the camera in 3D. Rows with missing (NaN) landmarks give NaN.
+    """
+    w = np.asarray(world, dtype=np.float64)
+    if w.ndim == 2:
+        w = w[None]
+    if w.ndim != 3 or w.shape[1:] != (N_LANDMARKS, 3):
+        raise ValueError(f"world landmarks must have shape (n, {N_LANDMARKS}, 3), got {w.shape}")
+    pts = np.empty((len(w), N_LANDMARKS + 2, 3))
+    pts[:, :N_LANDMARKS] = w
+    pts[:, HIP_CENTER] = (w[:, _HIPS[0]] + w[:, _HIPS[1]]) / 2
+    pts[:, SHOULDER_CENTER] = (w[:, _SHOULDERS[0]] + w[:, _SHOULDERS[1]]) / 2
+    seg = _DIRECTION_INDEX
+    d = pts[:, seg[:, 1]] - pts[:, seg[:, 0]]
+    length = np.maximum(np.linalg.norm(d, axis=2, keepdims=True), SIZE_EPS)
+    return (d / length).reshape(len(w), -1)
+
+
 def float_matrix(X) -> np.ndarray:
     """``X`` as a finite 2-D float array: :func:`~sklearn.utils.validation.check_array`
     (float64) with a fast path for what prediction nearly always gets, a finite float ndarray.

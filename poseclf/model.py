@@ -22,11 +22,17 @@ from sklearn.pipeline import Pipeline
 
 from ._version import __version__
 from .classifiers import PoseKNNClassifier, make_classifier
-from .embedding import PoseEmbedder, mirror_landmarks, pose_matrix
+from .embedding import PoseEmbedder, mirror_landmarks, mirror_world_landmarks, pose_matrix
 from .errors import ModelFileError
 from .landmarks import Pose
 from .lean_predict import LEAN_MAX_ROWS, lean_predict_proba, pipeline_predict_proba
-from .novelty import PARTIAL_LABEL, UNKNOWN_LABEL, NoveltyScorer, VisibilityCheck
+from .novelty import (
+    PARTIAL_LABEL,
+    UNKNOWN_LABEL,
+    NoveltyEmbedder,
+    NoveltyScorer,
+    VisibilityCheck,
+)
 from .table import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -43,6 +49,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "poseclf.embedding.PoseEmbedder",
     "poseclf.classifiers.PoseKNNClassifier",
     "poseclf.novelty.NoveltyScorer",
+    "poseclf.novelty.NoveltyEmbedder",
     "sklearn.pipeline.Pipeline",
     "sklearn.preprocessing._data.StandardScaler",
     "sklearn.svm._classes.SVC",
@@ -206,19 +213,26 @@ class PoseModel:
     """
 
     def __init__(self, pipeline: Pipeline, metadata: dict, novelty: NoveltyScorer | None = None,
-                 visibility: VisibilityCheck | None = None):
+                 visibility: VisibilityCheck | None = None,
+                 novelty_features: NoveltyEmbedder | None = None,
+                 novelty_image: NoveltyScorer | None = None):
         self.pipeline = pipeline
         self.metadata = metadata
         self.classes_ = [str(c) for c in pipeline.classes_]
         #: Open-set rejection (None: the model predates it and never rejects).
         self.novelty_ = novelty
         self.visibility_ = visibility if novelty is not None else None
+        #: Features of the novelty score (None: files from before them use the classifier's
+        #: embedding).
+        self.novelty_features_ = novelty_features if novelty is not None else None
+        #: Image-only scorer for poses without world landmarks, when :attr:`novelty_` uses them.
+        self.novelty_image_ = novelty_image if novelty_features is not None else None
 
     @classmethod
     def train(cls, landmarks, image_sizes, labels, classifier: str = "svm", *, cv: int = 5,
               mirror: bool = True, embedder_params: dict | None = None,
               classifier_params: dict | None = None, novelty_params: dict | None = None,
-              visibility_params: dict | None = None) -> PoseModel:
+              visibility_params: dict | None = None, world_landmarks=None) -> PoseModel:
         """Fit on ``(n, 33, 4)`` landmarks, ``(n, 2)`` sizes (None: square) and labels.
 
         ``cv`` > 1 also records stratified K-fold scores in the metadata (0 skips it).
@@ -228,6 +242,9 @@ class PoseModel:
         (:class:`~poseclf.novelty.VisibilityCheck`) set the open-set rejection; its threshold is
         always calibrated by cross-validation on the training set (mirror images included in
         the reference poses whatever ``mirror`` is: a mirrored pose is never novel).
+        ``world_landmarks`` ``(n, 33, 3)`` (BlazePose world landmarks, e.g. from
+        :func:`~poseclf.table.training_world_landmarks`) add 3D limb directions to the novelty
+        features; without them, or when some are missing, novelty uses the image landmarks only.
         """
         landmarks = np.asarray(landmarks, dtype=np.float32)
         labels = np.asarray(labels, dtype=object).astype(str)
@@ -255,10 +272,10 @@ class PoseModel:
                 "confusion": report["confusion"],
             }
         _fit_pipeline(pipeline, landmarks, sizes, labels, mirror)
-        embedder = pipeline.named_steps["embed"]
-        novelty = NoveltyScorer(**(novelty_params or {})).fit(
-            embedder.transform(pose_matrix(landmarks, sizes)), labels,
-            embedder.transform(pose_matrix(mirror_landmarks(landmarks), sizes)))
+        features = NoveltyEmbedder(_plain(pipeline.named_steps["embed"].get_params())).fit()
+        novelty, novelty_image = _fit_novelty(features, landmarks, sizes, labels,
+                                              _usable_world(world_landmarks, len(labels)),
+                                              novelty_params or {})
         visibility = VisibilityCheck(**(visibility_params or {}))
         classes, counts = np.unique(labels, return_counts=True)
         params = _plain(classifier_params or {})
@@ -275,9 +292,9 @@ class PoseModel:
             "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
             "cv_scores": scores,
             "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "rejection": _rejection_metadata(novelty, visibility),
+            "rejection": _rejection_metadata(novelty, visibility, novelty_image),
         }
-        return cls(pipeline, metadata, novelty, visibility)
+        return cls(pipeline, metadata, novelty, visibility, features, novelty_image)
 
     # -- prediction -----------------------------------------------------------------------
     def predict_proba(self, landmarks, image_sizes=None) -> np.ndarray:
@@ -317,13 +334,15 @@ class PoseModel:
     def _lean_probe(self, embedded: np.ndarray) -> np.ndarray:
         """Embeddings on which the lean path must match scikit-learn: training poses (from the
         novelty data) and perturbed copies, else the query itself."""
-        if self.novelty_ is None:
+        scorer = self.novelty_image_ or self.novelty_
+        if scorer is None:
             return embedded
-        ref = self.novelty_.reference_
+        n = embedded.shape[1]  # the classifier's embedding is the first columns of the novelty's
+        ref = scorer.reference_[:, :n]
         rows = ref[np.linspace(0, len(ref) - 1, min(LEAN_PROBE_ROWS, len(ref))).astype(int)]
         rows = np.concatenate([rows, rows + np.random.default_rng(0).normal(
             0, LEAN_PROBE_NOISE, rows.shape)])
-        return rows.astype(np.float64) * self.novelty_.scale_ + self.novelty_.center_
+        return rows.astype(np.float64) * scorer.scale_ + scorer.center_[:n]
 
     @property
     def can_reject(self) -> bool:
@@ -335,13 +354,20 @@ class PoseModel:
         """Novelty above which a pose is ``unknown`` (None without novelty data)."""
         return None if self.novelty_ is None else self.novelty_.threshold_
 
-    def predict_with_scores(self, landmarks, image_sizes=None, *,
+    @property
+    def uses_world_landmarks(self) -> bool:
+        """Whether novelty uses world landmarks when a pose has them (else image-only)."""
+        return self.novelty_image_ is not None
+
+    def predict_with_scores(self, landmarks, image_sizes=None, *, world_landmarks=None,
                             reject: bool = True) -> Predictions:
         """Labels, probabilities, novelty scores and partial flags in one pass.
 
         With ``reject`` (and a model that has novelty data) a pose whose key joints are hidden
-        is labelled ``"partial"`` and one whose novelty exceeds :attr:`rejection_threshold`
-        ``"unknown"``; the probabilities are those of the classifier either way.
+        is labelled ``"partial"`` and one whose novelty exceeds its threshold ``"unknown"``; the
+        probabilities are those of the classifier either way. ``world_landmarks``
+        ``(n, 33, 3)`` (or None) are used by models trained with them; a pose without them
+        (None or NaN) is scored on the image landmarks against the image-only threshold.
         """
         X = pose_matrix(landmarks, image_sizes)
         embedded = self._classifier_cache()["embedder"].transform(X)
@@ -349,44 +375,78 @@ class PoseModel:
         labels = np.asarray(self.classes_, dtype=object)[np.argmax(proba, axis=1)]
         if self.novelty_ is None:
             nan = np.full(len(labels), np.nan)
-            return Predictions(labels, proba, nan, np.zeros(len(labels), dtype=bool))
-        novelty = self.novelty_.score(embedded)
+            return Predictions(labels, proba, nan, np.zeros(len(labels), dtype=bool), nan)
+        world = _world_array(world_landmarks, len(X))  # checked even when not used
+        novelty, threshold = self._novelty(X, embedded, world)
         partial = self.visibility_.is_partial(X[:, :132].reshape(-1, 33, 4))
         if reject:
             labels = labels.copy()
-            labels[novelty > self.novelty_.threshold_] = UNKNOWN_LABEL
+            labels[novelty > threshold] = UNKNOWN_LABEL
             labels[partial] = PARTIAL_LABEL
-        return Predictions(labels, proba, novelty, partial)
+        return Predictions(labels, proba, novelty, partial, threshold)
 
-    def novelty(self, landmarks, image_sizes=None) -> np.ndarray:
+    def _novelty(self, X: np.ndarray, embedded: np.ndarray,
+                 world: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Novelty score and threshold of each pose."""
+        features = self.novelty_features_
+        if features is None:  # file from before the novelty features: the classifier embedding
+            return self.novelty_.score(embedded), np.full(len(X), self.novelty_.threshold_)
+        image = features.image_features(X)
+        if self.novelty_image_ is None:  # trained without world landmarks
+            return self.novelty_.score(image), np.full(len(X), self.novelty_.threshold_)
+        novelty = np.empty(len(X))
+        threshold = np.empty(len(X))
+        world_part = (np.full((len(X), features.n_world_features_), np.nan) if world is None
+                      else features.world_features(world))
+        has_world = np.isfinite(world_part).all(axis=1)
+        if has_world.any():
+            novelty[has_world] = self.novelty_.score(
+                np.concatenate([image[has_world], world_part[has_world]], axis=1))
+            threshold[has_world] = self.novelty_.threshold_
+        if not has_world.all():
+            novelty[~has_world] = self.novelty_image_.score(image[~has_world])
+            threshold[~has_world] = self.novelty_image_.threshold_
+        return novelty, threshold
+
+    def novelty(self, landmarks, image_sizes=None, *, world_landmarks=None) -> np.ndarray:
         """Novelty score of each pose (NaN without novelty data); see :mod:`poseclf.novelty`."""
-        return self.predict_with_scores(landmarks, image_sizes, reject=False).novelty
+        return self.predict_with_scores(landmarks, image_sizes, world_landmarks=world_landmarks,
+                                        reject=False).novelty
 
-    def predict(self, landmarks, image_sizes=None, *, reject: bool = True) -> np.ndarray:
+    def predict(self, landmarks, image_sizes=None, *, world_landmarks=None,
+                reject: bool = True) -> np.ndarray:
         """Label of each pose, array of str: a class, or ``"unknown"``/``"partial"``.
 
         ``reject=False`` always answers the most probable class.
         """
-        return self.predict_with_scores(landmarks, image_sizes, reject=reject).labels
+        return self.predict_with_scores(landmarks, image_sizes, world_landmarks=world_landmarks,
+                                        reject=reject).labels
 
     def predict_pose(self, pose: Pose, *, reject: bool = True) -> tuple[str, np.ndarray]:
         """Label and probabilities of one :class:`Pose` (video frames)."""
-        result = self.predict_with_scores(pose.landmarks[None], np.asarray([pose.image_size]),
-                                          reject=reject)
+        result = self.score_pose(pose, reject=reject)
         return str(result.labels[0]), result.proba[0]
+
+    def score_pose(self, pose: Pose, *, reject: bool = True) -> Predictions:
+        """:meth:`predict_with_scores` of one :class:`Pose` (its world landmarks included)."""
+        world = None if pose.world_landmarks is None else pose.world_landmarks[None]
+        return self.predict_with_scores(pose.landmarks[None], np.asarray([pose.image_size]),
+                                        world_landmarks=world, reject=reject)
 
     def embed(self, landmarks, image_sizes=None) -> np.ndarray:
         """The embedding the classifier sees, ``(n, n_features)``."""
         return self.pipeline.named_steps["embed"].transform(pose_matrix(landmarks, image_sizes))
 
-    def evaluate(self, landmarks, image_sizes, labels, *, reject: bool = True) -> dict:
+    def evaluate(self, landmarks, image_sizes, labels, *, world_landmarks=None,
+                 reject: bool = True) -> dict:
         """:func:`evaluation_report` of the plain predictions, plus rejection figures.
 
         Added keys: ``reject`` (whether rejection was applied), ``coverage`` (share of poses
         accepted), ``accuracy_accepted`` (accuracy on them; NaN when none), ``n_unknown``,
         ``n_partial`` and ``rejection_threshold``.
         """
-        result = self.predict_with_scores(landmarks, image_sizes, reject=reject)
+        result = self.predict_with_scores(landmarks, image_sizes, world_landmarks=world_landmarks,
+                                          reject=reject)
         plain = np.asarray(self.classes_, dtype=object)[np.argmax(result.proba, axis=1)]
         report = evaluation_report(labels, plain, self.classes_)
         truth = np.asarray(labels, dtype=object).astype(str)
@@ -422,6 +482,10 @@ class PoseModel:
         if self.novelty_ is not None:
             payload["novelty"] = self.novelty_
             payload["visibility"] = self.visibility_.get_params()
+            if self.novelty_features_ is not None:
+                payload["novelty_features"] = self.novelty_features_
+            if self.novelty_image_ is not None:
+                payload["novelty_image"] = self.novelty_image_
         tmp = path.with_name(f".{path.name}.tmp")
         try:
             sio.dump(payload, tmp)
@@ -461,7 +525,9 @@ class PoseModel:
                        "metadata": payload.metadata, "pipeline": payload.pipeline,
                        "novelty": payload.novelty_,
                        "visibility": (payload.visibility_.get_params()
-                                      if payload.visibility_ is not None else None)}
+                                      if payload.visibility_ is not None else None),
+                       "novelty_features": payload.__dict__.get("novelty_features_"),
+                       "novelty_image": payload.__dict__.get("novelty_image_")}
         return cls(*_check_payload(payload, path), *_check_rejection(payload, path))
 
 
@@ -540,11 +606,54 @@ class Predictions(NamedTuple):
     proba: np.ndarray  # (n, n_classes) classifier probabilities, also for rejected poses
     novelty: np.ndarray  # (n,) novelty score (NaN when the model has no novelty data)
     partial: np.ndarray  # (n,) bool: too few key joints visible
+    threshold: np.ndarray  # (n,) novelty threshold the pose was held to (NaN: no novelty data)
 
 
-def _rejection_metadata(novelty: NoveltyScorer, visibility: VisibilityCheck) -> dict:
+def _usable_world(world_landmarks, n: int) -> np.ndarray | None:
+    """Training world landmarks when every row has them, else None (image-only novelty)."""
+    world = _world_array(world_landmarks, n)
+    if world is None:
+        return None
+    if not np.isfinite(world).all():
+        missing = int((~np.isfinite(world).all(axis=(1, 2))).sum())
+        log.warning("%d of %d training poses have no world landmarks: novelty uses the image "
+                    "landmarks only", missing, n)
+        return None
+    return world
+
+
+def _world_array(world_landmarks, n: int) -> np.ndarray | None:
+    if world_landmarks is None:
+        return None
+    world = np.asarray(world_landmarks, dtype=np.float64)
+    if world.shape != (n, 33, 3):
+        raise ValueError(f"world_landmarks must have shape ({n}, 33, 3), got {world.shape}")
+    return world
+
+
+def _fit_novelty(features: NoveltyEmbedder, landmarks, sizes, labels, world,
+                 params: dict) -> tuple[NoveltyScorer, NoveltyScorer | None]:
+    """The novelty scorer (on image + world features when ``world`` is given) and, with world
+    landmarks, the image-only scorer for poses without them."""
+    mirrored = mirror_landmarks(landmarks)
+    image = features.image_features(pose_matrix(landmarks, sizes))
+    image_mirror = features.image_features(pose_matrix(mirrored, sizes))
+    image_scorer = NoveltyScorer(**params).fit(image, labels, image_mirror)
+    if world is None:
+        return image_scorer, None
+    both = np.concatenate([image, features.world_features(world)], axis=1)
+    both_mirror = np.concatenate(
+        [image_mirror, features.world_features(mirror_world_landmarks(world))], axis=1)
+    return NoveltyScorer(**params).fit(both, labels, both_mirror), image_scorer
+
+
+def _rejection_metadata(novelty: NoveltyScorer, visibility: VisibilityCheck,
+                        novelty_image: NoveltyScorer | None = None) -> dict:
     """Threshold and calibration figures shown by ``poseclf evaluate`` and model cards."""
     return {
+        "features": "image+world" if novelty_image is not None else "image",
+        "threshold_image": (novelty_image.threshold_ if novelty_image is not None
+                            else novelty.threshold_),
         "threshold": novelty.threshold_,
         "percentile": float(novelty.percentile),
         "n_neighbors": int(novelty.n_neighbors),
@@ -555,15 +664,15 @@ def _rejection_metadata(novelty: NoveltyScorer, visibility: VisibilityCheck) -> 
     }
 
 
-def _check_rejection(payload: dict, path: Path) -> tuple[NoveltyScorer | None,
-                                                          VisibilityCheck | None]:
-    """Novelty scorer and visibility check of a payload; (None, None) for older files."""
+def _check_rejection(payload: dict, path: Path) -> tuple:
+    """Novelty scorer, visibility check, novelty features and image-only scorer of a payload;
+    all None for files saved before rejection."""
     novelty = payload.get("novelty")
     if novelty is None:
         log.warning("%s: the model file has no novelty data (saved before poseclf rejected "
                     "unknown and partial poses): rejection is disabled for it; retrain with "
                     "`poseclf train` to enable it", path)
-        return None, None
+        return None, None, None, None
     if not isinstance(novelty, NoveltyScorer) or not hasattr(novelty, "threshold_"):
         raise ModelFileError(f"{path}: the model file's novelty data is not a fitted "
                              "NoveltyScorer; retrain it with `poseclf train`.")
@@ -572,7 +681,16 @@ def _check_rejection(payload: dict, path: Path) -> tuple[NoveltyScorer | None,
     except (TypeError, ValueError) as err:
         raise ModelFileError(f"{path}: bad visibility settings in the model file ({err}); "
                              "retrain it with `poseclf train`.") from err
-    return novelty, visibility
+    features, image = payload.get("novelty_features"), payload.get("novelty_image")
+    if features is not None and not (isinstance(features, NoveltyEmbedder)
+                                     and hasattr(features, "image_embedder_")):
+        raise ModelFileError(f"{path}: the model file's novelty features are not a fitted "
+                             "NoveltyEmbedder; retrain it with `poseclf train`.")
+    if image is not None and not (isinstance(image, NoveltyScorer)
+                                  and hasattr(image, "threshold_") and features is not None):
+        raise ModelFileError(f"{path}: the model file's image-only novelty data is not a "
+                             "fitted NoveltyScorer; retrain it with `poseclf train`.")
+    return novelty, visibility, features, image
 
 
 def _plain(params: dict) -> dict:

@@ -18,6 +18,12 @@ from the training data):
   keeps side views (the far arm and leg occluded) accepted, while a photo cut at the waist
   (knees and ankles out of frame) is partial.
 
+The space novelty is measured in (:class:`NoveltyEmbedder`) is the classifier's embedding with
+the unit directions of the limbs added, then the same directions from BlazePose's **world
+landmarks** (metric 3D): in the picture a push-up filmed from the front has an upright torso, like
+a standing person; in 3D it points away from the camera. A model trained with world landmarks
+also keeps an image-only scorer, with its own threshold, for poses that come without them.
+
 Choices, measured with ``bench/rejection.py`` on ``../shared/data``:
 
 * One global scale (root-mean-square of the per-feature standard deviations) rather than a
@@ -26,6 +32,8 @@ Choices, measured with ``bench/rejection.py`` on ``../shared/data``:
 * ``min_visibility`` 0.3 and ``max_hidden_joints`` 1: on the five photo datasets, 0.3 marks 4x
   fewer training photos partial than MediaPipe's drawing threshold 0.5, and photos cropped at the
   waist or hips are caught equally well by both (the in-frame test does most of that work).
+* Limb directions and world directions (weight 0.5): see ``bench/rejection.py`` and the
+  closing figures in the README's rejection section.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from .embedding import DIRECTION_PAIRS, PoseEmbedder, world_directions
 from .landmarks import PoseLandmark
 
 UNKNOWN_LABEL = "unknown"  # answer for a pose unlike every training pose (novelty > threshold)
@@ -46,6 +55,7 @@ DEFAULT_PERCENTILE = 99.0  # of held-out in-class novelty scores: ~1% of known p
 DEFAULT_CALIBRATION_CV = 5  # folds of the threshold calibration
 CALIBRATION_RANDOM_STATE = 0  # same folds every run
 CALIBRATION_PERCENTILES = (50, 90, 95, 99, 100)  # held-out score summary kept in the metadata
+WORLD_DIRECTION_WEIGHT = 0.5  # world-landmark limb directions, relative to the image part
 _BLOCK_ELEMENTS = 1 << 20  # query x reference distances computed per block (4 MB float32)
 
 #: BlazePose visibility below which a landmark counts as not seen. 0.3 (not MediaPipe's drawing
@@ -221,6 +231,55 @@ class NoveltyScorer(BaseEstimator):
     def is_novel(self, X) -> np.ndarray:
         """True where the novelty is above :attr:`threshold_`."""
         return self.score(X) > self.threshold_
+
+
+class NoveltyEmbedder(BaseEstimator):
+    """The features novelty is measured on, derived from the classifier's embedding settings.
+
+    Image part: :class:`~poseclf.embedding.PoseEmbedder` with the classifier's parameters and
+    limb directions added (``directions=True``; the classifier's own embedding is its first
+    columns). World part: the unit 3D directions of the same limbs from BlazePose's world
+    landmarks (:func:`~poseclf.embedding.world_directions`), times ``world_weight``.
+
+    Parameters
+    ----------
+    embedder_params : dict, optional
+        Parameters of the classifier's :class:`~poseclf.embedding.PoseEmbedder`.
+    world_weight : float, default=0.5
+        Weight of the world directions (unit vectors) relative to the image part.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from poseclf.embedding import pose_matrix
+    >>> features = NoveltyEmbedder().fit()
+    >>> lm = np.random.default_rng(0).random((2, 33, 4))
+    >>> features.image_features(pose_matrix(lm)).shape, features.world_features(lm[..., :3]).shape
+    ((2, 111), (2, 42))
+    """
+
+    def __init__(self, embedder_params: dict | None = None,
+                 world_weight: float = WORLD_DIRECTION_WEIGHT):
+        self.embedder_params = embedder_params
+        self.world_weight = world_weight
+
+    def fit(self, X=None, y=None) -> NoveltyEmbedder:
+        """Build the image embedder (nothing is learned from data)."""
+        if not self.world_weight > 0:
+            raise ValueError(f"world_weight must be > 0, got {self.world_weight!r}")
+        params = {**(self.embedder_params or {}), "directions": True}
+        self.image_embedder_ = PoseEmbedder(**params).fit(np.zeros((1, 33, 4)))
+        self.n_image_features_ = int(self.image_embedder_.n_features_out_)
+        self.n_world_features_ = 3 * len(DIRECTION_PAIRS)
+        return self
+
+    def image_features(self, X) -> np.ndarray:
+        """Image part for a ``(n, 134)`` :func:`~poseclf.embedding.pose_matrix`."""
+        return self.image_embedder_.transform(X)
+
+    def world_features(self, world) -> np.ndarray:
+        """World part for ``(n, 33, 3)`` world landmarks (NaN rows stay NaN)."""
+        return world_directions(world) * self.world_weight
 
 
 class VisibilityCheck:

@@ -93,8 +93,7 @@ def predict_images(
         if pose is None:
             result = ImagePrediction(path, NO_PERSON)
         else:
-            scored = model.predict_with_scores(pose.landmarks[None],
-                                               np.asarray([pose.image_size]), reject=reject)
+            scored = model.score_pose(pose, reject=reject)
             probabilities = {c: float(p)
                              for c, p in zip(model.classes_, scored.proba[0], strict=True)}
             result = ImagePrediction(path, str(scored.labels[0]), probabilities, pose,

@@ -74,7 +74,7 @@ def out_of_fold_proba(
     from sklearn.model_selection import LeaveOneOut, StratifiedKFold
 
     from .model import PoseModel
-    from .table import table_image_sizes, table_landmarks
+    from .table import table_image_sizes, table_landmarks, table_world_landmarks
 
     rows = df[df["detected"].astype(bool)].reset_index(drop=True)
     labels = rows["label"].astype(str).to_numpy()
@@ -82,6 +82,9 @@ def out_of_fold_proba(
     if len(classes) < 2:
         raise ValueError(f"outlier review needs detected rows of at least 2 classes, got {classes}")
     landmarks, sizes = table_landmarks(rows), table_image_sizes(rows)
+    world = table_world_landmarks(rows)
+    if not np.isfinite(world).all():
+        world = None  # novelty on the image landmarks only (see PoseModel.train)
     if folds == 0:
         splitter = LeaveOneOut()
     else:
@@ -95,11 +98,14 @@ def out_of_fold_proba(
         if len(set(labels[train])) < 2:
             continue  # nothing to compare against: the row keeps probability 0 everywhere
         model = PoseModel.train(landmarks[train], sizes[train], labels[train],
-                                classifier=classifier, cv=0)
-        scores = model.predict_with_scores(landmarks[test], sizes[test], reject=False)
+                                classifier=classifier, cv=0,
+                                world_landmarks=None if world is None else world[train])
+        scores = model.predict_with_scores(
+            landmarks[test], sizes[test], reject=False,
+            world_landmarks=None if world is None else world[test])
         proba[np.ix_(test, [column[c] for c in model.classes_])] = scores.proba
         if model.can_reject:
-            novelty[test] = scores.novelty / model.rejection_threshold
+            novelty[test] = scores.novelty / scores.threshold
     return rows, proba, classes, novelty
 
 

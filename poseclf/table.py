@@ -179,3 +179,8 @@ def training_arrays(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """Detected rows only: landmarks (n, 33, 4), image sizes (n, 2), labels (n,)."""
     kept = df[df["detected"]]
     return table_landmarks(kept), table_image_sizes(kept), kept["label"].to_numpy(dtype=object)
+
+
+def training_world_landmarks(df: pd.DataFrame) -> np.ndarray:
+    """World landmarks (n, 33, 3) of the rows :func:`training_arrays` returns (NaN if absent)."""
+    return table_world_landmarks(df[df["detected"]])

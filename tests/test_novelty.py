@@ -7,7 +7,13 @@ import logging
 import numpy as np
 import pytest
 
-from poseclf.embedding import mirror_landmarks
+from poseclf.embedding import (
+    DIRECTION_PAIRS,
+    mirror_landmarks,
+    mirror_world_landmarks,
+    pose_matrix,
+    world_directions,
+)
 from poseclf.landmarks import Pose
 from poseclf.model import PoseModel
 from poseclf.novelty import (
@@ -192,3 +198,103 @@ def test_bad_visibility_settings_are_refused(params, message):
 
 def test_key_joints_are_the_six_body_joints():
     assert list(KEY_JOINTS) == ["shoulders", "elbows", "wrists", "hips", "knees", "ankles"]
+
+
+# -- world landmarks in the novelty features -------------------------------------------------
+def world_of(lm: np.ndarray, depth: float = 0.0) -> np.ndarray:
+    """World landmarks (metres, hip-centred, y down) of image landmarks; ``depth`` tilts the
+    body away from the camera (z grows towards the head), as in a push-up filmed from the
+    front."""
+    w = np.asarray(lm, dtype=np.float64)[..., :3].copy()
+    hip = (w[..., 23:24, :] + w[..., 24:25, :]) / 2
+    w -= hip
+    w[..., 2] = -w[..., 1] * depth
+    return w
+
+
+@pytest.fixture(scope="module")
+def world_model():
+    """The ``model`` classes, trained with world landmarks."""
+    rng = np.random.default_rng(0)
+    lm = np.concatenate([noisy(body(0.15, 0.55), 20, rng), noisy(body(0.55, 0.55), 20, rng)])
+    labels = np.repeat(["left_up", "down"], 20)
+    return PoseModel.train(lm, np.tile(SIZE, (40, 1)), labels, "knn", cv=0,
+                           world_landmarks=world_of(lm))
+
+
+def test_world_directions_mirror_like_the_body():
+    lm = body(0.15, 0.55)
+    world = world_of(lm[None], depth=0.3)
+    dirs = world_directions(world)
+    mirrored = world_directions(mirror_world_landmarks(world))
+    assert dirs.shape == (1, 3 * len(DIRECTION_PAIRS))
+    norms = np.linalg.norm(dirs.reshape(-1, 3), axis=1)
+    np.testing.assert_allclose(norms[:11], 1.0, atol=1e-9)  # the synthetic body has no feet
+    # the torso axis (first pair) keeps y and z and flips x under mirroring
+    np.testing.assert_allclose(mirrored[0, :3], dirs[0, :3] * [-1, 1, 1], atol=1e-9)
+    assert np.isnan(world_directions(np.full((1, 33, 3), np.nan))).all()
+
+
+def test_novelty_features_start_with_the_classifier_embedding(world_model):
+    features = world_model.novelty_features_
+    lm = body(0.15, 0.55)[None]
+    X = pose_matrix(lm, np.asarray([SIZE]))
+    embedded = world_model.embed(lm, np.asarray([SIZE]))
+    image = features.image_features(X)
+    np.testing.assert_allclose(image[:, :embedded.shape[1]], embedded)
+    assert image.shape[1] == features.n_image_features_ > embedded.shape[1]
+
+
+def test_world_landmarks_tell_a_pose_tilted_in_depth_from_the_upright_one(world_model):
+    lm = noisy(body(0.15, 0.55), 4, np.random.default_rng(3))
+    sizes = np.tile(SIZE, (4, 1))
+    upright = world_model.predict_with_scores(lm, sizes, world_landmarks=world_of(lm))
+    tilted = world_model.predict_with_scores(lm, sizes, world_landmarks=world_of(lm, depth=2.0))
+    image_only = world_model.predict_with_scores(lm, sizes)
+    assert (upright.labels == "left_up").all()
+    assert (tilted.labels == UNKNOWN_LABEL).all()  # same picture, body pointing at the camera
+    assert (image_only.labels == "left_up").all()  # without world landmarks it cannot tell
+    info = world_model.metadata["rejection"]
+    assert info["features"] == "image+world"
+    np.testing.assert_array_equal(upright.threshold, info["threshold"])
+    np.testing.assert_array_equal(image_only.threshold, info["threshold_image"])
+
+
+def test_pose_world_landmarks_are_used_by_predict_pose(world_model):
+    lm = body(0.15, 0.55)
+    assert world_model.predict_pose(Pose(lm, world_of(lm), SIZE))[0] == "left_up"
+    assert world_model.predict_pose(Pose(lm, world_of(lm, 2.0), SIZE))[0] == UNKNOWN_LABEL
+    assert world_model.predict_pose(Pose(lm, None, SIZE))[0] == "left_up"
+
+
+def test_training_without_complete_world_landmarks_uses_the_image(caplog):
+    rng = np.random.default_rng(4)
+    lm = np.concatenate([noisy(body(0.15, 0.55), 10, rng), noisy(body(0.55, 0.55), 10, rng)])
+    world = world_of(lm)
+    world[3] = np.nan
+    with caplog.at_level(logging.WARNING):
+        model = PoseModel.train(lm, np.tile(SIZE, (20, 1)), np.repeat(["a", "b"], 10), "knn",
+                                cv=0, world_landmarks=world)
+    assert "1 of 20 training poses have no world landmarks" in caplog.text
+    assert not model.uses_world_landmarks
+    assert model.metadata["rejection"]["features"] == "image"
+    with pytest.raises(ValueError, match="world_landmarks must have shape"):
+        model.predict(lm, np.tile(SIZE, (20, 1)), world_landmarks=world[:3])
+
+
+def test_file_from_before_novelty_features_scores_on_the_classifier_embedding(tmp_path, model):
+    """A model saved before NoveltyEmbedder (novelty on the classifier's embedding) still loads
+    and scores as it was calibrated."""
+    embedder = model.pipeline.named_steps["embed"]
+    rng = np.random.default_rng(0)
+    lm = np.concatenate([noisy(body(0.15, 0.55), 20, rng), noisy(body(0.55, 0.55), 20, rng)])
+    sizes = np.tile(SIZE, (40, 1))
+    scorer = NoveltyScorer().fit(embedder.transform(pose_matrix(lm, sizes)),
+                                 np.repeat(["left_up", "down"], 20),
+                                 embedder.transform(pose_matrix(mirror_landmarks(lm), sizes)))
+    old = PoseModel(model.pipeline, model.metadata, scorer, model.visibility_)
+    loaded = PoseModel.load(old.save(tmp_path / "old.skops"))
+    assert loaded.novelty_features_ is None and loaded.can_reject
+    probe = noisy(body(0.05, 0.05), 3, rng)
+    np.testing.assert_allclose(loaded.novelty(probe, sizes[:3]),
+                               scorer.score(embedder.transform(pose_matrix(probe, sizes[:3]))))
