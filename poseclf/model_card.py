@@ -51,6 +51,10 @@ def write_model_card(
     ]
     if tables:
         lines.append("- Training tables: " + ", ".join(f"`{t}`" for t in tables))
+    excluded = meta.get("excluded")
+    if excluded:
+        lines.append(f"- Left out after review: {excluded['rows']} row(s) named in "
+                     + ", ".join(f"`{p}`" for p in excluded["lists"]))
     lines += [
         f"- {CARD_ACCURACY_PREFIX} {scores['accuracy']:.3f} "
         f"(stratified {scores['folds']}-fold, macro-F1 {scores['macro_f1']:.3f})",
@@ -65,13 +69,15 @@ def write_model_card(
     rejection = meta.get("rejection")
     if rejection:
         visibility = rejection.get("visibility", {})
+        world = (f" (with world landmarks; {rejection['threshold_image']:.3f} for a pose without "
+                 "them)" if rejection.get("features") == "image+world" else "")
         lines += [
             "",
             f"Open-set rejection: a pose is `unknown` when its novelty score is above "
-            f"{rejection['threshold']:.3f} (percentile {rejection['percentile']:g} of held-out "
-            f"in-class scores; {rejection['calibration_accepted']:.1%} of them accepted), and "
-            f"`partial` when more than {visibility.get('max_hidden_joints', '?')} key joints have "
-            f"visibility below {visibility.get('min_visibility', '?')}.",
+            f"{rejection['threshold']:.3f}{world} (percentile {rejection['percentile']:g} of "
+            f"held-out in-class scores; {rejection['calibration_accepted']:.1%} of them "
+            f"accepted), and `partial` when more than {visibility.get('max_hidden_joints', '?')} "
+            f"key joints have visibility below {visibility.get('min_visibility', '?')}.",
         ]
     lines += ["", f"![confusion matrix]({picture.name})", ""]
     if notes:

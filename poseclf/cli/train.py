@@ -9,10 +9,11 @@ from pathlib import Path
 from ..classifiers import CLASSIFIERS
 from ..cluster import cluster_or_local
 from ..errors import PoseclfError, TableError
+from ..exclusions import load_training_tables
 from ..model import PoseModel
 from ..model_card import write_model_card
 from ..novelty import DEFAULT_PERCENTILE, PARTIAL_MAX_HIDDEN_JOINTS, PARTIAL_MIN_VISIBILITY
-from ..table import load_tables, training_arrays
+from ..table import training_arrays, training_world_landmarks
 from ._common import EXIT_FAILURE, EXIT_OK, add_extractor_options, extractor_kwargs
 
 DEFAULT_CLASSIFIER = "svm"  # best cross-source accuracy in bench/accuracy.py
@@ -35,6 +36,7 @@ def register(subparsers) -> None:
     train.add_argument("--card-notes", metavar="NOTES.md",
                        help="Markdown appended to the card (data licences, known limits)")
     train.add_argument("--title", help="title of the model card (default: the model name)")
+    _add_exclude_option(train)
     train.add_argument("--classifier", choices=CLASSIFIERS, default=DEFAULT_CLASSIFIER,
                        help=f"default: {DEFAULT_CLASSIFIER}")
     train.add_argument("--cv", type=int, default=DEFAULT_CV, metavar="K",
@@ -69,6 +71,7 @@ def register(subparsers) -> None:
         description="Accuracy, macro-F1, per-class precision/recall and confusion matrix.")
     evaluate.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
     _add_model_options(evaluate)
+    _add_exclude_option(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--confusion", metavar="PNG", help="write the confusion matrix figure")
     _add_reject_option(evaluate)
@@ -93,17 +96,28 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="also load joblib/pickle files and unknown types (can run code!)")
 
 
+def _add_exclude_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--exclude", action="append", default=[], metavar="LIST.csv",
+                        help="leave out the table rows this CSV names (column 'path'; optional "
+                        "'table' = table file name without extension, and 'reason'), e.g. a "
+                        "reviewed `poseclf outliers -o` list; repeatable")
+
+
 def _add_reject_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-reject", dest="reject", action="store_false",
                         help="always answer a class: never 'unknown' or 'partial'")
 
 
-def _table_arrays(*paths: str):
-    lm, sizes, labels = training_arrays(load_tables(paths))
+def _table_arrays(paths, exclude=()) -> tuple:
+    """Landmarks, sizes, labels and world landmarks of the detected, not excluded rows."""
+    table, dropped = load_training_tables(paths, exclude)
+    if exclude:
+        print(f"left out {dropped} row(s) named in {', '.join(map(str, exclude))}")
+    lm, sizes, labels = training_arrays(table)
     if len(labels) == 0:
-        raise TableError(f"{', '.join(paths)}: no row with a detected pose; "
+        raise TableError(f"{', '.join(map(str, paths))}: no row with a detected pose; "
                          "nothing to train or score on")
-    return lm, sizes, labels
+    return lm, sizes, labels, training_world_landmarks(table), dropped
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -111,7 +125,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise PoseclfError("--card needs cross-validation: use --cv 2 or more")
     if args.cluster and not args.search:
         raise PoseclfError("--cluster runs the grid search: add --search (svm or knn)")
-    lm, sizes, labels = _table_arrays(*args.tables)
+    lm, sizes, labels, world, dropped = _table_arrays(args.tables, args.exclude)
     if args.search and args.classifier not in SEARCHABLE:
         raise PoseclfError(f"--search works with {' and '.join(SEARCHABLE)}, "
                            f"not {args.classifier}")
@@ -120,9 +134,12 @@ def run_train(args: argparse.Namespace) -> int:
         model = PoseModel.train(
             lm, sizes, labels, args.classifier, cv=args.cv, mirror=not args.no_mirror,
             classifier_params=params, novelty_params={"percentile": args.reject_percentile},
+            world_landmarks=world,
             visibility_params={"min_visibility": args.min_visibility,
                                "max_hidden_joints": args.max_hidden_joints})
     meta = model.metadata
+    if args.exclude:  # provenance, shown by the model card
+        meta["excluded"] = {"rows": dropped, "lists": [str(p) for p in args.exclude]}
     print(f"trained {args.classifier} on {meta['n_samples']} poses, "
           f"{len(model.classes_)} classes")
     scores = meta["cv_scores"]
@@ -146,7 +163,10 @@ def _rejection_line(model: PoseModel) -> str:
     info = model.metadata.get("rejection")
     if not model.can_reject or not info:
         return "rejection: not available (model file without novelty data; retrain to enable)"
-    return (f"rejection: novelty threshold {info['threshold']:.3f} (percentile "
+    features = ("image and world landmarks; image-only threshold "
+                f"{info['threshold_image']:.3f}" if info.get("features") == "image+world"
+                else "image landmarks")
+    return (f"rejection: novelty threshold {info['threshold']:.3f} ({features}; percentile "
             f"{info['percentile']:g} of {info['calibration_folds']}-fold held-out in-class "
             f"scores; {info['calibration_accepted']:.1%} of them accepted), partial when more "
             f"than {info['visibility']['max_hidden_joints']} key joints have visibility < "
@@ -155,7 +175,8 @@ def _rejection_line(model: PoseModel) -> str:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     model = PoseModel.load(args.model, trusted=args.trust)
-    report = model.evaluate(*_table_arrays(args.table), reject=args.reject)
+    lm, sizes, labels, world, _ = _table_arrays([args.table], args.exclude)
+    report = model.evaluate(lm, sizes, labels, world_landmarks=world, reject=args.reject)
     if args.confusion:
         from ..plots import save_confusion_matrix
 
