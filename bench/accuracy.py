@@ -27,6 +27,7 @@ from poseclf.table import check_table, load_table, pose_to_row, save_table, trai
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 CACHE = REPO.parent / "cache"  # outside the repository
+EXCLUSIONS = REPO / "datasets" / "exclusions.csv"  # rows left out after review (bad detections)
 
 
 def image_datasets(data: Path) -> list[Path]:
@@ -69,6 +70,17 @@ def cached_table(dataset: Path, cache: Path = CACHE) -> pd.DataFrame:
     df = extract_table(dataset)
     save_table(df, path)
     return df
+
+
+def reviewed_table(dataset: Path, cache: Path = CACHE, exclude: bool = True) -> pd.DataFrame:
+    """:func:`cached_table` without the rows :data:`EXCLUSIONS` names for this dataset, as
+    ``poseclf train --exclude datasets/exclusions.csv`` trains the shipped models."""
+    from poseclf.exclusions import apply_exclusions, load_exclusions
+
+    table = cached_table(dataset, cache)
+    if not exclude:
+        return table
+    return apply_exclusions(table, load_exclusions([EXCLUSIONS]), dataset.name)[0]
 
 
 # -- reference: MediaPipe pose-classification k-NN, written plainly (one Python loop per pose) --

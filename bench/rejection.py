@@ -3,7 +3,12 @@
 Run from the repository root::
 
     python bench/rejection.py [--data ../shared/data] [--cache ../cache] [--classifier svm]
-                              [--percentiles 95 97 99] [--no-videos]
+                              [--percentiles 95 97 99] [--no-videos] [--no-exclusions]
+                              [--no-world]
+
+Models are trained as ``poseclf train`` does: with BlazePose world landmarks, and without the
+rows that ``datasets/exclusions.csv`` names (bad detections found by looking at the photos;
+``--no-exclusions`` keeps them). The push-up target is also printed for the raw folder.
 
 Prints:
 
@@ -28,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -35,11 +41,19 @@ from sklearn.model_selection import StratifiedKFold
 
 from poseclf.model import PoseModel
 from poseclf.novelty import PARTIAL_LABEL, UNKNOWN_LABEL
-from poseclf.table import training_arrays
+from poseclf.table import training_arrays, training_world_landmarks
 from poseclf.video import run_video
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import CACHE, DATA, cached_table, image_datasets  # noqa: E402 (bench/ is no package)
+from accuracy import (  # noqa: E402 (bench/ is no package)
+    CACHE,
+    DATA,
+    EXCLUSIONS,
+    REPO,
+    cached_table,
+    image_datasets,
+    reviewed_table,
+)
 
 OUTER_FOLDS = 5
 OUTER_RANDOM_STATE = 1  # outer folds differ from the model's own calibration folds (seed 0)
@@ -57,21 +71,53 @@ VIDEO_TASKS = [
 ]
 
 
-def _train(lm, sizes, labels, classifier: str, percentile: float) -> PoseModel:
-    return PoseModel.train(lm, sizes, labels, classifier, cv=0,
-                           novelty_params={"percentile": percentile})
+class Data(NamedTuple):
+    """The detected rows of one dataset."""
+
+    lm: np.ndarray
+    sizes: np.ndarray
+    labels: np.ndarray
+    world: np.ndarray | None  # None: models use image landmarks only (--no-world)
+
+    def rows(self, index) -> Data:
+        return Data(self.lm[index], self.sizes[index], self.labels[index],
+                    None if self.world is None else self.world[index])
+
+
+def load_data(table: pd.DataFrame, world: bool) -> Data:
+    lm, sizes, labels = training_arrays(table)
+    return Data(lm, sizes, np.asarray(labels, dtype=object).astype(str),
+                training_world_landmarks(table) if world else None)
+
+
+def concat(parts: list[Data]) -> Data:
+    worlds = [p.world for p in parts]
+    return Data(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("lm", "sizes",
+                                                                          "labels")),
+                None if any(w is None for w in worlds) else np.concatenate(worlds))
+
+
+def _train(data: Data, classifier: str, percentile: float) -> PoseModel:
+    return PoseModel.train(data.lm, data.sizes, data.labels, classifier, cv=0,
+                           novelty_params={"percentile": percentile},
+                           world_landmarks=data.world)
+
+
+def _score(model: PoseModel, data: Data):
+    return model.predict_with_scores(data.lm, data.sizes, world_landmarks=data.world)
 
 
 def in_class(arrays: dict, classifier: str, percentile: float) -> dict:
     """Held-out-fold acceptance and accuracies per dataset."""
     out = {}
-    for name, (lm, sizes, labels) in arrays.items():
+    for name, data in arrays.items():
+        labels = data.labels
         pred = np.empty(len(labels), dtype=object)
         plain = np.empty(len(labels), dtype=object)
         folds = StratifiedKFold(OUTER_FOLDS, shuffle=True, random_state=OUTER_RANDOM_STATE)
-        for train, test in folds.split(lm, labels):
-            model = _train(lm[train], sizes[train], labels[train], classifier, percentile)
-            result = model.predict_with_scores(lm[test], sizes[test])
+        for train, test in folds.split(data.lm, labels):
+            model = _train(data.rows(train), classifier, percentile)
+            result = _score(model, data.rows(test))
             pred[test] = result.labels
             plain[test] = np.asarray(model.classes_, dtype=object)[result.proba.argmax(axis=1)]
         accepted = ~np.isin(pred, (UNKNOWN_LABEL, PARTIAL_LABEL))
@@ -85,8 +131,8 @@ def in_class(arrays: dict, classifier: str, percentile: float) -> dict:
     return out
 
 
-def rejected_share(model: PoseModel, lm, sizes) -> float:
-    return float(np.mean(np.isin(model.predict(lm, sizes), (UNKNOWN_LABEL, PARTIAL_LABEL))))
+def rejected_share(model: PoseModel, data: Data) -> float:
+    return float(np.mean(np.isin(_score(model, data).labels, (UNKNOWN_LABEL, PARTIAL_LABEL))))
 
 
 def _pct(x: float) -> str:
@@ -103,7 +149,7 @@ def print_in_class(stats: dict) -> None:
 
 def out_of_class(arrays: dict, models: dict) -> dict:
     """{model dataset: {other dataset: share rejected}}."""
-    return {m: {o: rejected_share(models[m], *arrays[o][:2]) for o in arrays if o != m}
+    return {m: {o: rejected_share(models[m], arrays[o]) for o in arrays if o != m}
             for m in arrays}
 
 
@@ -119,15 +165,13 @@ def targets(arrays: dict, models: dict) -> dict:
     """The issue's out-of-class targets, pooled over photos."""
     out = {}
     if "pushups_visolus" in models:
-        others = [o for o in arrays if o != "pushups_visolus"]
-        lm = np.concatenate([arrays[o][0] for o in others])
-        sizes = np.concatenate([arrays[o][1] for o in others])
+        others = concat([arrays[o] for o in arrays if o != "pushups_visolus"])
         out["push-up model on yoga + sit/stand (target >= 90%)"] = rejected_share(
-            models["pushups_visolus"], lm, sizes)
+            models["pushups_visolus"], others)
         for s in SITSTAND:
             if s in models:
                 out[f"{s} model on push-ups (target >= 80%)"] = rejected_share(
-                    models[s], *arrays["pushups_visolus"][:2])
+                    models[s], arrays["pushups_visolus"])
     return out
 
 
@@ -137,17 +181,17 @@ def cross_source(arrays: dict, models: dict) -> None:
     for m, o in CROSS_SOURCE:
         if m not in models or o not in arrays:
             continue
-        lm, sizes, labels = arrays[o]
+        labels = arrays[o].labels
         shared = sorted(set(models[m].classes_) & set(labels))
         keep = np.isin(labels, shared)
-        result = models[m].predict_with_scores(lm[keep], sizes[keep])
+        result = _score(models[m], arrays[o].rows(keep))
         plain = np.asarray(models[m].classes_, dtype=object)[result.proba.argmax(axis=1)]
         accepted = np.isin(result.labels, models[m].classes_)
         print(f"{m:24} {o:24} {','.join(shared)[:34]:34} {keep.sum():4d} "
               f"{_pct(accepted.mean()):>9} {_pct(np.mean(plain == labels[keep])):>9}")
 
 
-def video_counts(data: Path, cache: Path, classifier: str) -> None:
+def video_counts(data: Path, cache: Path, classifier: str, exclude: bool, world: bool) -> None:
     annotations = json.loads((data / "videos" / "annotations.json").read_text())
     print(f"{'video':12} {'frames':>6} {'reps':>5} {'reps no-reject':>14} {'true':>5} "
           f"{'unknown':>8} {'partial':>8} {'no_person':>9}")
@@ -155,12 +199,11 @@ def video_counts(data: Path, cache: Path, classifier: str) -> None:
         parts = []
         for label, folders in sources.items():
             for dataset, folder in folders:
-                df = cached_table(data / dataset, cache)
+                df = reviewed_table(data / dataset, cache, exclude)
                 df = df[df["detected"] & (df["label"] == folder)].copy()
                 df["label"] = label
                 parts.append(df)
-        model = PoseModel.train(*training_arrays(pd.concat(parts, ignore_index=True)),
-                                classifier, cv=0)
+        model = _train(load_data(pd.concat(parts, ignore_index=True), world), classifier, 99.0)
         reps = {}
         with tempfile.TemporaryDirectory() as tmp:
             for reject in (True, False):
@@ -186,29 +229,42 @@ def main(argv=None) -> int:
     parser.add_argument("--percentiles", type=float, nargs="*", default=[90.0, 95.0, 97.0],
                         help="other percentiles for the sweep")
     parser.add_argument("--no-videos", action="store_true")
+    parser.add_argument("--no-exclusions", action="store_true",
+                        help=f"keep the rows {EXCLUSIONS.relative_to(REPO)} names")
+    parser.add_argument("--no-world", action="store_true",
+                        help="novelty on image landmarks only (no world landmarks)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    arrays = {}
+    exclude, world = not args.no_exclusions, not args.no_world
+    arrays, raw = {}, {}
     for dataset in image_datasets(args.data):
-        lm, sizes, labels = training_arrays(cached_table(dataset, args.cache))
-        arrays[dataset.name] = (lm, sizes, np.asarray(labels, dtype=object).astype(str))
-    print(f"classifier {args.classifier}, threshold percentile {args.percentile:g}\n")
+        arrays[dataset.name] = load_data(reviewed_table(dataset, args.cache, exclude), world)
+        raw[dataset.name] = load_data(cached_table(dataset, args.cache), world)
+    dropped = {n: len(raw[n].labels) - len(a.labels) for n, a in arrays.items()}
+    print(f"classifier {args.classifier}, threshold percentile {args.percentile:g}, novelty "
+          f"on {'image + world' if world else 'image'} landmarks, rows left out after review: "
+          + (", ".join(f"{n} {k}" for n, k in dropped.items() if k) or "none") + "\n")
     print(f"1. In-class acceptance ({OUTER_FOLDS}-fold, held-out folds)")
     print_in_class(in_class(arrays, args.classifier, args.percentile))
-    models = {n: _train(*a, args.classifier, args.percentile) for n, a in arrays.items()}
+    models = {n: _train(a, args.classifier, args.percentile) for n, a in arrays.items()}
     print("\n   thresholds: " + ", ".join(
         f"{n} {m.rejection_threshold:.3f}" for n, m in models.items()))
     print("\n2. Out-of-class rejection (share of the other datasets' photos rejected)")
     print_out_of_class(out_of_class(arrays, models))
     for text, value in targets(arrays, models).items():
         print(f"   {text}: {_pct(value)}")
+    if any(dropped.values()) and "pushups_visolus" in raw:
+        unreviewed = _train(raw["pushups_visolus"], args.classifier, args.percentile)
+        others = concat([a for n, a in arrays.items() if n != "pushups_visolus"])
+        print(f"   push-up model trained on the raw folder (no rows left out): "
+              f"{_pct(rejected_share(unreviewed, others))}")
     print("\n3. Cross-source acceptance (same classes, another source: should be accepted)")
     cross_source(arrays, models)
     print("\n4. Threshold percentile sweep: mean in-class acceptance | push-up model "
           "rejection of yoga+sit/stand | sit/stand models rejection of push-ups")
     for p in sorted({*args.percentiles, args.percentile}):
         stats = in_class(arrays, args.classifier, p) if p != args.percentile else None
-        swept = {n: _train(*a, args.classifier, p) for n, a in arrays.items()}
+        swept = {n: _train(a, args.classifier, p) for n, a in arrays.items()}
         acc = (np.mean([s["acceptance"] for s in stats.values()]) if stats
                else np.mean([s["acceptance"] for s in in_class(arrays, args.classifier,
                                                                 p).values()]))
@@ -217,7 +273,7 @@ def main(argv=None) -> int:
     if not args.no_videos:
         print("\n5. Videos: repetitions with and without rejection (frames rejected, "
               "with rejection)")
-        video_counts(args.data, args.cache, args.classifier)
+        video_counts(args.data, args.cache, args.classifier, exclude, world)
     print(f"\n({time.perf_counter() - start:.0f} s)")
     return 0
 

@@ -38,15 +38,14 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from poseclf.counting import RepetitionCounter
 from poseclf.extraction import PoseExtractor
 from poseclf.model import PoseModel
 from poseclf.smoothing import NO_PERSON, LabelSmoother
-from poseclf.table import training_arrays
-from poseclf.video import COUNTER_MAX_MISSING_S, iter_frames, open_source, run_video
+from poseclf.table import training_arrays, training_world_landmarks
+from poseclf.video import iter_frames, make_counter, open_source, run_video
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import CACHE, DATA, cached_table  # noqa: E402 (bench/ is not a package)
+from accuracy import CACHE, DATA, reviewed_table  # noqa: E402 (bench/ is not a package)
 
 TRANSITION = "transition"
 
@@ -92,12 +91,14 @@ def train_model(task: VideoTask, data: Path, cache: Path) -> PoseModel:
     parts = []
     for label, folders in task.sources.items():
         for dataset, folder in folders:
-            df = cached_table(data / dataset, cache)
+            df = reviewed_table(data / dataset, cache)
             df = df[df["detected"] & (df["label"] == folder)].copy()
             df["label"] = label
             parts.append(df)
-    lm, sizes, labels = training_arrays(pd.concat(parts, ignore_index=True))
-    return PoseModel.train(lm, sizes, labels, classifier="knn", cv=0)
+    table = pd.concat(parts, ignore_index=True)
+    lm, sizes, labels = training_arrays(table)
+    return PoseModel.train(lm, sizes, labels, classifier="knn", cv=0,
+                           world_landmarks=training_world_landmarks(table))
 
 
 def ground_truth(annotations: dict, video: str) -> np.ndarray:
@@ -147,7 +148,7 @@ def replay(proba: np.ndarray, classes: list[str], fps: float, count: str | None,
     smoother = LabelSmoother(classes, **smoothing)
     counter = None
     if count is not None:
-        counter = RepetitionCounter(count, max_missing=max(1, round(COUNTER_MAX_MISSING_S * fps)))
+        counter = make_counter(count, fps)
         index = counter.index_in(classes)
     labels = []
     for p in proba:

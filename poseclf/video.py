@@ -58,6 +58,7 @@ TIMELINE_COLUMNS = ("frame", "time_s", "detected", "raw_label", "label", "confid
                     "repetitions")
 PROBABILITY_PREFIX = "p_"  # timeline column of each class's smoothed probability
 COUNTER_MAX_MISSING_S = 0.5  # s without a pose the repetition counter bridges
+COUNTER_MIN_OUT_S = 0.2  # s out of the counted class before an entry counts (see counting.py)
 FPS_AVERAGE = 0.9  # weight of the previous value in the displayed processing rate (EMA)
 QUIT_KEYS = (ord("q"), ord("Q"), 27)  # q or Esc closes the window
 WINDOW_TITLE = "poseclf"
@@ -511,11 +512,18 @@ def _make_smoother_and_counter(classes, info: VideoInfo, *, window, alpha, min_f
     )
     counter = None
     if count is not None:
-        thresholds = {k: v for k, v in (("enter", enter), ("exit", exit)) if v is not None}
-        counter = RepetitionCounter(
-            count, max_missing=seconds_to_frames(COUNTER_MAX_MISSING_S, info.fps), **thresholds)
+        counter = make_counter(count, info.fps, enter=enter, exit=exit)
         counter.index_in(classes)
     return smoother, counter
+
+
+def make_counter(count: str, fps: float, *, enter: float | None = None,
+                 exit: float | None = None) -> RepetitionCounter:
+    """The repetition counter ``run_video`` uses at ``fps``: gaps of up to 0.5 s bridged, an
+    out phase of at least 0.2 s before an entry counts; ``None`` thresholds keep the defaults."""
+    thresholds = {k: v for k, v in (("enter", enter), ("exit", exit)) if v is not None}
+    return RepetitionCounter(count, max_missing=seconds_to_frames(COUNTER_MAX_MISSING_S, fps),
+                             min_out=seconds_to_frames(COUNTER_MIN_OUT_S, fps), **thresholds)
 
 
 class _Null:

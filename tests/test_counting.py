@@ -82,7 +82,8 @@ def test_index_in_names_the_choices():
     ("kwargs", "message"),
     [({"enter": 0.4, "exit": 0.6}, "need 0 <= exit < enter <= 1"),
      ({"enter": 1.2}, "need 0 <= exit < enter <= 1"),
-     ({"max_missing": -2}, "max_missing must be an integer >= 0")],
+     ({"max_missing": -2}, "max_missing must be an integer >= 0"),
+     ({"min_out": 1.5}, "min_out must be an integer >= 0")],
 )
 def test_invalid_parameters_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -95,3 +96,22 @@ def test_reset_starts_over():
     counter.reset()
     assert (counter.count, counter.state) == (0, UNKNOWN)
     assert counter.missing_frames == 0
+
+
+def test_a_short_dip_out_of_the_class_is_not_a_new_repetition():
+    """The squat.mp4 case: on the way up the probability fell below exit for 3 frames and rose
+    again; with min_out 6 that is no second entry, a real out phase still counts."""
+    dip = [0.05] * 8 + [0.9] * 8 + [0.35] * 3 + [0.9] * 4 + [0.05] * 8
+    assert run(RepetitionCounter("down"), dip) == [8, 19]  # without min_out: counted twice
+    counter = RepetitionCounter("down", min_out=6)
+    assert run(counter, dip) == [8]
+    assert counter.count == 1 and counter.state == OUT
+    assert run(counter, [0.05] * 5 + [0.9]) == [5]  # out 13 frames by now: counts
+
+
+def test_min_out_counts_frames_with_a_pose_only():
+    counter = RepetitionCounter("down", min_out=4, max_missing=10)
+    run(counter, [0.05, 0.05, None, None, None, None, 0.9])  # out 2 frames + a dropout
+    assert counter.count == 0
+    run(counter, [0.05] * 4 + [0.9])
+    assert counter.count == 1
