@@ -69,13 +69,13 @@ def write_model_card(
     rejection = meta.get("rejection")
     if rejection:
         visibility = rejection.get("visibility", {})
-        world = (f" (with world landmarks; {rejection['threshold_image']:.3f} for a pose without "
-                 "them)" if rejection.get("features") == "image+world" else "")
+        world = (f"{rejection['threshold_image']:.3f} for a pose without world landmarks; "
+                 if rejection.get("features") == "image+world" else "")
         lines += [
             "",
             f"Open-set rejection: a pose is `unknown` when its novelty score is above "
-            f"{rejection['threshold']:.3f}{world} (percentile {rejection['percentile']:g} of "
-            f"held-out in-class scores; {rejection['calibration_accepted']:.1%} of them "
+            f"{rejection['threshold']:.3f} ({world}percentile {rejection['percentile']:g} of "
+            f"held-out in-class scores, {rejection['calibration_accepted']:.1%} of them "
             f"accepted), and `partial` when more than {visibility.get('max_hidden_joints', '?')} "
             f"key joints have visibility below {visibility.get('min_visibility', '?')}.",
         ]

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from poseclf.exclusions import load_training_tables
 from poseclf.model import PoseModel, cross_validate_model
 from poseclf.model_card import card_accuracy
 from poseclf.shipped import resolve_model, resolve_table, shipped_models
-from poseclf.table import load_tables, training_arrays
+from poseclf.table import training_arrays
 
 MODELS = shipped_models()
 EXPECTED = {"yoga", "pushups", "sitstand"}
@@ -34,8 +35,11 @@ def test_shipped_model_matches_its_card(shipped):
     assert all(f"| {c} |" in card for c in model.classes_)
     assert (shipped.card.parent / f"{shipped.name}_confusion.png").is_file()
 
-    lm, sizes, labels = training_arrays(load_tables(_card_tables(shipped.card)))
     meta = model.metadata
+    reviewed = [resolve_table(Path(p).stem) for p in meta.get("excluded", {}).get("lists", [])]
+    table, dropped = load_training_tables(_card_tables(shipped.card), reviewed)
+    assert dropped == meta.get("excluded", {}).get("rows", 0)
+    lm, sizes, labels = training_arrays(table)
     assert meta["n_samples"] == len(labels)
     report = cross_validate_model(
         lm, sizes, labels, meta["classifier"], cv=meta["cv_scores"]["folds"],
