@@ -29,11 +29,11 @@ from poseclf.draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator
 from poseclf.extraction import PoseExtractor
 from poseclf.model import PoseModel
 from poseclf.smoothing import LabelSmoother
-from poseclf.table import training_arrays
+from poseclf.table import training_arrays, training_world_landmarks
 from poseclf.video import VideoSink, iter_frames, open_source, run_video
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import CACHE, DATA, cached_table  # noqa: E402 (bench/ is not a package)
+from accuracy import CACHE, DATA, reviewed_table  # noqa: E402 (bench/ is not a package)
 
 WHOLE_LOOP_TARGET = 0.90  # issue 5: whole loop >= 90 % of decode + BlazePose frames/s
 PER_FRAME_TARGET_MS = 1.0  # issue 5: classification + smoothing + counting per frame
@@ -90,9 +90,10 @@ def main(argv=None) -> int:
                         help="passes of classification + smoothing + counting; fastest kept")
     args = parser.parse_args(argv)
 
-    table = cached_table(args.data / "pushups_visolus", args.cache)
-    lm, sizes, labels = training_arrays(table[table["detected"]])
-    model = PoseModel.train(lm, sizes, labels, classifier=args.classifier, cv=0)
+    table = reviewed_table(args.data / "pushups_visolus", args.cache)  # as poseclf train does
+    lm, sizes, labels = training_arrays(table)
+    model = PoseModel.train(lm, sizes, labels, classifier=args.classifier, cv=0,
+                            world_landmarks=training_world_landmarks(table))
     count = "pushups_down"
     _, info = open_source(args.video)
     print(f"{args.video.name}: {info.width}x{info.height}, {info.fps:.2f} fps, "

@@ -3,9 +3,11 @@
 Run from the repository root::
 
     python bench/video_quality.py [--data ../shared/data] [--cache ../cache] [--grid]
+                                  [--classifier svm|knn|...]
 
-For each video in ``videos/annotations.json`` a model is trained on photo datasets only (never on
-frames of the scored video):
+For each video in ``videos/annotations.json`` a model is trained as ``poseclf train`` does
+(world landmarks, the rows of ``datasets/exclusions.csv`` left out; classifier knn unless
+``--classifier`` says otherwise) on photo datasets only (never on frames of the scored video):
 
 * ``pushup2.mp4``: ``pushups_visolus`` (pushups_up / pushups_down); counts ``pushups_down``.
 * ``squat.mp4``: no squat photos exist, so ``up`` = standing people (sit/stand "standing" and
@@ -38,6 +40,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from poseclf.classifiers import CLASSIFIERS
 from poseclf.extraction import PoseExtractor
 from poseclf.model import PoseModel
 from poseclf.smoothing import NO_PERSON, LabelSmoother
@@ -87,7 +90,7 @@ def tasks(data: Path) -> list[VideoTask]:
     ]
 
 
-def train_model(task: VideoTask, data: Path, cache: Path) -> PoseModel:
+def train_model(task: VideoTask, data: Path, cache: Path, classifier: str) -> PoseModel:
     parts = []
     for label, folders in task.sources.items():
         for dataset, folder in folders:
@@ -97,7 +100,7 @@ def train_model(task: VideoTask, data: Path, cache: Path) -> PoseModel:
             parts.append(df)
     table = pd.concat(parts, ignore_index=True)
     lm, sizes, labels = training_arrays(table)
-    return PoseModel.train(lm, sizes, labels, classifier="knn", cv=0,
+    return PoseModel.train(lm, sizes, labels, classifier=classifier, cv=0,
                            world_landmarks=training_world_landmarks(table))
 
 
@@ -171,6 +174,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--classifier", default="knn", choices=CLASSIFIERS,
+                        help="default: knn (MediaPipe's method; figures comparable over time)")
     parser.add_argument("--grid", action="store_true",
                         help="also replay other smoothing settings on the same probabilities")
     args = parser.parse_args(argv)
@@ -181,7 +186,7 @@ def main(argv=None) -> int:
           f"{'reps':>5} {'true':>5} {'fps':>6}")
     for task in tasks(args.data):
         video = args.data / "videos" / task.video
-        model = train_model(task, args.data, args.cache)
+        model = train_model(task, args.data, args.cache, args.classifier)
         truth = ground_truth(annotations, task.video)
         fps = float(annotations[task.video]["fps"])
         with tempfile.TemporaryDirectory() as tmp:
