@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,8 +40,8 @@ def plot_confusion_matrix(confusion: Sequence[Sequence[int]], labels: Sequence[s
                 ax.text(j, i, str(counts[i, j]), ha="center", va="center",
                         color="white" if share[i, j] > 0.5 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of true class")
-    if title:
-        ax.set_title(title)
+    if title:  # wrapped to the figure width (about 9 characters per inch at this size)
+        ax.set_title(textwrap.fill(title, max(20, int((side + 1.0) * 9)), break_on_hyphens=False))
     fig.tight_layout()
     return fig
 
