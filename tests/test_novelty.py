@@ -48,12 +48,16 @@ def noisy(pose: np.ndarray, n: int, rng) -> np.ndarray:
     return out
 
 
-@pytest.fixture(scope="module")
-def model():
-    """Two classes: left wrist raised (asymmetric) and both wrists down."""
+def training_poses() -> tuple[np.ndarray, np.ndarray]:
+    """Two classes: left wrist raised (asymmetric) and both wrists down, 20 poses each."""
     rng = np.random.default_rng(0)
     lm = np.concatenate([noisy(body(0.15, 0.55), 20, rng), noisy(body(0.55, 0.55), 20, rng)])
-    labels = np.repeat(["left_up", "down"], 20)
+    return lm, np.repeat(["left_up", "down"], 20)
+
+
+@pytest.fixture(scope="module")
+def model():
+    lm, labels = training_poses()
     return PoseModel.train(lm, np.tile(SIZE, (40, 1)), labels, "knn", cv=0)
 
 
@@ -214,10 +218,8 @@ def world_of(lm: np.ndarray, depth: float = 0.0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def world_model():
-    """The ``model`` classes, trained with world landmarks."""
-    rng = np.random.default_rng(0)
-    lm = np.concatenate([noisy(body(0.15, 0.55), 20, rng), noisy(body(0.55, 0.55), 20, rng)])
-    labels = np.repeat(["left_up", "down"], 20)
+    """The ``model`` poses, trained with world landmarks."""
+    lm, labels = training_poses()
     return PoseModel.train(lm, np.tile(SIZE, (40, 1)), labels, "knn", cv=0,
                            world_landmarks=world_of(lm))
 
@@ -286,12 +288,11 @@ def test_file_from_before_novelty_features_scores_on_the_classifier_embedding(tm
     """A model saved before NoveltyEmbedder (novelty on the classifier's embedding) still loads
     and scores as it was calibrated."""
     embedder = model.pipeline.named_steps["embed"]
-    rng = np.random.default_rng(0)
-    lm = np.concatenate([noisy(body(0.15, 0.55), 20, rng), noisy(body(0.55, 0.55), 20, rng)])
+    lm, labels = training_poses()
     sizes = np.tile(SIZE, (40, 1))
-    scorer = NoveltyScorer().fit(embedder.transform(pose_matrix(lm, sizes)),
-                                 np.repeat(["left_up", "down"], 20),
+    scorer = NoveltyScorer().fit(embedder.transform(pose_matrix(lm, sizes)), labels,
                                  embedder.transform(pose_matrix(mirror_landmarks(lm), sizes)))
+    rng = np.random.default_rng(0)
     old = PoseModel(model.pipeline, model.metadata, scorer, model.visibility_)
     loaded = PoseModel.load(old.save(tmp_path / "old.skops"))
     assert loaded.novelty_features_ is None and loaded.can_reject
