@@ -8,6 +8,9 @@ Rows are named ``<video name>#<frame, 6 digits>`` and carry ``frame`` and ``time
 
 :func:`extract_videos` spreads several videos and segments over worker processes or a Dask
 cluster (:mod:`poseclf.cluster`): one task per segment, so tracking stays within a segment.
+:func:`extract_videos_to_table` saves the table as segments finish, with the checkpoint and
+resume pieces of :mod:`poseclf.dataset`: an interrupted run keeps its finished segments, and
+re-running it extracts only the segments that are missing or changed.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,12 +31,25 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .cluster import cluster_or_local
+from .dataset import (
+    DEFAULT_CHECKPOINT_S,
+    ExtractOptions,
+    ImageItem,
+    _Checkpointer,
+    _read_previous,
+    _reusable,
+)
 from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, pose_to_row
 from .video import VideoInfo, iter_selected_frames
 
 logger = logging.getLogger(__name__)
 
 VIDEO_COLUMNS: tuple[str, ...] = ("frame", "time_s")  # extra columns of video rows
+#: Bookkeeping columns to resume: the video file's size and mtime, where tracking started
+#: (the segment's first frame), the stride and the BlazePose settings.
+VIDEO_RESUME_COLUMNS: tuple[str, ...] = ("file_size", "file_mtime", "segment_start", "stride",
+                                         "extractor")
+VIDEO_TABLE_COLUMNS: tuple[str, ...] = TABLE_COLUMNS + VIDEO_COLUMNS + VIDEO_RESUME_COLUMNS
 FRAME_DIGITS = 6  # "sit.mp4#000123": zero-padded so that paths sort in frame order
 _TIME_EPS = 1e-9  # s: a segment given in seconds includes frames exactly on its bounds
 
@@ -149,7 +166,7 @@ def extract_video_segments(
     segments: Sequence[Segment],
     *,
     stride: int = 1,
-    options=None,
+    options: ExtractOptions | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
     """One table row per extracted frame of every segment (every ``stride``-th frame).
@@ -167,43 +184,20 @@ def extract_video_segments(
     Returns
     -------
     DataFrame
-        The landmark-table columns plus ``frame`` and ``time_s``, in frame order.
+        The landmark-table columns plus :data:`VIDEO_COLUMNS` and
+        :data:`VIDEO_RESUME_COLUMNS`, in frame order.
     """
-    from .dataset import ExtractOptions
-
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
+    _check_stride(stride)
     options = options or ExtractOptions()
     info = VideoInfo.from_video_path(video)
     segments = check_segments(segments, info.total_frames)
-    wanted = {f: seg for seg in segments for f in seg.frames(stride)}
-    rows: list[dict] = []
-    bar = tqdm(total=len(wanted), unit="frame", desc=Path(info.source).name,
-               disable=not progress)
-    extractor, current = None, None
+    bar = _frames_bar([(0, info.source, seg) for seg in segments], stride, progress,
+                      Path(info.source).name)
     try:
-        for frame_index, bgr in iter_selected_frames(info.source, wanted):
-            seg = wanted[frame_index]
-            if seg is not current:  # a new segment: start tracking afresh
-                if extractor is not None:
-                    extractor.close()
-                extractor, current = options.extractor(static_image_mode=False), seg
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            pose = extractor(rgb)
-            rows.append(_frame_row(info, frame_index, seg.label, rgb, pose, options.tag))
-            bar.update(1)
+        frames = [rows for _, rows in _iter_segment_rows(info, segments, stride, options, bar)]
     finally:
         bar.close()
-        if extractor is not None:
-            extractor.close()
-    if len(rows) < len(wanted):
-        logger.warning("%s: %d of %d segment frames could not be decoded", info.source,
-                       len(wanted) - len(rows), len(wanted))
-    columns = list(TABLE_COLUMNS + VIDEO_COLUMNS + ("extractor",))
-    df = pd.DataFrame(rows, columns=columns)
-    numeric = list(LANDMARK_COLUMNS + WORLD_COLUMNS)
-    df[numeric] = df[numeric].astype(np.float32)
-    return df
+    return _stamped(_concat(frames), _file_stamp(info.source))
 
 
 def extract_segment(video: str, segment: Segment, stride: int, options) -> pd.DataFrame:
@@ -221,7 +215,7 @@ def extract_videos(
     jobs: Sequence[tuple[str | os.PathLike, Sequence[Segment]]],
     *,
     stride: int = 1,
-    options=None,
+    options: ExtractOptions | None = None,
     workers: int = 1,
     cluster: str | None = None,
     progress: bool = True,
@@ -246,51 +240,310 @@ def extract_videos(
     -------
     DataFrame
         As :func:`extract_video_segments`, the videos one after the other.
-    """
-    from .dataset import ExtractOptions
 
+    See Also
+    --------
+    extract_videos_to_table : the same, saved as it goes and resumable.
+    """
     options = options or ExtractOptions()
-    columns = list(TABLE_COLUMNS + VIDEO_COLUMNS + ("extractor",))
-    if cluster is None and workers <= 1:
-        frames = [extract_video_segments(video, segments, stride=stride, options=options,
-                                         progress=progress) for video, segments in jobs]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
-    tasks = []  # (video index, absolute path, segment): paths are sent, never frames
-    for index, (video, segments) in enumerate(jobs):
-        info = VideoInfo.from_video_path(video)
-        for segment in check_segments(segments, info.total_frames):
-            tasks.append((index, str(Path(info.source).absolute()), segment))
-    # long segments first: the last task to finish is a short one
-    tasks.sort(key=lambda t: -len(t[2].frames(stride)))
+    tasks, videos = _plan(jobs, stride)
     results: dict[tuple[int, int], pd.DataFrame] = {}
-    bar = tqdm(total=sum(len(t[2].frames(stride)) for t in tasks), unit="frame",
-               desc="extract", disable=not progress)
+    bar = _frames_bar(tasks, stride, progress)
     try:
-        with cluster_or_local(cluster if tasks else None):
-            parallel = joblib.Parallel(n_jobs=None if cluster else min(workers, len(tasks)),
-                                       return_as="generator_unordered")
-            # each result comes back with its (video index, first frame) key
-            for key, frame in parallel(joblib.delayed(_keyed_segment)(
-                    (index, segment.start_frame), path, segment, stride, options)
-                    for index, path, segment in tasks):
-                results[key] = frame
-                bar.update(len(frame))
+        for index, segment, rows in _segment_results(tasks, videos, stride, options, workers,
+                                                     cluster, bar):
+            results[(index, segment.start_frame)] = rows
     finally:
         bar.close()
-    ordered = [results[key] for key in sorted(results)]
-    return pd.concat(ordered, ignore_index=True) if ordered else pd.DataFrame(columns=columns)
+    return _concat([results[key] for key in sorted(results)])
+
+
+@dataclass
+class VideoExtractionReport:
+    """Outcome of :func:`extract_videos_to_table`; ``str(report)`` is what the CLI prints.
+
+    ``per_label`` has one row per label with the ``frames`` and ``detected`` counts of the
+    whole table (reused and new rows).
+    """
+
+    table: Path
+    videos: list[str]
+    n_segments: int
+    n_frames: int
+    n_extracted: int
+    n_reused: int
+    n_redone_segments: int
+    n_dropped: int
+    per_label: pd.DataFrame
+    elapsed_s: float
+    interrupted: bool = False
+
+    def __str__(self) -> str:
+        state = "INTERRUPTED, re-run to finish" if self.interrupted else "done"
+        lines = [
+            f"{self.table}: {self.n_frames} frames of {', '.join(self.videos)} in "
+            f"{self.n_segments} segments ({state}); extracted {self.n_extracted} in "
+            f"{self.elapsed_s:.1f} s, reused {self.n_reused}",
+        ]
+        if self.n_redone_segments:
+            lines.append(f"redid {self.n_redone_segments} segments whose video file, label, "
+                         "stride or extractor settings changed")
+        if self.n_dropped:
+            lines.append(f"dropped {self.n_dropped} rows of the previous table (replaced, or "
+                         "no longer in the segments)")
+        if len(self.per_label):
+            lines.append(self.per_label.to_string())
+        return "\n".join(lines)
+
+
+def extract_videos_to_table(
+    jobs: Sequence[tuple[str | os.PathLike, Sequence[Segment]]],
+    table: str | os.PathLike,
+    *,
+    stride: int = 1,
+    options: ExtractOptions | None = None,
+    workers: int = 1,
+    cluster: str | None = None,
+    checkpoint_s: float = DEFAULT_CHECKPOINT_S,
+    resume: bool = True,
+    progress: bool = True,
+) -> VideoExtractionReport:
+    """:func:`extract_videos` into ``table``, saved as segments finish and resumable.
+
+    A segment is the unit of work and of reuse: tracking starts afresh at its first frame,
+    so a half-done segment cannot be continued and only finished segments are saved.
+
+    Parameters
+    ----------
+    jobs, stride, options, workers, cluster, progress
+        As in :func:`extract_videos`.
+    table : path
+        ``.csv`` or ``.parquet``. When it exists and ``resume`` is true, a segment whose
+        every frame has a row made from the same video file (name, size, modification time),
+        with the same label, segment start, stride and extractor settings is kept; the other
+        segments are extracted. Rows of other videos or segments are dropped.
+    checkpoint_s : float, default=10
+        Minimum seconds between saves of the table while running (0: after every segment).
+    resume : bool, default=True
+        False re-extracts everything.
+
+    Returns
+    -------
+    VideoExtractionReport
+
+    Raises
+    ------
+    KeyboardInterrupt
+        After saving every segment finished so far (re-run to finish).
+    """
+    start = time.monotonic()
+    options = options or ExtractOptions()
+    table = Path(table)
+    tasks, videos = _plan(jobs, stride)
+    paths = [frame_path(path, f) for _, path, seg in tasks for f in seg.frames(stride)]
+    order = {path: rank for rank, path in enumerate(paths)}
+    if len(order) < len(paths):
+        repeated = next(path for path in paths if paths.count(path) > 1)
+        raise ValueError(f"two videos with the same file name would both have a row "
+                         f"{repeated}: give each video a distinct file name")
+    previous = _read_previous(table) if resume else None
+    kept, todo, n_redone = _reusable_segments(previous, tasks, videos, stride, options.tag)
+    if n_redone:
+        logger.warning("%s: re-extracting %d segments whose video file, label, stride or "
+                       "extractor settings changed", table, n_redone)
+    saver = _VideoCheckpointer(table, kept, order, checkpoint_s)
+    bar = _frames_bar(todo, stride, progress)
+    interrupted = False
+    try:
+        for _, _, rows in _segment_results(todo, videos, stride, options, workers, cluster,
+                                           bar):
+            saver.add(rows)
+    except BaseException:  # Ctrl-C, SIGTERM, a lost scheduler: finished segments are saved
+        interrupted = True
+        raise
+    finally:
+        bar.close()
+        final = saver.save()
+        per_label = final.groupby("label")["detected"].agg(["size", "sum"])
+        per_label.columns = ["frames", "detected"]
+        report = VideoExtractionReport(
+            table=table, videos=[Path(info.source).name for info, _ in videos],
+            n_segments=len(tasks), n_frames=len(final), n_extracted=len(final) - len(kept),
+            n_reused=len(kept), n_redone_segments=n_redone,
+            n_dropped=0 if previous is None else len(previous) - len(kept),
+            per_label=per_label, elapsed_s=time.monotonic() - start, interrupted=interrupted,
+        )
+        if interrupted:
+            logger.warning("interrupted: %d of %d frames saved to %s (finished segments); "
+                           "re-run the same command to resume", len(final), len(paths), table)
+    return report
+
+
+# -- helpers ------------------------------------------------------------------------------------
+_INT_COLUMNS = ("width", "height", "frame", "file_size", "segment_start", "stride")
+_DTYPES = {**{c: "int64" for c in _INT_COLUMNS}, "detected": bool, "time_s": "float64",
+           "file_mtime": "float64"}
+_FileStamp = tuple[int, float]  # (size in bytes, modification time in s since the epoch)
+
+
+def _check_stride(stride: int) -> None:
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+
+
+def _file_stamp(path: str | os.PathLike) -> _FileStamp:
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime
+
+
+def _rows_table(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=list(VIDEO_TABLE_COLUMNS))
+    numeric = list(LANDMARK_COLUMNS + WORLD_COLUMNS)
+    df[numeric] = df[numeric].astype(np.float32)
+    return df
+
+
+def _empty_table() -> pd.DataFrame:
+    return _rows_table([]).astype(_DTYPES)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True) if frames else _empty_table()
+
+
+def _stamped(rows: pd.DataFrame, stamp: _FileStamp) -> pd.DataFrame:
+    """``rows`` with the video's size and mtime as this process sees them."""
+    rows = rows.copy()
+    rows["file_size"], rows["file_mtime"] = stamp
+    return rows.astype({"file_size": "int64", "file_mtime": "float64"})
+
+
+def _frames_bar(tasks: Sequence[tuple[int, str, Segment]], stride: int, progress: bool,
+                desc: str = "extract") -> tqdm:
+    return tqdm(total=sum(len(seg.frames(stride)) for _, _, seg in tasks), unit="frame",
+                desc=desc, disable=not progress)
+
+
+def _plan(jobs, stride: int) -> tuple[list[tuple[int, str, Segment]],
+                                      list[tuple[VideoInfo, _FileStamp]]]:
+    """Tasks ``(video index, absolute path, segment)`` in (video, frame) order, and per video
+    its :class:`VideoInfo` and file stamp."""
+    _check_stride(stride)
+    tasks, videos = [], []
+    for index, (video, segments) in enumerate(jobs):
+        info = VideoInfo.from_video_path(video)
+        path = str(Path(info.source).absolute())  # the same path on every worker
+        videos.append((info, _file_stamp(path)))
+        tasks.extend((index, path, seg) for seg in check_segments(segments, info.total_frames))
+    return tasks, videos
+
+
+def _iter_segment_rows(info: VideoInfo, segments: Sequence[Segment], stride: int,
+                       options: ExtractOptions, bar) -> Iterator[tuple[Segment, pd.DataFrame]]:
+    """Decode the video once; yield each segment's rows as soon as its last frame is done."""
+    wanted = {f: seg for seg in segments for f in seg.frames(stride)}
+    rows: list[dict] = []
+    n_rows = 0
+    extractor, current = None, None
+    try:
+        for frame_index, bgr in iter_selected_frames(info.source, wanted):
+            seg = wanted[frame_index]
+            if seg is not current:  # a new segment: start tracking afresh
+                if extractor is not None:
+                    extractor.close()
+                extractor, current = options.extractor(static_image_mode=False), seg
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            rows.append(_frame_row(info, frame_index, seg, stride, rgb, extractor(rgb),
+                                   options.tag))
+            n_rows += 1
+            bar.update(1)
+            if frame_index == seg.frames(stride)[-1]:
+                yield seg, _rows_table(rows)
+                rows = []
+        if rows:  # the video ended inside this segment
+            yield current, _rows_table(rows)
+    finally:
+        if extractor is not None:
+            extractor.close()
+    if n_rows < len(wanted):
+        logger.warning("%s: %d of %d segment frames could not be decoded", info.source,
+                       len(wanted) - n_rows, len(wanted))
+
+
+def _segment_results(tasks, videos, stride: int, options: ExtractOptions, workers: int,
+                     cluster: str | None, bar) -> Iterator[tuple[int, Segment, pd.DataFrame]]:
+    """``(video index, segment, rows)`` per finished segment, in this process (each video
+    decoded once) or spread over workers / a cluster (one task per segment)."""
+    if not tasks:
+        return
+    if cluster is None and workers <= 1:
+        for index in dict.fromkeys(index for index, _, _ in tasks):
+            info, stamp = videos[index]
+            segments = [seg for i, _, seg in tasks if i == index]
+            for seg, rows in _iter_segment_rows(info, segments, stride, options, bar):
+                yield index, seg, _stamped(rows, stamp)
+        return
+    # long segments first: the last task to finish is a short one
+    ordered = sorted(tasks, key=lambda t: -len(t[2].frames(stride)))
+    with cluster_or_local(cluster):
+        parallel = joblib.Parallel(n_jobs=None if cluster else min(workers, len(tasks)),
+                                   return_as="generator_unordered")
+        # each result comes back with its (video index, segment) key
+        for (index, seg), rows in parallel(
+                joblib.delayed(_keyed_segment)((index, seg), path, seg, stride, options)
+                for index, path, seg in ordered):
+            bar.update(len(rows))
+            yield index, seg, _stamped(rows, videos[index][1])
 
 
 def _keyed_segment(key, video, segment, stride, options):
     return key, extract_segment(video, segment, stride, options)
 
 
-def _frame_row(info: VideoInfo, frame: int, label: str, rgb: np.ndarray, pose, tag: str) -> dict:
-    row = {"path": frame_path(info.source, frame), "label": label, "width": rgb.shape[1],
-           "height": rgb.shape[0], "detected": pose is not None,
+def _reusable_segments(previous: pd.DataFrame | None, tasks, videos, stride: int,
+                       tag: str) -> tuple[pd.DataFrame, list, int]:
+    """Rows of ``previous`` to keep, the tasks left to do, and how many of those had rows
+    that no longer match (changed video file, label, segment start, stride or extractor)."""
+    if previous is None or not {"segment_start", "stride", "frame"} <= set(previous.columns):
+        return _empty_table(), list(tasks), 0
+    items, starts = [], {}
+    for index, path, seg in tasks:
+        size, mtime = videos[index][1]
+        for f in seg.frames(stride):
+            items.append(ImageItem(frame_path(path, f), seg.label, size, mtime))
+            starts[items[-1].path] = seg.start_frame
+    same = (_reusable(previous, items, tag).to_numpy()
+            & (previous["segment_start"].to_numpy() == previous["path"].map(starts).to_numpy())
+            & (previous["stride"].to_numpy() == stride))
+    good, old = set(previous.loc[same, "path"]), set(previous["path"])
+    kept_paths, todo, n_redone = set(), [], 0
+    for task in tasks:
+        seg_paths = [frame_path(task[1], f) for f in task[2].frames(stride)]
+        if all(p in good for p in seg_paths):
+            kept_paths.update(seg_paths)
+        else:
+            todo.append(task)
+            n_redone += any(p in old for p in seg_paths)
+    kept = previous[same & previous["path"].isin(kept_paths).to_numpy()]
+    kept = kept[~kept["path"].duplicated()]
+    if not len(kept):
+        return _empty_table(), todo, n_redone
+    return kept[list(VIDEO_TABLE_COLUMNS)].astype(_DTYPES).reset_index(drop=True), todo, n_redone
+
+
+class _VideoCheckpointer(_Checkpointer):
+    """The folder checkpointer; an empty table keeps the video columns."""
+
+    def table(self) -> pd.DataFrame:
+        return super().table() if self.frames else _empty_table()
+
+
+def _frame_row(info: VideoInfo, frame: int, segment: Segment, stride: int, rgb: np.ndarray,
+               pose, tag: str) -> dict:
+    row = {"path": frame_path(info.source, frame), "label": segment.label,
+           "width": rgb.shape[1], "height": rgb.shape[0], "detected": pose is not None,
            "reason": "" if pose is not None else "no_person"}
     row.update(pose_to_row(pose))
-    row.update(frame=frame, time_s=frame / info.fps if info.fps else np.nan, extractor=tag)
+    row.update(frame=frame, time_s=frame / info.fps if info.fps else np.nan,
+               segment_start=segment.start_frame, stride=stride, extractor=tag)
     return row

@@ -25,8 +25,8 @@ def _register_extract(subparsers) -> None:
         description="DATA_DIR/<class>/**/<image> -> one table row per image (class = first-level "
         "folder). Re-running the same command resumes: rows of unchanged files are kept. With "
         "a video and --segments SEGMENTS.csv (start_frame,end_frame,label or start_s,end_s,"
-        "label), the frames of each segment become rows labelled with it; several videos take "
-        "one --segments each, in the same order.",
+        "label), the frames of each segment become rows labelled with it (a re-run keeps the "
+        "finished segments); several videos take one --segments each, in the same order.",
     )
     parser.add_argument("source", nargs="+", metavar="DATA_DIR|VIDEO",
                         help="photo folder, or video file(s)")
@@ -38,9 +38,9 @@ def _register_extract(subparsers) -> None:
                         help="images per worker task (default: automatic, at most 32)")
     parser.add_argument("--checkpoint-seconds", type=float, metavar="S", default=None,
                         help="save the table at most every S seconds while running "
-                        "(default: 10; 0 after every batch)")
+                        "(default: 10; 0 after every batch, or every segment of a video)")
     parser.add_argument("--no-resume", action="store_true",
-                        help="re-extract every image even if TABLE has its row")
+                        help="re-extract every image (or video frame) even if TABLE has its row")
     parser.add_argument("--segments", metavar="SEGMENTS.csv", action="append",
                         help="labelled frame ranges of VIDEO (start_frame,end_frame,label); "
                         "once per VIDEO")
@@ -63,6 +63,12 @@ def _options(args: argparse.Namespace):
                           None if kw["task_path"] is None else str(kw["task_path"]))
 
 
+def _checkpoint_s(args: argparse.Namespace) -> float:
+    from ..dataset import DEFAULT_CHECKPOINT_S
+
+    return DEFAULT_CHECKPOINT_S if args.checkpoint_seconds is None else args.checkpoint_seconds
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
     """``kill PID`` (SIGTERM) stops like Ctrl-C: the rows extracted so far are saved first."""
@@ -82,15 +88,13 @@ def run_extract(args: argparse.Namespace) -> int:
               "with --segments)", file=sys.stderr)
         return EXIT_USAGE
     source = sources[0]
-    from ..dataset import DEFAULT_CHECKPOINT_S, extract_folder
+    from ..dataset import extract_folder
 
-    checkpoint = args.checkpoint_seconds
-    if checkpoint is None:
-        checkpoint = DEFAULT_CHECKPOINT_S
     with _sigterm_as_interrupt():
         report = extract_folder(
             source, args.output, options=_options(args), workers=args.workers,
-            batch_size=args.batch_size, checkpoint_s=checkpoint, resume=not args.no_resume,
+            batch_size=args.batch_size, checkpoint_s=_checkpoint_s(args),
+            resume=not args.no_resume,
             progress=not args.quiet, cluster=args.cluster,
         )
     print(report)
@@ -98,9 +102,8 @@ def run_extract(args: argparse.Namespace) -> int:
 
 
 def _extract_video(args: argparse.Namespace, sources: list[Path]) -> int:
-    from ..table import save_table
     from ..video import VideoInfo
-    from ..video_segments import extract_videos, read_segments
+    from ..video_segments import extract_videos_to_table, read_segments
 
     if not args.segments:
         print(f"poseclf extract: error: {sources[0]} is a file; a video needs --segments "
@@ -115,16 +118,11 @@ def _extract_video(args: argparse.Namespace, sources: list[Path]) -> int:
     jobs = [(source, read_segments(segments, fps=VideoInfo.from_video_path(source).fps))
             for source, segments in zip(sources, args.segments, strict=True)]
     with _sigterm_as_interrupt():
-        df = extract_videos(jobs, stride=args.stride, options=_options(args),
-                            workers=args.workers or 1, cluster=args.cluster,
-                            progress=not args.quiet)
-    save_table(df, args.output)
-    counts = df.groupby("label")["detected"].agg(["size", "sum"])
-    counts.columns = ["frames", "detected"]
-    names = ", ".join(source.name for source in sources)
-    n_segments = sum(len(segments) for _, segments in jobs)
-    print(f"{args.output}: {len(df)} frames of {names} in {n_segments} segments")
-    print(counts.to_string())
+        report = extract_videos_to_table(
+            jobs, args.output, stride=args.stride, options=_options(args),
+            workers=args.workers or 1, cluster=args.cluster, checkpoint_s=_checkpoint_s(args),
+            resume=not args.no_resume, progress=not args.quiet)
+    print(report)
     return EXIT_OK
 
 
