@@ -172,3 +172,13 @@ def test_two_videos_with_the_same_name_are_refused(sit_video, tmp_path):
     with pytest.raises(ValueError, match="same file name would both have a row sit.mp4#000140"):
         extract_videos_to_table([(sit_video, SEGMENTS[1:2]), (other, SEGMENTS[1:2])],
                                 tmp_path / "table.csv", progress=False)
+
+
+def test_parallel_run_completes_a_partial_table(uninterrupted, sit_video, tmp_path):
+    table = tmp_path / "table.parquet"
+    done = segment_paths(SEGMENTS[0]) | segment_paths(SEGMENTS[2])  # a gap in the middle
+    save_table(uninterrupted[uninterrupted["path"].isin(done)], table)
+    report = extract_videos_to_table([(sit_video, SEGMENTS)], table, stride=STRIDE, workers=2,
+                                     checkpoint_s=0, progress=False)
+    assert (report.n_reused, report.n_redone_segments) == (len(done), 0)
+    pd.testing.assert_frame_equal(load_table(table), uninterrupted)
