@@ -21,3 +21,7 @@ class ModelFileError(PoseclfError, ValueError):
 
 class TableError(PoseclfError, ValueError):
     """A landmark table is missing columns or cannot be read."""
+
+
+class SegmentsError(PoseclfError, ValueError):
+    """Labelled video segments are unreadable or inconsistent (the message names the file)."""

@@ -39,6 +39,7 @@ from .dataset import (
     _read_previous,
     _reusable,
 )
+from .errors import SegmentsError
 from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, pose_to_row
 from .video import VideoInfo, iter_selected_frames
 
@@ -108,27 +109,34 @@ def read_segments(path: str | os.PathLike, fps: float | None = None) -> list[Seg
 
     Raises
     ------
-    ValueError
-        Missing columns, or seconds without ``fps``; the message names the file.
+    SegmentsError
+        Unreadable file, missing columns, seconds without ``fps``, empty or overlapping
+        segments; the message names the file.
     """
     path = Path(path)
-    df = pd.read_csv(path, dtype={"label": str})
+    try:
+        df = pd.read_csv(path, dtype={"label": str})
+    except (OSError, ValueError) as err:
+        raise SegmentsError(f"{path}: cannot read the segments file ({err})") from err
     columns = set(df.columns)
     if {"start_frame", "end_frame", "label"} <= columns:
         segments = [Segment(int(r.start_frame), int(r.end_frame), str(r.label))
                     for r in df.itertuples()]
     elif {"start_s", "end_s", "label"} <= columns:
         if not fps:
-            raise ValueError(f"{path}: segments in seconds need the video's frame rate")
+            raise SegmentsError(f"{path}: segments in seconds need the video's frame rate")
         segments = [Segment(math.ceil(r.start_s * fps - _TIME_EPS),
                             math.floor(r.end_s * fps + _TIME_EPS), str(r.label))
                     for r in df.itertuples()]
     else:
-        raise ValueError(
+        raise SegmentsError(
             f"{path}: a segments file needs the columns start_frame,end_frame,label "
             f"(or start_s,end_s,label); found {', '.join(map(str, df.columns))}"
         )
-    return check_segments(segments)
+    try:
+        return check_segments(segments)
+    except ValueError as err:
+        raise SegmentsError(f"{path}: {err}") from err
 
 
 def write_segments(segments: Sequence[Segment], path: str | os.PathLike) -> Path:
@@ -344,7 +352,7 @@ def extract_videos_to_table(
     order = {path: rank for rank, path in enumerate(paths)}
     if len(order) < len(paths):
         repeated = next(path for path in paths if paths.count(path) > 1)
-        raise ValueError(f"two videos with the same file name would both have a row "
+        raise SegmentsError(f"two videos with the same file name would both have a row "
                          f"{repeated}: give each video a distinct file name")
     previous = _read_previous(table) if resume else None
     kept, todo, n_redone = _reusable_segments(previous, tasks, videos, stride, options.tag)

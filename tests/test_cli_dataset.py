@@ -248,3 +248,20 @@ def test_sheet_without_images_folder_is_a_usage_error(uninterrupted, tmp_path, c
     uninterrupted.to_csv(table, index=False)
     assert main(["outliers", str(table), "--sheet", str(tmp_path / "s.png")]) == 2
     assert "--sheet needs --images DATA_DIR" in capsys.readouterr().err
+
+
+def test_bad_segment_files_are_one_line_errors_naming_the_file(tmp_path, capsys):
+    video = shared_data_or_skip("videos", "sit.mp4")
+    cases = {"columns.csv": "start,end\n1,2\n", "overlap.csv":
+             "start_frame,end_frame,label\n1,20,a\n10,30,b\n"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+    for name, message in (("columns.csv", "needs the columns start_frame,end_frame,label"),
+                          ("overlap.csv", "segments overlap"),
+                          ("missing.csv", "cannot read the segments file")):
+        code = main(["extract", str(video), "--segments", str(tmp_path / name),
+                     "-o", str(tmp_path / "out.csv")])
+        err = capsys.readouterr().err
+        assert code != 0 and f"{tmp_path / name}: " in err and message in err
+        assert "Traceback" not in err
+    assert not (tmp_path / "out.csv").exists()
