@@ -38,6 +38,25 @@ def saved_rows(table) -> int:
         return 0
 
 
+def interrupt_extract(args: list[str], table, min_rows: int, sig) -> bytes:
+    """Run ``poseclf ARGS`` in a subprocess, send ``sig`` once ``table`` holds ``min_rows``
+    rows, check the exit status (killed, or 130 after a clean stop); its stderr."""
+    process = subprocess.Popen([sys.executable, "-m", "poseclf", *args], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while saved_rows(table) < min_rows and process.poll() is None:
+        assert time.monotonic() < deadline, "extraction never wrote rows"
+        time.sleep(POLL_S)
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=START_TIMEOUT_S)
+    if sig == signal.SIGKILL:
+        assert process.returncode == -signal.SIGKILL
+    else:  # Ctrl-C and `kill` stop cleanly, with the shell's status for an interrupt
+        assert process.returncode == 130, stderr.decode()[-2000:]
+        assert b"interrupted" in stderr
+    return stderr
+
+
 @pytest.fixture(scope="module")
 def many_photos(tmp_path_factory):
     root = tmp_path_factory.mktemp("many") / "data"
@@ -57,21 +76,9 @@ def uninterrupted(many_photos, tmp_path_factory):
 def test_killed_extraction_resumes_to_the_uninterrupted_table(
         many_photos, uninterrupted, tmp_path, sig):
     table = tmp_path / "table.csv"
-    command = [sys.executable, "-m", "poseclf", "extract", str(many_photos), "-o", str(table),
-               "--workers", "1", "--batch-size", "1", "--checkpoint-seconds", "0", "-q"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while saved_rows(table) < KILL_AFTER_ROWS and process.poll() is None:
-        assert time.monotonic() < deadline, "extraction never wrote rows"
-        time.sleep(POLL_S)
-    process.send_signal(sig)
-    _, stderr = process.communicate(timeout=START_TIMEOUT_S)
-    if sig == signal.SIGKILL:
-        assert process.returncode == -signal.SIGKILL
-    else:  # Ctrl-C and `kill` stop cleanly, with the shell's status for an interrupt
-        assert process.returncode == 130, stderr.decode()[-2000:]
-        assert b"interrupted" in stderr
+    interrupt_extract(["extract", str(many_photos), "-o", str(table), "--workers", "1",
+                       "--batch-size", "1", "--checkpoint-seconds", "0", "-q"],
+                      table, KILL_AFTER_ROWS, sig)
     partial = load_table(table)  # never corrupt
     assert KILL_AFTER_ROWS <= len(partial) < len(uninterrupted), "the run was not cut short"
     assert set(partial["path"]) <= set(uninterrupted["path"])

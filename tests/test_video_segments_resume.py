@@ -9,14 +9,11 @@ import dataclasses
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
 
 import pandas as pd
 import pytest
-from conftest import REPO, shared_data_or_skip
-from test_cli_dataset import POLL_S, START_TIMEOUT_S, saved_rows
+from conftest import shared_data_or_skip
+from test_cli_dataset import interrupt_extract
 
 from poseclf.cli import main
 from poseclf.dataset import ExtractOptions
@@ -82,20 +79,10 @@ def test_killed_video_extraction_resumes_to_the_uninterrupted_table(
     table = tmp_path / "table.csv"
     args = ["extract", str(sit_video), "--segments", str(segments_csv), "--stride", str(STRIDE),
             "-o", str(table), "-q"]
-    process = subprocess.Popen([sys.executable, "-m", "poseclf", *args,
-                                "--checkpoint-seconds", "0"],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while saved_rows(table) < FIRST_SEGMENT_ROWS and process.poll() is None:
-        assert time.monotonic() < deadline, "extraction never wrote rows"
-        time.sleep(POLL_S)
-    process.send_signal(sig)
-    _, stderr = process.communicate(timeout=START_TIMEOUT_S)
-    if sig == signal.SIGKILL:
-        assert process.returncode == -signal.SIGKILL
-    else:  # Ctrl-C and `kill` stop cleanly, saying how to finish
-        assert process.returncode == 130, stderr.decode()[-2000:]
-        assert b"interrupted" in stderr and b"re-run the same command to resume" in stderr
+    stderr = interrupt_extract([*args, "--checkpoint-seconds", "0"], table, FIRST_SEGMENT_ROWS,
+                               sig)
+    if sig != signal.SIGKILL:  # Ctrl-C and `kill` stop cleanly, saying how to finish
+        assert b"re-run the same command to resume" in stderr
     partial = load_table(table)  # never corrupt
     assert FIRST_SEGMENT_ROWS <= len(partial) < len(uninterrupted), "the run was not cut short"
     saved = set(partial["path"])
