@@ -41,6 +41,8 @@ OUTLIER_RANDOM_STATE = 0  # fold shuffling seed: the same outliers on every run
 DEFAULT_OUTLIER_FOLDS = 5
 LABEL_LOSES = "label loses"  # another class scores higher than the row's own label
 UNLIKE_ITS_CLASS = "unlike its class"  # out-of-fold novelty above the rejection threshold
+LEAST_TYPICAL = "least typical"  # among the highest out-of-fold novelty: shown for review only
+DISPUTED = (LABEL_LOSES, UNLIKE_ITS_CLASS)  # the problems that make a row an outlier
 
 
 def out_of_fold_proba(
@@ -114,6 +116,7 @@ def find_outliers(
     classifier: str = "knn",
     folds: int = DEFAULT_OUTLIER_FOLDS,
     *,
+    least_typical: int = 0,
     random_state: int = OUTLIER_RANDOM_STATE,
 ) -> pd.DataFrame:
     """Detected rows that a model trained without them disputes.
@@ -121,14 +124,18 @@ def find_outliers(
     Two kinds, told apart by ``problem``: ``label loses`` (another class scores higher than the
     row's own label: a wrong label, or a pose between classes) and ``unlike its class`` (the
     model would answer ``unknown``: often a bad detection, such as BlazePose finding a bystander
-    or mixing two people, or a rare variant of the pose).
+    or mixing two people, or a rare variant of the pose). With ``least_typical`` = N, the N
+    undisputed rows of highest novelty follow as ``least typical``: not outliers, but where
+    bad detections hide when there are several alike (on the push-up photos, 5 of the 6 bad
+    detections were among the 9 least typical rows, and only 1 was disputed).
 
     Returns
     -------
     DataFrame
         ``path``, ``label``, ``predicted``, ``label_score``, ``predicted_score``, ``margin``
         (predicted minus label score), ``novelty`` (score / rejection threshold), ``problem``
-        and one ``score_<class>`` column per class; label losses first, clearest cases first.
+        and one ``score_<class>`` column per class; label losses first, clearest cases first,
+        then rows unlike their class, then the least typical ones.
     """
     rows, proba, classes, novelty = out_of_fold_proba(df, classifier, folds,
                                                       random_state=random_state)
@@ -148,8 +155,12 @@ def find_outliers(
     out["problem"] = np.where(loses, LABEL_LOSES, np.where(unlike, UNLIKE_ITS_CLASS, ""))
     for c, i in index.items():
         out[f"score_{c}"] = proba[:, i]
+    typical = out[~loses & ~unlike & out["novelty"].notna()].sort_values(
+        ["novelty", "path"], ascending=[False, True]).head(max(0, int(least_typical))).copy()
+    typical["problem"] = LEAST_TYPICAL
     flagged = pd.concat([
         out[loses].sort_values(["margin", "path"], ascending=[False, True]),
         out[unlike].sort_values(["novelty", "path"], ascending=[False, True]),
+        typical,
     ])
     return flagged.reset_index(drop=True)

@@ -156,7 +156,7 @@ def outlier_sheet(
     size: int = THUMB_SIZE,
 ) -> np.ndarray:
     """Thumbnails of the flagged rows: file, given label (and score), and the model's
-    preferred label (score) or, for rows unlike their class, their novelty."""
+    preferred label (score) or, for rows unlike their class or least typical, their novelty."""
     shown = outliers.head(max_shown)
     first = df.drop_duplicates("path")
     position = pd.Series(np.arange(len(first)), index=first["path"].to_numpy())
@@ -167,14 +167,22 @@ def outlier_sheet(
         cells.append(Cell(_read_or_none(images_root, flagged.path), pose, [
             (flagged.path, TEXT),
             (f"label: {flagged.label} {flagged.label_score:.2f}", TEXT),
-            (f"model: {flagged.predicted} {flagged.predicted_score:.2f}"
-             if getattr(flagged, "problem", "") != "unlike its class"
-             else f"unlike its class (novelty x{flagged.novelty:.1f})", WARN),
+            _problem_caption(flagged),
         ]))
     grid = [cells[i:i + columns] for i in range(0, len(cells), columns)] or [[]]
     more = f" (first {max_shown})" if len(outliers) > max_shown else ""
-    title = f"{len(outliers)} rows a model trained without them disputes{more}"
+    problems = outliers.get("problem", pd.Series(dtype=str))
+    disputed = int((problems != "least typical").sum())
+    typical = f", {len(outliers) - disputed} least typical" if disputed < len(outliers) else ""
+    title = f"{disputed} rows a model trained without them disputes{typical}{more}"
     return compose_sheet(grid, title=title, size=size)
+
+
+def _problem_caption(flagged) -> tuple[str, tuple[int, int, int]]:
+    problem = getattr(flagged, "problem", "")
+    if problem in ("unlike its class", "least typical"):
+        return f"{problem} (novelty x{flagged.novelty:.2f})", WARN if problem[0] == "u" else TEXT
+    return f"model: {flagged.predicted} {flagged.predicted_score:.2f}", WARN
 
 
 def stats_sheet(

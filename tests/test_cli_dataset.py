@@ -225,14 +225,20 @@ def test_outliers_flags_mislabelled_photos_and_drops_them(
     assert (loses["predicted"] != loses["label"]).all()
     assert (loses["predicted_score"] > loses["label_score"]).all()
     unlike = flagged[flagged["problem"] == "unlike its class"]
-    assert (unlike["novelty"] > 1).all() and set(flagged["problem"]) <= {"label loses",
-                                                                        "unlike its class"}
+    assert (unlike["novelty"] > 1).all()
+    typical = flagged[flagged["problem"] == "least typical"]  # listed for review, not dropped
+    assert len(typical) == 10 and (typical["novelty"] <= 1).all()
+    assert typical["novelty"].is_monotonic_decreasing
+    assert set(flagged["problem"]) <= {"label loses", "unlike its class", "least typical"}
+    disputed = flagged[flagged["problem"] != "least typical"]
     kept = load_table(clean)
-    assert not set(kept["path"]) & set(flagged["path"])
-    assert len(kept) == len(load_table(table)) - len(flagged)
+    assert not set(kept["path"]) & set(disputed["path"])
+    assert set(typical["path"]) <= set(kept["path"])
+    assert len(kept) == len(load_table(table)) - len(disputed)
     picture = cv2.imread(str(sheet))
     assert picture is not None and picture.shape[1] >= 2 * 200
-    assert f"{len(flagged)} of" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{len(disputed)} of" in out and "10 least typical rows listed for review" in out
 
 
 def test_stats_sheet_has_one_row_of_thumbnails_per_class(uninterrupted, many_photos, tmp_path):

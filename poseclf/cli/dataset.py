@@ -157,23 +157,32 @@ def _register_outliers(subparsers) -> None:
                         help="K-fold cross-validation; 0 = leave-one-out (default: 5)")
     parser.add_argument("-o", "--output", metavar="OUTLIERS.csv", help="write the outlier list")
     _add_sheet_options(parser, "contact sheet of the flagged photos")
-    parser.add_argument("--drop", metavar="CLEAN_TABLE", help="write the table without them")
+    parser.add_argument("--least-typical", type=int, default=10, metavar="N",
+                        help="also list and show the N undisputed rows least like the rest of "
+                        "their class, for review (bad detections that come in groups hide "
+                        "there; default: 10, 0 for none)")
+    parser.add_argument("--drop", metavar="CLEAN_TABLE",
+                        help="write the table without the disputed rows (never the least "
+                        "typical ones: look at those first)")
     parser.set_defaults(func=run_outliers)
 
 
 def run_outliers(args: argparse.Namespace) -> int:
-    from ..review import LABEL_LOSES, UNLIKE_ITS_CLASS, find_outliers
+    from ..review import DISPUTED, LABEL_LOSES, LEAST_TYPICAL, UNLIKE_ITS_CLASS, find_outliers
     from ..table import load_table, save_table
 
     if not _sheet_has_images(args, "outliers"):
         return EXIT_USAGE
     df = load_table(args.table)
-    outliers = find_outliers(df, classifier=args.classifier, folds=args.folds)
+    outliers = find_outliers(df, classifier=args.classifier, folds=args.folds,
+                             least_typical=args.least_typical)
     counts = outliers["problem"].value_counts()
-    print(f"{len(outliers)} of {int(df['detected'].sum())} detected rows flagged: "
+    disputed = outliers[outliers["problem"].isin(DISPUTED)]
+    print(f"{len(disputed)} of {int(df['detected'].sum())} detected rows flagged: "
           f"{counts.get(LABEL_LOSES, 0)} whose label loses to another class, "
           f"{counts.get(UNLIKE_ITS_CLASS, 0)} unlike the rest of their class "
-          "(bad detection or rare variant)")
+          "(bad detection or rare variant); "
+          f"{counts.get(LEAST_TYPICAL, 0)} least typical rows listed for review")
     if len(outliers):
         shown = outliers[["path", "label", "predicted", "label_score", "predicted_score",
                           "novelty", "problem"]]
@@ -187,7 +196,7 @@ def run_outliers(args: argparse.Namespace) -> int:
         write_sheet(outlier_sheet(df, outliers, args.images), args.sheet)
         print(f"contact sheet written to {args.sheet}")
     if args.drop:
-        save_table(df[~df["path"].isin(set(outliers["path"]))], args.drop)
+        save_table(df[~df["path"].isin(set(disputed["path"]))], args.drop)
         print(f"table without the outliers written to {args.drop}")
     return EXIT_OK
 
