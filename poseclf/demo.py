@@ -16,11 +16,12 @@ import numpy as np
 
 from .detect import draw_poses, save_pose_3d
 from .draw import LabelAnnotator, write_image
+from .exclusions import load_training_tables
 from .extraction import PoseExtractor
 from .model import PoseModel, cross_validate_model
 from .novelty import PARTIAL_LABEL, REJECTION_LABELS
 from .shipped import resolve_table
-from .table import load_table, training_arrays
+from .table import training_arrays
 
 DEMO_MODEL = "sitstand"  # shipped model used on the sample photos
 DEMO_TABLE = "pushups_visolus"  # shipped landmark table the demo trains on
@@ -80,12 +81,14 @@ def run_demo(out_dir: str | os.PathLike = "poseclf-demo") -> DemoReport:
 
 def train_on_shipped_table(table: str = DEMO_TABLE, classifier: str = DEMO_CLASSIFIER,
                            folds: int = 5) -> list[str]:
-    """Cross-validate a classifier on a shipped table; the report as text lines."""
-    path = resolve_table(table)
-    landmarks, sizes, labels = training_arrays(load_table(path))
+    """Cross-validate a classifier on a shipped table, without the rows the shipped exclusion
+    list names (as the shipped models were trained); the report as text lines."""
+    rows, dropped = load_training_tables([resolve_table(table)], [resolve_table("exclusions")])
+    landmarks, sizes, labels = training_arrays(rows)
     result = cross_validate_model(landmarks, sizes, labels, classifier, cv=folds)
+    left_out = f", {dropped} bad detections left out after review" if dropped else ""
     lines = [f"2. Training a '{classifier}' classifier on the shipped table '{table}' "
-             f"({len(labels)} poses), {result['cv']}-fold cross-validation:",
+             f"({len(labels)} poses{left_out}), {result['cv']}-fold cross-validation:",
              f"   accuracy {result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f}"]
     lines += [f"   {name:<16} precision {row['precision']:.2f}  recall {row['recall']:.2f}  "
               f"n={row['support']}" for name, row in result["per_class"].items()]
