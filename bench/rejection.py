@@ -175,6 +175,22 @@ def targets(arrays: dict, models: dict) -> dict:
     return out
 
 
+def accepted_classes(arrays: dict, model: PoseModel, skip: str) -> str:
+    """The classes of other datasets a model accepts most often: ``dataset/class n/N``."""
+    counts = []
+    for name, data in arrays.items():
+        if name == skip:
+            continue
+        accepted = np.isin(_score(model, data).labels, model.classes_)
+        for label in np.unique(data.labels):
+            mine = data.labels == label
+            if accepted[mine].any():
+                counts.append((int(accepted[mine].sum()), f"{name[:14]}/{label}",
+                               int(mine.sum())))
+    counts.sort(reverse=True)
+    return ", ".join(f"{where} {n}/{total}" for n, where, total in counts[:6])
+
+
 def cross_source(arrays: dict, models: dict) -> None:
     print(f"{'model':24} {'photos of':24} {'classes':34} {'n':>4} {'accepted':>9} "
           f"{'accuracy':>9}")
@@ -253,6 +269,9 @@ def main(argv=None) -> int:
     print_out_of_class(out_of_class(arrays, models))
     for text, value in targets(arrays, models).items():
         print(f"   {text}: {_pct(value)}")
+    if "pushups_visolus" in models:
+        print("   what the push-up model accepts most: "
+              + accepted_classes(arrays, models["pushups_visolus"], "pushups_visolus"))
     if any(dropped.values()) and "pushups_visolus" in raw:
         unreviewed = _train(raw["pushups_visolus"], args.classifier, args.percentile)
         others = concat([a for n, a in arrays.items() if n != "pushups_visolus"])
