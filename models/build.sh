@@ -22,6 +22,18 @@ PY
 "$POSECLF" extract "$DATA/videos/sit.mp4" --segments datasets/sit_video_segments.csv --stride 3 \
   -o datasets/sit_video.csv --quiet
 
+# Labelled frames of pushup2.mp4 (another person and room than the push-up photos): its up and
+# down segments as pushups_up / pushups_down (transitions left out), every 3rd frame.
+"${PYTHON:-python3}" - "$DATA/videos/annotations.json" datasets/pushup_video_segments.csv <<'PY'
+import sys
+from poseclf.video_segments import Segment, segments_from_annotations, write_segments
+segments = segments_from_annotations(sys.argv[1], "pushup2.mp4", {"up", "down"})
+write_segments([Segment(s.start_frame, s.end_frame, f"pushups_{s.label}") for s in segments],
+               sys.argv[2])
+PY
+"$POSECLF" extract "$DATA/videos/pushup2.mp4" --segments datasets/pushup_video_segments.csv \
+  --stride 3 -o datasets/pushup_video.csv --quiet
+
 # Training leaves out the rows datasets/exclusions.csv names: bad detections found by looking at
 # the photos (skeleton on a bystander or joining two people); see datasets/README.md.
 train() {  # name, title, tables...
@@ -30,6 +42,6 @@ train() {  # name, title, tables...
     --card "models/$name.md" --card-notes "models/notes/$name.md" --title "$title"
 }
 train yoga "Yoga poses (14 classes)" datasets/yoga_manoj.csv datasets/yoga_marchenkova.csv
-train pushups "Push-up phases (up / down)" datasets/pushups_visolus.csv
+train pushups "Push-up phases (up / down)" datasets/pushups_visolus.csv datasets/pushup_video.csv
 train sitstand "Sitting or standing" datasets/sitstand_multimediaimg.csv \
   datasets/sitstand_rhpr.csv datasets/sit_video.csv
