@@ -319,7 +319,11 @@ class VideoReport:
     frames : int
         Frames processed (= rows in the timeline = frames in the output video).
     detected_frames : int
-        Frames with a pose.
+        Frames with a classified pose (neither absent nor rejected).
+    pose_frames : int
+        Frames where BlazePose found a person.
+    rejected_frames : int
+        Frames with a person that the model answered ``unknown`` or ``partial``.
     repetitions : int or None
         Repetitions counted (None without ``count``).
     label_switches, raw_label_switches : int
@@ -335,6 +339,8 @@ class VideoReport:
     classes: list[str]
     frames: int = 0
     detected_frames: int = 0
+    pose_frames: int = 0
+    rejected_frames: int = 0
     repetitions: int | None = None
     label_switches: int = 0
     raw_label_switches: int = 0
@@ -638,6 +644,8 @@ def _loop(capture, info, model, extractor, smoother, counter, count_index, sink,
                 output.put(frame, overlay if draw and not show else None, row)
             report.frames += 1
             report.detected_frames += result.detected
+            report.pose_frames += pose is not None
+            report.rejected_frames += pose is not None and proba is None
             report.raw_label_switches += previous_raw not in (None, result.raw_label)
             previous_raw = result.raw_label
             report.label_switches = smoother.n_switches

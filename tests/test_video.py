@@ -214,3 +214,17 @@ def test_default_smoothing_lasts_the_same_time_at_any_frame_rate(fps, window, ma
         ["a", "b"], info, window=DEFAULT_WINDOW_VIDEO, alpha=0.2, min_frames=1, margin=0.1,
         max_missing=DEFAULT_MAX_MISSING_VIDEO, count=None, enter=None, exit=None)
     assert (smoother.window, smoother.max_missing) == (window, max_missing)
+
+
+def test_report_counts_people_the_model_rejects(tmp_path, capsys):
+    """The shipped push-up model meets a man doing squats: BlazePose finds him in every frame,
+    the model answers unknown, and nothing is counted."""
+    source = shared_data_or_skip("videos", "squat.mp4")
+    assert main(["video", str(source), "--model", "pushups", "--no-window", "--count",
+                 "pushups_down", "--max-frames", "60", "--timeline", str(tmp_path / "t.csv")]) == 0
+    rows = pd.read_csv(tmp_path / "t.csv")
+    assert (rows["raw_label"] == "unknown").sum() >= 50
+    out = capsys.readouterr().out
+    rejected = int((rows["raw_label"].isin(["unknown", "partial"])).sum())
+    assert f"60 with a person ({rejected} of them unknown or partial)" in out
+    assert "0 repetitions of pushups_down" in out

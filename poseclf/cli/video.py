@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         reps = "" if report.repetitions is None else (
             f", {report.repetitions} repetitions of {report.count_class}")
         print(f"{report.info.source}: {report.frames} frames ({report.stop_reason}), "
-              f"{report.detected_frames} with a person, {report.label_switches} label changes"
+              f"{report.pose_frames} with a person ({report.rejected_frames} of them unknown or "
+              f"partial), {report.label_switches} label changes"
               f"{reps}, {report.fps:.1f} frames/s")
         for what, path in (("video", report.output), ("timeline", report.timeline)):
             if path is not None:
