@@ -370,14 +370,20 @@ class PoseModel:
         (None or NaN) is scored on the image landmarks against the image-only threshold.
         """
         X = pose_matrix(landmarks, image_sizes)
-        embedded = self._classifier_cache()["embedder"].transform(X)
+        embedder = self._classifier_cache()["embedder"]
+        image = None
+        if self.novelty_features_ is not None:  # one embedding pass: the classifier's
+            image = self.novelty_features_.image_features(X)  # embedding is its first columns
+            embedded = image[:, :embedder.n_features_out_]
+        else:
+            embedded = embedder.transform(X)
         proba = self._classify(embedded)
         labels = np.asarray(self.classes_, dtype=object)[np.argmax(proba, axis=1)]
         if self.novelty_ is None:
             nan = np.full(len(labels), np.nan)
             return Predictions(labels, proba, nan, np.zeros(len(labels), dtype=bool), nan)
         world = _world_array(world_landmarks, len(X))  # checked even when not used
-        novelty, threshold = self._novelty(X, embedded, world)
+        novelty, threshold = self._novelty(embedded, image, world)
         partial = self.visibility_.is_partial(X[:, :132].reshape(-1, 33, 4))
         if reject:
             labels = labels.copy()
@@ -385,18 +391,19 @@ class PoseModel:
             labels[partial] = PARTIAL_LABEL
         return Predictions(labels, proba, novelty, partial, threshold)
 
-    def _novelty(self, X: np.ndarray, embedded: np.ndarray,
+    def _novelty(self, embedded: np.ndarray, image: np.ndarray | None,
                  world: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Novelty score and threshold of each pose."""
-        features = self.novelty_features_
-        if features is None:  # file from before the novelty features: the classifier embedding
-            return self.novelty_.score(embedded), np.full(len(X), self.novelty_.threshold_)
-        image = features.image_features(X)
+        """Novelty score and threshold of each pose, from the classifier embedding, the image
+        part of the novelty features (None for files from before them) and world landmarks."""
+        n = len(embedded)
+        if image is None:  # file from before the novelty features: the classifier embedding
+            return self.novelty_.score(embedded), np.full(n, self.novelty_.threshold_)
         if self.novelty_image_ is None:  # trained without world landmarks
-            return self.novelty_.score(image), np.full(len(X), self.novelty_.threshold_)
-        novelty = np.empty(len(X))
-        threshold = np.empty(len(X))
-        world_part = (np.full((len(X), features.n_world_features_), np.nan) if world is None
+            return self.novelty_.score(image), np.full(n, self.novelty_.threshold_)
+        features = self.novelty_features_
+        novelty = np.empty(n)
+        threshold = np.empty(n)
+        world_part = (np.full((n, features.n_world_features_), np.nan) if world is None
                       else features.world_features(world))
         has_world = np.isfinite(world_part).all(axis=1)
         if has_world.any():
