@@ -146,10 +146,11 @@ def _sheet_has_images(args: argparse.Namespace, command: str) -> bool:
 def _register_outliers(subparsers) -> None:
     parser = subparsers.add_parser(
         "outliers",
-        help="find rows whose label loses to another class out of fold",
+        help="find rows a model trained without them disputes, for review",
         description="Classify every detected row with a model trained without it (K-fold, "
         "or leave-one-out with --folds 0) and list the rows whose own label is not the best "
-        "class, with their scores: candidates for a wrong label or a bad detection.",
+        "class or that the model would call unknown, then the least typical of the rest, with "
+        "their scores: candidates for a wrong label or a bad detection.",
     )
     parser.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
     parser.add_argument("--classifier", default="knn", help="classifier name (default: knn)")
