@@ -15,11 +15,12 @@ tracks the pose from frame to frame and runs the detector only when the person i
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelNotAvailableError
+from .errors import InputError, ModelNotAvailableError
 from .landmarks import N_LANDMARKS, Pose
 
 BACKENDS = ("solutions", "tasks")
@@ -48,7 +49,7 @@ def bundled_model_path(model_complexity: int) -> Path:
 
 def _check_model_available(model_complexity: int) -> None:
     if model_complexity not in LANDMARK_MODEL_FILES:
-        raise ValueError(f"model_complexity must be 0, 1 or 2, got {model_complexity!r}")
+        raise InputError(f"model_complexity must be 0, 1 or 2, got {model_complexity!r}")
     path = bundled_model_path(model_complexity)
     if not path.is_file():
         name = _COMPLEXITY_NAMES[model_complexity]
@@ -56,10 +57,50 @@ def _check_model_available(model_complexity: int) -> None:
         raise ModelNotAvailableError(
             f"BlazePose {name} (model_complexity={model_complexity}) is not bundled with "
             f"mediapipe and poseclf does not download models ({path} is missing). "
-            f"Use model_complexity=1 (Full, bundled), or download pose_landmarker_{name}.task "
+            f"Use --complexity 1 (Full, bundled), or download pose_landmarker_{name}.task "
             f"yourself from {_TASK_FILES_URL} and pass it with backend='tasks', "
             f"task_path=... (CLI: --backend tasks --task-file FILE)."
         )
+
+
+def check_extractor_options(model_complexity: int = 1, min_detection_confidence: float = 0.5,
+                            backend: str = "solutions",
+                            task_path: str | os.PathLike | None = None, *, num_poses: int = 1,
+                            min_tracking_confidence: float = 0.5) -> None:
+    """Raise :class:`~poseclf.errors.InputError` (a ``ValueError``) for settings that cannot work.
+
+    Checked without starting BlazePose: the ranges, the backend, that the chosen model file is
+    here (``solutions``) or that the ``.task`` file exists and is a model bundle (``tasks``).
+    """
+    if backend not in BACKENDS:
+        raise InputError(f"--backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    for name, value in (
+        ("min_detection_confidence", min_detection_confidence),
+        ("min_tracking_confidence", min_tracking_confidence),
+    ):
+        if not 0.0 <= value <= 1.0:
+            raise InputError(f"{name} must be in [0, 1], got {value!r}")
+    if not isinstance(num_poses, int) or num_poses < 1:
+        raise InputError(f"--num-poses {num_poses!r}: give 1 or more people per image")
+    if backend == "solutions":
+        if num_poses != 1:
+            raise InputError(
+                "--num-poses: the 'solutions' backend finds one person per image; use "
+                "--backend tasks with --task-file for num_poses > 1")
+        _check_model_available(model_complexity)
+        return
+    if task_path is None:
+        raise InputError(
+            "--backend tasks needs --task-file FILE, a pose_landmarker .task file (download "
+            f"lite/full/heavy from {_TASK_FILES_URL}, or build the bundled Full one offline "
+            "with `poseclf.extraction.build_full_task_file(PATH)`)")
+    path = Path(task_path)
+    if not path.is_file():
+        raise ModelNotAvailableError(f"--task-file {path}: no such .task file; check the path")
+    if not zipfile.is_zipfile(path):
+        raise ModelNotAvailableError(
+            f"--task-file {path}: not a pose_landmarker .task file (a .task is a zip of "
+            "two .tflite models); give the file from MediaPipe's model page")
 
 
 class PoseExtractor:
@@ -105,21 +146,9 @@ class PoseExtractor:
         task_path: str | os.PathLike | None = None,
         num_poses: int = 1,
     ) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        for name, value in (
-            ("min_detection_confidence", min_detection_confidence),
-            ("min_tracking_confidence", min_tracking_confidence),
-        ):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-        if num_poses < 1:
-            raise ValueError(f"num_poses must be >= 1, got {num_poses!r}")
-        if backend == "solutions" and num_poses != 1:
-            raise ValueError(
-                "the 'solutions' backend finds one person per image; use backend='tasks' "
-                "with a .task file for num_poses > 1"
-            )
+        check_extractor_options(model_complexity, min_detection_confidence, backend, task_path,
+                                num_poses=num_poses,
+                                min_tracking_confidence=min_tracking_confidence)
         self.static_image_mode = static_image_mode
         self.model_complexity = model_complexity
         self.smooth_landmarks = smooth_landmarks

@@ -24,6 +24,7 @@ from ._version import __version__
 from .classifiers import PoseKNNClassifier, make_classifier
 from .embedding import PoseEmbedder, mirror_landmarks, mirror_world_landmarks, pose_matrix
 from .errors import ModelFileError
+from .files import replace_atomically
 from .landmarks import Pose
 from .lean_predict import LEAN_MAX_ROWS, lean_predict_proba, pipeline_predict_proba
 from .novelty import (
@@ -478,8 +479,6 @@ class PoseModel:
         """Write the model with ``skops.io`` (atomic: temporary file, then rename)."""
         import skops.io as sio
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "format": MODEL_FORMAT,
             "format_version": MODEL_FORMAT_VERSION,
@@ -493,14 +492,7 @@ class PoseModel:
                 payload["novelty_features"] = self.novelty_features_
             if self.novelty_image_ is not None:
                 payload["novelty_image"] = self.novelty_image_
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
-            sio.dump(payload, tmp)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        return path
+        return replace_atomically(path, lambda tmp: sio.dump(payload, tmp))
 
     @classmethod
     def load(cls, path: str | os.PathLike, trusted: bool = False) -> PoseModel:

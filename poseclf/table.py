@@ -26,13 +26,13 @@ CSV or Parquet is chosen by the file extension.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .errors import TableError
+from .files import replace_atomically
 from .landmarks import LANDMARK_DIMS, LANDMARK_NAMES, N_LANDMARKS, WORLD_DIMS, Pose
 
 SCHEMA_VERSION = 1  # bump when the columns below change meaning
@@ -136,26 +136,9 @@ def save_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise TableError(f"{path}: unknown table format {suffix!r}; use .csv or .parquet")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        if suffix == ".csv":
-            df.to_csv(tmp, index=False)
-        else:
-            df.to_parquet(tmp, index=False)
-        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; give a normal file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    if suffix == ".csv":
+        return replace_atomically(path, lambda tmp: df.to_csv(tmp, index=False))
+    return replace_atomically(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def table_landmarks(df: pd.DataFrame) -> np.ndarray:

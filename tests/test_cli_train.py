@@ -95,7 +95,7 @@ def test_predict_labels_photos_reports_unreadable_and_draws(trained, tmp_path, c
 def test_predict_refuses_untrusted_model_file(photo_table, tmp_path, capsys):
     path = tmp_path / "model.pkl"
     path.write_bytes(b"\x80\x04K\x01.")
-    assert main(["predict", "--model", str(path), str(photo_table)]) == 1
+    assert main(["predict", "--model", str(path), str(photo_table)]) == 2
     assert "model.pkl: not a skops model file" in capsys.readouterr().err
 
 

@@ -208,7 +208,7 @@ def test_cluster_without_dask_names_the_extra(tmp_path):
     """)
     (tmp_path / "data" / "person" / "a.jpg").write_bytes(b"not a photo, never read")
     result = _run_python(code, tmp_path)
-    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.returncode == 2, result.stderr[-2000:]
     assert INSTALL_HINT in result.stderr and "Traceback" not in result.stderr
 
 
@@ -232,5 +232,5 @@ def test_cluster_values_are_parsed(text, expected):
 
 def test_train_cluster_without_search_is_refused(tmp_path, capsys):
     table = str(REPO / "datasets" / "pushups_visolus.csv")
-    assert main(["train", table, "-o", str(tmp_path / "m.skops"), "--cluster", "local:2"]) == 1
+    assert main(["train", table, "-o", str(tmp_path / "m.skops"), "--cluster", "local:2"]) == 2
     assert "add --search" in capsys.readouterr().err

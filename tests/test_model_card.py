@@ -49,4 +49,4 @@ def test_card_without_cross_validation_is_refused(tmp_path, capsys):
     a = _synthetic_table(tmp_path / "a.csv", ["up", "down"] * 6, seed=1)
     code = main(["train", str(a), "-o", str(tmp_path / "m.skops"), "--cv", "0",
                  "--card", str(tmp_path / "m.md")])
-    assert code == 1 and "--card needs cross-validation" in capsys.readouterr().err
+    assert code == 2 and "--card needs cross-validation" in capsys.readouterr().err

@@ -143,8 +143,8 @@ def test_bad_settings_are_one_line_errors(pushup_model, options, message, capsys
     code = main(["video", str(source), "--model", str(pushup_model), "--no-window", "--quiet",
                  *options])
     err = capsys.readouterr().err
-    assert code == 1
-    assert err.startswith("poseclf: error:") and re.search(message, err)
+    assert code == 2
+    assert err.startswith(("poseclf detect: error:", "poseclf video: error:")) and re.search(message, err)
 
 
 @pytest.mark.parametrize(

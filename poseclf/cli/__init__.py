@@ -9,12 +9,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from ..errors import PoseclfError
-from ._common import EXIT_FAILURE, EXIT_INTERRUPTED
+from ..errors import PoseclfError, Terminated
+from ._common import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    OneLineParser,
+)
 
 #: Sub-command modules, in the order ``poseclf --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = ("demo", "detect", "dataset", "train", "models", "video")
@@ -22,30 +29,74 @@ COMMAND_MODULES: tuple[str, ...] = ("demo", "detect", "dataset", "train", "model
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="poseclf",
         description="Classify human poses from BlazePose keypoints.",
+        epilog="Exit status: 0 done; 1 the run failed or some inputs could not be used; "
+        "2 a bad option or input file (nothing was changed); 130 Ctrl-C, 143 killed "
+        "(SIGTERM): the work done so far is saved.",
     )
     parser.add_argument("--version", action="version", version=f"poseclf {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show debug messages (and the traceback of an unexpected error)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(subparsers)
     return parser
 
 
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated(signum)
+
+
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM and SIGHUP stop a command like Ctrl-C: its clean-ups run, its work is saved."""
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _raise_terminated)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``poseclf`` console script; returns the exit status."""
+    """Entry point of the ``poseclf`` console script; returns the exit status.
+
+    Expected failures print one line on stderr (``poseclf: error: ...``) that names the file or
+    option and the fix; see the parser's epilog for the exit statuses.
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="poseclf: %(levelname)s: %(message)s",
     )
+    _terminate_like_ctrl_c()
     try:
         return args.func(args)
     except PoseclfError as err:  # our own expected failures: one line, no traceback
-        print(f"poseclf: error: {err}", file=sys.stderr)
-        return EXIT_FAILURE
+        print(f"poseclf {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return err.exit_status
+    except Terminated:
+        print(f"poseclf {args.command}: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
-        print("poseclf: interrupted", file=sys.stderr)
+        print(f"poseclf {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except MemoryError:
+        print(f"poseclf {args.command}: error: out of memory; give smaller inputs",
+              file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as err:  # a disk full, a file vanished during the run, ...
+        name = f"{err.filename}: " if err.filename else ""
+        print(f"poseclf {args.command}: error: {name}{err.strerror or err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as err:  # a bug: still one line, the traceback on request
+        if args.verbose:
+            raise
+        print(f"poseclf {args.command}: internal error: {type(err).__name__}: "
+              f"{_one_line(err)} (please report it; -v shows the traceback)", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+__all__ = ["EXIT_USAGE", "build_parser", "main"]

@@ -1,13 +1,78 @@
-"""Exit codes and argument helpers shared by the sub-commands."""
+"""Exit codes, option types and argument helpers shared by the sub-commands.
+
+Option values are checked where they are parsed: a bad value stops the command with one line
+that names the option and the accepted range, before any work starts.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import sys
+from collections.abc import Callable
+
+from ..errors import EXIT_INPUT, EXIT_RUN
 
 EXIT_OK = 0
-EXIT_FAILURE = 1  # an expected failure: bad input file, refused model, ...
-EXIT_USAGE = 2  # argparse's own code for bad arguments
+EXIT_FAILURE = EXIT_RUN  # the run could not finish, or some inputs failed (unreadable images)
+EXIT_USAGE = EXIT_INPUT  # a bad option or input file; argparse's own code
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: the command, the option, the fix."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def _number(kind: Callable, text: str) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """Option type: an integer >= ``low``."""
+    def parse(text: str) -> int:
+        value = _number(int, text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is too small: give {low} or more")
+        return value
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def float_in(low: float, high: float, *, low_open: bool = False,
+             high_open: bool = False) -> Callable[[str], float]:
+    """Option type: a number in ``[low, high]`` (``low_open``/``high_open`` exclude the ends)."""
+    def parse(text: str) -> float:
+        value = _number(float, text)
+        if value < low or (low_open and value == low) or value > high or (
+                high_open and value == high):
+            raise argparse.ArgumentTypeError(f"{value:g} is out of range: give a number in "
+                                             f"{'(' if low_open else '['}{low:g}, {high:g}"
+                                             f"{')' if high_open else ']'}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+def float_at_least(low: float) -> Callable[[str], float]:
+    """Option type: a finite number >= ``low``."""
+    return float_in(low, math.inf, high_open=True)
+
+
+positive_int = int_at_least(1)
+non_negative_int = int_at_least(0)
+probability = float_in(0.0, 1.0)
 
 
 def add_extractor_options(parser: argparse.ArgumentParser) -> None:
@@ -15,8 +80,8 @@ def add_extractor_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("BlazePose")
     group.add_argument("--complexity", type=int, choices=(0, 1, 2), default=1,
                        help="model_complexity: 0 lite, 1 full (bundled), 2 heavy (default: 1)")
-    group.add_argument("--min-detection-confidence", type=float, default=0.5, metavar="P",
-                       help="minimum person-detector score (default: 0.5)")
+    group.add_argument("--min-detection-confidence", type=probability, default=0.5,
+                       metavar="P", help="minimum person-detector score, 0 to 1 (default: 0.5)")
     group.add_argument("--backend", choices=("solutions", "tasks"), default="solutions",
                        help="'solutions' (bundled Full model) or 'tasks' (needs --task-file)")
     group.add_argument("--task-file", metavar="FILE",
@@ -24,10 +89,17 @@ def add_extractor_options(parser: argparse.ArgumentParser) -> None:
 
 
 def extractor_kwargs(args: argparse.Namespace) -> dict:
-    """Keyword arguments of :class:`~poseclf.extraction.PoseExtractor` from parsed options."""
-    return {
+    """Keyword arguments of :class:`~poseclf.extraction.PoseExtractor` from parsed options.
+
+    Checks that the chosen BlazePose model can be loaded here, before any work starts.
+    """
+    from ..extraction import check_extractor_options
+
+    kwargs = {
         "model_complexity": args.complexity,
         "min_detection_confidence": args.min_detection_confidence,
         "backend": args.backend,
         "task_path": args.task_file,
     }
+    check_extractor_options(**kwargs)
+    return kwargs
