@@ -18,8 +18,10 @@ the same call extracts only what is missing or changed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,8 +33,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .cluster import cluster_or_local
-from .errors import ImageReadError, TableError
-from .images import is_image_path, read_image
+from .errors import ImageReadError, InputError, TableError
+from .files import check_input_dir
+from .images import IMAGE_EXTENSIONS, is_image_path, read_image
 from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, load_table
 from .table import check_table as _check_table
 from .table import save_table as _save_table
@@ -101,6 +104,8 @@ class FolderScan:
     skipped_hidden: int = 0
     skipped_non_image: int = 0
     empty_classes: list[str] = field(default_factory=list)
+    unreadable_folders: list[str] = field(default_factory=list)
+    root_images: int = 0
 
     @property
     def classes(self) -> list[str]:
@@ -118,26 +123,31 @@ def scan_folder(root: str | os.PathLike) -> FolderScan:
     (see :data:`poseclf.images.IMAGE_EXTENSIONS`, case-insensitive) are skipped and counted.
     Files directly in ``root`` have no class and count as skipped non-images.
 
+    Folders that cannot be listed (permissions) are recorded in ``unreadable_folders``.
+
     Raises
     ------
-    FileNotFoundError
-        ``root`` is not a folder.
+    InputError
+        ``root`` is not a readable folder, or holds no image in a class sub-folder.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"{root}: no such folder. Expected DATA_DIR/<class>/<image> (one sub-folder per class)."
-        )
+    root = check_input_dir(root, what="folder (DATA_DIR/<class>/<image>)")
     scan = FolderScan(root=root, items=[])
+
+    def unreadable(err: OSError) -> None:
+        folder = Path(err.filename) if err.filename else root
+        scan.unreadable_folders.append(folder.relative_to(root).as_posix()
+                                       if folder.is_relative_to(root) else str(folder))
+
     for entry in sorted(root.iterdir(), key=lambda p: p.name):
         if _is_hidden(entry.name):
             scan.skipped_hidden += 1
             continue
         if not entry.is_dir():
             scan.skipped_non_image += 1
+            scan.root_images += is_image_path(entry)
             continue
         found = 0
-        for dirpath, dirnames, filenames in os.walk(entry):
+        for dirpath, dirnames, filenames in os.walk(entry, onerror=unreadable):
             hidden_dirs = [d for d in dirnames if _is_hidden(d)]
             scan.skipped_hidden += len(hidden_dirs)
             dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
@@ -153,10 +163,28 @@ def scan_folder(root: str | os.PathLike) -> FolderScan:
                 rel = full.relative_to(root).as_posix()
                 scan.items.append(ImageItem(rel, entry.name, stat.st_size, stat.st_mtime))
                 found += 1
-        if not found:
+        if not found and entry.name not in scan.unreadable_folders:
             scan.empty_classes.append(entry.name)
     scan.items.sort(key=lambda item: (item.label, item.path))
+    for folder in scan.unreadable_folders:
+        logger.warning("%s: cannot list the folder %s (permission denied?); its images are "
+                       "not in the table", root, folder)
+    if not scan.items:
+        raise InputError(_no_images_message(scan))
     return scan
+
+
+def _no_images_message(scan: FolderScan) -> str:
+    extensions = ", ".join(sorted(IMAGE_EXTENSIONS))
+    if scan.root_images:
+        return (f"{scan.root}: {scan.root_images} image(s) directly in the folder but none in a "
+                f"class sub-folder: put the photos in one sub-folder per class "
+                f"({scan.root}/<class>/photo.jpg)")
+    if scan.unreadable_folders:
+        return (f"{scan.root}: no readable image; cannot list "
+                f"{', '.join(scan.unreadable_folders)}: check the folder permissions")
+    return (f"{scan.root}: no image found in a class sub-folder ({scan.root}/<class>/photo.jpg; "
+            f"image types: {extensions})")
 
 
 # -- the work unit: a batch of paths on one worker --------------------------------------------
@@ -192,12 +220,16 @@ def _pose_values(pose) -> np.ndarray:
     return values
 
 
-def extract_batch(root: str, items: Sequence[ImageItem], options: ExtractOptions) -> pd.DataFrame:
+def extract_batch(root: str, items: Sequence[ImageItem], options: ExtractOptions,
+                  parent_pid: int | None = None) -> pd.DataFrame:
     """Extract one batch of images on the calling process; one row per item, in order.
 
     Unreadable files get ``reason="unreadable: <why>"``, images without a person
-    ``reason="no_person"``; neither raises.
+    ``reason="no_person"``; neither raises. ``parent_pid``: the process that started the run
+    (a worker process ends when it dies).
     """
+    if parent_pid is not None:
+        _stop_with_parent(parent_pid)
     extractor = _worker_extractor(options)
     meta, values = [], np.empty((len(items), _N_VALUES), np.float32)
     for i, item in enumerate(items):
@@ -264,13 +296,14 @@ class ExtractionReport:
     failures: pd.DataFrame
     elapsed_s: float
     interrupted: bool = False
+    unreadable_folders: list[str] = field(default_factory=list)
 
     @property
     def images_per_s(self) -> float:
         return self.n_extracted / self.elapsed_s if self.elapsed_s > 0 else float("nan")
 
     def __str__(self) -> str:
-        state = "INTERRUPTED, re-run to finish" if self.interrupted else "done"
+        state = "STOPPED before the end; re-run to finish" if self.interrupted else "done"
         lines = [
             f"{self.table}: {self.n_images} images ({state}); extracted {self.n_extracted} "
             f"in {self.elapsed_s:.1f} s ({self.images_per_s:.1f} images/s), "
@@ -279,6 +312,9 @@ class ExtractionReport:
         ]
         if self.empty_classes:
             lines.append("empty class folders (no images): " + ", ".join(self.empty_classes))
+        if self.unreadable_folders:
+            lines.append("folders that could not be listed (permissions; their images are not "
+                         "in the table): " + ", ".join(self.unreadable_folders))
         if len(self.per_class):
             lines.append(self.per_class.to_string())
         if len(self.failures):
@@ -336,49 +372,94 @@ def _reusable(old: pd.DataFrame, items: Sequence[ImageItem], tag: str) -> pd.Ser
 
 
 class _Checkpointer:
-    """Collects batch frames and saves reused + new rows, in scan order, atomically."""
+    """Collects batch frames and saves reused + new rows, in scan order, atomically.
 
-    def __init__(self, path: Path, kept: pd.DataFrame, order: dict[str, int], every_s: float):
+    ``previous`` is the table the run started from: its rows that were not reused stay in
+    every checkpoint until their file is redone, so an interrupted or failed run never leaves
+    less than it found (a ``--no-resume`` run stopped after one image keeps the old rows of
+    the others). Only a complete run drops the rows of files that are gone.
+    """
+
+    def __init__(self, path: Path, kept: pd.DataFrame, order: dict[str, int], every_s: float,
+                 previous: pd.DataFrame | None = None):
         self.path = path
         self.frames = [kept] if len(kept) else []
         self.order = order
         self.every_s = every_s
+        self.previous = previous
         self.pending = 0
+        self.n_added = 0
         self.last_save = time.monotonic()
         self.last_cost = 0.0
 
     def add(self, frame: pd.DataFrame) -> None:
         self.frames.append(frame)
         self.pending += len(frame)
+        self.n_added += len(frame)
         wait = max(self.every_s, CHECKPOINT_COST_FACTOR * self.last_cost)
         if time.monotonic() - self.last_save >= wait:
             self.save()
 
-    def table(self) -> pd.DataFrame:
-        if not self.frames:
-            return _rows_frame()
-        df = pd.concat(self.frames, ignore_index=True)
-        rank = df["path"].map(self.order)
-        return df.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
+    def _empty(self) -> pd.DataFrame:
+        return _rows_frame()
 
-    def save(self) -> pd.DataFrame:
+    def table(self, complete: bool = False) -> pd.DataFrame:
+        """Reused and new rows in scan order; until ``complete``, the previous table's other
+        rows after them."""
+        df = pd.concat(self.frames, ignore_index=True) if self.frames else self._empty()
+        if not complete and self.previous is not None and len(self.previous):
+            rest = self.previous[~self.previous["path"].isin(set(df["path"]))]
+            rest = rest[~rest["path"].duplicated()]
+            if len(rest):
+                df = pd.concat([df, rest.reindex(columns=df.columns)], ignore_index=True)
+        rank = df["path"].map(self.order).fillna(len(self.order)).to_numpy()
+        return df.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
+
+    def save(self, complete: bool = False) -> pd.DataFrame:
         start = time.monotonic()
-        df = self.table()
+        df = self.table(complete)
         _save_table(df, self.path)
         self.last_cost = time.monotonic() - start
         self.last_save = time.monotonic()
         self.pending = 0
         return df
 
+    def finish(self, complete: bool) -> pd.DataFrame:
+        """The final table, written only when it differs from what is on disk."""
+        df = self.table(complete)
+        unchanged = (self.previous is not None and self.path.exists() and not self.pending
+                     and (not complete or (self.n_added == 0
+                                           and len(df) == len(self.previous))))
+        return df if unchanged else self.save(complete)
+
+
+def _stop_with_parent(parent_pid: int) -> None:
+    """In a worker process: end it when the process that started the run dies (even by
+    ``kill -9``), instead of waiting minutes for its idle timeout (Linux only)."""
+    if os.getpid() == parent_pid or _WORKER.get("watched") == os.getpid():
+        return
+    _WORKER["watched"] = os.getpid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent is already gone
+        os._exit(1)
+
 
 def _read_previous(table: Path) -> pd.DataFrame | None:
+    """The existing output table (None when there is none); a file that is not a readable
+    poseclf table is refused rather than replaced."""
     if not table.exists():
         return None
     try:
         return load_table(table)
     except TableError as err:
         raise TableError(
-            f"{err} It would be overwritten by this run: move or delete it first."
+            f"{err} It would be replaced by this run: move or delete it, or choose another -o."
         ) from err
 
 
@@ -434,19 +515,20 @@ def extract_folder(
     start = time.monotonic()
     options = options or ExtractOptions()
     table = Path(table)
+    _check_run_settings(workers, batch_size, checkpoint_s)
     scan = scan_folder(data_dir)
     for name in scan.empty_classes:
         logger.warning("%s: class folder %r has no images", scan.root, name)
     order = {item.path: i for i, item in enumerate(scan.items)}
 
-    previous = _read_previous(table) if resume else None
-    if previous is not None:
+    previous = _read_previous(table)  # kept until redone, even without resume
+    if previous is not None and resume:
         reusable = _reusable(previous, scan.items, options.tag)
         kept = previous[reusable.to_numpy()]
         kept = kept[~kept["path"].duplicated()]
-        n_dropped = int((~previous["path"].isin(order.keys())).sum())
     else:
-        kept, n_dropped = _rows_frame(), 0
+        kept = _rows_frame()
+    n_dropped = 0 if previous is None else int((~previous["path"].isin(order.keys())).sum())
     done = set(kept["path"])
     todo = [item for item in scan.items if item.path not in done]
     kept = _with_extra_columns(kept)
@@ -456,49 +538,67 @@ def extract_folder(
         # a cluster: every slot (joblib's Dask setting); local: no more processes than batches
         size = batch_size or default_batch_size(len(todo), n_workers)
         n_jobs = None if cluster else min(n_workers, -(-len(todo) // size))
-        report = _run_batches(scan, todo, kept, n_dropped, order, table, options, size, n_jobs,
-                              checkpoint_s, progress, start)
+        report = _run_batches(scan, todo, kept, previous, n_dropped, order, table, options,
+                              size, n_jobs, checkpoint_s, progress, start)
     return report
 
 
-def _run_batches(scan: FolderScan, todo: list[ImageItem], kept: pd.DataFrame, n_dropped: int,
-                 order: dict[str, int], table: Path, options: ExtractOptions, size: int,
-                 n_jobs: int | None, checkpoint_s: float, progress: bool,
-                 start: float) -> ExtractionReport:
+def _check_run_settings(workers: int | None, batch_size: int | None,
+                        checkpoint_s: float) -> None:
+    """Refuse settings that would make a run do nothing or never save."""
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers {workers}: give 1 or more worker processes")
+    if batch_size is not None and batch_size < 1:
+        raise InputError(f"--batch-size {batch_size}: give 1 or more images per task")
+    if not checkpoint_s >= 0:  # also NaN
+        raise InputError(f"--checkpoint-seconds {checkpoint_s}: give 0 or more seconds")
+
+
+def _run_batches(scan: FolderScan, todo: list[ImageItem], kept: pd.DataFrame,
+                 previous: pd.DataFrame | None, n_dropped: int, order: dict[str, int],
+                 table: Path, options: ExtractOptions, size: int, n_jobs: int | None,
+                 checkpoint_s: float, progress: bool, start: float) -> ExtractionReport:
     """The extraction loop of :func:`extract_folder` under the current joblib backend."""
-    saver = _Checkpointer(table, kept, order, checkpoint_s)
-    interrupted = False
+    saver = _Checkpointer(table, kept, order, checkpoint_s, previous)
+    stopped = None  # None: complete; else "interrupted" or "failed"
     bar = tqdm(total=len(todo), unit="img", desc="extract", disable=not progress,
                dynamic_ncols=True)
     try:
         if todo:
             parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
             root = str(scan.root.absolute())  # the same path on every worker (and cwd)
-            tasks = (joblib.delayed(extract_batch)(root, batch, options)
+            tasks = (joblib.delayed(extract_batch)(root, batch, options, os.getpid())
                      for batch in _batches(todo, size))
             for frame in parallel(tasks):
                 saver.add(frame)
                 bar.update(len(frame))
-    except BaseException:  # Ctrl-C, a lost scheduler...: what was extracted is saved below
-        interrupted = True
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what was extracted is saved below
+        stopped = "interrupted"
+        raise
+    except BaseException:  # a lost scheduler, a full disk...: the same
+        stopped = "failed"
         raise
     finally:
         bar.close()
-        final = saver.save()
+        final = saver.finish(complete=stopped is None)
         close_worker_extractor()
-        n_new = sum(len(f) for f in saver.frames) - len(kept)
         report = ExtractionReport(
-            table=table, n_images=len(scan.items), n_extracted=n_new, n_reused=len(kept),
-            n_dropped=n_dropped, skipped_hidden=scan.skipped_hidden,
+            table=table, n_images=len(scan.items), n_extracted=saver.n_added,
+            n_reused=len(kept), n_dropped=n_dropped if stopped is None else 0,
+            skipped_hidden=scan.skipped_hidden,
             skipped_non_image=scan.skipped_non_image, empty_classes=list(scan.empty_classes),
             per_class=class_summary(final),
             failures=final.loc[~final["detected"], ["path", "label", "reason"]]
             .reset_index(drop=True),
-            elapsed_s=time.monotonic() - start, interrupted=interrupted,
+            elapsed_s=time.monotonic() - start, interrupted=stopped is not None,
+            unreadable_folders=list(scan.unreadable_folders),
         )
-        if interrupted:
-            logger.warning("interrupted: %d of %d images saved to %s; re-run to finish",
-                           len(final), len(scan.items), table)
+        if stopped is not None:
+            logger.warning("%s: %d of %d images extracted and saved to %s (%d reused); the "
+                           "table's other rows are kept as they were%s", stopped,
+                           saver.n_added, len(todo), table, len(kept),
+                           "; re-run the same command to finish" if stopped == "interrupted"
+                           else "")
     return report
 
 

@@ -139,6 +139,20 @@ def compose_sheet(
     return sheet
 
 
+def count_found_images(df: pd.DataFrame, images_root: str | os.PathLike,
+                       sample: int = 200) -> tuple[int, int]:
+    """How many of (at most ``sample`` of) the table's paths exist under ``images_root``, and
+    how many were looked at: 0 found means the folder is not the one the table came from."""
+    root = Path(images_root)
+    paths = df["path"].astype(str).head(sample)
+    found = 0
+    for path in paths:
+        frame = parse_frame_path(path)
+        found += (root / path).exists() or (frame is not None and (
+            (root / frame[0]).is_file() or root.is_file()))
+    return found, len(paths)
+
+
 def _read_or_none(images_root, path: str) -> np.ndarray | None:
     try:
         return load_row_image(images_root, path)

@@ -39,7 +39,7 @@ from .dataset import (
     _read_previous,
     _reusable,
 )
-from .errors import SegmentsError
+from .errors import InputError, SegmentsError
 from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, pose_to_row
 from .video import VideoInfo, iter_selected_frames
 
@@ -354,12 +354,13 @@ def extract_videos_to_table(
         repeated = next(path for path in paths if paths.count(path) > 1)
         raise SegmentsError(f"two videos with the same file name would both have a row "
                          f"{repeated}: give each video a distinct file name")
-    previous = _read_previous(table) if resume else None
-    kept, todo, n_redone = _reusable_segments(previous, tasks, videos, stride, options.tag)
+    previous = _read_previous(table)  # its rows stay until redone, even without resume
+    kept, todo, n_redone = _reusable_segments(previous if resume else None, tasks, videos,
+                                              stride, options.tag)
     if n_redone:
         logger.warning("%s: re-extracting %d segments whose video file, label, stride or "
                        "extractor settings changed", table, n_redone)
-    saver = _VideoCheckpointer(table, kept, order, checkpoint_s)
+    saver = _VideoCheckpointer(table, kept, order, checkpoint_s, previous)
     bar = _frames_bar(todo, stride, progress)
     interrupted = False
     try:
@@ -371,14 +372,14 @@ def extract_videos_to_table(
         raise
     finally:
         bar.close()
-        final = saver.save()
+        final = saver.finish(complete=not interrupted)
         per_label = final.groupby("label")["detected"].agg(["size", "sum"])
         per_label.columns = ["frames", "detected"]
         report = VideoExtractionReport(
             table=table, videos=[Path(info.source).name for info, _ in videos],
-            n_segments=len(tasks), n_frames=len(final), n_extracted=len(final) - len(kept),
+            n_segments=len(tasks), n_frames=len(final), n_extracted=saver.n_added,
             n_reused=len(kept), n_redone_segments=n_redone,
-            n_dropped=0 if previous is None else len(previous) - len(kept),
+            n_dropped=0 if previous is None or interrupted else len(previous) - len(kept),
             per_label=per_label, elapsed_s=time.monotonic() - start, interrupted=interrupted,
         )
         if interrupted:
@@ -395,8 +396,8 @@ _FileStamp = tuple[int, float]  # (size in bytes, modification time in s since t
 
 
 def _check_stride(stride: int) -> None:
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
+    if not isinstance(stride, int | np.integer) or stride < 1:
+        raise InputError(f"--stride {stride!r}: give 1 or more (every K-th frame)")
 
 
 def _file_stamp(path: str | os.PathLike) -> _FileStamp:
@@ -542,8 +543,8 @@ def _reusable_segments(previous: pd.DataFrame | None, tasks, videos, stride: int
 class _VideoCheckpointer(_Checkpointer):
     """The folder checkpointer; an empty table keeps the video columns."""
 
-    def table(self) -> pd.DataFrame:
-        return super().table() if self.frames else _empty_table()
+    def _empty(self) -> pd.DataFrame:
+        return _empty_table()
 
 
 def _frame_row(info: VideoInfo, frame: int, segment: Segment, stride: int, rgb: np.ndarray,

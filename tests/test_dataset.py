@@ -21,6 +21,7 @@ from poseclf.dataset import (
     scan_folder,
 )
 from poseclf.table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, load_table, save_table
+from poseclf.errors import InputError
 
 PHOTOS_PER_CLASS = 3  # real photos per class: enough to test, few enough to stay fast
 LANDMARK_ATOL = 1e-6  # same image, same model: landmarks agree to float32 round-off
@@ -106,7 +107,7 @@ def test_scan_lists_images_by_class_and_counts_what_it_skips(photo_dir):
 
 
 def test_scan_of_a_missing_folder_names_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nowhere: no such folder"):
+    with pytest.raises(InputError, match="nowhere: no such folder"):
         scan_folder(tmp_path / "nowhere")
 
 

@@ -49,11 +49,17 @@ def _raise_terminated(signum, frame) -> None:
     raise Terminated(signum)
 
 
-def _terminate_like_ctrl_c() -> None:
-    """SIGTERM and SIGHUP stop a command like Ctrl-C: its clean-ups run, its work is saved."""
+def _terminate_like_ctrl_c() -> dict:
+    """SIGTERM and SIGHUP stop a command like Ctrl-C: its clean-ups run, its work is saved.
+
+    Returns the previous handlers, to put back when the command is done.
+    """
+    previous = {}
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _raise_terminated)
+            signum = getattr(signal, name)
+            previous[signum] = signal.signal(signum, _raise_terminated)
+    return previous
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="poseclf: %(levelname)s: %(message)s",
     )
-    _terminate_like_ctrl_c()
+    handlers = _terminate_like_ctrl_c()
     try:
         return args.func(args)
     except PoseclfError as err:  # our own expected failures: one line, no traceback
@@ -93,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"poseclf {args.command}: internal error: {type(err).__name__}: "
               f"{_one_line(err)} (please report it; -v shows the traceback)", file=sys.stderr)
         return EXIT_FAILURE
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 def _one_line(err: BaseException) -> str:

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
-import sys
 from pathlib import Path
 
-from ._common import EXIT_OK, EXIT_USAGE, add_extractor_options, extractor_kwargs
+from ..errors import InputError
+from ..files import check_input_dir, check_input_file, check_output_file, replace_atomically
+from ..table import TABLE_SUFFIXES
+from ._common import (
+    EXIT_OK,
+    add_extractor_options,
+    extractor_kwargs,
+    float_at_least,
+    non_negative_int,
+    positive_int,
+)
+
+SHEET_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")  # what OpenCV writes
+
+
+def folds(text: str) -> int:
+    """Option type of ``--folds``: 0 (leave-one-out) or 2 and more."""
+    value = non_negative_int(text)
+    if value == 1:
+        raise argparse.ArgumentTypeError("1 fold cannot hold a row out: give 2 or more, or 0 "
+                                         "for leave-one-out")
+    return value
 
 
 def register(subparsers) -> None:
@@ -32,11 +50,11 @@ def _register_extract(subparsers) -> None:
                         help="photo folder, or video file(s)")
     parser.add_argument("-o", "--output", required=True, metavar="TABLE",
                         help="landmark table to write (.csv or .parquet)")
-    parser.add_argument("--workers", type=int, metavar="N",
+    parser.add_argument("--workers", type=positive_int, metavar="N",
                         help="worker processes (default: all cores)")
-    parser.add_argument("--batch-size", type=int, metavar="N",
+    parser.add_argument("--batch-size", type=positive_int, metavar="N",
                         help="images per worker task (default: automatic, at most 32)")
-    parser.add_argument("--checkpoint-seconds", type=float, metavar="S", default=None,
+    parser.add_argument("--checkpoint-seconds", type=float_at_least(0), metavar="S", default=None,
                         help="save the table at most every S seconds while running "
                         "(default: 10; 0 after every batch, or every segment of a video)")
     parser.add_argument("--no-resume", action="store_true",
@@ -44,7 +62,7 @@ def _register_extract(subparsers) -> None:
     parser.add_argument("--segments", metavar="SEGMENTS.csv", action="append",
                         help="labelled frame ranges of VIDEO (start_frame,end_frame,label); "
                         "once per VIDEO")
-    parser.add_argument("--stride", type=int, default=1, metavar="K",
+    parser.add_argument("--stride", type=positive_int, default=1, metavar="K",
                         help="with --segments: every K-th frame of each segment (default: 1)")
     parser.add_argument("--cluster", metavar="ADDRESS|local:N",
                         help="run on a Dask cluster: a scheduler address (tcp://host:8786) or "
@@ -69,34 +87,22 @@ def _checkpoint_s(args: argparse.Namespace) -> float:
     return DEFAULT_CHECKPOINT_S if args.checkpoint_seconds is None else args.checkpoint_seconds
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """``kill PID`` (SIGTERM) stops like Ctrl-C: the rows extracted so far are saved first."""
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run_extract(args: argparse.Namespace) -> int:
     sources = [Path(s) for s in args.source]
+    check_output_file(args.output, option="-o", suffixes=TABLE_SUFFIXES,
+                      inputs=[*sources, *(args.segments or [])])
     if args.segments or any(s.is_file() for s in sources):
         return _extract_video(args, sources)
     if len(sources) > 1:
-        print("poseclf extract: error: give one DATA_DIR (several sources are for videos "
-              "with --segments)", file=sys.stderr)
-        return EXIT_USAGE
-    source = sources[0]
+        raise InputError("give one DATA_DIR (several sources are for videos with --segments)")
+    source = check_input_dir(sources[0], what="folder (DATA_DIR/<class>/<image>)")
     from ..dataset import extract_folder
 
-    with _sigterm_as_interrupt():
-        report = extract_folder(
-            source, args.output, options=_options(args), workers=args.workers,
-            batch_size=args.batch_size, checkpoint_s=_checkpoint_s(args),
-            resume=not args.no_resume,
-            progress=not args.quiet, cluster=args.cluster,
-        )
+    report = extract_folder(
+        source, args.output, options=_options(args), workers=args.workers,
+        batch_size=args.batch_size, checkpoint_s=_checkpoint_s(args),
+        resume=not args.no_resume, progress=not args.quiet, cluster=args.cluster,
+    )
     print(report)
     return EXIT_OK
 
@@ -106,22 +112,21 @@ def _extract_video(args: argparse.Namespace, sources: list[Path]) -> int:
     from ..video_segments import extract_videos_to_table, read_segments
 
     if not args.segments:
-        print(f"poseclf extract: error: {sources[0]} is a file; a video needs --segments "
-              "SEGMENTS.csv (start_frame,end_frame,label), a photo folder needs no option",
-              file=sys.stderr)
-        return EXIT_USAGE
+        raise InputError(f"{sources[0]} is a file; a video needs --segments SEGMENTS.csv "
+                         "(start_frame,end_frame,label), a photo folder needs no option")
     if len(args.segments) != len(sources):
-        print(f"poseclf extract: error: {len(sources)} video(s) but {len(args.segments)} "
-              "--segments: give one --segments SEGMENTS.csv per VIDEO, in the same order",
-              file=sys.stderr)
-        return EXIT_USAGE
+        raise InputError(f"{len(sources)} video(s) but {len(args.segments)} --segments: give "
+                         "one --segments SEGMENTS.csv per VIDEO, in the same order")
+    for source in sources:
+        check_input_file(source, what="video file")
+    for segments in args.segments:
+        check_input_file(segments, option="--segments", what="segments CSV")
     jobs = [(source, read_segments(segments, fps=VideoInfo.from_video_path(source).fps))
             for source, segments in zip(sources, args.segments, strict=True)]
-    with _sigterm_as_interrupt():
-        report = extract_videos_to_table(
-            jobs, args.output, stride=args.stride, options=_options(args),
-            workers=args.workers or 1, cluster=args.cluster, checkpoint_s=_checkpoint_s(args),
-            resume=not args.no_resume, progress=not args.quiet)
+    report = extract_videos_to_table(
+        jobs, args.output, stride=args.stride, options=_options(args),
+        workers=args.workers or 1, cluster=args.cluster, checkpoint_s=_checkpoint_s(args),
+        resume=not args.no_resume, progress=not args.quiet)
     print(report)
     return EXIT_OK
 
@@ -133,13 +138,27 @@ def _add_sheet_options(parser: argparse.ArgumentParser, sheet_help: str) -> None
                         help="folder the table paths are relative to (for --sheet)")
 
 
-def _sheet_has_images(args: argparse.Namespace, command: str) -> bool:
-    """False (after saying why) when --sheet is given without --images."""
-    if args.sheet and not args.images:
-        print(f"poseclf {command}: error: --sheet needs --images DATA_DIR (the folder the "
-              "table paths are relative to)", file=sys.stderr)
-        return False
-    return True
+def _check_sheet_options(args: argparse.Namespace) -> None:
+    """--sheet needs --images, a picture extension and a writable place; --images a folder."""
+    if not args.sheet:
+        return
+    if not args.images:
+        raise InputError("--sheet needs --images DATA_DIR (the folder the table paths are "
+                         "relative to)")
+    check_output_file(args.sheet, option="--sheet", suffixes=SHEET_SUFFIXES,
+                      inputs=[args.table])
+    check_input_dir(args.images, option="--images")
+
+
+def _check_images_found(df, images: str) -> None:
+    """Refuse an --images folder that holds none of the table's files."""
+    from ..sheets import count_found_images
+
+    found, total = count_found_images(df, images)
+    if total and not found:
+        raise InputError(f"--images {images}: none of the table's {total} image paths is there "
+                         "(e.g. " + str(df['path'].iloc[0]) + "); give the folder the table "
+                         "was extracted from")
 
 
 # -- outliers -----------------------------------------------------------------------------------
@@ -154,11 +173,11 @@ def _register_outliers(subparsers) -> None:
     )
     parser.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
     parser.add_argument("--classifier", default="knn", help="classifier name (default: knn)")
-    parser.add_argument("--folds", type=int, default=5, metavar="K",
+    parser.add_argument("--folds", type=folds, default=5, metavar="K",
                         help="K-fold cross-validation; 0 = leave-one-out (default: 5)")
     parser.add_argument("-o", "--output", metavar="OUTLIERS.csv", help="write the outlier list")
     _add_sheet_options(parser, "contact sheet of the flagged photos")
-    parser.add_argument("--least-typical", type=int, default=10, metavar="N",
+    parser.add_argument("--least-typical", type=non_negative_int, default=10, metavar="N",
                         help="also list and show the N undisputed rows least like the rest of "
                         "their class, for review (bad detections that come in groups hide "
                         "there; default: 10, 0 for none)")
@@ -172,9 +191,16 @@ def run_outliers(args: argparse.Namespace) -> int:
     from ..review import DISPUTED, LABEL_LOSES, LEAST_TYPICAL, UNLIKE_ITS_CLASS, find_outliers
     from ..table import load_table, save_table
 
-    if not _sheet_has_images(args, "outliers"):
-        return EXIT_USAGE
+    _check_sheet_options(args)
+    for option, path, suffixes in (("-o", args.output, (".csv",)),
+                                   ("--drop", args.drop, TABLE_SUFFIXES)):
+        if path:
+            check_output_file(path, option=option, suffixes=suffixes, inputs=[args.table])
+    if args.output and args.drop:
+        check_output_file(args.drop, option="--drop", inputs=[args.output])
     df = load_table(args.table)
+    if args.sheet:
+        _check_images_found(df, args.images)
     outliers = find_outliers(df, classifier=args.classifier, folds=args.folds,
                              least_typical=args.least_typical)
     counts = outliers["problem"].value_counts()
@@ -189,7 +215,7 @@ def run_outliers(args: argparse.Namespace) -> int:
                           "novelty", "problem"]]
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     if args.output:
-        outliers.to_csv(args.output, index=False)
+        replace_atomically(args.output, lambda tmp: outliers.to_csv(tmp, index=False))
         print(f"outlier list written to {args.output}")
     if args.sheet:
         from ..sheets import outlier_sheet, write_sheet
@@ -212,7 +238,7 @@ def _register_stats(subparsers) -> None:
     )
     parser.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
     _add_sheet_options(parser, "contact sheet with thumbnails per class")
-    parser.add_argument("--per-class", type=int, default=6, metavar="N",
+    parser.add_argument("--per-class", type=positive_int, default=6, metavar="N",
                         help="thumbnails per class on the sheet (default: 6)")
     parser.set_defaults(func=run_stats)
 
@@ -221,9 +247,10 @@ def run_stats(args: argparse.Namespace) -> int:
     from ..review import table_stats
     from ..table import load_table
 
-    if not _sheet_has_images(args, "stats"):
-        return EXIT_USAGE
+    _check_sheet_options(args)
     df = load_table(args.table)
+    if args.sheet:
+        _check_images_found(df, args.images)
     print(table_stats(df).to_string(float_format=lambda v: f"{v:.2f}"))
     if args.sheet:
         from ..sheets import stats_sheet, write_sheet
