@@ -6,6 +6,7 @@ loading a file never runs code from it. joblib/pickle files load only with ``tru
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import logging
@@ -23,7 +24,7 @@ from sklearn.pipeline import Pipeline
 from ._version import __version__
 from .classifiers import PoseKNNClassifier, make_classifier
 from .embedding import PoseEmbedder, mirror_landmarks, mirror_world_landmarks, pose_matrix
-from .errors import ModelFileError
+from .errors import InputError, ModelFileError
 from .files import replace_atomically
 from .landmarks import Pose
 from .lean_predict import LEAN_MAX_ROWS, lean_predict_proba, pipeline_predict_proba
@@ -189,6 +190,51 @@ def cross_validate_model(landmarks, image_sizes, labels, classifier: str = "svm"
     return report
 
 
+#: Fewest detected poses of a class that training accepts: cross-validation, the SVM's
+#: probability calibration and the 'unknown' threshold all hold some poses out.
+MIN_POSES_PER_CLASS = 4
+
+
+def check_training_labels(labels) -> None:
+    """Raise :class:`~poseclf.errors.InputError` (a ``ValueError``) unless there are at least
+    two classes of at least :data:`MIN_POSES_PER_CLASS` poses each."""
+    classes, counts = np.unique(np.asarray(labels, dtype=object).astype(str),
+                                return_counts=True)
+    if len(classes) < 2:
+        found = f"only {classes[0]!r}" if len(classes) else "no pose"
+        raise InputError(f"training needs at least 2 classes and the data has {found}: add "
+                         "the photos of another class (one sub-folder per class)")
+    small = [f"{c!r} ({n})" for c, n in zip(classes, counts, strict=True)
+             if n < MIN_POSES_PER_CLASS]
+    if small:
+        raise InputError(f"every class needs at least {MIN_POSES_PER_CLASS} detected poses to "
+                         f"train, cross-validate and calibrate 'unknown'; too few in "
+                         f"{', '.join(small)}: add photos of those classes or leave them out")
+
+
+#: Below this many poses in a class, a scikit-learn error while training means that the
+#: folds of cross-validation, calibration or the grid search have too few poses of it.
+SMALL_CLASS = 20
+
+
+@contextlib.contextmanager
+def _small_classes_as_input_error(labels: np.ndarray):
+    """Turn scikit-learn's fold-size errors on small classes into an error that says the fix."""
+    try:
+        yield
+    except ValueError as err:
+        if isinstance(err, InputError):
+            raise
+        classes, counts = np.unique(labels, return_counts=True)
+        if counts.min() >= SMALL_CLASS:
+            raise
+        smallest = classes[np.argmin(counts)]
+        raise InputError(
+            f"too few poses per class for these settings (smallest class {smallest!r} has "
+            f"{counts.min()}; scikit-learn: {err}): add photos, or try another --cv, "
+            "no --search, or keep the mirror augmentation") from err
+
+
 class PoseModel:
     """A trained pose classifier: :class:`PoseEmbedder` + classifier, classes and metadata.
 
@@ -251,12 +297,22 @@ class PoseModel:
         labels = np.asarray(labels, dtype=object).astype(str)
         if len(labels) != len(landmarks):
             raise ValueError(f"{len(landmarks)} landmark sets but {len(labels)} labels")
-        if len(np.unique(labels)) < 2:
-            raise ValueError("training needs at least 2 classes, got "
-                             f"{sorted(set(labels.tolist()))}")
+        check_training_labels(labels)
         sizes = None if image_sizes is None else np.asarray(image_sizes, dtype=np.float32)
         if sizes is None:
             sizes = np.ones((len(landmarks), 2), np.float32)
+        with _small_classes_as_input_error(labels):
+            return cls._train(landmarks, sizes, labels, classifier, cv=cv, mirror=mirror,
+                              embedder_params=embedder_params,
+                              classifier_params=classifier_params,
+                              novelty_params=novelty_params,
+                              visibility_params=visibility_params,
+                              world_landmarks=world_landmarks)
+
+    @classmethod
+    def _train(cls, landmarks, sizes, labels, classifier, *, cv, mirror, embedder_params,
+               classifier_params, novelty_params, visibility_params,
+               world_landmarks) -> PoseModel:
         pipeline = build_pipeline(classifier, embedder_params=embedder_params,
                                   classifier_params=classifier_params, mirror=mirror)
         scores = None

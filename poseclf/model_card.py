@@ -11,10 +11,17 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from .files import replace_atomically
 from .model import PoseModel
 from .plots import save_confusion_matrix
 
 CARD_ACCURACY_PREFIX = "Cross-validated accuracy:"  # tests read the figure after this prefix
+
+
+def confusion_path(card_path: str | os.PathLike) -> Path:
+    """The confusion-matrix picture written beside a model card: ``<card>_confusion.png``."""
+    card_path = Path(card_path)
+    return card_path.with_name(f"{card_path.stem}_confusion.png")
 
 
 def write_model_card(
@@ -34,7 +41,7 @@ def write_model_card(
     if not scores:
         raise ValueError("the model has no cross-validated scores; train it with cv > 1")
     card_path = Path(card_path)
-    picture = card_path.with_name(f"{card_path.stem}_confusion.png")
+    picture = confusion_path(card_path)
     save_confusion_matrix(
         {"labels": scores["labels"], "confusion": scores["confusion"]}, picture,
         title=f"{title or card_path.stem}: {scores['folds']}-fold out-of-fold predictions",
@@ -82,7 +89,8 @@ def write_model_card(
     lines += ["", f"![confusion matrix]({picture.name})", ""]
     if notes:
         lines += [notes.strip(), ""]
-    card_path.write_text("\n".join(lines), encoding="utf-8")
+    text = "\n".join(lines)
+    replace_atomically(card_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return card_path
 
 

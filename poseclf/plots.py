@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import replace_atomically
+
 FIGURE_DPI = 120  # pixels per inch of saved PNGs
 
 
@@ -48,14 +50,15 @@ def plot_confusion_matrix(confusion: Sequence[Sequence[int]], labels: Sequence[s
 
 def save_confusion_matrix(report: dict, path: str | os.PathLike,
                           title: str | None = None) -> Path:
-    """Write the confusion matrix of an evaluation report (``labels``, ``confusion``) as PNG."""
+    """Write the confusion matrix of an evaluation report (``labels``, ``confusion``): PNG, or
+    the type of the extension (PDF, SVG, JPEG)."""
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig = plot_confusion_matrix(report["confusion"], report["labels"], title)
+    kind = path.suffix.lower().lstrip(".") or "png"
     try:
-        fig.savefig(path, dpi=FIGURE_DPI)
+        replace_atomically(path, lambda tmp: fig.savefig(tmp, dpi=FIGURE_DPI, format=kind))
     finally:
         plt.close(fig)
     return path

@@ -86,14 +86,78 @@ def check_table(df: pd.DataFrame, source: str | os.PathLike = "table") -> pd.Dat
         )
     df = df.copy()
     df["path"] = df["path"].astype(str)
-    df["label"] = df["label"].astype(str)
+    df["label"] = _labels(df["label"], source)
     df["reason"] = df["reason"].fillna("").astype(str)
-    df["detected"] = df["detected"].astype(bool)
-    df["width"] = df["width"].fillna(0).astype("int64")
-    df["height"] = df["height"].fillna(0).astype("int64")
+    df["detected"] = _booleans(df["detected"], source)
+    for column in ("width", "height"):
+        df[column] = _numbers(df[column], column, source).fillna(0).astype("int64")
     numeric = list(LANDMARK_COLUMNS + WORLD_COLUMNS)
-    df[numeric] = df[numeric].astype("float32")
+    values = np.empty((len(df), len(numeric)), np.float32)
+    for i, column in enumerate(numeric):
+        values[:, i] = _numbers(df[column], column, source).to_numpy(np.float32)
+    _check_finite(values, df, source)
+    df[numeric] = values
     return df
+
+
+_TRUE = frozenset({"true", "1", "1.0"})
+_FALSE = frozenset({"false", "0", "0.0"})
+
+
+def _row_name(position: int) -> str:
+    return f"row {position + 1}"  # 1-based, the header not counted
+
+
+def _labels(column: pd.Series, source) -> pd.Series:
+    text = column.astype(object)
+    missing = text.isna() | (text.astype(str).str.strip() == "")
+    if missing.any():
+        position = int(np.flatnonzero(missing.to_numpy())[0])
+        raise TableError(f"{source}: {_row_name(position)} has no label ({int(missing.sum())} "
+                         "row(s) in all); give every row its class or remove it")
+    return text.astype(str)
+
+
+def _booleans(column: pd.Series, source) -> pd.Series:
+    if column.dtype == bool:
+        return column
+    text = column.astype(str).str.strip().str.lower()
+    bad = ~text.isin(_TRUE | _FALSE)
+    if bad.any():
+        position = int(np.flatnonzero(bad.to_numpy())[0])
+        raise TableError(f"{source}: column 'detected', {_row_name(position)}: "
+                         f"{column.iloc[position]!r} is not True or False; write True/False "
+                         "(or 1/0)")
+    return text.isin(_TRUE)
+
+
+def _numbers(column: pd.Series, name: str, source) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(column) and column.dtype != bool:
+        return column.astype("float64")
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = numbers.isna() & column.notna() & (column.astype(str).str.strip() != "")
+    if bad.any():
+        position = int(np.flatnonzero(bad.to_numpy())[0])
+        raise TableError(f"{source}: column {name!r}, {_row_name(position)}: "
+                         f"{column.iloc[position]!r} is not a number; fix the cell or "
+                         "re-create the table with `poseclf extract`")
+    return numbers.astype("float64")
+
+
+def _check_finite(values: np.ndarray, df: pd.DataFrame, source) -> None:
+    """Detected rows need finite image landmarks; world landmarks are finite or all NaN."""
+    n_image = len(LANDMARK_COLUMNS)
+    detected = df["detected"].to_numpy(bool)
+    bad_image = detected & ~np.isfinite(values[:, :n_image]).all(axis=1)
+    bad_world = np.isinf(values[:, n_image:]).any(axis=1)
+    bad = bad_image | bad_world
+    if bad.any():
+        position = int(np.flatnonzero(bad)[0])
+        what = ("missing or infinite landmark values although detected is True"
+                if bad_image[position] else "infinite world-landmark values")
+        raise TableError(f"{source}: {_row_name(position)} ({df['path'].iloc[position]}) "
+                         f"has {what} ({int(bad.sum())} row(s) in all); re-extract the table or "
+                         "set detected to False for those rows")
 
 
 def load_table(path: str | os.PathLike) -> pd.DataFrame:

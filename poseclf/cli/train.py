@@ -4,21 +4,63 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
+
+import numpy as np
 
 from ..classifiers import CLASSIFIERS
 from ..cluster import cluster_or_local
-from ..errors import PoseclfError, TableError
+from ..errors import InputError, PoseclfError, TableError
 from ..exclusions import load_training_tables
-from ..model import PoseModel
-from ..model_card import write_model_card
+from ..files import check_input_file, check_output_file
+from ..model import PoseModel, check_training_labels
+from ..model_card import confusion_path, write_model_card
 from ..novelty import DEFAULT_PERCENTILE, PARTIAL_MAX_HIDDEN_JOINTS, PARTIAL_MIN_VISIBILITY
 from ..table import training_arrays, training_world_landmarks
-from ._common import EXIT_FAILURE, EXIT_OK, add_extractor_options, extractor_kwargs
+from ._common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    add_extractor_options,
+    extractor_kwargs,
+    float_in,
+    non_negative_int,
+    probability,
+)
 
 DEFAULT_CLASSIFIER = "svm"  # best cross-source accuracy in bench/accuracy.py
 DEFAULT_CV = 5
 SEARCHABLE = ("svm", "knn")  # classifiers with a grid search (classifiers.SVM_GRID, KNN_GRID)
+MODEL_SUFFIXES = (".skops",)
+CARD_SUFFIXES = (".md",)
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")  # what matplotlib writes
+
+
+def cv_folds(text: str) -> int:
+    """Option type of ``--cv``: 0 (no cross-validation) or 2 and more folds."""
+    value = non_negative_int(text)
+    if value == 1:
+        raise argparse.ArgumentTypeError("1 fold cannot hold a pose out: give 2 or more, or 0 "
+                                         "to skip cross-validation")
+    return value
+
+
+def _check_train_files(args: argparse.Namespace) -> None:
+    """Every file train reads exists; every file it writes can be written and is no input."""
+    inputs = [*args.tables, *args.exclude]
+    for table in args.tables:
+        check_input_file(table, what="landmark table (.csv or .parquet)")
+    for listed in args.exclude:
+        check_input_file(listed, option="--exclude", what="exclusion list (CSV)")
+    if args.card_notes:
+        check_input_file(args.card_notes, option="--card-notes", what="Markdown file")
+        inputs.append(args.card_notes)
+    check_output_file(args.output, option="-o", suffixes=MODEL_SUFFIXES, inputs=inputs)
+    if args.card:
+        check_output_file(args.card, option="--card", suffixes=CARD_SUFFIXES,
+                          inputs=[*inputs, args.output])
+        check_output_file(confusion_path(args.card), option="--card",
+                          inputs=[*inputs, args.output])
 
 
 def register(subparsers) -> None:
@@ -39,7 +81,7 @@ def register(subparsers) -> None:
     _add_exclude_option(train)
     train.add_argument("--classifier", choices=CLASSIFIERS, default=DEFAULT_CLASSIFIER,
                        help=f"default: {DEFAULT_CLASSIFIER}")
-    train.add_argument("--cv", type=int, default=DEFAULT_CV, metavar="K",
+    train.add_argument("--cv", type=cv_folds, default=DEFAULT_CV, metavar="K",
                        help=f"folds of the reported cross-validation, 0 to skip "
                        f"(default: {DEFAULT_CV})")
     train.add_argument("--search", action="store_true",
@@ -53,14 +95,16 @@ def register(subparsers) -> None:
                        help="do not add left-right mirrored poses to the training set")
     reject = train.add_argument_group(
         "rejection ('unknown' and 'partial' answers; see poseclf.novelty)")
-    reject.add_argument("--reject-percentile", type=float, default=DEFAULT_PERCENTILE,
+    reject.add_argument("--reject-percentile", type=float_in(0, 100, low_open=True),
+                        default=DEFAULT_PERCENTILE,
                         metavar="P", help="novelty threshold = this percentile of held-out "
                         f"in-class novelty scores (default: {DEFAULT_PERCENTILE:g}); lower "
                         "rejects more")
-    reject.add_argument("--min-visibility", type=float, default=PARTIAL_MIN_VISIBILITY,
+    reject.add_argument("--min-visibility", type=probability, default=PARTIAL_MIN_VISIBILITY,
                         metavar="V", help="BlazePose visibility below which a landmark is not "
                         f"seen (default: {PARTIAL_MIN_VISIBILITY})")
-    reject.add_argument("--max-hidden-joints", type=int, default=PARTIAL_MAX_HIDDEN_JOINTS,
+    reject.add_argument("--max-hidden-joints", type=non_negative_int,
+                        default=PARTIAL_MAX_HIDDEN_JOINTS,
                         metavar="N", help="hidden joints (of shoulders, elbows, wrists, hips, "
                         "knees, ankles; a joint is hidden when neither side is seen) tolerated "
                         f"before a pose is 'partial' (default: {PARTIAL_MAX_HIDDEN_JOINTS})")
@@ -125,10 +169,12 @@ def run_train(args: argparse.Namespace) -> int:
         raise PoseclfError("--card needs cross-validation: use --cv 2 or more")
     if args.cluster and not args.search:
         raise PoseclfError("--cluster runs the grid search: add --search (svm or knn)")
-    lm, sizes, labels, world, dropped = _table_arrays(args.tables, args.exclude)
     if args.search and args.classifier not in SEARCHABLE:
         raise PoseclfError(f"--search works with {' and '.join(SEARCHABLE)}, "
                            f"not {args.classifier}")
+    _check_train_files(args)
+    lm, sizes, labels, world, dropped = _table_arrays(args.tables, args.exclude)
+    check_training_labels(labels)
     params = {"search": True} if args.search else None
     with cluster_or_local(args.cluster):  # the grid search's joblib tasks go to Dask
         model = PoseModel.train(
@@ -174,16 +220,27 @@ def _rejection_line(model: PoseModel) -> str:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    check_input_file(args.table, what="landmark table (.csv or .parquet)")
+    for listed in args.exclude:
+        check_input_file(listed, option="--exclude", what="exclusion list (CSV)")
+    if args.confusion:
+        check_output_file(args.confusion, option="--confusion", suffixes=FIGURE_SUFFIXES,
+                          inputs=[args.table, args.model, *args.exclude])
     model = PoseModel.load(args.model, trusted=args.trust)
     lm, sizes, labels, world, _ = _table_arrays([args.table], args.exclude)
+    foreign = _foreign_classes(labels, model, args.table, args.model)
     report = model.evaluate(lm, sizes, labels, world_landmarks=world, reject=args.reject)
+    report["classes_not_in_model"] = foreign
     if args.confusion:
         from ..plots import save_confusion_matrix
 
         save_confusion_matrix(report, args.confusion, title=f"{args.model} on {args.table}")
     if args.json:
-        print(json.dumps(report))
+        print(json.dumps(_json_safe(report), allow_nan=False))
         return EXIT_OK
+    if foreign:
+        print("classes of the table that the model does not have (always counted wrong): "
+              + ", ".join(f"{name} (n={n})" for name, n in foreign.items()))
     print(f"n={report['n']}  accuracy={report['accuracy']:.3f}  "
           f"macro-F1={report['macro_f1']:.3f}")
     if report["reject"]:
@@ -196,15 +253,44 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(f"{'class':<24}{'precision':>10}{'recall':>10}{'support':>9}")
     for name, row in report["per_class"].items():
         print(f"{name:<24}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['support']:>9d}")
-    labels = report["labels"]
-    width = max(len(s) for s in labels) + 1
-    print("confusion (rows: true, columns: predicted)")
-    print(" " * (width + 3) + "".join(f"{i:>6d}" for i in range(len(labels))))
-    for i, (name, row) in enumerate(zip(labels, report["confusion"], strict=True)):
-        print(f"{name:<{width}}{i:>3d}" + "".join(f"{v:>6d}" for v in row))
+    print(_confusion_text(report["labels"], report["confusion"]))
     if args.confusion:
         print(f"confusion matrix figure written to {args.confusion}")
     return EXIT_OK
+
+
+def _foreign_classes(labels, model: PoseModel, table: str, model_name: str) -> dict[str, int]:
+    """Counts of the table's classes that the model lacks; none in common is an error."""
+    names, counts = np.unique(np.asarray(labels, dtype=object).astype(str), return_counts=True)
+    foreign = {str(n): int(c) for n, c in zip(names, counts, strict=True)
+               if n not in model.classes_}
+    if len(foreign) == len(names):
+        raise InputError(f"{table}: none of its classes ({', '.join(foreign)}) is a class of "
+                         f"the model {model_name} ({', '.join(model.classes_)}); evaluate it "
+                         "on a table labelled with the model's classes")
+    return foreign
+
+
+def _confusion_text(labels: list[str], confusion) -> str:
+    """The confusion matrix with class names on both axes."""
+    width = max(len(s) for s in labels) + 1
+    cell = max(6, *(len(s) + 1 for s in labels))
+    lines = ["confusion (rows: true, columns: predicted)",
+             " " * width + "".join(f"{name:>{cell}}" for name in labels)]
+    for name, row in zip(labels, confusion, strict=True):
+        lines.append(f"{name:<{width}}" + "".join(f"{v:>{cell}d}" for v in row))
+    return "\n".join(lines)
+
+
+def _json_safe(value):
+    """``value`` with NaN and infinities as None, so that it prints as valid JSON."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def run_predict(args: argparse.Namespace) -> int:
