@@ -95,13 +95,13 @@ def check_output_file(path: PathLike, *, option: str | None = None,
     """
     path = Path(path)
     shown = _named(path, option)
+    if path.is_dir():
+        raise InputError(f"{shown}: is a folder; give a file name")
     if suffixes is not None:
         suffixes = tuple(suffixes)
         if path.suffix.lower() not in suffixes:
             raise InputError(f"{shown}: unknown file type {path.suffix or '(no extension)'!r}; "
                              f"use {' or '.join(suffixes)}")
-    if path.is_dir():
-        raise InputError(f"{shown}: is a folder; give a file name")
     if path.exists() and not stat.S_ISREG(path.stat().st_mode):
         raise InputError(f"{shown}: not a regular file (a pipe or device); give a file name")
     _writable_folder(path.parent, shown)

@@ -115,28 +115,58 @@ def read_segments(path: str | os.PathLike, fps: float | None = None) -> list[Seg
     """
     path = Path(path)
     try:
-        df = pd.read_csv(path, dtype={"label": str})
-    except (OSError, ValueError) as err:
-        raise SegmentsError(f"{path}: cannot read the segments file ({err})") from err
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise SegmentsError(f"{path}: cannot read the segments file ({err}); write it as CSV "
+                            "with the columns start_frame,end_frame,label") from err
     columns = set(df.columns)
     if {"start_frame", "end_frame", "label"} <= columns:
-        segments = [Segment(int(r.start_frame), int(r.end_frame), str(r.label))
-                    for r in df.itertuples()]
+        start, end, in_seconds = "start_frame", "end_frame", False
     elif {"start_s", "end_s", "label"} <= columns:
         if not fps:
             raise SegmentsError(f"{path}: segments in seconds need the video's frame rate")
-        segments = [Segment(math.ceil(r.start_s * fps - _TIME_EPS),
-                            math.floor(r.end_s * fps + _TIME_EPS), str(r.label))
-                    for r in df.itertuples()]
+        start, end, in_seconds = "start_s", "end_s", True
     else:
         raise SegmentsError(
             f"{path}: a segments file needs the columns start_frame,end_frame,label "
             f"(or start_s,end_s,label); found {', '.join(map(str, df.columns))}"
         )
+    segments = [_segment_of_row(path, i, row[start], row[end], row["label"], in_seconds, fps)
+                for i, row in enumerate(df.to_dict("records"))]
+    if not segments:
+        raise SegmentsError(f"{path}: no segment in the file; add rows "
+                            f"{start},{end},label")
     try:
         return check_segments(segments)
     except ValueError as err:
         raise SegmentsError(f"{path}: {err}") from err
+
+
+def _segment_of_row(path: Path, index: int, start: str, end: str, label: str,
+                    in_seconds: bool, fps: float | None) -> Segment:
+    """One CSV row as a Segment; a bad cell is a SegmentsError naming the file and row."""
+    where = f"{path}: row {index + 1}"
+    if not str(label).strip():
+        raise SegmentsError(f"{where}: empty label; give every segment its class")
+    bounds = []
+    for name, text in (("start", start), ("end", end)):
+        try:
+            value = float(str(text).strip())
+        except ValueError:
+            value = math.nan
+        whole = value == int(value) if math.isfinite(value) else False
+        if not math.isfinite(value) or value < 0 or (not in_seconds and not whole):
+            unit = "seconds (a number >= 0)" if in_seconds else "a frame number (an integer >= 0)"
+            raise SegmentsError(f"{where}: {name} {text!r} is not {unit}")
+        bounds.append(value)
+    if in_seconds:
+        first = math.ceil(bounds[0] * fps - _TIME_EPS)
+        last = math.floor(bounds[1] * fps + _TIME_EPS)
+    else:
+        first, last = int(bounds[0]), int(bounds[1])
+    if last < first:
+        raise SegmentsError(f"{where}: ends before it starts ({start} > {end}); swap them")
+    return Segment(first, last, str(label).strip())
 
 
 def write_segments(segments: Sequence[Segment], path: str | os.PathLike) -> Path:

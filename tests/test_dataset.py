@@ -20,8 +20,8 @@ from poseclf.dataset import (
     extract_folder,
     scan_folder,
 )
-from poseclf.table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, load_table, save_table
 from poseclf.errors import InputError
+from poseclf.table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, load_table, save_table
 
 PHOTOS_PER_CLASS = 3  # real photos per class: enough to test, few enough to stay fast
 LANDMARK_ATOL = 1e-6  # same image, same model: landmarks agree to float32 round-off

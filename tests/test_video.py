@@ -144,7 +144,8 @@ def test_bad_settings_are_one_line_errors(pushup_model, options, message, capsys
                  *options])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith(("poseclf detect: error:", "poseclf video: error:")) and re.search(message, err)
+    assert err.startswith(("poseclf detect: error:", "poseclf video: error:"))
+    assert re.search(message, err)
 
 
 @pytest.mark.parametrize(

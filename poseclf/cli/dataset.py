@@ -156,9 +156,9 @@ def _check_images_found(df, images: str) -> None:
 
     found, total = count_found_images(df, images)
     if total and not found:
-        raise InputError(f"--images {images}: none of the table's {total} image paths is there "
-                         "(e.g. " + str(df['path'].iloc[0]) + "); give the folder the table "
-                         "was extracted from")
+        raise InputError(f"--images {images}: none of the table's image paths is there (0 of "
+                         f"the first {total}, e.g. {df['path'].iloc[0]}); give the folder the "
+                         "table was extracted from")
 
 
 # -- outliers -----------------------------------------------------------------------------------

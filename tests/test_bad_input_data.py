@@ -1,0 +1,362 @@
+"""Bad inputs to ``extract``, ``train``, ``evaluate``, ``outliers`` and ``stats``, through the CLI.
+
+Every case runs the real ``poseclf`` in a subprocess and checks what a user sees and keeps: the
+exit status (2 for an input error), one line on stderr that names the file or option and says
+what to do, no traceback, and every file that was there before is byte-identical afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO, shared_data_or_skip
+from test_dataset import copy_photos
+
+from poseclf.cli import main
+from poseclf.table import LANDMARK_COLUMNS, load_table, save_table
+
+SHIPPED_TABLE = REPO / "datasets" / "pushups_visolus.csv"
+#: Lines MediaPipe's C++ code writes to stderr by itself (not poseclf's words).
+MEDIAPIPE_LOG_PREFIXES = ("W0000", "I0000", "E0000", "INFO: ", "WARNING: All log messages")
+
+
+def poseclf(*args: str, cwd: Path | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``python -m poseclf ARGS`` from the repository (or ``cwd``)."""
+    return subprocess.run([sys.executable, "-m", "poseclf", *args], cwd=cwd or REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def poseclf_lines(stderr: str) -> list[str]:
+    """poseclf's own stderr lines (MediaPipe's log lines left out)."""
+    return [line for line in stderr.splitlines()
+            if line.strip() and not line.startswith(MEDIAPIPE_LOG_PREFIXES)]
+
+
+def digest(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder``."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# -- the files the cases use ----------------------------------------------------------------
+def _table_variant(base: pd.DataFrame, path: Path, change) -> None:
+    df = base.copy()
+    change(df)
+    df.to_csv(path, index=False)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    """A folder with good and bad tables, folders and side files (no photos needed)."""
+    root = tmp_path_factory.mktemp("bad_inputs")
+    base = load_table(SHIPPED_TABLE)
+    base.to_csv(root / "table.csv", index=False)
+    detected = base[base["detected"]]
+    detected[detected["label"] == "pushups_up"].to_csv(root / "one_class.csv", index=False)
+    detected.groupby("label").head(1).to_csv(root / "one_per_class.csv", index=False)
+
+    def text_cell(df):
+        df[LANDMARK_COLUMNS[3]] = df[LANDMARK_COLUMNS[3]].astype(object)
+        df.loc[df.index[2], LANDMARK_COLUMNS[3]] = "oops"
+
+    def nan_cell(df):
+        df.loc[df.index[df["detected"]][0], LANDMARK_COLUMNS[0]] = np.nan
+
+    def inf_cell(df):
+        df.loc[df.index[df["detected"]][0], LANDMARK_COLUMNS[5]] = np.inf
+
+    def yes_no(df):
+        df["detected"] = np.where(df["detected"], "yes", "no")
+
+    def empty_label(df):
+        df["label"] = df["label"].astype(object)
+        df.loc[df.index[0], "label"] = ""
+
+    for name, change in (("text_cell", text_cell), ("nan_cell", nan_cell),
+                         ("inf_cell", inf_cell), ("yes_no", yes_no),
+                         ("empty_label", empty_label)):
+        _table_variant(base, root / f"{name}.csv", change)
+    (root / "garbage.parquet").write_bytes(b"PAR1 this is not parquet")
+    (root / "notes.csv").write_text("my,own\nspreadsheet,1\n")
+    (root / "notes.md").write_text("# notes\n")
+    (root / "not_a_folder").write_text("a file where a folder is expected\n")
+    (root / "a_folder").mkdir()
+    (root / "empty_data").mkdir()
+    (root / "flat_data").mkdir()
+    (root / "flat_data" / "IMG_0001.jpg").write_bytes(b"\xff\xd8\xff not read")
+    (root / "data" / "cls").mkdir(parents=True)
+    (root / "data" / "cls" / "x.jpg").write_bytes(b"\xff\xd8\xff never read")
+    (root / "segments.csv").write_text("start_frame,end_frame,label\n0,10,a\n")
+    (root / "clip.mp4").write_bytes(b"not really a video")
+    return root
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad command: its arguments (``{w}`` is the work folder), exit status, message."""
+
+    id: str
+    args: tuple[str, ...]
+    status: int
+    message: str  # text the one stderr line must hold (option or file and the fix)
+
+
+T = "{w}/table.csv"
+CASES = [
+    # extract
+    Case("missing data folder", ("extract", "{w}/nowhere", "-o", "{w}/new.csv"), 2,
+         "nowhere: no such folder"),
+    Case("photos not in class folders", ("extract", "{w}/flat_data", "-o", "{w}/new.csv"), 2,
+         "put the photos in one sub-folder per class"),
+    Case("no photos at all", ("extract", "{w}/empty_data", "-o", "{w}/new.csv"), 2,
+         "no image found in a class sub-folder"),
+    Case("table extension", ("extract", "{w}/data", "-o", "{w}/new.txt"), 2,
+         "-o {w}/new.txt: unknown file type '.txt'; use .csv or .parquet or .pq"),
+    Case("output is a folder", ("extract", "{w}/data", "-o", "{w}/a_folder"), 2,
+         "is a folder; give a file name"),
+    Case("output folder is a file", ("extract", "{w}/data", "-o", "{w}/not_a_folder/t.csv"), 2,
+         "is a file, not a folder"),
+    Case("heavy model absent", ("extract", "{w}/data", "-o", T, "--complexity", "2"), 2,
+         "--complexity 1"),
+    Case("tasks without task file", ("extract", "{w}/data", "-o", T, "--backend", "tasks"), 2,
+         "--backend tasks needs --task-file"),
+    Case("task file missing", ("extract", "{w}/data", "-o", T, "--backend", "tasks",
+                               "--task-file", "{w}/nowhere.task"), 2, "no such .task file"),
+    Case("task file not a bundle", ("extract", "{w}/data", "-o", T, "--backend", "tasks",
+                                    "--task-file", "{w}/notes.md"), 2,
+         "not a pose_landmarker .task file"),
+    Case("detection confidence", ("extract", "{w}/data", "-o", T,
+                                  "--min-detection-confidence", "5"), 2,
+         "--min-detection-confidence: 5 is out of range"),
+    Case("negative batch size", ("extract", "{w}/data", "-o", T, "--batch-size", "-1"), 2,
+         "--batch-size: -1 is too small: give 1 or more"),
+    Case("no workers", ("extract", "{w}/data", "-o", T, "--workers", "0"), 2,
+         "--workers: 0 is too small"),
+    Case("stride 0", ("extract", "{w}/clip.mp4", "--segments", "{w}/segments.csv",
+                      "-o", "{w}/new.csv", "--stride", "0"), 2, "--stride: 0 is too small"),
+    Case("checkpoint NaN", ("extract", "{w}/data", "-o", T, "--checkpoint-seconds", "nan"),
+         2, "--checkpoint-seconds: 'nan' is not a finite number"),
+    Case("output is somebody's CSV", ("extract", "{w}/data", "-o", "{w}/notes.csv"), 2,
+         "would be replaced by this run"),
+    Case("video without segments", ("extract", "{w}/clip.mp4", "-o", "{w}/new.csv"), 2,
+         "a video needs --segments"),
+    Case("output is the segments file", ("extract", "{w}/clip.mp4", "--segments",
+                                         "{w}/segments.csv", "-o", "{w}/segments.csv"), 2,
+         "is also an input of this command"),
+    Case("segments file missing", ("extract", "{w}/clip.mp4", "--segments",
+                                   "{w}/nowhere.csv", "-o", "{w}/new.csv"), 2,
+         "--segments {w}/nowhere.csv: no such segments CSV"),
+    # train
+    Case("table missing", ("train", "{w}/nowhere.csv", "-o", "{w}/m.skops"), 2,
+         "nowhere.csv: no such landmark table"),
+    Case("model extension", ("train", T, "-o", T), 2,
+         "-o {w}/table.csv: unknown file type '.csv'; use .skops"),
+    Case("card over its notes", ("train", T, "-o", "{w}/m.skops", "--card", "{w}/notes.md",
+                                 "--card-notes", "{w}/notes.md"), 2,
+         "is also an input of this command"),
+    Case("card notes missing", ("train", T, "-o", "{w}/m.skops", "--card", "{w}/c.md",
+                                "--card-notes", "{w}/nowhere.md"), 2,
+         "--card-notes {w}/nowhere.md: no such Markdown file"),
+    Case("card without cv", ("train", T, "-o", "{w}/m.skops", "--card", "{w}/c.md",
+                             "--cv", "0"), 2, "--card needs cross-validation"),
+    Case("exclusion list missing", ("train", T, "-o", "{w}/m.skops", "--exclude",
+                                    "{w}/nowhere.csv"), 2, "--exclude {w}/nowhere.csv: no such"),
+    Case("one class", ("train", "{w}/one_class.csv", "-o", "{w}/m.skops"), 2,
+         "at least 2 classes and the data has only 'pushups_up'"),
+    Case("one row per class", ("train", "{w}/one_per_class.csv", "-o", "{w}/m.skops"), 2,
+         "every class needs at least 4 detected poses"),
+    Case("text in a landmark column", ("train", "{w}/text_cell.csv", "-o", "{w}/m.skops"), 2,
+         "'oops' is not a number"),
+    Case("NaN in a detected row", ("train", "{w}/nan_cell.csv", "-o", "{w}/m.skops"), 2,
+         "missing or infinite landmark values although detected is True"),
+    Case("inf in a detected row", ("train", "{w}/inf_cell.csv", "-o", "{w}/m.skops"), 2,
+         "missing or infinite landmark values"),
+    Case("detected yes/no", ("train", "{w}/yes_no.csv", "-o", "{w}/m.skops"), 2,
+         "column 'detected', row 1: 'yes' is not True or False"),
+    Case("empty label", ("train", "{w}/empty_label.csv", "-o", "{w}/m.skops"), 2,
+         "row 1 has no label"),
+    Case("not a parquet file", ("train", "{w}/garbage.parquet", "-o", "{w}/m.skops"), 2,
+         "cannot read the table"),
+    Case("reject percentile", ("train", T, "-o", "{w}/m.skops", "--reject-percentile", "150"),
+         2, "--reject-percentile: 150 is out of range: give a number in (0, 100]"),
+    Case("min visibility", ("train", T, "-o", "{w}/m.skops", "--min-visibility", "2"), 2,
+         "--min-visibility: 2 is out of range"),
+    Case("hidden joints", ("train", T, "-o", "{w}/m.skops", "--max-hidden-joints", "-1"), 2,
+         "--max-hidden-joints: -1 is too small"),
+    Case("one fold", ("train", T, "-o", "{w}/m.skops", "--cv", "1"), 2,
+         "1 fold cannot hold a pose out"),
+    Case("text for a number", ("train", T, "-o", "{w}/m.skops", "--cv", "five"), 2,
+         "--cv: 'five' is not an integer"),
+    Case("unknown classifier", ("train", T, "-o", "{w}/m.skops", "--classifier", "tree"), 2,
+         "--classifier: invalid choice: 'tree'"),
+    # evaluate
+    Case("confusion extension", ("evaluate", T, "--model", "pushups", "--confusion",
+                                 "{w}/cm.txt"), 2, "--confusion {w}/cm.txt: unknown file type"),
+    Case("classes the model lacks", ("evaluate", T, "--model", "yoga"), 2,
+         "none of its classes (pushups_down, pushups_up) is a class of the model yoga"),
+    # outliers and stats
+    Case("outliers folds", ("outliers", T, "--folds", "-3"), 2, "--folds: -3 is too small"),
+    Case("outliers one fold", ("outliers", T, "--folds", "1"), 2, "1 fold cannot hold a row out"),
+    Case("drop over the input", ("outliers", T, "--drop", T), 2,
+         "--drop {w}/table.csv: is also an input of this command"),
+    Case("outlier list over the input", ("outliers", T, "-o", T), 2,
+         "is also an input of this command"),
+    Case("sheet without images", ("stats", T, "--sheet", "{w}/s.png"), 2,
+         "--sheet needs --images DATA_DIR"),
+    Case("sheet extension", ("stats", T, "--sheet", "{w}/s.txt", "--images", "{w}/data"), 2,
+         "--sheet {w}/s.txt: unknown file type '.txt'"),
+    Case("wrong images folder", ("stats", T, "--sheet", "{w}/s.png", "--images", "{w}/data"),
+         2, "--images {w}/data: none of the table's image paths is there (0 of the first 91"),
+    Case("missing images folder", ("stats", T, "--sheet", "{w}/s.png", "--images",
+                                   "{w}/nowhere"), 2, "--images {w}/nowhere: no such folder"),
+    Case("per class", ("stats", T, "--per-class", "-3"), 2, "--per-class: -3 is too small"),
+    # the command itself
+    Case("no command", (), 2, "the following arguments are required: COMMAND"),
+    Case("unknown command", ("frobnicate",), 2, "invalid choice: 'frobnicate'"),
+]
+
+
+@pytest.fixture(scope="module")
+def outcomes(work) -> dict[str, tuple[subprocess.CompletedProcess, dict, dict]]:
+    """Every case run once (two at a time): its process and the folder before and after.
+
+    The cases never write (each is refused before any work), so they share one folder.
+    """
+    before = digest(work)
+
+    def run(case: Case):
+        args = [a.format(w=work) for a in case.args]
+        return case.id, poseclf(*args)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(pool.map(run, CASES))
+    return {key: (result, before, digest(work)) for key, result in results.items()}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_is_one_line_and_changes_nothing(case, outcomes, work):
+    result, before, after = outcomes[case.id]
+    lines = poseclf_lines(result.stderr)
+    assert result.returncode == case.status, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert len(lines) == 1, lines
+    assert "error" in lines[0] and case.message.format(w=work) in lines[0], lines[0]
+    assert after == before  # nothing written, nothing replaced
+
+
+# -- runs that start, then stop: the table is never worse than before --------------------------
+@pytest.fixture(scope="module")
+def small_photos(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("photos") / "data"
+    copy_photos(root, "sitstand_multimediaimg", 6)
+    return root
+
+
+@pytest.fixture(scope="module")
+def complete_table(small_photos, tmp_path_factory) -> Path:
+    table = tmp_path_factory.mktemp("complete") / "table.csv"
+    assert main(["extract", str(small_photos), "-o", str(table), "--workers", "1", "-q"]) == 0
+    return table
+
+
+def test_a_model_that_fails_to_start_leaves_the_table_as_it_was(small_photos, complete_table,
+                                                                tmp_path):
+    """A .task that is a zip but no model passes the early check and fails in BlazePose."""
+    table = tmp_path / "table.csv"
+    table.write_bytes(complete_table.read_bytes())
+    task = tmp_path / "broken.task"
+    with zipfile.ZipFile(task, "w") as bundle:
+        bundle.writestr("pose_detector.tflite", b"not a model")
+    result = poseclf("extract", str(small_photos), "-o", str(table), "--backend", "tasks",
+                     "--task-file", str(task), "--workers", "1", "-q")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert f"{task}: not a usable pose_landmarker .task file" in result.stderr
+    assert table.read_bytes() == complete_table.read_bytes()
+
+
+def test_an_unchanged_table_is_not_rewritten(small_photos, complete_table, tmp_path):
+    table = tmp_path / "table.csv"
+    table.write_bytes(complete_table.read_bytes())
+    os.utime(table, (1_000_000_000, 1_000_000_000))
+    assert main(["extract", str(small_photos), "-o", str(table), "-q"]) == 0
+    assert table.stat().st_mtime == 1_000_000_000
+
+
+def test_no_resume_stopped_part_way_keeps_every_row(small_photos, complete_table, tmp_path):
+    """``--no-resume`` then Ctrl-C used to replace a complete table with the rows redone."""
+    table = tmp_path / "table.csv"
+    table.write_bytes(complete_table.read_bytes())
+    old_mtime = table.stat().st_mtime_ns
+    process = subprocess.Popen(
+        [sys.executable, "-m", "poseclf", "extract", str(small_photos), "-o", str(table),
+         "--no-resume", "--workers", "1", "--batch-size", "1", "--checkpoint-seconds", "0",
+         "-q"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while table.stat().st_mtime_ns == old_mtime and process.poll() is None:
+        assert time.monotonic() < deadline, "the run never saved a checkpoint"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    if process.returncode == 0:
+        pytest.skip("the run finished before the interrupt arrived")
+    assert process.returncode == 130, stderr.decode()[-2000:]
+    before, after = load_table(complete_table), load_table(table)
+    assert sorted(after["path"]) == sorted(before["path"])  # every row is still there
+    assert after["detected"].sum() == before["detected"].sum()
+
+
+def test_evaluate_json_is_valid_when_nothing_is_accepted(tmp_path, capsys):
+    """Every pose 'partial' (nothing visible): accuracy on accepted poses is null, not NaN."""
+    df = load_table(SHIPPED_TABLE)
+    visibility = [c for c in LANDMARK_COLUMNS if c.endswith("_v")]
+    df[visibility] = 0.0
+    table = tmp_path / "hidden.csv"
+    save_table(df, table)
+    assert main(["evaluate", str(table), "--model", "pushups", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)  # strict JSON: NaN would not parse
+    assert report["coverage"] == 0.0 and report["accuracy_accepted"] is None
+
+
+def test_evaluate_names_the_classes_on_both_axes(capsys):
+    assert main(["evaluate", str(SHIPPED_TABLE), "--model", "pushups"]) == 0
+    out = capsys.readouterr().out
+    header = out.split("confusion (rows: true, columns: predicted)\n", 1)[1].splitlines()[0]
+    assert header.split() == ["pushups_down", "pushups_up"]
+
+
+def test_evaluate_counts_classes_the_model_lacks(tmp_path, capsys):
+    df = load_table(SHIPPED_TABLE)
+    df.loc[df.index[:3], "label"] = "squat"
+    table = tmp_path / "mixed.csv"
+    save_table(df, table)
+    assert main(["evaluate", str(table), "--model", "pushups"]) == 0
+    out = capsys.readouterr().out
+    assert "classes of the table that the model does not have" in out and "squat (n=" in out
+
+
+def test_stats_sheet_needs_the_images_of_the_table(tmp_path):
+    shared_data_or_skip("sitstand_multimediaimg")
+    # the positive case lives in test_cli_dataset; here only that a wrong folder is refused
+    # before anything is drawn (see CASES) and that a right folder is accepted
+    photos = tmp_path / "data"
+    copy_photos(photos, "sitstand_multimediaimg", 1)
+    table = tmp_path / "t.csv"
+    assert main(["extract", str(photos), "-o", str(table), "--workers", "1", "-q"]) == 0
+    assert main(["stats", str(table), "--sheet", str(tmp_path / "s.png"),
+                 "--images", str(photos)]) == 0
+    assert (tmp_path / "s.png").is_file()
