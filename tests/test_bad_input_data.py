@@ -360,3 +360,96 @@ def test_stats_sheet_needs_the_images_of_the_table(tmp_path):
     assert main(["stats", str(table), "--sheet", str(tmp_path / "s.png"),
                  "--images", str(photos)]) == 0
     assert (tmp_path / "s.png").is_file()
+
+
+# -- leftovers: worker processes and temporary files ------------------------------------------
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_workers_end_with_a_killed_extraction(tmp_path):
+    """``kill -9`` of ``extract --workers 2``: its workers used to idle on for minutes."""
+    photos = tmp_path / "data"
+    copy_photos(photos, "sitstand_multimediaimg", 10)
+    table = tmp_path / "t.csv"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "poseclf", "extract", str(photos), "-o", str(table),
+         "--workers", "2", "--batch-size", "1", "--checkpoint-seconds", "0", "-q"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not table.exists() and process.poll() is None:
+        assert time.monotonic() < deadline, "extraction never wrote rows"
+        time.sleep(0.02)
+    workers = _children(process.pid)
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 20
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _running(pid)], "workers outlived the run"
+    load_table(table)  # and the table is whole
+
+
+def test_temporaries_of_killed_saves_are_removed(tmp_path):
+    table = tmp_path / "t.csv"
+    stale = tmp_path / ".t.csv.999999999.abc123.tmp"  # no such process
+    stale.write_bytes(b"")
+    own = tmp_path / f".t.csv.{os.getpid()}.live.tmp"  # a save of a running process
+    own.write_bytes(b"")
+    save_table(load_table(SHIPPED_TABLE), table)
+    assert not stale.exists() and own.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([own.name, "t.csv"])
+
+
+def test_two_processes_saving_one_model_both_succeed(tmp_path):
+    """Both used to write the same fixed temporary name, and one of them failed."""
+    code = ("import sys; from poseclf.model import PoseModel; "
+            "m = PoseModel.load('pushups'); [m.save(sys.argv[1]) for _ in range(5)]")
+    target = tmp_path / "m.skops"
+    runs = [subprocess.Popen([sys.executable, "-c", code, str(target)], cwd=REPO,
+                             stderr=subprocess.PIPE) for _ in range(2)]
+    for run in runs:
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err.decode()[-2000:]
+    from poseclf.model import PoseModel
+
+    assert PoseModel.load(target).classes_ == ["pushups_down", "pushups_up"]
+    assert [p.name for p in tmp_path.iterdir()] == ["m.skops"]
+
+
+def test_a_folder_that_cannot_be_listed_is_reported(tmp_path, monkeypatch):
+    """A chmod-000 class folder was skipped without a word (faked: root reads everything)."""
+    from poseclf.dataset import scan_folder
+
+    for name in ("open", "locked"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.jpg").write_bytes(b"\xff\xd8\xff")
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    scan = scan_folder(tmp_path)
+    assert scan.unreadable_folders == ["locked"] and scan.empty_classes == []
+    assert [item.path for item in scan.items] == ["open/a.jpg"]
