@@ -90,7 +90,7 @@ def check_table(df: pd.DataFrame, source: str | os.PathLike = "table") -> pd.Dat
     df["reason"] = df["reason"].fillna("").astype(str)
     df["detected"] = _booleans(df["detected"], source)
     for column in ("width", "height"):
-        df[column] = _numbers(df[column], column, source).fillna(0).astype("int64")
+        df[column] = _sizes(df[column], column, source)
     numeric = list(LANDMARK_COLUMNS + WORLD_COLUMNS)
     values = np.empty((len(df), len(numeric)), np.float32)
     for i, column in enumerate(numeric):
@@ -142,6 +142,18 @@ def _numbers(column: pd.Series, name: str, source) -> pd.Series:
                          f"{column.iloc[position]!r} is not a number; fix the cell or "
                          "re-create the table with `poseclf extract`")
     return numbers.astype("float64")
+
+
+def _sizes(column: pd.Series, name: str, source) -> pd.Series:
+    """Image width or height: whole pixels, 0 (or empty) when the image was unreadable."""
+    numbers = _numbers(column, name, source).fillna(0)
+    bad = ~np.isfinite(numbers) | (numbers < 0) | (numbers != np.round(numbers))
+    if bad.any():
+        position = int(np.flatnonzero(bad.to_numpy())[0])
+        raise TableError(f"{source}: column {name!r}, {_row_name(position)}: "
+                         f"{column.iloc[position]!r} is not a size in pixels; fix the cell or "
+                         "re-create the table with `poseclf extract`")
+    return numbers.astype("int64")
 
 
 def _check_finite(values: np.ndarray, df: pd.DataFrame, source) -> None:

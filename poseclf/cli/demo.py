@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..demo import run_demo
+from ..files import check_output_dir
 from ._common import EXIT_OK
 
 NEXT_STEPS = """\
@@ -30,6 +31,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_dir(args.out, option="-o")
     report = run_demo(args.out)
     for line in report.lines:
         print(line)
