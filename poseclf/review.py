@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .dataset import class_summary
+from .errors import InputError
 from .table import LANDMARK_COLUMNS
 
 # -- statistics -------------------------------------------------------------------------
@@ -82,7 +83,8 @@ def out_of_fold_proba(
     labels = rows["label"].astype(str).to_numpy()
     classes = sorted(set(labels))
     if len(classes) < 2:
-        raise ValueError(f"outlier review needs detected rows of at least 2 classes, got {classes}")
+        raise InputError(f"outlier review needs detected rows of at least 2 classes, got "
+                         f"{classes}: add the photos of another class")
     landmarks, sizes = table_landmarks(rows), table_image_sizes(rows)
     world = table_world_landmarks(rows)
     if not np.isfinite(world).all():
@@ -96,12 +98,21 @@ def out_of_fold_proba(
     proba = np.zeros((len(rows), len(classes)))
     novelty = np.full(len(rows), np.nan)
     column = {c: i for i, c in enumerate(classes)}
-    for train, test in splitter.split(landmarks, labels):
+    try:
+        folds_of = list(splitter.split(landmarks, labels))
+    except ValueError as err:
+        raise InputError(f"outlier review: too few detected rows per class for {folds} folds "
+                         f"({err}); add photos or try another --folds") from err
+    for train, test in folds_of:
         if len(set(labels[train])) < 2:
             continue  # nothing to compare against: the row keeps probability 0 everywhere
-        model = PoseModel.train(landmarks[train], sizes[train], labels[train],
-                                classifier=classifier, cv=0,
-                                world_landmarks=None if world is None else world[train])
+        try:
+            model = PoseModel.train(landmarks[train], sizes[train], labels[train],
+                                    classifier=classifier, cv=0,
+                                    world_landmarks=None if world is None else world[train])
+        except InputError as err:
+            raise InputError(f"outlier review trains without each fold in turn; {err} (in "
+                             "every fold's training rows: add photos, or use --folds 0)") from err
         scores = model.predict_with_scores(
             landmarks[test], sizes[test], reject=False,
             world_landmarks=None if world is None else world[test])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..classifiers import CLASSIFIERS
 from ..errors import InputError
 from ..files import check_input_dir, check_input_file, check_output_file, replace_atomically
 from ..table import TABLE_SUFFIXES
@@ -172,7 +173,8 @@ def _register_outliers(subparsers) -> None:
         "their scores: candidates for a wrong label or a bad detection.",
     )
     parser.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
-    parser.add_argument("--classifier", default="knn", help="classifier name (default: knn)")
+    parser.add_argument("--classifier", default="knn", choices=CLASSIFIERS,
+                        help="classifier of the out-of-fold models (default: knn)")
     parser.add_argument("--folds", type=folds, default=5, metavar="K",
                         help="K-fold cross-validation; 0 = leave-one-out (default: 5)")
     parser.add_argument("-o", "--output", metavar="OUTLIERS.csv", help="write the outlier list")
