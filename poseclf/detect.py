@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -10,11 +11,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .draw import SkeletonAnnotator, plot_pose_3d, write_image
+from .draw import SkeletonAnnotator, plot_pose_3d
 from .errors import ImageReadError
 from .extraction import PoseExtractor
-from .images import read_image
+from .images import collect_images, output_paths, read_image
 from .landmarks import LANDMARK_NAMES, Pose
+
+DRAWING_ENDING = "_pose.png"  # <stem>_pose.png: the image with the skeleton, in draw_dir
+PLOT_ENDING = "_3d.png"  # <stem>_3d.png: the 3D plot of the world landmarks, in plot3d_dir
 
 
 @dataclass
@@ -68,12 +72,21 @@ def detect_files(
 ) -> Iterator[ImageDetection]:
     """Detect poses in each file, one result per file; unreadable files give an error result.
 
-    With ``draw_dir`` the image is written there with the skeleton drawn
-    (``<stem>_pose.png``); with ``plot3d_dir`` a 3D plot of the world landmarks
-    (``<stem>_3d.png``).
+    Folders are searched for images (recursively, sorted). With ``draw_dir`` the image is
+    written there with the skeleton drawn (``<stem>_pose.png``); with ``plot3d_dir`` a 3D plot
+    of the world landmarks (``<stem>_3d.png``). Images that share a stem get distinct names
+    (see :func:`poseclf.images.output_paths`), images inside the output folders are not read,
+    and :class:`~poseclf.errors.InputError` is raised before any image is read when an output
+    would replace one of the images.
     """
-    for raw in paths:
-        path = Path(raw)
+    outputs = [d for d in (draw_dir, plot3d_dir) if d is not None]
+    images = collect_images(paths, skip=outputs)
+    nothing = [None] * len(images)
+    drawings = (output_paths(images, draw_dir, DRAWING_ENDING, option="--draw")
+                if draw_dir is not None else nothing)
+    plots = (output_paths(images, plot3d_dir, PLOT_ENDING, option="--plot3d")
+             if plot3d_dir is not None else nothing)
+    for path, drawing, plot in zip(images, drawings, plots, strict=True):
         try:
             image = read_image(path)
         except ImageReadError as err:
@@ -81,11 +94,43 @@ def detect_files(
             continue
         poses = extractor.detect_all(image)
         detection = ImageDetection(path, poses, (image.shape[1], image.shape[0]))
-        if draw_dir is not None:
-            write_image(Path(draw_dir) / f"{path.stem}_pose.png", draw_poses(image, poses))
-        if plot3d_dir is not None and poses:
-            save_pose_3d(poses[0], Path(plot3d_dir) / f"{path.stem}_3d.png", title=path.name)
+        if drawing is not None:
+            save_png(drawing, draw_poses(image, poses))
+        if plot is not None and poses:
+            save_pose_3d(poses[0], plot, title=printable(path.name))
         yield detection
+
+
+def printable(text: str | os.PathLike) -> str:
+    """A path (or a message naming one) as text that can be printed or drawn: the bytes of a
+    file name that are not UTF-8 as \\xNN, as ``ls`` shows them (not a UnicodeEncodeError)."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def save_png(path: str | os.PathLike, frame_bgr: np.ndarray) -> Path:
+    """Write a BGR frame to ``path`` as PNG, complete or not at all (temporary file + rename)."""
+    path = Path(path)
+    ok, encoded = cv2.imencode(".png", frame_bgr)
+    if not ok:
+        raise ValueError(f"{path}: OpenCV cannot encode this frame as PNG")
+    _write_whole(path, lambda tmp: tmp.write_bytes(encoded.tobytes()))
+    return path
+
+
+def _write_whole(path: Path, write) -> None:
+    """``write(tmp)`` to a hidden temporary file beside ``path``, then rename it to ``path``.
+
+    (files.replace_atomically also clears stale temporaries, scanning the folder on every call:
+    too slow for thousands of drawings in one folder.)
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
 
 
 def draw_poses(image_rgb: np.ndarray, poses: list[Pose]) -> np.ndarray:
@@ -102,10 +147,9 @@ def save_pose_3d(pose: Pose, path: str | os.PathLike, title: str | None = None) 
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig = plot_pose_3d(pose, title=title)
     try:
-        fig.savefig(path, dpi=100)
+        _write_whole(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     finally:
         plt.close(fig)
     return path

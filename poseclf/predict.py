@@ -10,15 +10,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .draw import LabelAnnotator, SkeletonAnnotator, write_image
+from .detect import save_png
+from .draw import LabelAnnotator, SkeletonAnnotator
 from .errors import ImageReadError
 from .extraction import PoseExtractor
-from .images import is_image_path, read_image
+from .images import collect_images, output_paths, read_image
 from .landmarks import Pose
 from .model import PoseModel
 from .novelty import REJECTION_LABELS
 
 NO_PERSON = "no_person"  # label of an image where BlazePose finds nobody
+DRAWING_ENDING = "_pred.png"  # <stem>_pred.png: the drawing of an image in draw_dir
 
 
 @dataclass
@@ -55,18 +57,6 @@ class ImagePrediction:
                 "rejected": self.rejected, "error": self.error}
 
 
-def collect_images(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given, and the image files inside directories (recursively, sorted)."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_image_path(p)))
-        else:
-            found.append(path)
-    return found
-
-
 def predict_images(
     model: PoseModel,
     paths: Iterable[str | os.PathLike],
@@ -81,9 +71,15 @@ def predict_images(
     joints are hidden ``"partial"`` (the probabilities are given either way).
 
     With ``draw_dir``, each readable image is written there as ``<stem>_pred.png`` with the
-    skeleton and the label drawn.
+    skeleton and the label drawn; images that share a stem get distinct names (see
+    :func:`poseclf.images.output_paths`), images inside ``draw_dir`` are not predicted, and
+    :class:`~poseclf.errors.InputError` is raised before any image is read when a drawing
+    would replace one of the images.
     """
-    for path in collect_images(paths):
+    images = collect_images(paths, skip=[draw_dir] if draw_dir is not None else ())
+    drawings = (output_paths(images, draw_dir, DRAWING_ENDING, option="--draw")
+                if draw_dir is not None else [None] * len(images))
+    for path, drawing in zip(images, drawings, strict=True):
         try:
             image = read_image(path)
         except ImageReadError as err:
@@ -98,9 +94,8 @@ def predict_images(
                              for c, p in zip(model.classes_, scored.proba[0], strict=True)}
             result = ImagePrediction(path, str(scored.labels[0]), probabilities, pose,
                                      novelty=float(scored.novelty[0]))
-        if draw_dir is not None:
-            write_image(Path(draw_dir) / f"{path.stem}_pred.png",
-                        draw_prediction(image, result, model.classes_))
+        if drawing is not None:
+            save_png(drawing, draw_prediction(image, result, model.classes_))
         yield result
 
 

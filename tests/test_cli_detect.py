@@ -23,11 +23,15 @@ def photos(tmp_path, astronaut):
 def test_detect_prints_one_line_per_image_and_fails_only_for_unreadable(photos, capsys):
     code = main(["detect", str(photos / "astronaut.jpg"), str(photos / "broken.jpg"),
                  str(photos / "blank.png")])
-    lines = capsys.readouterr().out.strip().splitlines()
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
     assert code == 1
+    assert len(lines) == 2  # the unreadable file is reported on stderr only
     assert "astronaut.jpg\tpeople=1" in lines[0]
-    assert "broken.jpg" in lines[1] and "not a readable image" in lines[1]
-    assert "blank.png\tpeople=0" in lines[2]
+    assert "blank.png\tpeople=0" in lines[1]
+    errors = [line for line in err.splitlines() if line.startswith("poseclf")]
+    assert len(errors) == 1 and errors[0].startswith("poseclf detect: error: ")
+    assert "broken.jpg" in errors[0] and "not a readable image" in errors[0]
 
 
 def test_detect_json_has_named_landmarks(photos, capsys):

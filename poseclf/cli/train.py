@@ -124,11 +124,15 @@ def register(subparsers) -> None:
     predict = subparsers.add_parser(
         "predict", help="label the pose in images",
         description="Label and class probabilities per image ('no_person' when nobody is "
-        "found). Unreadable files are reported and skipped (exit status 1).")
-    predict.add_argument("images", nargs="+", metavar="IMAGE|DIR", help="images or folders")
+        "found). A file that cannot be read as an image is reported on stderr, one line each, "
+        "and skipped (exit status 1).")
+    predict.add_argument("images", nargs="+", metavar="IMAGE|DIR",
+                         help="images, or folders of images (searched recursively)")
     _add_model_options(predict)
     predict.add_argument("--json", action="store_true", help="print one JSON object per image")
-    predict.add_argument("--draw", metavar="DIR", help="write each image with skeleton and label")
+    predict.add_argument("--draw", metavar="DIR",
+                         help="write each image with skeleton and label (DIR/<name>_pred.png; "
+                         "images sharing a name go into subfolders named after their folders)")
     _add_reject_option(predict)
     add_extractor_options(predict)
     predict.set_defaults(func=run_predict)
@@ -295,25 +299,32 @@ def _json_safe(value):
 
 def run_predict(args: argparse.Namespace) -> int:
     from ..extraction import PoseExtractor
-    from ..predict import predict_images
+    from ..predict import DRAWING_ENDING, predict_images
+    from ._common import EXIT_USAGE
+    from .detect import check_images, report_unreadable, shown
 
+    images = check_images("predict", args.images, {"--draw": (args.draw, DRAWING_ENDING)})
+    if images is None:
+        return EXIT_USAGE
     model = PoseModel.load(args.model, trusted=args.trust)
     failures = 0
     with PoseExtractor(static_image_mode=True, **extractor_kwargs(args)) as extractor:
-        for result in predict_images(model, args.images, extractor, draw_dir=args.draw,
+        for result in predict_images(model, images, extractor, draw_dir=args.draw,
                                      reject=args.reject):
             failures += not result.ok
+            if not result.ok:  # one line on stderr; the run goes on
+                report_unreadable("predict", result.error)
             if args.json:
                 print(json.dumps(result.to_dict()))
             elif not result.ok:
-                print(f"{result.path}\terror: {result.error}")
+                pass
             elif result.probabilities is None:
-                print(f"{result.path}\t{result.label}")
+                print(f"{shown(result.path)}\t{result.label}")
             else:
                 probs = " ".join(f"{c}={p:.2f}" for c, p in result.probabilities.items())
                 if result.novelty is not None and result.novelty == result.novelty:  # not NaN
                     probs += f" novelty={result.novelty:.3f}"
-                print(f"{result.path}\t{result.label}\t{result.confidence:.2f}\t{probs}")
+                print(f"{shown(result.path)}\t{result.label}\t{result.confidence:.2f}\t{probs}")
     if args.draw and not args.json:
         print(f"drawn predictions written to {args.draw}/")
     return EXIT_FAILURE if failures else EXIT_OK
