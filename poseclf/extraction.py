@@ -73,7 +73,8 @@ def check_extractor_options(model_complexity: int = 1, min_detection_confidence:
     here (``solutions``) or that the ``.task`` file exists and is a model bundle (``tasks``).
     """
     if backend not in BACKENDS:
-        raise InputError(f"--backend {backend!r}: use one of {', '.join(BACKENDS)}")
+        raise InputError(f"backend must be one of {', '.join(BACKENDS)} (--backend), got "
+                         f"{backend!r}")
     for name, value in (
         ("min_detection_confidence", min_detection_confidence),
         ("min_tracking_confidence", min_tracking_confidence),
@@ -91,7 +92,8 @@ def check_extractor_options(model_complexity: int = 1, min_detection_confidence:
         return
     if task_path is None:
         raise InputError(
-            "--backend tasks needs --task-file FILE, a pose_landmarker .task file (download "
+            "backend='tasks' needs task_path (CLI: --backend tasks --task-file FILE), a "
+            "pose_landmarker .task file (download "
             f"lite/full/heavy from {_TASK_FILES_URL}, or build the bundled Full one offline "
             "with `poseclf.extraction.build_full_task_file(PATH)`)")
     path = Path(task_path)

@@ -133,7 +133,7 @@ CASES = [
     Case("heavy model absent", ("extract", "{w}/data", "-o", T, "--complexity", "2"), 2,
          "--complexity 1"),
     Case("tasks without task file", ("extract", "{w}/data", "-o", T, "--backend", "tasks"), 2,
-         "--backend tasks needs --task-file"),
+         "(CLI: --backend tasks --task-file FILE)"),
     Case("task file missing", ("extract", "{w}/data", "-o", T, "--backend", "tasks",
                                "--task-file", "{w}/nowhere.task"), 2, "no such .task file"),
     Case("task file not a bundle", ("extract", "{w}/data", "-o", T, "--backend", "tasks",
