@@ -181,7 +181,7 @@ def test_segments_in_seconds_select_the_same_frames(tmp_path):
 @pytest.mark.parametrize("content, message", [
     ("begin,end,label\n1,2,a\n", "needs the columns start_frame,end_frame,label"),
     ("start_frame,end_frame,label\n5,9,a\n8,12,b\n", "segments overlap"),
-    ("start_frame,end_frame,label\n9,5,a\n", "start_frame <= end_frame"),
+    ("start_frame,end_frame,label\n9,5,a\n", "ends before it starts"),
 ])
 def test_bad_segments_are_refused_with_the_reason(tmp_path, content, message):
     path = tmp_path / "segments.csv"
