@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import json
 import logging
 import os
@@ -24,10 +25,22 @@ from sklearn.pipeline import Pipeline
 from ._version import __version__
 from .classifiers import PoseKNNClassifier, make_classifier
 from .embedding import PoseEmbedder, mirror_landmarks, mirror_world_landmarks, pose_matrix
-from .errors import InputError, ModelFileError
+from .errors import InputError, ModelFileError, RunError
 from .files import replace_atomically
 from .landmarks import Pose
 from .lean_predict import LEAN_MAX_ROWS, lean_predict_proba, pipeline_predict_proba
+from .model_file import (
+    REMAKE,
+    TRUST_HINT,
+    check_format,
+    check_metadata,
+    check_model_output,
+    check_novelty_scorer,
+    check_pipeline,
+    check_predicts,
+    inspect_skops,
+    sniff,
+)
 from .novelty import (
     PARTIAL_LABEL,
     UNKNOWN_LABEL,
@@ -88,10 +101,6 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "builtins.NoneType",
     "builtins.object",
 )
-
-
-def _major(version: str) -> int:
-    return int(str(version).split(".")[0])
 
 
 def _fit_pipeline(pipeline: Pipeline, landmarks, sizes, labels, mirror: bool) -> Pipeline:
@@ -324,8 +333,8 @@ class PoseModel:
                 "folds": report["cv"],
                 "accuracy": report["accuracy"],
                 "macro_f1": report["macro_f1"],
-                "recall": {c: v["recall"] for c, v in report["per_class"].items()},
-                "labels": report["labels"],
+                "recall": {str(c): v["recall"] for c, v in report["per_class"].items()},
+                "labels": [str(c) for c in report["labels"]],  # plain str: no .npy each
                 "confusion": report["confusion"],
             }
         _fit_pipeline(pipeline, landmarks, sizes, labels, mirror)
@@ -531,10 +540,17 @@ class PoseModel:
                 f"classes={self.classes_}, n_samples={self.metadata.get('n_samples')})")
 
     # -- files ----------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the model with ``skops.io`` (atomic: temporary file, then rename)."""
+    def save(self, path: str | os.PathLike, *, inputs=()) -> Path:
+        """Write the model with ``skops.io`` (atomic: temporary file, then rename).
+
+        ``path`` must end in ``.skops`` and must not be a folder nor one of ``inputs`` (e.g.
+        the training tables); a folder that cannot be written is refused with
+        :class:`~poseclf.errors.InputError`, and a failed write (disk full) raises
+        :class:`~poseclf.errors.RunError`, leaving any previous file at ``path`` as it was.
+        """
         import skops.io as sio
 
+        path = check_model_output(path, inputs=inputs)
         payload = {
             "format": MODEL_FORMAT,
             "format_version": MODEL_FORMAT_VERSION,
@@ -548,33 +564,46 @@ class PoseModel:
                 payload["novelty_features"] = self.novelty_features_
             if self.novelty_image_ is not None:
                 payload["novelty_image"] = self.novelty_image_
-        return replace_atomically(path, lambda tmp: sio.dump(payload, tmp))
+        try:
+            return replace_atomically(path, lambda tmp: sio.dump(payload, tmp))
+        except (PermissionError, IsADirectoryError, NotADirectoryError) as err:
+            raise InputError(f"{path}: cannot write the model there ({err.strerror or err}); "
+                             "choose another folder or change its permissions") from None
+        except OSError as err:
+            if err.errno == errno.EROFS:
+                raise InputError(f"{path}: cannot write the model there (read-only file "
+                                 "system); choose another folder") from None
+            raise RunError(f"{path}: could not write the model ({err.strerror or err}); any "
+                           "previous file there is unchanged: free some disk space or choose "
+                           "another folder, then save again") from None
 
     @classmethod
     def load(cls, path: str | os.PathLike, trusted: bool = False) -> PoseModel:
         """Read a model file (or a shipped model by name), refusing untrusted types and
         incompatible versions.
 
-        ``trusted=True`` also accepts joblib/pickle files and skops files with other types:
-        only for files you made yourself, as loading them can run arbitrary code.
+        Everything is checked before the arrays are read (:mod:`poseclf.model_file`: the path,
+        the zip, the declared array sizes against the metadata and a size limit, the types),
+        then the loaded parts, and the model classifies a made-up pose: any refusal is one
+        :class:`~poseclf.errors.ModelFileError` naming the file and the fix.
+
+        ``trusted=True`` also accepts joblib/pickle files and skops files with other types or
+        above the size limits: only for files you made yourself, as loading them can run
+        arbitrary code.
         """
         from .shipped import resolve_model  # a bare name such as "yoga" is a shipped model
 
         path = resolve_model(path)
-        if zipfile.is_zipfile(path):
+        if sniff(path, trusted) == "zip":
             payload = _load_skops(path, trusted)
-        elif trusted:
+        else:  # only with trusted=True
             import joblib
 
             try:
                 payload = joblib.load(path)
             except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
-                raise ModelFileError(f"{path}: cannot read as joblib/pickle ({err})") from err
-        else:
-            raise ModelFileError(
-                f"{path}: not a skops model file. If it is a joblib/pickle file you trust, "
-                "load it with trusted=True (CLI: --trust); unpickling can run arbitrary code."
-            )
+                raise ModelFileError(f"{path}: cannot read as joblib/pickle ({err}); "
+                                     f"{REMAKE}") from err
         if isinstance(payload, PoseModel):
             payload = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
                        "metadata": payload.metadata, "pipeline": payload.pipeline,
@@ -583,36 +612,42 @@ class PoseModel:
                                       if payload.visibility_ is not None else None),
                        "novelty_features": payload.__dict__.get("novelty_features_"),
                        "novelty_image": payload.__dict__.get("novelty_image_")}
-        return cls(*_check_payload(payload, path), *_check_rejection(payload, path))
+        model = cls(*_check_payload(payload, path), *_check_rejection(payload, path))
+        check_predicts(model, path)
+        return model
 
 
 def _load_skops(path: Path, trusted: bool):
-    import skops.io as sio
+    schema = inspect_skops(path, trusted)  # sizes, metadata: nothing of the arrays read yet
+    import skops.io as sio  # after the checks: importing it takes ~1 s
 
-    try:
-        found = sio.get_untrusted_types(file=path)
-        # skops trusts many scikit-learn types by default; poseclf's list is the whole rule,
-        # so every type named in the file's schema is checked against it.
-        found = list(dict.fromkeys([*found, *_schema_types(path)]))
-    except Exception as err:  # noqa: BLE001 - skops raises many types for a corrupt archive
-        raise ModelFileError(f"{path}: not a readable skops model file ({err})") from err
+    # skops trusts many scikit-learn types by default; poseclf's list is the whole rule, so
+    # every type named in the file's schema is checked against it (before skops reads arrays).
+    found = _schema_types(path, schema)
     unknown = [t for t in found if t not in TRUSTED_TYPES]
+    if not unknown:
+        try:
+            found = list(dict.fromkeys([*found, *sio.get_untrusted_types(file=path)]))
+        except Exception as err:  # noqa: BLE001 - skops raises many types for a corrupt archive
+            raise ModelFileError(f"{path}: damaged skops model file ({err}); "
+                                 f"{REMAKE}") from err
+        unknown = [t for t in found if t not in TRUSTED_TYPES]
     if unknown and not trusted:
         raise ModelFileError(
             f"{path}: refused, the file contains types poseclf does not trust: "
-            f"{', '.join(unknown)}. Load it with trusted=True (CLI: --trust) only if you "
-            "trust its author."
+            f"{', '.join(unknown)}. {TRUST_HINT[0].upper()}{TRUST_HINT[1:]}."
         )
     try:
         return sio.load(path, trusted=list(dict.fromkeys([*found, *TRUSTED_TYPES])))
     except Exception as err:  # noqa: BLE001
-        raise ModelFileError(f"{path}: cannot load the skops model ({err})") from err
+        raise ModelFileError(f"{path}: cannot load the skops model ({err}); {REMAKE}") from err
 
 
-def _schema_types(path: Path) -> list[str]:
+def _schema_types(path: Path, schema: dict | None = None) -> list[str]:
     """Every ``module.Class`` named in the ``schema.json`` of a skops file."""
-    with zipfile.ZipFile(path) as archive:
-        schema = json.loads(archive.read("schema.json"))
+    if schema is None:
+        with zipfile.ZipFile(path) as archive:
+            schema = json.loads(archive.read("schema.json"))
     types: dict[str, None] = {}
     stack = [schema]
     while stack:
@@ -627,30 +662,15 @@ def _schema_types(path: Path) -> list[str]:
 
 
 def _check_payload(payload, path: Path) -> tuple[Pipeline, dict]:
-    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-        raise ModelFileError(f"{path}: not a poseclf model file (no '{MODEL_FORMAT}' marker)")
-    version = payload.get("format_version")
-    if version != MODEL_FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: model file format {version} is not supported by poseclf {__version__} "
-            f"(expects {MODEL_FORMAT_VERSION}); retrain it with `poseclf train`."
-        )
-    meta = payload.get("metadata") or {}
-    schema = meta.get("schema_version")
-    if schema != SCHEMA_VERSION:
-        raise ModelFileError(
-            f"{path}: model was trained on landmark schema {schema}, this poseclf reads schema "
-            f"{SCHEMA_VERSION}; re-extract the table and retrain with `poseclf train`."
-        )
-    saved = str(meta.get("poseclf_version", "?"))
-    if not saved[:1].isdigit() or _major(saved) != _major(__version__):
-        raise ModelFileError(
-            f"{path}: model was saved by poseclf {saved}, incompatible with {__version__} "
-            "(different major version); retrain it with `poseclf train`."
-        )
+    if not isinstance(payload, dict):
+        held = f"{type(payload).__module__}.{type(payload).__qualname__}"
+        raise ModelFileError(f"{path}: not a poseclf model file: it holds a {held} (no "
+                             f"'{MODEL_FORMAT}' marker); give a model saved by `poseclf train`")
+    check_format(payload.get("format"), payload.get("format_version"), path)
+    meta = payload.get("metadata")
+    check_metadata(meta, path)
     pipeline = payload.get("pipeline")
-    if not isinstance(pipeline, Pipeline):
-        raise ModelFileError(f"{path}: the model file holds no fitted pipeline")
+    check_pipeline(pipeline, meta, path)
     return pipeline, meta
 
 
@@ -728,9 +748,7 @@ def _check_rejection(payload: dict, path: Path) -> tuple:
                     "unknown and partial poses): rejection is disabled for it; retrain with "
                     "`poseclf train` to enable it", path)
         return None, None, None, None
-    if not isinstance(novelty, NoveltyScorer) or not hasattr(novelty, "threshold_"):
-        raise ModelFileError(f"{path}: the model file's novelty data is not a fitted "
-                             "NoveltyScorer; retrain it with `poseclf train`.")
+    check_novelty_scorer(novelty, path, "novelty data")
     try:
         visibility = VisibilityCheck(**(payload.get("visibility") or {}))
     except (TypeError, ValueError) as err:
@@ -741,10 +759,11 @@ def _check_rejection(payload: dict, path: Path) -> tuple:
                                      and hasattr(features, "image_embedder_")):
         raise ModelFileError(f"{path}: the model file's novelty features are not a fitted "
                              "NoveltyEmbedder; retrain it with `poseclf train`.")
-    if image is not None and not (isinstance(image, NoveltyScorer)
-                                  and hasattr(image, "threshold_") and features is not None):
-        raise ModelFileError(f"{path}: the model file's image-only novelty data is not a "
-                             "fitted NoveltyScorer; retrain it with `poseclf train`.")
+    if image is not None:
+        if features is None:
+            raise ModelFileError(f"{path}: the model file has image-only novelty data but no "
+                                 "novelty features; retrain it with `poseclf train`.")
+        check_novelty_scorer(image, path, "image-only novelty data")
     return novelty, visibility, features, image
 
 
