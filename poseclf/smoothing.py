@@ -62,6 +62,42 @@ def seconds_to_frames(seconds: float, fps: float, *, minimum: int = 1) -> int:
     return max(minimum, int(round(seconds * fps)))
 
 
+def _length_error(value) -> ValueError:
+    return ValueError(f"{value!r}: give frames (an integer, e.g. 10) or seconds (e.g. 0.3s)")
+
+
+def parse_length(value: int | float | str, *, minimum: int = 1) -> int | float:
+    """Check a length given as frames or seconds, without a frame rate.
+
+    Returns the frames as an ``int`` (``10`` or ``"10"``, at least ``minimum``) or the seconds
+    as a ``float`` (``"0.3s"``: finite, above 0, or 0 too when ``minimum`` is 0). The one
+    syntax check of ``--window``, ``--min-frames`` and ``--max-missing``.
+
+    >>> parse_length("0.5s"), parse_length("4"), parse_length("0", minimum=0)
+    (0.5, 4, 0)
+    """
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text.endswith("s"):
+            try:
+                seconds = float(text[:-1])
+            except ValueError:
+                raise _length_error(value) from None
+            if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and minimum > 0):
+                raise ValueError(f"{value!r}: give a duration {'>=' if minimum <= 0 else '>'} "
+                                 "0 seconds (e.g. 0.3s) or frames (e.g. 10)")
+            return seconds
+        try:
+            value = int(text)
+        except ValueError:
+            raise _length_error(value) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise _length_error(value)
+    if not math.isfinite(value) or int(value) != value or value < minimum:
+        raise ValueError(f"a frame count must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def frames_or_seconds(value: int | float | str, fps: float | None, *, minimum: int = 1) -> int:
     """Frames from ``10`` / ``"10"`` (frames) or ``"0.33s"`` (seconds, needs ``fps``).
 
@@ -70,25 +106,13 @@ def frames_or_seconds(value: int | float | str, fps: float | None, *, minimum: i
     >>> frames_or_seconds("4", None)
     4
     """
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text.endswith("s"):
-            try:
-                seconds = float(text[:-1])
-            except ValueError:
-                raise ValueError(f"{value!r}: give frames (e.g. 10) or seconds (e.g. 0.3s)"
-                                 ) from None
-            if fps is None or not fps > 0:
-                raise ValueError(f"{value!r} is in seconds but the frame rate is unknown; "
-                                 "give frames instead (e.g. 10)")
-            return seconds_to_frames(seconds, fps, minimum=minimum)
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError(f"{value!r}: give frames (e.g. 10) or seconds (e.g. 0.3s)") from None
-    if int(value) != value or value < minimum:
-        raise ValueError(f"a frame count must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    parsed = parse_length(value, minimum=minimum)
+    if isinstance(parsed, int):
+        return parsed
+    if fps is None or not fps > 0:
+        raise ValueError(f"{value!r} is in seconds but the frame rate is unknown; "
+                         "give frames instead (e.g. 10)")
+    return seconds_to_frames(parsed, fps, minimum=minimum)
 
 
 @dataclass(frozen=True)

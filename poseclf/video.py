@@ -10,23 +10,36 @@ Building blocks, usable on their own:
 :func:`run_video` is the one frame loop of poseclf: BlazePose in video (tracking) mode, the model's
 class probabilities, :class:`~poseclf.smoothing.LabelSmoother`,
 :class:`~poseclf.counting.RepetitionCounter`, the overlays of :mod:`poseclf.draw`, the sinks, and
-an optional window. Ctrl-C, the end of a file or a camera that disappears all end the loop
-cleanly: every frame processed so far is in the video and the timeline, and both files are closed
-properly (playable, complete rows).
+an optional window. Ctrl-C, SIGTERM, the end of a file or a camera that disappears all end the
+loop cleanly: every frame processed so far is in the video and the timeline, and both files are
+closed properly (playable, complete rows).
+
+Nothing is lost on a bad input: every setting, both outputs (known extension, writable folder,
+neither the source nor each other) and the source's first frame are checked before BlazePose
+starts, and the outputs are written under temporary names and renamed at the end, so an
+existing file is only ever replaced by a complete one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
+import itertools
 import json
 import logging
 import math
 import os
 import queue
+import re
 import signal
+import socket
+import stat
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +49,8 @@ from tqdm.auto import tqdm
 
 from .counting import RepetitionCounter
 from .draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator
-from .errors import PoseclfError
+from .errors import PoseclfError, Terminated
+from .files import _alive, _umask, check_output_file, glob_escape
 from .smoothing import (
     DEFAULT_ALPHA,
     DEFAULT_MARGIN,
@@ -64,16 +78,28 @@ QUIT_KEYS = (ord("q"), ord("Q"), 27)  # q or Esc closes the window
 WINDOW_TITLE = "poseclf"
 _DECIMALS = 4  # probabilities and times in the timeline
 OUTPUT_QUEUE_FRAMES = 8  # frames waiting for the drawing/writing thread (~0.3 s at 30 fps)
+DEFAULT_TIMEOUT_S = 10.0  # s a camera or stream gets to open and give a frame
+STREAM_MARGIN_S = 1.0  # s more before giving up on FFmpeg's own deadlines (DNS ignores them)
 
 #: Why the loop ended (:attr:`VideoReport.stop_reason`).
 STOP_END = "end"  # the file ended, or the camera/stream gave no more frames
 STOP_MAX_FRAMES = "max_frames"
 STOP_INTERRUPTED = "interrupted"  # Ctrl-C / SIGINT
+STOP_TERMINATED = "terminated"  # SIGTERM / SIGHUP
 STOP_QUIT = "quit"  # q/Esc or the window was closed
 
 
 class VideoError(PoseclfError, ValueError):
     """A video source or output cannot be opened, or a loop setting is refused."""
+
+
+class SourceTimeout(VideoError):
+    """A camera or stream gave no frame in time; the call that waits for it is abandoned.
+
+    That call may still be inside OpenCV: a process should end with :func:`os._exit` after
+    this error (as ``poseclf video`` does), since an interpreter that shuts down while a thread
+    is in C++ code can abort.
+    """
 
 
 # -- sources ---------------------------------------------------------------------------------
@@ -144,28 +170,211 @@ def parse_source(source: str | int | os.PathLike) -> int | str:
     return text
 
 
-def open_source(source: str | int | os.PathLike) -> tuple[cv2.VideoCapture, VideoInfo]:
+def _is_live(target: int | str) -> bool:
+    """A camera index, a stream URL or a capture device (``/dev/video0``): not a file."""
+    if isinstance(target, int) or "://" in target:
+        return True
+    try:
+        return stat.S_ISCHR(os.stat(target).st_mode)
+    except OSError:
+        return False
+
+
+def check_video_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path when it may be a video file; else a :class:`VideoError` with the fix.
+
+    Refused without decoding anything: a missing path, a folder, a pipe, an empty or unreadable
+    file. (A photo is refused once opened, by :func:`_refuse_still_image`.)
+    """
+    path = Path(path)
+    try:
+        mode, size = (st := path.stat()).st_mode, st.st_size
+    except FileNotFoundError:
+        raise VideoError(f"{path}: no such video file (for a webcam give its index, e.g. 0; for "
+                         "a stream its URL)") from None
+    except OSError as err:
+        raise VideoError(f"{path}: cannot open it ({err.strerror}); check the path and its "
+                         "permissions") from None
+    if stat.S_ISDIR(mode):
+        raise VideoError(f"{path}: is a folder; give a video file (e.g. clip.mp4)")
+    if not stat.S_ISREG(mode):
+        raise VideoError(f"{path}: not a regular file (a pipe or socket); give a video file "
+                         "saved on disk")
+    if size == 0:
+        raise VideoError(f"{path}: is empty (0 bytes); give a complete video file")
+    if not os.access(path, os.R_OK):
+        raise VideoError(f"{path}: permission denied; make it readable (chmod u+r)")
+    return path
+
+
+def _refuse_still_image(target: int | str, live: bool, capture: cv2.VideoCapture) -> None:
+    """OpenCV plays a photo as a one-frame video: refuse a file that is an image with at most
+    one frame (an animated GIF, PNG or WebP has more, and is a video here)."""
+    if live or not cv2.haveImageReader(str(target)):
+        return
+    if not capture.get(cv2.CAP_PROP_FRAME_COUNT) > 1:  # photos report 1, 0 or a huge negative
+        capture.release()
+        raise VideoError(f"{target}: is an image, not a video; label photos with "
+                         "`poseclf predict --model MODEL PHOTO`")
+
+
+@contextlib.contextmanager
+def _opencv_quiet() -> Iterator[None]:
+    """Silence OpenCV's own log lines (a missing camera prints two) while opening a source."""
+    previous = cv2.setLogLevel(0)
+    try:
+        yield
+    finally:
+        cv2.setLogLevel(previous)
+
+
+def _bounded(work: Callable[[], object], timeout: float | None, late: Callable[[object], None],
+             message: str):
+    """``work()``, given at most ``timeout`` seconds; else a :class:`SourceTimeout` (``message``).
+
+    A camera or stream that never answers must not hang the command: ``work`` runs in a
+    daemon thread, and a result that comes after the deadline is handed to ``late`` (which
+    releases it).
+    """
+    if timeout is None:
+        return work()
+    outcome: dict = {}
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def run() -> None:
+        try:
+            value = work()
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting thread
+            outcome["error"] = err
+        else:
+            with lock:
+                if outcome.get("abandoned"):
+                    late(value)
+                    return
+                outcome["value"] = value
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="poseclf-video-open", daemon=True).start()
+    if not done.wait(timeout):
+        with lock:
+            if "value" not in outcome and "error" not in outcome:
+                outcome["abandoned"] = True
+                raise SourceTimeout(message)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _is_stream(target: int | str) -> bool:
+    return isinstance(target, str) and "://" in target
+
+
+def _open_capture(target: int | str, timeout: float | None) -> cv2.VideoCapture:
+    with _opencv_quiet():
+        if _is_stream(target) and timeout is not None:
+            # FFmpeg's own deadlines for a stream: opening, then every read
+            ms = max(1, int(timeout * 1000))
+            return cv2.VideoCapture(target, cv2.CAP_ANY, [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        return cv2.VideoCapture(target)
+
+
+def _not_opened(target: int | str, live: bool) -> VideoError:
+    if isinstance(target, int):
+        return VideoError(f"camera {target} cannot be opened: is it connected and not used by "
+                          "another program? Try another index.")
+    if live:
+        return VideoError(f"{target}: the stream cannot be opened (unreachable, a wrong URL or "
+                          "an unsupported format); check that it plays in a player such as VLC")
+    return VideoError(f"{target}: OpenCV cannot open this video (not a video, a corrupt or "
+                      "truncated file, or an unsupported format); check that it plays")
+
+
+def _wait_bound(target: int | str, live: bool, timeout: float | None) -> float | None:
+    """How long to wait for a source: a stream gets a second more, so that FFmpeg's own
+    deadlines (the same ``timeout``) normally answer first, with the clean error."""
+    if not live or timeout is None:
+        return None
+    return timeout + (STREAM_MARGIN_S if _is_stream(target) else 0.0)
+
+
+def _source_name(target: int | str) -> str:
+    return f"camera {target}" if isinstance(target, int) else str(target)
+
+
+def _timed_out(target: int | str, timeout: float | None) -> str:
+    return (f"{_source_name(target)}: no frame within {timeout or 0:g} s; check that it is "
+            "connected (or the URL and the network), or wait longer with --timeout")
+
+
+def open_source(source: str | int | os.PathLike, *, timeout: float | None = DEFAULT_TIMEOUT_S
+                ) -> tuple[cv2.VideoCapture, VideoInfo]:
     """Open a camera index, video file or stream URL; return the capture and its info.
+
+    ``timeout`` bounds the wait for a camera or stream to open (None: no bound).
 
     Raises
     ------
     VideoError
-        The file does not exist or OpenCV cannot open the source; the message says why.
+        The file is missing or not a video, or OpenCV cannot open the source; the message says
+        why and what to do.
     """
     target = parse_source(source)
-    live = isinstance(target, int) or "://" in str(target)
-    if not live and not Path(target).is_file():
-        raise VideoError(f"{target}: no such video file (for a webcam give its index, "
-                               "e.g. 0; for a stream its URL)")
-    capture = cv2.VideoCapture(target)
+    live = _is_live(target)
+    if not live:
+        check_video_file(target)
+
+    def work() -> cv2.VideoCapture:
+        return _open_capture(target, timeout)
+
+    capture = _bounded(work, _wait_bound(target, live, timeout), lambda c: c.release(),
+                       _timed_out(target, timeout))
     if not capture.isOpened():
         capture.release()
-        if isinstance(target, int):
-            raise VideoError(f"camera {target} cannot be opened: is it connected and not "
-                                   "used by another program? Try another index.")
-        raise VideoError(f"{target}: OpenCV cannot open this video (unsupported codec or "
-                               "format, or the stream is unreachable)")
+        raise _not_opened(target, live)
+    _refuse_still_image(target, live, capture)
     return capture, VideoInfo.from_capture(capture, str(target), live)
+
+
+def open_with_first_frame(source: str | int | os.PathLike, *,
+                          timeout: float | None = DEFAULT_TIMEOUT_S
+                          ) -> tuple[cv2.VideoCapture, VideoInfo, np.ndarray]:
+    """:func:`open_source` and the first frame, so a source that gives none fails before work.
+
+    A camera or stream gets ``timeout`` seconds to open and give that frame.
+    """
+    target = parse_source(source)
+    live = _is_live(target)
+    if not live:
+        check_video_file(target)
+
+    def work() -> tuple[cv2.VideoCapture, bool, np.ndarray | None]:
+        capture = _open_capture(target, timeout)
+        if not capture.isOpened():
+            return capture, False, None
+        ok, frame = capture.read()
+        return capture, True, frame if ok else None
+
+    capture, opened, frame = _bounded(work, _wait_bound(target, live, timeout),
+                                      lambda result: result[0].release(),
+                                      _timed_out(target, timeout))
+    if opened:
+        _refuse_still_image(target, live, capture)
+    if not opened or frame is None:
+        capture.release()
+        if not opened:
+            raise _not_opened(target, live)
+        if live:
+            raise VideoError(f"{_source_name(target)}: opened but gave no frame; check that "
+                             "no other program is using it")
+        raise VideoError(f"{target}: no frame can be decoded (a corrupt or truncated video); "
+                         "check that it plays")
+    info = VideoInfo.from_capture(capture, str(target), live)
+    if info.width <= 0 or info.height <= 0:  # some streams report no size before decoding
+        info = dataclasses.replace(info, width=frame.shape[1], height=frame.shape[0])
+    return capture, info, frame
 
 
 def iter_frames(capture: cv2.VideoCapture) -> Iterator[np.ndarray]:
@@ -308,6 +517,143 @@ class TimelineWriter:
         self.close()
 
 
+# -- outputs ---------------------------------------------------------------------------------
+def check_outputs(output: str | os.PathLike | None, timeline: str | os.PathLike | None, *,
+                  inputs: Iterable[str | os.PathLike | None] = ()) -> tuple[Path | None,
+                                                                          Path | None]:
+    """Check ``--output`` and ``--timeline`` before the first frame; returns them as Paths.
+
+    Each needs a known extension and a folder that can be written; neither may be a folder, one
+    of the ``inputs`` (the source video, the model file) or the other output.
+    """
+    inputs = [p for p in inputs if p is not None]
+    for option, path, example in (("--output", output, "labelled.mp4"),
+                                  ("--timeline", timeline, "timeline.csv")):
+        if path is not None and Path(path).is_dir():  # before the extension check: say why
+            raise VideoError(f"{option} {path}: is a folder; give a file name such as "
+                             f"{Path(path) / example}")
+    video = timeline_path = None
+    if output is not None:
+        video = check_output_file(output, option="--output", suffixes=VIDEO_CODECS,
+                                  inputs=inputs)
+    if timeline is not None:
+        timeline_path = check_output_file(timeline, option="--timeline",
+                                          suffixes=TIMELINE_SUFFIXES, inputs=[*inputs, video])
+    return video, timeline_path
+
+
+class _Staged:
+    """Outputs written under temporary names beside them, renamed over them when complete.
+
+    ``.NAME.PID.RANDOM.tmp.EXT`` keeps the extension (OpenCV picks the container by it). Until
+    :meth:`publish`, an existing output is untouched; leaving the block without publishing
+    removes the temporaries. Temporaries left by killed processes are removed on entry.
+    """
+
+    def __init__(self, *paths: Path | None) -> None:
+        self.paths = [p for p in paths if p is not None]
+        self.temporary: dict[Path, Path] = {}
+
+    def __getitem__(self, path: Path | None) -> Path | None:
+        return None if path is None else self.temporary[path]
+
+    def __enter__(self) -> _Staged:
+        try:
+            for path in self.paths:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                for stale in path.parent.glob(
+                        f".{glob_escape(path.name)}.*.tmp{glob_escape(path.suffix)}"):
+                    pid = stale.name[len(path.name) + 2:].split(".", 1)[0]
+                    if pid.isdigit() and not _alive(int(pid)):
+                        with contextlib.suppress(OSError):
+                            stale.unlink()
+                fd, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.",
+                                            suffix=f".tmp{path.suffix}", dir=path.parent)
+                os.close(fd)
+                self.temporary[path] = Path(name)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def publish(self) -> None:
+        """Rename every temporary over its output (the files must be closed)."""
+        mode = 0o666 & ~_umask()  # mkstemp makes 0600; give a normal file
+        for path in list(self.temporary):
+            tmp = self.temporary.pop(path)
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+
+    def __exit__(self, *exc) -> None:
+        for tmp in self.temporary.values():
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        self.temporary.clear()
+
+
+# -- window ----------------------------------------------------------------------------------
+def _x_display_answers(display: str) -> bool:
+    """Whether the X server of ``DISPLAY`` accepts a connection (True when the value is unusual:
+    then OpenCV decides)."""
+    match = re.fullmatch(r"(?P<host>[^:/]*)(?:/unix)?:(?P<number>\d+)(?:\.\d+)?", display)
+    if match is None:
+        return True
+    host, number = match["host"], int(match["number"])
+    if host in ("", "unix"):
+        socket_path = f"/tmp/.X11-unix/X{number}"
+        for address in ("\0" + socket_path, socket_path):  # abstract socket first, as Xlib does
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(1.0)
+                sock.connect(address)
+                return True
+        if host == "":
+            return False
+    with contextlib.suppress(OSError), socket.create_connection((host or "localhost",
+                                                                 6000 + number), timeout=1.0):
+        return True
+    return False
+
+
+def _opencv_qt_platforms() -> set[str] | None:
+    """Qt platform plugins shipped in the cv2 package (None when it has no Qt of its own)."""
+    folder = Path(cv2.__file__).parent / "qt" / "plugins" / "platforms"
+    if not folder.is_dir():
+        return None
+    return {p.name for p in folder.iterdir()}
+
+
+def display_problem() -> str | None:
+    """Why no window can be opened here (Linux without a display), or None when one can.
+
+    OpenCV's Qt windows abort the whole process without a display, so this is checked first.
+    """
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    display = os.environ.get("DISPLAY", "")
+    if display:
+        return None if _x_display_answers(display) else f"the X display {display} does not answer"
+    if os.environ.get("WAYLAND_DISPLAY"):
+        plugins = _opencv_qt_platforms()
+        if plugins is not None and not any("wayland" in name for name in plugins):
+            return "OpenCV's windows need X11 (DISPLAY) and only WAYLAND_DISPLAY is set"
+        return None
+    return "neither DISPLAY nor WAYLAND_DISPLAY is set"
+
+
+def _open_window() -> bool:
+    """Open the preview window; False (and one warning line) when it cannot be opened here."""
+    problem = display_problem()
+    if problem is None:
+        try:
+            cv2.namedWindow(WINDOW_TITLE, cv2.WINDOW_AUTOSIZE)
+            return True
+        except cv2.error as err:  # a build without GUI (opencv-python-headless), no display
+            problem = "OpenCV cannot open a window: " + " ".join(
+                (err.err or str(err)).split())
+    logger.warning("no window (%s): running headless as with --no-window; Ctrl-C stops", problem)
+    return False
+
+
 # -- the loop --------------------------------------------------------------------------------
 @dataclass
 class VideoReport:
@@ -330,8 +676,10 @@ class VideoReport:
         Changes of the shown (smoothed) and of the per-frame label, absent labels included.
     elapsed_s : float
         Wall time of the loop.
-    stop_reason : {"end", "max_frames", "interrupted", "quit"}
+    stop_reason : {"end", "max_frames", "interrupted", "terminated", "quit"}
     output, timeline : Path or None
+        The files written (None when not asked for, or when no frame was processed: an
+        existing file is then left as it was).
     classes : list of str
     """
 
@@ -357,7 +705,8 @@ class VideoReport:
 
     @property
     def interrupted(self) -> bool:
-        return self.stop_reason == STOP_INTERRUPTED
+        """Stopped by Ctrl-C, SIGTERM or SIGHUP."""
+        return self.stop_reason in (STOP_INTERRUPTED, STOP_TERMINATED)
 
 
 def load_model(model):
@@ -373,28 +722,43 @@ def load_model(model):
 
 
 class _StopFlag:
-    """Turns the first SIGINT into a request to stop after the current frame (main thread only).
+    """Turns the first SIGINT, SIGTERM or SIGHUP into a request to stop after the current frame.
 
-    A second Ctrl-C raises KeyboardInterrupt at once, as usual.
+    Installed in the main thread only. A second signal raises at once (KeyboardInterrupt for
+    Ctrl-C, :class:`~poseclf.errors.Terminated` for the others) so a stuck loop can still be
+    stopped, except once :attr:`closing` is set: the files being closed and renamed are never cut
+    short. The previous handlers come back on exit.
     """
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                    if hasattr(signal, name))
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous = None
+        self.signum: int | None = None
+        self.closing = False
+        self._previous: dict = {}
+
+    @property
+    def stop_reason(self) -> str:
+        return STOP_INTERRUPTED if self.signum == signal.SIGINT else STOP_TERMINATED
 
     def _handler(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
+        if self.requested and not self.closing:
+            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+        if not self.requested:
+            self.requested, self.signum = True, signum
 
     def __enter__(self) -> _StopFlag:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handler)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
 
 
 def _classify(model, pose, reject: bool = True) -> tuple[np.ndarray | None, str]:
@@ -430,6 +794,7 @@ def run_video(
     extractor_kwargs: Mapping | None = None,
     progress: bool = True,
     reject: bool = True,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
 ) -> VideoReport:
     """Label every frame of a video source; write an annotated video and a timeline.
 
@@ -440,11 +805,13 @@ def run_video(
     model : PoseModel or path
         The classifier (a model file is loaded with :func:`load_model`).
     output : path, optional
-        Annotated video (``.mp4``) at the source's size and frame rate.
+        Annotated video (``.mp4``, ``.m4v``, ``.mov`` or ``.avi``) at the source's size and
+        frame rate.
     timeline : path, optional
         ``.csv`` or ``.jsonl``: one row per frame (see :class:`TimelineWriter`).
     show : bool, default=False
-        Show a window; ``q`` or Esc stops.
+        Show a window; ``q`` or Esc stops. Without a display (or a GUI in OpenCV) the run goes
+        on headless, with one warning.
     count : str, optional
         Class whose entries are counted as repetitions.
     window, alpha, min_frames, margin, max_missing
@@ -454,7 +821,7 @@ def run_video(
     enter, exit : float, optional
         :class:`~poseclf.counting.RepetitionCounter` thresholds (defaults 0.6 and 0.4).
     max_frames : int, optional
-        Stop after this many frames.
+        Stop after this many frames (1 or more).
     extractor_kwargs : mapping, optional
         :class:`~poseclf.extraction.PoseExtractor` options (it always runs in video mode).
     progress : bool, default=True
@@ -463,17 +830,39 @@ def run_video(
         Frames the model rejects (``"unknown"``, ``"partial"``; see :mod:`poseclf.novelty`) are
         handled like frames without a person: the smoother bridges a few, then shows the
         reason, and they never count as an entry into the counted class. False: always a class.
+    timeout : float or None, default=10
+        Seconds a camera or stream gets to open and give its first frame, and a stream each
+        later frame (None: wait for ever).
+
+    Every setting, the outputs (extension, folder, not the source) and the source's first frame
+    are checked before BlazePose starts; a bad one raises :class:`VideoError` and changes no
+    file. The video and timeline are written under temporary names beside them and renamed at
+    the end, so an existing file is only ever replaced by a complete one, and a failed run
+    leaves it as it was.
 
     Returns
     -------
     VideoReport
-        Ctrl-C ends the run early with ``stop_reason="interrupted"`` (it does not raise).
+        Ctrl-C ends the run early with ``stop_reason="interrupted"``, SIGTERM or SIGHUP with
+        ``"terminated"`` (neither raises): the outputs hold every frame processed.
     """
     from .extraction import PoseExtractor
 
+    if max_frames is not None and (int(max_frames) != max_frames or max_frames < 1):
+        raise VideoError(f"max_frames must be an integer >= 1, got {max_frames!r}")
+    target = parse_source(source)
+    source_file = None if _is_live(target) else target
+    model_file = model if isinstance(model, (str, os.PathLike)) and Path(model).is_file() else None
+    output, timeline = check_outputs(output, timeline, inputs=(source_file, model_file))
     model = load_model(model)
     classes = list(model.classes_)
-    capture, info = open_source(source)
+    if count is not None:
+        try:
+            RepetitionCounter(count).index_in(classes)
+        except ValueError as err:
+            raise VideoError(str(err)) from err
+    capture, info, first = open_with_first_frame(source, timeout=timeout)
+    window_open = False
     try:
         try:
             smoother, counter = _make_smoother_and_counter(
@@ -482,27 +871,30 @@ def run_video(
         except ValueError as err:
             raise VideoError(str(err)) from err
         count_index = counter.index_in(classes) if counter is not None else None
-        report = VideoReport(info=info, classes=classes,
-                             output=Path(output) if output else None,
-                             timeline=Path(timeline) if timeline else None,
-                             count_class=count, repetitions=0 if counter else None)
-        with (
-            PoseExtractor(static_image_mode=False, **dict(extractor_kwargs or {})) as extractor,
-            VideoSink(output, info) if output else _Null() as sink,
-            TimelineWriter(timeline, classes) if timeline else _Null() as rows,
-            _StopFlag() as stop,
-        ):
-            _loop(capture, info, model, extractor, smoother, counter, count_index, sink, rows,
-                  stop, report, show=show, draw=bool(output) or show, max_frames=max_frames,
-                  progress=progress, reject=reject)
+        report = VideoReport(info=info, classes=classes, count_class=count,
+                             repetitions=0 if counter else None)
+        with _StopFlag() as stop, _Staged(output, timeline) as staged:
+            with (
+                VideoSink(staged[output], info) if output else _Null() as sink,
+                TimelineWriter(staged[timeline], classes) if timeline else _Null() as rows,
+            ):
+                window_open = show = bool(show) and _open_window()
+                with PoseExtractor(static_image_mode=False,
+                                   **dict(extractor_kwargs or {})) as extractor:
+                    _loop(capture, first, info, model, extractor, smoother, counter,
+                          count_index, sink, rows, stop, report, show=show,
+                          draw=bool(output) or show, max_frames=max_frames, progress=progress,
+                          reject=reject)
+            # closed: the mp4 has its index, the timeline every row
+            if report.frames > 0:
+                staged.publish()
+                report.output, report.timeline = output, timeline
     finally:
         capture.release()
-        if show:
-            try:
+        if window_open:
+            with contextlib.suppress(cv2.error):
                 cv2.destroyWindow(WINDOW_TITLE)
                 cv2.waitKey(1)
-            except cv2.error:  # the window never opened (e.g. an error before the first frame)
-                pass
     return report
 
 
@@ -587,8 +979,8 @@ class _Output:
             raise self._error
 
 
-def _loop(capture, info, model, extractor, smoother, counter, count_index, sink, rows, stop,
-          report: VideoReport, *, show: bool, draw: bool, max_frames, progress: bool,
+def _loop(capture, first, info, model, extractor, smoother, counter, count_index, sink, rows,
+          stop, report: VideoReport, *, show: bool, draw: bool, max_frames, progress: bool,
           reject: bool = True) -> None:
     skeleton, label_box, counter_box = SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator()
     classes = smoother.classes
@@ -611,10 +1003,14 @@ def _loop(capture, info, model, extractor, smoother, counter, count_index, sink,
     last_tick, rate = start, None
     previous_raw = None
     report.stop_reason = STOP_END
+    frames = itertools.chain([first], iter_frames(capture))
     try:
-        for frame in iter_frames(capture):
-            if stop.requested:
-                report.stop_reason = STOP_INTERRUPTED
+        while True:
+            if stop.requested:  # checked before reading: a live read can take a while
+                report.stop_reason = stop.stop_reason
+                break
+            frame = next(frames, None)
+            if frame is None:
                 break
             index = report.frames
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
@@ -661,9 +1057,10 @@ def _loop(capture, info, model, extractor, smoother, counter, count_index, sink,
             if max_frames is not None and report.frames >= max_frames:
                 report.stop_reason = STOP_MAX_FRAMES
                 break
-    except KeyboardInterrupt:  # a second Ctrl-C, or SIGINT outside the main thread
-        report.stop_reason = STOP_INTERRUPTED
+    except KeyboardInterrupt as err:  # a second signal, or one outside the main thread
+        report.stop_reason = STOP_TERMINATED if isinstance(err, Terminated) else STOP_INTERRUPTED
     finally:
+        stop.closing = True  # from here on a signal only asks to stop: the files get finished
         try:
             if output is not None:
                 output.close()  # every queued frame reaches the files before they close

@@ -9,6 +9,7 @@ from poseclf.smoothing import (
     NO_PERSON,
     LabelSmoother,
     frames_or_seconds,
+    parse_length,
     seconds_to_frames,
 )
 
@@ -155,11 +156,22 @@ def test_frames_or_seconds(value, fps, expected):
 
 @pytest.mark.parametrize(
     ("value", "fps", "message"),
-    [("0.5s", None, "frame rate is unknown"), ("ten", 30.0, "give frames"), (0, 30.0, ">= 1")],
+    [("0.5s", None, "frame rate is unknown"), ("ten", 30.0, "give frames"), (0, 30.0, ">= 1"),
+     ("infs", 30.0, "give a duration > 0 seconds"), ("nans", 30.0, "give a duration"),
+     ("0s", 30.0, "give a duration > 0 seconds"), ("-1s", 30.0, "give a duration"),
+     ("2.5", 30.0, "give frames"), (float("inf"), 30.0, "integer >= 1"), (True, 30.0, "give")],
 )
 def test_frames_or_seconds_refuses(value, fps, message):
     with pytest.raises(ValueError, match=message):
         frames_or_seconds(value, fps)
+
+
+def test_parse_length_checks_without_a_frame_rate():
+    assert parse_length("0.3s") == 0.3 and parse_length(" 12 ") == 12
+    assert parse_length("0s", minimum=0) == 0.0 and parse_length("0", minimum=0) == 0
+    assert frames_or_seconds("0s", 30.0, minimum=0) == 0
+    with pytest.raises(ValueError, match="give a duration >= 0 seconds"):
+        parse_length("-0.5s", minimum=0)
 
 
 def test_seconds_to_frames_needs_a_frame_rate():

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared_data_or_skip
+from conftest import REPO, shared_data_or_skip
 
 from poseclf.cli import main
 from poseclf.images import read_image
@@ -104,28 +106,53 @@ def test_frames_without_a_person_are_labelled_no_person(pushup_model, tmp_path):
     assert (rows[[PROBABILITY_PREFIX + c for c in CLASSES]].to_numpy() == 0).all()
 
 
+def being_written(path: Path) -> Path | None:
+    """The temporary file `poseclf video` writes for ``path`` (renamed to ``path`` at the end)."""
+    found = sorted(path.parent.glob(f".{path.name}.*.tmp{path.suffix}"))
+    return found[0] if found else None
+
+
+def signal_after_rows(argv, timeline: Path, signum: int, rows: int = 40,
+                      timeout: float = 60) -> tuple[int, str]:
+    """Run ``python -m poseclf video *argv`` from the repository; send ``signum`` once the
+    timeline being written has more than ``rows`` rows. Returns the exit status and stderr."""
+    process = subprocess.Popen([sys.executable, "-m", "poseclf", "video", *map(str, argv)],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        partial = being_written(timeline)
+        with contextlib.suppress(OSError):  # renamed or removed meanwhile
+            if partial is not None and partial.read_text().count("\n") > rows:
+                break
+        time.sleep(0.05)
+    assert process.poll() is None, process.communicate()[1].decode()
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=30)
+    return process.returncode, err.decode()
+
+
 def test_interrupted_run_leaves_playable_video_and_complete_timeline(pushup_model, tmp_path):
     source = shared_data_or_skip("videos", "pushup2.mp4")
     out, timeline = tmp_path / "out.mp4", tmp_path / "t.csv"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "poseclf", "video", str(source), "--model", str(pushup_model),
-         "--no-window", "--quiet", "--output", str(out), "--timeline", str(timeline)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        if timeline.exists() and timeline.read_text().count("\n") > 40:
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, process.stderr.read().decode()
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=30)
-    assert process.returncode == 130, err.decode()
+    code, err = signal_after_rows(
+        [source, "--model", pushup_model, "--no-window", "--quiet", "--output", out,
+         "--timeline", timeline], timeline, signal.SIGINT)
+    assert code == 130, err
     rows = pd.read_csv(timeline)
     n = len(rows)
     assert 40 <= n < 472
     assert rows["frame"].tolist() == list(range(n))
     assert video_frames(out) == (n, (1280, 720))
+    assert being_written(out) is None and being_written(timeline) is None
+
+
+def main_status(argv, capsys) -> tuple[int, str]:
+    """Exit status and stderr of ``main(argv)``, parse errors (SystemExit) included."""
+    try:
+        code = main(argv)
+    except SystemExit as stop:
+        code = stop.code
+    return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -133,19 +160,18 @@ def test_interrupted_run_leaves_playable_video_and_complete_timeline(pushup_mode
     [
         (["--count", "squat_down"], "cannot count 'squat_down': the model's classes are "
                                     "pushups_down, pushups_up"),
-        (["--window", "ten"], "'ten': give frames"),
-        (["--alpha", "0"], r"alpha must be in \(0, 1\]"),
-        (["--count", "pushups_up", "--enter", "0.3"], "need 0 <= exit < enter"),
+        (["--window", "ten"], "--window: 'ten': give frames"),
+        (["--alpha", "0"], r"--alpha: 0 is out of range: give a number in \(0, 1\]"),
+        (["--count", "pushups_up", "--enter", "0.3"], "--exit 0.4 must be below --enter 0.3"),
     ],
 )
 def test_bad_settings_are_one_line_errors(pushup_model, options, message, capsys):
     source = shared_data_or_skip("videos", "sit.mp4")
-    code = main(["video", str(source), "--model", str(pushup_model), "--no-window", "--quiet",
-                 *options])
-    err = capsys.readouterr().err
+    code, err = main_status(["video", str(source), "--model", str(pushup_model), "--no-window",
+                             *options], capsys)
     assert code == 2
-    assert err.startswith(("poseclf detect: error:", "poseclf video: error:"))
-    assert re.search(message, err)
+    assert err.startswith("poseclf video: error:") and err.count("\n") == 1, err
+    assert re.search(message, err), err
 
 
 @pytest.mark.parametrize(

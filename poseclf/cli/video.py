@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import sys
+from collections.abc import Callable
 
 from ..counting import ENTER_THRESHOLD, EXIT_THRESHOLD
+from ..errors import InputError
 from ..smoothing import (
     DEFAULT_ALPHA,
     DEFAULT_MARGIN,
@@ -13,9 +18,42 @@ from ..smoothing import (
     DEFAULT_MIN_FRAMES,
     DEFAULT_WINDOW,
     DEFAULT_WINDOW_VIDEO,
+    parse_length,
 )
-from ..video import STOP_INTERRUPTED, run_video
-from ._common import EXIT_INTERRUPTED, EXIT_OK, add_extractor_options, extractor_kwargs
+from ..video import (
+    DEFAULT_TIMEOUT_S,
+    STOP_TERMINATED,
+    TIMELINE_SUFFIXES,
+    VIDEO_CODECS,
+    SourceTimeout,
+    display_problem,
+    run_video,
+)
+from ._common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    add_extractor_options,
+    extractor_kwargs,
+    float_in,
+    positive_int,
+    probability,
+)
+
+
+def length(minimum: int) -> Callable[[str], int | float]:
+    """Option type: frames (an integer >= ``minimum``) or seconds (``0.3s``), checked at parse.
+
+    Returns the text unchanged (converted with the source's frame rate once it is open).
+    """
+    def parse(text: str) -> str:
+        try:
+            parse_length(text, minimum=minimum)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+        return text
+    parse.__name__ = "length"
+    return parse
 
 
 def register(subparsers) -> None:
@@ -23,63 +61,108 @@ def register(subparsers) -> None:
         "video",
         help="label a webcam, video file or stream in real time",
         description="Run BlazePose (tracking mode) and a trained model on every frame; show a "
-        "stable label with its confidence, a repetition count and the skeleton. Ctrl-C, q or "
-        "Esc stop cleanly: the output video and timeline hold every frame processed. Lengths "
-        "below are frames (10) or seconds (0.3s, converted with the source's frame rate).",
+        "stable label with its confidence, a repetition count and the skeleton. Ctrl-C, q, Esc "
+        "or SIGTERM stop cleanly: the output video and timeline hold every frame processed. "
+        "Both are written under temporary names and renamed at the end, so an existing file is "
+        "only replaced by a complete one. Without a display the window is left out (one "
+        "warning). Lengths below are frames (10) or seconds (0.3s, converted with the source's "
+        "frame rate).",
     )
     parser.add_argument("source", metavar="SOURCE",
                         help="webcam index (0), video file, or stream URL")
     parser.add_argument("--model", required=True, metavar="MODEL",
-                        help="trained model file (poseclf train)")
+                        help="trained model file (poseclf train) or shipped model name")
     parser.add_argument("--output", metavar="OUT.mp4",
-                        help="write the annotated video (source size and frame rate)")
+                        help="write the annotated video (source size and frame rate; "
+                        f"{', '.join(VIDEO_CODECS)})")
     parser.add_argument("--timeline", metavar="OUT.csv|OUT.jsonl",
                         help="write one row per frame: labels, confidence, repetitions, "
                         "smoothed probability per class")
     parser.add_argument("--no-window", dest="show", action="store_false",
-                        help="do not open a window (headless; needs --output or --timeline "
-                        "to keep anything)")
+                        help="do not open a window (headless; only the summary is printed "
+                        "unless --output or --timeline keep the labels)")
     parser.add_argument("--count", metavar="CLASS",
                         help="count repetitions: entries into this class")
-    parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    parser.add_argument("--max-frames", type=positive_int, metavar="N",
+                        help="stop after N frames (1 or more)")
+    parser.add_argument("--timeout", type=float_in(0, math.inf, low_open=True, high_open=True),
+                        default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                        help="how long a camera or stream may take to open and give a frame "
+                        f"(default: {DEFAULT_TIMEOUT_S:g})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     parser.add_argument("--no-reject", dest="reject", action="store_false",
                         help="always show a class: never 'unknown' (pose unlike the training "
                         "poses) or 'partial' (key joints hidden)")
     smooth = parser.add_argument_group("smoothing (MediaPipe's EMA, then label hysteresis)")
-    smooth.add_argument("--window", default=DEFAULT_WINDOW_VIDEO, metavar="FRAMES",
-                        help=f"moving-average window (default: {DEFAULT_WINDOW_VIDEO} = "
-                        f"{DEFAULT_WINDOW} frames at 30 fps)")
-    smooth.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, metavar="A",
-                        help=f"weight decay per frame back in time, (0, 1] "
+    smooth.add_argument("--window", type=length(1), default=DEFAULT_WINDOW_VIDEO,
+                        metavar="FRAMES",
+                        help=f"moving-average window, 1 frame or more (default: "
+                        f"{DEFAULT_WINDOW_VIDEO} = {DEFAULT_WINDOW} frames at 30 fps)")
+    smooth.add_argument("--alpha", type=float_in(0, 1, low_open=True), default=DEFAULT_ALPHA,
+                        metavar="A", help=f"weight decay per frame back in time, in (0, 1] "
                         f"(default: {DEFAULT_ALPHA})")
-    smooth.add_argument("--min-frames", default=str(DEFAULT_MIN_FRAMES), metavar="FRAMES",
-                        help="frames a new label must stay ahead before it is shown "
+    smooth.add_argument("--min-frames", type=length(1), default=str(DEFAULT_MIN_FRAMES),
+                        metavar="FRAMES",
+                        help="frames a new label must stay ahead before it is shown, 1 or more "
                         f"(default: {DEFAULT_MIN_FRAMES})")
-    smooth.add_argument("--margin", type=float, default=DEFAULT_MARGIN, metavar="P",
-                        help="smoothed-probability lead a new label needs "
-                        f"(default: {DEFAULT_MARGIN})")
-    smooth.add_argument("--max-missing", default=DEFAULT_MAX_MISSING_VIDEO, metavar="FRAMES",
-                        help="frames without a person bridged before showing no_person "
-                        f"(default: {DEFAULT_MAX_MISSING_VIDEO} = {DEFAULT_MAX_MISSING} frames "
-                        "at 30 fps)")
-    smooth.add_argument("--enter", type=float, default=ENTER_THRESHOLD, metavar="P",
-                        help=f"--count: probability that enters the class "
-                        f"(default: {ENTER_THRESHOLD})")
-    smooth.add_argument("--exit", type=float, default=EXIT_THRESHOLD, metavar="P",
-                        help=f"--count: probability that leaves it (default: {EXIT_THRESHOLD})")
+    smooth.add_argument("--margin", type=float_in(0, 1, high_open=True), default=DEFAULT_MARGIN,
+                        metavar="P", help="smoothed-probability lead a new label needs, in "
+                        f"[0, 1) (default: {DEFAULT_MARGIN})")
+    smooth.add_argument("--max-missing", type=length(0), default=DEFAULT_MAX_MISSING_VIDEO,
+                        metavar="FRAMES",
+                        help="frames without a person bridged before showing no_person, 0 or "
+                        f"more (default: {DEFAULT_MAX_MISSING_VIDEO} = {DEFAULT_MAX_MISSING} "
+                        "frames at 30 fps)")
+    smooth.add_argument("--enter", type=probability, metavar="P",
+                        help="--count: probability that enters the class, in [0, 1], above "
+                        f"--exit (default: {ENTER_THRESHOLD})")
+    smooth.add_argument("--exit", type=probability, metavar="P",
+                        help="--count: probability that leaves it, in [0, 1], below --enter "
+                        f"(default: {EXIT_THRESHOLD})")
     add_extractor_options(parser)
     parser.set_defaults(func=run)
 
 
+def check_options(args: argparse.Namespace) -> None:
+    """The checks that involve several options; an :class:`InputError` names them and the fix."""
+    if args.count is None and (args.enter is not None or args.exit is not None):
+        given = "--enter" if args.enter is not None else "--exit"
+        raise InputError(f"{given} sets a threshold of --count; give --count CLASS too")
+    enter = ENTER_THRESHOLD if args.enter is None else args.enter
+    exit_ = EXIT_THRESHOLD if args.exit is None else args.exit
+    if not exit_ < enter:
+        raise InputError(f"--exit {exit_:g} must be below --enter {enter:g} (defaults "
+                         f"{EXIT_THRESHOLD:g} and {ENTER_THRESHOLD:g}); need 0 <= exit < enter "
+                         "<= 1")
+    if args.quiet and not (args.output or args.timeline) and (
+            not args.show or display_problem() is not None):
+        raise InputError("nothing would be shown or kept (no window, --quiet, no --output or "
+                         "--timeline); give --output OUT.mp4 or --timeline "
+                         f"OUT{TIMELINE_SUFFIXES[0]}, or drop --quiet for the summary")
+
+
 def run(args: argparse.Namespace) -> int:
-    report = run_video(
-        args.source, args.model, output=args.output, timeline=args.timeline, show=args.show,
-        count=args.count, window=args.window, alpha=args.alpha, min_frames=args.min_frames,
-        margin=args.margin, max_missing=args.max_missing, enter=args.enter, exit=args.exit,
-        max_frames=args.max_frames, extractor_kwargs=extractor_kwargs(args),
-        progress=not args.quiet, reject=args.reject,
-    )
+    check_options(args)
+    if not getattr(args, "verbose", False):
+        # FFmpeg's decoder messages ("moov atom not found", ...) would come before our own
+        # one-line error; -v (or OPENCV_FFMPEG_LOGLEVEL) keeps them.
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "0")
+    try:
+        report = run_video(
+            args.source, args.model, output=args.output, timeline=args.timeline,
+            show=args.show, count=args.count, window=args.window, alpha=args.alpha,
+            min_frames=args.min_frames, margin=args.margin, max_missing=args.max_missing,
+            enter=args.enter, exit=args.exit, max_frames=args.max_frames,
+            extractor_kwargs=extractor_kwargs(args), progress=not args.quiet,
+            reject=args.reject, timeout=args.timeout,
+        )
+    except SourceTimeout as err:
+        # The abandoned open is still inside OpenCV: a normal interpreter shutdown would abort
+        # ("terminate called ..."). Nothing was started or written: say why and leave at once.
+        print(f"poseclf video: error: {' '.join(str(err).split())}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(err.exit_status)
     if not args.quiet:
         reps = "" if report.repetitions is None else (
             f", {report.repetitions} repetitions of {report.count_class}")
@@ -90,4 +173,10 @@ def run(args: argparse.Namespace) -> int:
         for what, path in (("video", report.output), ("timeline", report.timeline)):
             if path is not None:
                 print(f"{what} written to {path}")
-    return EXIT_INTERRUPTED if report.stop_reason == STOP_INTERRUPTED else EXIT_OK
+    if report.interrupted:
+        kept = (f"the outputs hold its {report.frames} frames" if report.output or report.timeline
+                else "no output written")
+        print(f"poseclf video: {report.stop_reason} ({kept})", file=sys.stderr)
+        return EXIT_TERMINATED if report.stop_reason == STOP_TERMINATED else EXIT_INTERRUPTED
+    return EXIT_OK
+
