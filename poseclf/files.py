@@ -130,7 +130,7 @@ def _stale_temporaries(path: Path) -> Iterator[Path]:
     """Temporary files of :func:`replace_atomically` for ``path`` left by dead processes."""
     for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
         pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             yield tmp
 
 
@@ -139,7 +139,7 @@ def glob_escape(name: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -149,7 +149,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -172,7 +172,7 @@ def replace_atomically(path: PathLike, write: Callable[[Path], object]) -> Path:
     tmp = Path(name)
     try:
         write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give a normal file
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give a normal file
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

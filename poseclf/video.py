@@ -49,8 +49,8 @@ from tqdm.auto import tqdm
 
 from .counting import RepetitionCounter
 from .draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator
-from .errors import PoseclfError, Terminated
-from .files import _alive, _umask, check_output_file, glob_escape
+from .errors import InputError, PoseclfError, Terminated
+from .files import check_input_file, check_output_file, current_umask, glob_escape, process_alive
 from .smoothing import (
     DEFAULT_ALPHA,
     DEFAULT_MARGIN,
@@ -186,24 +186,13 @@ def check_video_file(path: str | os.PathLike) -> Path:
     Refused without decoding anything: a missing path, a folder, a pipe, an empty or unreadable
     file. (A photo is refused once opened, by :func:`_refuse_still_image`.)
     """
-    path = Path(path)
     try:
-        mode, size = (st := path.stat()).st_mode, st.st_size
-    except FileNotFoundError:
-        raise VideoError(f"{path}: no such video file (for a webcam give its index, e.g. 0; for "
-                         "a stream its URL)") from None
-    except OSError as err:
-        raise VideoError(f"{path}: cannot open it ({err.strerror}); check the path and its "
-                         "permissions") from None
-    if stat.S_ISDIR(mode):
-        raise VideoError(f"{path}: is a folder; give a video file (e.g. clip.mp4)")
-    if not stat.S_ISREG(mode):
-        raise VideoError(f"{path}: not a regular file (a pipe or socket); give a video file "
-                         "saved on disk")
-    if size == 0:
+        path = check_input_file(path, what="video file (for a webcam give its index, e.g. 0; "
+                                "for a stream its URL)")
+    except InputError as err:
+        raise VideoError(str(err)) from None
+    if path.stat().st_size == 0:
         raise VideoError(f"{path}: is empty (0 bytes); give a complete video file")
-    if not os.access(path, os.R_OK):
-        raise VideoError(f"{path}: permission denied; make it readable (chmod u+r)")
     return path
 
 
@@ -564,7 +553,7 @@ class _Staged:
                 for stale in path.parent.glob(
                         f".{glob_escape(path.name)}.*.tmp{glob_escape(path.suffix)}"):
                     pid = stale.name[len(path.name) + 2:].split(".", 1)[0]
-                    if pid.isdigit() and not _alive(int(pid)):
+                    if pid.isdigit() and not process_alive(int(pid)):
                         with contextlib.suppress(OSError):
                             stale.unlink()
                 fd, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.",
@@ -578,7 +567,7 @@ class _Staged:
 
     def publish(self) -> None:
         """Rename every temporary over its output (the files must be closed)."""
-        mode = 0o666 & ~_umask()  # mkstemp makes 0600; give a normal file
+        mode = 0o666 & ~current_umask()  # mkstemp makes 0600; give a normal file
         for path in list(self.temporary):
             tmp = self.temporary.pop(path)
             os.chmod(tmp, mode)

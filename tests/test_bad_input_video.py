@@ -181,7 +181,7 @@ BAD_INPUTS = {
                      ["no-such-camera.invalid/stream: the stream cannot be opened"]),
     # model and counted class
     "missing model": (lambda d: [_clip(d), "--model", d / "gone.skops"],
-                      ["gone.skops: no such model file", "poseclf models"]),
+                      ["gone.skops: no such model file", "train one with `poseclf train`"]),
     "count a class the model lacks": (lambda d: [_clip(d), "--count", "squat_down"],
                                       ["cannot count 'squat_down'", "sitting, standing"]),
     # outputs

@@ -75,6 +75,18 @@ non_negative_int = int_at_least(0)
 probability = float_in(0.0, 1.0)
 
 
+def folds_or_zero(held_out: str, zero_means: str) -> Callable[[str], int]:
+    """Option type of a fold count: 0 (``zero_means``) or 2 and more folds."""
+    def parse(text: str) -> int:
+        value = non_negative_int(text)
+        if value == 1:
+            raise argparse.ArgumentTypeError(f"1 fold cannot hold {held_out} out: give 2 or "
+                                             f"more, or 0 {zero_means}")
+        return value
+    parse.__name__ = "fold count"
+    return parse
+
+
 def add_extractor_options(parser: argparse.ArgumentParser) -> None:
     """The BlazePose options every extracting command shares (MediaPipe's names)."""
     group = parser.add_argument_group("BlazePose")

@@ -14,6 +14,7 @@ from ._common import (
     add_extractor_options,
     extractor_kwargs,
     float_at_least,
+    folds_or_zero,
     non_negative_int,
     positive_int,
 )
@@ -21,13 +22,7 @@ from ._common import (
 SHEET_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")  # what OpenCV writes
 
 
-def folds(text: str) -> int:
-    """Option type of ``--folds``: 0 (leave-one-out) or 2 and more."""
-    value = non_negative_int(text)
-    if value == 1:
-        raise argparse.ArgumentTypeError("1 fold cannot hold a row out: give 2 or more, or 0 "
-                                         "for leave-one-out")
-    return value
+folds = folds_or_zero("a row", "for leave-one-out")
 
 
 def register(subparsers) -> None:

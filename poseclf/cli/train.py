@@ -24,6 +24,7 @@ from ._common import (
     add_extractor_options,
     extractor_kwargs,
     float_in,
+    folds_or_zero,
     non_negative_int,
     probability,
 )
@@ -36,13 +37,7 @@ CARD_SUFFIXES = (".md",)
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")  # what matplotlib writes
 
 
-def cv_folds(text: str) -> int:
-    """Option type of ``--cv``: 0 (no cross-validation) or 2 and more folds."""
-    value = non_negative_int(text)
-    if value == 1:
-        raise argparse.ArgumentTypeError("1 fold cannot hold a pose out: give 2 or more, or 0 "
-                                         "to skip cross-validation")
-    return value
+cv_folds = folds_or_zero("a pose", "to skip cross-validation")
 
 
 def _check_train_files(args: argparse.Namespace) -> None:
