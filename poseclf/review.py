@@ -83,8 +83,9 @@ def out_of_fold_proba(
     labels = rows["label"].astype(str).to_numpy()
     classes = sorted(set(labels))
     if len(classes) < 2:
-        raise InputError(f"outlier review needs detected rows of at least 2 classes, got "
-                         f"{classes}: add the photos of another class")
+        found = f"only {classes[0]!r}" if classes else "no detected row"
+        raise InputError(f"outlier review needs detected rows of at least 2 classes and the "
+                         f"table has {found}: add the photos of another class")
     landmarks, sizes = table_landmarks(rows), table_image_sizes(rows)
     world = table_world_landmarks(rows)
     if not np.isfinite(world).all():

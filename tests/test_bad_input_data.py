@@ -191,6 +191,8 @@ CASES = [
          "row 1 has no label"),
     Case("not a parquet file", ("train", "{w}/garbage.parquet", "-o", "{w}/m.skops"), 2,
          "cannot read the table"),
+    Case("a table given twice", ("train", T, "{w}/./table.csv", "-o",
+                                 "{w}/m.skops"), 2, "given twice; its rows would count double"),
     Case("reject percentile", ("train", T, "-o", "{w}/m.skops", "--reject-percentile", "150"),
          2, "--reject-percentile: 150 is out of range: give a number in (0, 100]"),
     Case("min visibility", ("train", T, "-o", "{w}/m.skops", "--min-visibility", "2"), 2,

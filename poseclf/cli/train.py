@@ -13,7 +13,7 @@ from ..classifiers import CLASSIFIERS
 from ..cluster import cluster_or_local
 from ..errors import InputError, PoseclfError, TableError
 from ..exclusions import load_training_tables
-from ..files import check_input_file, check_output_file
+from ..files import check_input_file, check_output_file, same_file
 from ..model import PoseModel, check_training_labels
 from ..model_card import confusion_path, write_model_card
 from ..novelty import DEFAULT_PERCENTILE, PARTIAL_MAX_HIDDEN_JOINTS, PARTIAL_MIN_VISIBILITY
@@ -43,8 +43,11 @@ cv_folds = folds_or_zero("a pose", "to skip cross-validation")
 def _check_train_files(args: argparse.Namespace) -> None:
     """Every file train reads exists; every file it writes can be written and is no input."""
     inputs = [*args.tables, *args.exclude]
-    for table in args.tables:
+    for i, table in enumerate(args.tables):
         check_input_file(table, what="landmark table (.csv or .parquet)")
+        if any(same_file(table, earlier) for earlier in args.tables[:i]):
+            raise InputError(f"{table}: given twice; its rows would count double: give each "
+                             "table once")
     for listed in args.exclude:
         check_input_file(listed, option="--exclude", what="exclusion list (CSV)")
     if args.card_notes:
