@@ -236,7 +236,7 @@ def extract_batch(root: str, items: Sequence[ImageItem], options: ExtractOptions
         try:
             image = read_image(Path(root) / item.path)
         except ImageReadError as err:
-            why = str(err).split(": ", 1)[-1]  # the message starts with the (full) path
+            why = str(err).removeprefix(f"{Path(root) / item.path}: ")  # the row names the file
             meta.append((item.path, item.label, 0, 0, False, f"{UNREADABLE}: {why}"))
             values[i] = _pose_values(None)
             continue

@@ -455,3 +455,14 @@ def test_a_folder_that_cannot_be_listed_is_reported(tmp_path, monkeypatch):
     scan = scan_folder(tmp_path)
     assert scan.unreadable_folders == ["locked"] and scan.empty_classes == []
     assert [item.path for item in scan.items] == ["open/a.jpg"]
+
+
+def test_the_reason_of_a_file_whose_name_holds_a_colon_is_whole(tmp_path):
+    from poseclf.dataset import ExtractOptions, ImageItem, extract_batch
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "take 2: side.jpg").write_bytes(b"")
+    rows = extract_batch(str(tmp_path), [ImageItem("a/take 2: side.jpg", "a", 0, 0.0)],
+                         ExtractOptions())
+    assert rows["reason"].iloc[0] == ("unreadable: the file is empty (0 bytes); replace it or "
+                                      "delete it")
