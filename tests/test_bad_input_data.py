@@ -28,6 +28,8 @@ from test_dataset import copy_photos
 from poseclf.cli import main
 from poseclf.table import LANDMARK_COLUMNS, load_table, save_table
 
+pytestmark = pytest.mark.slow  # subprocesses, signals or notebooks: `pytest -m "not slow"` skips it
+
 SHIPPED_TABLE = REPO / "datasets" / "pushups_visolus.csv"
 #: Lines MediaPipe's C++ code writes to stderr by itself (not poseclf's words).
 MEDIAPIPE_LOG_PREFIXES = ("W0000", "I0000", "E0000", "INFO: ", "WARNING: All log messages")

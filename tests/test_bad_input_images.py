@@ -25,6 +25,8 @@ import pytest
 from conftest import REPO, shared_data_or_skip
 from image_files import PNG_SIGNATURE, blank_png, png_chunk
 
+pytestmark = pytest.mark.slow  # subprocesses, signals or notebooks: `pytest -m "not slow"` skips it
+
 TIMEOUT_S = 120  # a hang (a FIFO read) fails the test instead of blocking the suite
 MODEL = "models/yoga.skops"
 BAD = {  # file -> what its error line must say (the reason and the fix)

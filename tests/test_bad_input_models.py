@@ -27,6 +27,8 @@ from crafted_models import (
     write_small_model,
 )
 
+pytestmark = pytest.mark.slow  # subprocesses, signals or notebooks: `pytest -m "not slow"` skips it
+
 ADDRESS_SPACE = 3 << 30  # the crafted file used to take 3.3 GB
 
 

@@ -40,6 +40,8 @@ from poseclf.video import (
     run_video,
 )
 
+pytestmark = pytest.mark.slow  # subprocesses, signals or notebooks: `pytest -m "not slow"` skips it
+
 MODEL = "sitstand"  # shipped: classes sitting, standing
 CLIP_FRAMES, CLIP_SIZE, CLIP_FPS = 30, (160, 120), 10.0
 TIMEOUT_S = 1.0  # --timeout of the camera and stream cases

@@ -72,6 +72,7 @@ def uninterrupted(many_photos, tmp_path_factory):
     return load_table(table)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM],
                          ids=["SIGKILL", "SIGINT", "SIGTERM"])
 def test_killed_extraction_resumes_to_the_uninterrupted_table(

@@ -26,6 +26,8 @@ from poseclf.dataset import extract_folder
 from poseclf.errors import PoseclfError
 from poseclf.table import LANDMARK_COLUMNS, WORLD_COLUMNS, load_table
 
+pytestmark = pytest.mark.slow  # subprocesses, signals or notebooks: `pytest -m "not slow"` skips it
+
 PHOTOS_PER_CLASS = 8  # 16 photos: ~0.5 s of BlazePose per worker, long enough to cut into
 N_WORKERS = 2  # worker processes of the test cluster (this machine has 2 cores)
 KILL_AFTER_ROWS = 3  # rows on disk before a worker (or the client) is killed

@@ -3,6 +3,8 @@
 import pytest
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # subprocesses, signals or notebooks: `pytest -m "not slow"` skips it
+
 NOTEBOOK_TIMEOUT_S = 600  # per cell; the slowest cell extracts a few dozen photos
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 

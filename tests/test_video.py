@@ -71,6 +71,7 @@ def read_timeline(path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("video", "max_frames", "timeline_name"),
     [("sit.mp4", None, "timeline.csv"), ("pushup2.mp4", 45, "timeline.jsonl")],
@@ -131,6 +132,7 @@ def signal_after_rows(argv, timeline: Path, signum: int, rows: int = 40,
     return process.returncode, err.decode()
 
 
+@pytest.mark.slow
 def test_interrupted_run_leaves_playable_video_and_complete_timeline(pushup_model, tmp_path):
     source = shared_data_or_skip("videos", "pushup2.mp4")
     out, timeline = tmp_path / "out.mp4", tmp_path / "t.csv"

@@ -25,6 +25,8 @@ from poseclf.video_segments import (
     write_segments,
 )
 
+pytestmark = pytest.mark.slow  # subprocesses, signals or notebooks: `pytest -m "not slow"` skips it
+
 STRIDE = 2
 # sit.mp4 (5 fps) frames inside annotations.json's standing / sitting segments; the last one is
 # the longest so that a kill after the first saved segment lands well before the end
