@@ -12,7 +12,7 @@ function of picklable arguments, ``joblib.parallel_config(backend="dask")`` runs
 Rows are always written in scan order, so the table is the same for any number of workers.
 
 Rows are saved to the table as batches complete, at most every ``checkpoint_s`` seconds, with the
-atomic :func:`poseclf.table.save_table`: an interrupted run keeps what it saved, and re-running
+checkpointer of :mod:`poseclf.checkpoint`: an interrupted run keeps what it saved, and re-running
 the same call extracts only what is missing or changed.
 """
 
@@ -24,7 +24,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
@@ -32,13 +32,20 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .checkpoint import (
+    DEFAULT_CHECKPOINT_S,
+    Checkpointer,
+    ImageItem,
+    checkpointed,
+    read_previous,
+    reusable_rows,
+)
 from .cluster import cluster_or_local
-from .errors import ImageReadError, InputError, TableError
+from .errors import ImageReadError, InputError
 from .files import check_input_dir
 from .images import IMAGE_EXTENSIONS, is_image_path, read_image
-from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, load_table
+from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS
 from .table import check_table as _check_table
-from .table import save_table as _save_table
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +53,6 @@ logger = logging.getLogger(__name__)
 RESUME_COLUMNS: tuple[str, ...] = ("file_size", "file_mtime", "extractor")
 NO_PERSON = "no_person"  # reason of a readable image in which BlazePose found nobody
 UNREADABLE = "unreadable"  # reason prefix of a file that is not a readable image
-MTIME_TOLERANCE_S = 1e-3  # file systems and CSV round-trips keep mtime to better than 1 ms
-DEFAULT_CHECKPOINT_S = 10.0  # seconds between table saves: at most this much work is lost
-CHECKPOINT_COST_FACTOR = 20.0  # wait >= 20x the last save's duration: saving costs <= 5 %
 MAX_BATCH_SIZE = 32  # images per task: ~0.6 s of BlazePose Full, amortises dispatch
 BATCHES_PER_WORKER = 8  # at least this many tasks per worker, for load balance and progress
 
@@ -85,16 +89,6 @@ class ExtractOptions:
 
 
 # -- scanning ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ImageItem:
-    """One image found by :func:`scan_folder`; ``path`` is relative to the folder, POSIX style."""
-
-    path: str
-    label: str
-    file_size: int
-    file_mtime: float
-
-
 @dataclass
 class FolderScan:
     """What :func:`scan_folder` found: the images in scan order and what it skipped."""
@@ -354,85 +348,6 @@ def default_batch_size(n_items: int, n_workers: int) -> int:
     return int(np.clip(n_items // max(1, n_workers * BATCHES_PER_WORKER), 1, MAX_BATCH_SIZE))
 
 
-def _reusable(old: pd.DataFrame, items: Sequence[ImageItem], tag: str) -> pd.Series:
-    """Boolean per old row: same path, label, size, mtime and extractor as a scanned item."""
-    if not all(c in old.columns for c in RESUME_COLUMNS):
-        return pd.Series(False, index=old.index)
-    current = pd.DataFrame([asdict(i) for i in items]) if items else pd.DataFrame(
-        columns=["path", "label", "file_size", "file_mtime"])
-    merged = old[["path", "label", "file_size", "file_mtime", "extractor"]].merge(
-        current, on="path", how="left", suffixes=("", "_now"))
-    same = (
-        (merged["label"] == merged["label_now"])
-        & (merged["file_size"] == merged["file_size_now"])
-        & ((merged["file_mtime"] - merged["file_mtime_now"]).abs() <= MTIME_TOLERANCE_S)
-        & (merged["extractor"].astype(str) == tag)
-    )
-    return pd.Series(same.to_numpy(), index=old.index)
-
-
-class _Checkpointer:
-    """Collects batch frames and saves reused + new rows, in scan order, atomically.
-
-    ``previous`` is the table the run started from: its rows that were not reused stay in
-    every checkpoint until their file is redone, so an interrupted or failed run never leaves
-    less than it found (a ``--no-resume`` run stopped after one image keeps the old rows of
-    the others). Only a complete run drops the rows of files that are gone.
-    """
-
-    def __init__(self, path: Path, kept: pd.DataFrame, order: dict[str, int], every_s: float,
-                 previous: pd.DataFrame | None = None):
-        self.path = path
-        self.frames = [kept] if len(kept) else []
-        self.order = order
-        self.every_s = every_s
-        self.previous = previous
-        self.pending = 0
-        self.n_added = 0
-        self.last_save = time.monotonic()
-        self.last_cost = 0.0
-
-    def add(self, frame: pd.DataFrame) -> None:
-        self.frames.append(frame)
-        self.pending += len(frame)
-        self.n_added += len(frame)
-        wait = max(self.every_s, CHECKPOINT_COST_FACTOR * self.last_cost)
-        if time.monotonic() - self.last_save >= wait:
-            self.save()
-
-    def _empty(self) -> pd.DataFrame:
-        return _rows_frame()
-
-    def table(self, complete: bool = False) -> pd.DataFrame:
-        """Reused and new rows in scan order; until ``complete``, the previous table's other
-        rows after them."""
-        df = pd.concat(self.frames, ignore_index=True) if self.frames else self._empty()
-        if not complete and self.previous is not None and len(self.previous):
-            rest = self.previous[~self.previous["path"].isin(set(df["path"]))]
-            rest = rest[~rest["path"].duplicated()]
-            if len(rest):
-                df = pd.concat([df, rest.reindex(columns=df.columns)], ignore_index=True)
-        rank = df["path"].map(self.order).fillna(len(self.order)).to_numpy()
-        return df.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
-
-    def save(self, complete: bool = False) -> pd.DataFrame:
-        start = time.monotonic()
-        df = self.table(complete)
-        _save_table(df, self.path)
-        self.last_cost = time.monotonic() - start
-        self.last_save = time.monotonic()
-        self.pending = 0
-        return df
-
-    def finish(self, complete: bool) -> pd.DataFrame:
-        """The final table, written only when it differs from what is on disk."""
-        df = self.table(complete)
-        unchanged = (self.previous is not None and self.path.exists() and not self.pending
-                     and (not complete or (self.n_added == 0
-                                           and len(df) == len(self.previous))))
-        return df if unchanged else self.save(complete)
-
-
 def _stop_with_parent(parent_pid: int) -> None:
     """In a worker process: end it when the process that started the run dies (even by
     ``kill -9``), instead of waiting minutes for its idle timeout (Linux only)."""
@@ -448,19 +363,6 @@ def _stop_with_parent(parent_pid: int) -> None:
             libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
     if os.getppid() != parent_pid:  # the parent is already gone
         os._exit(1)
-
-
-def _read_previous(table: Path) -> pd.DataFrame | None:
-    """The existing output table (None when there is none); a file that is not a readable
-    poseclf table is refused rather than replaced."""
-    if not table.exists():
-        return None
-    try:
-        return load_table(table)
-    except TableError as err:
-        raise TableError(
-            f"{err} It would be replaced by this run: move or delete it, or choose another -o."
-        ) from err
 
 
 def extract_folder(
@@ -521,9 +423,9 @@ def extract_folder(
         logger.warning("%s: class folder %r has no images", scan.root, name)
     order = {item.path: i for i, item in enumerate(scan.items)}
 
-    previous = _read_previous(table)  # kept until redone, even without resume
+    previous = read_previous(table)  # kept until redone, even without resume
     if previous is not None and resume:
-        reusable = _reusable(previous, scan.items, options.tag)
+        reusable = reusable_rows(previous, scan.items, options.tag)
         kept = previous[reusable.to_numpy()]
         kept = kept[~kept["path"].duplicated()]
     else:
@@ -559,47 +461,34 @@ def _run_batches(scan: FolderScan, todo: list[ImageItem], kept: pd.DataFrame,
                  table: Path, options: ExtractOptions, size: int, n_jobs: int | None,
                  checkpoint_s: float, progress: bool, start: float) -> ExtractionReport:
     """The extraction loop of :func:`extract_folder` under the current joblib backend."""
-    saver = _Checkpointer(table, kept, order, checkpoint_s, previous)
-    stopped = None  # None: complete; else "interrupted" or "failed"
+    saver = Checkpointer(table, kept, order, checkpoint_s, previous, empty=_rows_frame)
     bar = tqdm(total=len(todo), unit="img", desc="extract", disable=not progress,
                dynamic_ncols=True)
+    done = f"%d of {len(todo)} images extracted (%d reused)"
     try:
-        if todo:
-            parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-            root = str(scan.root.absolute())  # the same path on every worker (and cwd)
-            tasks = (joblib.delayed(extract_batch)(root, batch, options, os.getpid())
-                     for batch in _batches(todo, size))
-            for frame in parallel(tasks):
-                saver.add(frame)
-                bar.update(len(frame))
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what was extracted is saved below
-        stopped = "interrupted"
-        raise
-    except BaseException:  # a lost scheduler, a full disk...: the same
-        stopped = "failed"
-        raise
+        with checkpointed(saver, lambda: done % (saver.n_added, len(kept))) as run:
+            if todo:
+                parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+                root = str(scan.root.absolute())  # the same path on every worker (and cwd)
+                tasks = (joblib.delayed(extract_batch)(root, batch, options, os.getpid())
+                         for batch in _batches(todo, size))
+                for frame in parallel(tasks):
+                    saver.add(frame)
+                    bar.update(len(frame))
     finally:
         bar.close()
-        final = saver.finish(complete=stopped is None)
         close_worker_extractor()
-        report = ExtractionReport(
-            table=table, n_images=len(scan.items), n_extracted=saver.n_added,
-            n_reused=len(kept), n_dropped=n_dropped if stopped is None else 0,
-            skipped_hidden=scan.skipped_hidden,
-            skipped_non_image=scan.skipped_non_image, empty_classes=list(scan.empty_classes),
-            per_class=class_summary(final),
-            failures=final.loc[~final["detected"], ["path", "label", "reason"]]
-            .reset_index(drop=True),
-            elapsed_s=time.monotonic() - start, interrupted=stopped is not None,
-            unreadable_folders=list(scan.unreadable_folders),
-        )
-        if stopped is not None:
-            logger.warning("%s: %d of %d images extracted and saved to %s (%d reused); the "
-                           "table's other rows are kept as they were%s", stopped,
-                           saver.n_added, len(todo), table, len(kept),
-                           "; re-run the same command to finish" if stopped == "interrupted"
-                           else "")
-    return report
+    final = run.final
+    return ExtractionReport(
+        table=table, n_images=len(scan.items), n_extracted=saver.n_added, n_reused=len(kept),
+        n_dropped=n_dropped, skipped_hidden=scan.skipped_hidden,
+        skipped_non_image=scan.skipped_non_image, empty_classes=list(scan.empty_classes),
+        per_class=class_summary(final),
+        failures=final.loc[~final["detected"], ["path", "label", "reason"]]
+        .reset_index(drop=True),
+        elapsed_s=time.monotonic() - start,
+        unreadable_folders=list(scan.unreadable_folders),
+    )
 
 
 def _with_extra_columns(df: pd.DataFrame) -> pd.DataFrame:

@@ -9,7 +9,7 @@ Rows are named ``<video name>#<frame, 6 digits>`` and carry ``frame`` and ``time
 :func:`extract_videos` spreads several videos and segments over worker processes or a Dask
 cluster (:mod:`poseclf.cluster`): one task per segment, so tracking stays within a segment.
 :func:`extract_videos_to_table` saves the table as segments finish, with the checkpoint and
-resume pieces of :mod:`poseclf.dataset`: an interrupted run keeps its finished segments, and
+resume rule of :mod:`poseclf.checkpoint`: an interrupted run keeps its finished segments, and
 re-running it extracts only the segments that are missing or changed.
 """
 
@@ -30,15 +30,16 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .cluster import cluster_or_local
-from .dataset import (
+from .checkpoint import (
     DEFAULT_CHECKPOINT_S,
-    ExtractOptions,
+    Checkpointer,
     ImageItem,
-    _Checkpointer,
-    _read_previous,
-    _reusable,
+    checkpointed,
+    read_previous,
+    reusable_rows,
 )
+from .cluster import cluster_or_local
+from .dataset import ExtractOptions
 from .errors import InputError, SegmentsError
 from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, pose_to_row
 from .video import VideoInfo, iter_selected_frames
@@ -384,38 +385,32 @@ def extract_videos_to_table(
         repeated = next(path for path in paths if paths.count(path) > 1)
         raise SegmentsError(f"two videos with the same file name would both have a row "
                          f"{repeated}: give each video a distinct file name")
-    previous = _read_previous(table)  # its rows stay until redone, even without resume
+    previous = read_previous(table)  # its rows stay until redone, even without resume
     kept, todo, n_redone = _reusable_segments(previous if resume else None, tasks, videos,
                                               stride, options.tag)
     if n_redone:
         logger.warning("%s: re-extracting %d segments whose video file, label, stride or "
                        "extractor settings changed", table, n_redone)
-    saver = _VideoCheckpointer(table, kept, order, checkpoint_s, previous)
+    saver = Checkpointer(table, kept, order, checkpoint_s, previous, empty=_empty_table)
     bar = _frames_bar(todo, stride, progress)
-    interrupted = False
+    done = f"%d of {len(paths)} frames extracted (finished segments; %d reused)"
     try:
-        for _, _, rows in _segment_results(todo, videos, stride, options, workers, cluster,
-                                           bar):
-            saver.add(rows)
-    except BaseException:  # Ctrl-C, SIGTERM, a lost scheduler: finished segments are saved
-        interrupted = True
-        raise
+        with checkpointed(saver, lambda: done % (saver.n_added, len(kept))) as run:
+            for _, _, rows in _segment_results(todo, videos, stride, options, workers, cluster,
+                                               bar):
+                saver.add(rows)
     finally:
         bar.close()
-        final = saver.finish(complete=not interrupted)
-        per_label = final.groupby("label")["detected"].agg(["size", "sum"])
-        per_label.columns = ["frames", "detected"]
-        report = VideoExtractionReport(
-            table=table, videos=[Path(info.source).name for info, _ in videos],
-            n_segments=len(tasks), n_frames=len(final), n_extracted=saver.n_added,
-            n_reused=len(kept), n_redone_segments=n_redone,
-            n_dropped=0 if previous is None or interrupted else len(previous) - len(kept),
-            per_label=per_label, elapsed_s=time.monotonic() - start, interrupted=interrupted,
-        )
-        if interrupted:
-            logger.warning("interrupted: %d of %d frames saved to %s (finished segments); "
-                           "re-run the same command to resume", len(final), len(paths), table)
-    return report
+    final = run.final
+    per_label = final.groupby("label")["detected"].agg(["size", "sum"])
+    per_label.columns = ["frames", "detected"]
+    return VideoExtractionReport(
+        table=table, videos=[Path(info.source).name for info, _ in videos],
+        n_segments=len(tasks), n_frames=len(final), n_extracted=saver.n_added,
+        n_reused=len(kept), n_redone_segments=n_redone,
+        n_dropped=0 if previous is None else len(previous) - len(kept),
+        per_label=per_label, elapsed_s=time.monotonic() - start,
+    )
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -551,7 +546,7 @@ def _reusable_segments(previous: pd.DataFrame | None, tasks, videos, stride: int
         for f in seg.frames(stride):
             items.append(ImageItem(frame_path(path, f), seg.label, size, mtime))
             starts[items[-1].path] = seg.start_frame
-    same = (_reusable(previous, items, tag).to_numpy()
+    same = (reusable_rows(previous, items, tag).to_numpy()
             & (previous["segment_start"].to_numpy() == previous["path"].map(starts).to_numpy())
             & (previous["stride"].to_numpy() == stride))
     good, old = set(previous.loc[same, "path"]), set(previous["path"])
@@ -568,13 +563,6 @@ def _reusable_segments(previous: pd.DataFrame | None, tasks, videos, stride: int
     if not len(kept):
         return _empty_table(), todo, n_redone
     return kept[list(VIDEO_TABLE_COLUMNS)].astype(_DTYPES).reset_index(drop=True), todo, n_redone
-
-
-class _VideoCheckpointer(_Checkpointer):
-    """The folder checkpointer; an empty table keeps the video columns."""
-
-    def _empty(self) -> pd.DataFrame:
-        return _empty_table()
 
 
 def _frame_row(info: VideoInfo, frame: int, segment: Segment, stride: int, rgb: np.ndarray,

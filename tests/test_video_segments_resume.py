@@ -84,7 +84,7 @@ def test_killed_video_extraction_resumes_to_the_uninterrupted_table(
     stderr = interrupt_extract([*args, "--checkpoint-seconds", "0"], table, FIRST_SEGMENT_ROWS,
                                sig)
     if sig != signal.SIGKILL:  # Ctrl-C and `kill` stop cleanly, saying how to finish
-        assert b"re-run the same command to resume" in stderr
+        assert b"re-run the same command to finish" in stderr
     partial = load_table(table)  # never corrupt
     assert FIRST_SEGMENT_ROWS <= len(partial) < len(uninterrupted), "the run was not cut short"
     saved = set(partial["path"])

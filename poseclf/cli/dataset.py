@@ -78,7 +78,7 @@ def _options(args: argparse.Namespace):
 
 
 def _checkpoint_s(args: argparse.Namespace) -> float:
-    from ..dataset import DEFAULT_CHECKPOINT_S
+    from ..checkpoint import DEFAULT_CHECKPOINT_S
 
     return DEFAULT_CHECKPOINT_S if args.checkpoint_seconds is None else args.checkpoint_seconds
 
