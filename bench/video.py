@@ -30,7 +30,9 @@ from poseclf.extraction import PoseExtractor
 from poseclf.model import PoseModel
 from poseclf.smoothing import LabelSmoother
 from poseclf.table import training_arrays, training_world_landmarks
-from poseclf.video import VideoSink, iter_frames, open_source, run_video
+from poseclf.video import run_video
+from poseclf.video_outputs import VideoSink
+from poseclf.video_sources import iter_frames, open_source
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import CACHE, DATA, reviewed_table  # noqa: E402 (bench/ is not a package)

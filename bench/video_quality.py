@@ -45,7 +45,8 @@ from poseclf.extraction import PoseExtractor
 from poseclf.model import PoseModel
 from poseclf.smoothing import NO_PERSON, LabelSmoother
 from poseclf.table import training_arrays, training_world_landmarks
-from poseclf.video import iter_frames, make_counter, open_source, run_video
+from poseclf.video import make_counter, run_video
+from poseclf.video_sources import iter_frames, open_source
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import CACHE, DATA, reviewed_table  # noqa: E402 (bench/ is not a package)

@@ -22,8 +22,8 @@ from .errors import ImageReadError
 from .images import read_image
 from .landmarks import Pose
 from .table import table_landmarks, table_world_landmarks
-from .video import read_frame
 from .video_segments import parse_frame_path
+from .video_sources import read_frame
 
 THUMB_SIZE = 200  # px: side of the square a thumbnail is fitted into
 LINE_HEIGHT = 16  # px: one caption line under a thumbnail

@@ -42,7 +42,7 @@ from .cluster import cluster_or_local
 from .dataset import ExtractOptions
 from .errors import InputError, SegmentsError
 from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, pose_to_row
-from .video import VideoInfo, iter_selected_frames
+from .video_sources import VideoInfo, iter_selected_frames
 
 logger = logging.getLogger(__name__)
 

@@ -31,14 +31,9 @@ import pytest
 from conftest import REPO, shared_data_or_skip
 from test_video import being_written, main_status, signal_after_rows, video_frames
 
-from poseclf.video import (
-    PROBABILITY_PREFIX,
-    SourceTimeout,
-    VideoError,
-    _bounded,
-    _StopFlag,
-    run_video,
-)
+from poseclf.video import _StopFlag, run_video
+from poseclf.video_outputs import PROBABILITY_PREFIX
+from poseclf.video_sources import SourceTimeout, VideoError, bounded_call
 
 pytestmark = pytest.mark.slow  # subprocesses, signals or notebooks: `pytest -m "not slow"` skips it
 
@@ -307,10 +302,10 @@ def test_a_camera_that_never_answers_is_abandoned_after_the_timeout(tmp_path):
 def test_bounded_wait_hands_a_late_result_to_its_clean_up():
     released = threading.Event()
     with pytest.raises(SourceTimeout, match="too slow"):
-        _bounded(lambda: time.sleep(0.3) or "capture", 0.05,
+        bounded_call(lambda: time.sleep(0.3) or "capture", 0.05,
                  lambda value: released.set() if value == "capture" else None, "too slow")
     assert released.wait(5)
-    assert _bounded(lambda: 42, 5, lambda value: None, "unused") == 42
+    assert bounded_call(lambda: 42, 5, lambda value: None, "unused") == 42
 
 
 # -- the source and old outputs are safe ---------------------------------------------------

@@ -16,13 +16,13 @@ from test_dataset import assert_same_rows, copy_photos
 from poseclf.cli import main
 from poseclf.dataset import extract_folder
 from poseclf.table import load_table
-from poseclf.video import VideoInfo
 from poseclf.video_segments import (
     parse_frame_path,
     read_segments,
     segments_from_annotations,
     write_segments,
 )
+from poseclf.video_sources import VideoInfo
 
 INTERRUPT_PHOTOS_PER_CLASS = 20  # 40 photos: ~1 s of extraction, time to kill it part-way
 KILL_AFTER_ROWS = 4  # rows that must be on disk before the kill

@@ -21,18 +21,9 @@ from poseclf.cli import main
 from poseclf.images import read_image
 from poseclf.landmarks import stack_poses
 from poseclf.model import PoseModel
-from poseclf.video import (
-    PROBABILITY_PREFIX,
-    STOP_MAX_FRAMES,
-    TIMELINE_COLUMNS,
-    TimelineWriter,
-    VideoError,
-    VideoInfo,
-    VideoSink,
-    open_source,
-    parse_source,
-    run_video,
-)
+from poseclf.video import STOP_MAX_FRAMES, run_video
+from poseclf.video_outputs import PROBABILITY_PREFIX, TIMELINE_COLUMNS, TimelineWriter, VideoSink
+from poseclf.video_sources import VideoError, VideoInfo, open_source, parse_source
 
 PHOTOS_PER_CLASS = 6  # push-up photos per class for the test model (BlazePose ~20 ms each)
 CLASSES = ["pushups_down", "pushups_up"]

@@ -104,8 +104,8 @@ def run_extract(args: argparse.Namespace) -> int:
 
 
 def _extract_video(args: argparse.Namespace, sources: list[Path]) -> int:
-    from ..video import VideoInfo
     from ..video_segments import extract_videos_to_table, read_segments
+    from ..video_sources import VideoInfo
 
     if not args.segments:
         raise InputError(f"{sources[0]} is a file; a video needs --segments SEGMENTS.csv "

@@ -20,15 +20,9 @@ from ..smoothing import (
     DEFAULT_WINDOW_VIDEO,
     parse_length,
 )
-from ..video import (
-    DEFAULT_TIMEOUT_S,
-    STOP_TERMINATED,
-    TIMELINE_SUFFIXES,
-    VIDEO_CODECS,
-    SourceTimeout,
-    display_problem,
-    run_video,
-)
+from ..video import STOP_TERMINATED, run_video
+from ..video_outputs import TIMELINE_SUFFIXES, VIDEO_CODECS, display_problem
+from ..video_sources import DEFAULT_TIMEOUT_S, SourceTimeout
 from ._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
