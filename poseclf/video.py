@@ -27,7 +27,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from .counting import RepetitionCounter
 from .draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator
 from .errors import Terminated
+from .landmarks import Pose
 from .smoothing import (
     DEFAULT_ALPHA,
     DEFAULT_MARGIN,
@@ -46,6 +47,7 @@ from .smoothing import (
     DEFAULT_WINDOW_VIDEO,
     NO_PERSON,
     LabelSmoother,
+    SmoothedResult,
     frames_or_seconds,
     seconds_to_frames,
 )
@@ -191,6 +193,47 @@ class _StopFlag:
         self._previous.clear()
 
 
+@dataclass(frozen=True)
+class FrameResult:
+    """One labelled frame: what :func:`label_frames` yields.
+
+    ``probabilities`` are the model's raw class probabilities (None when there is nothing to
+    classify: nobody found, or the pose rejected), ``reason`` why they are missing
+    (``no_person``, ``unknown``, ``partial``), ``smoothed`` the smoother's result (label,
+    confidence, smoothed probabilities) and ``repetitions`` the count so far (None without a
+    counter).
+    """
+
+    index: int
+    frame: np.ndarray
+    pose: Pose | None
+    probabilities: np.ndarray | None
+    reason: str
+    smoothed: SmoothedResult
+    repetitions: int | None
+
+
+def label_frames(frames: Iterable[np.ndarray], extractor, model, smoother: LabelSmoother,
+                 counter: RepetitionCounter | None = None, *,
+                 reject: bool = True) -> Iterator[FrameResult]:
+    """Label BGR frames one by one: BlazePose, the model, the smoother and the counter.
+
+    The heart of :func:`run_video`, with no window, thread or file: drive it from Python
+    (notebooks, tests, an app's own capture loop). ``extractor`` should be in video
+    (tracking) mode; frames are read only as results are asked for.
+    """
+    count_index = None if counter is None else counter.index_in(smoother.classes)
+    for index, frame in enumerate(frames):
+        pose = extractor(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        proba, reason = _classify(model, pose, reject)
+        smoothed = smoother.update(proba, absent=reason)
+        repetitions = None
+        if counter is not None:
+            counter.update(smoothed.probabilities[count_index] if smoothed.detected else None)
+            repetitions = counter.count
+        yield FrameResult(index, frame, pose, proba, reason, smoothed, repetitions)
+
+
 def _classify(model, pose, reject: bool = True) -> tuple[np.ndarray | None, str]:
     """Probabilities (None when there is nothing to classify) and the absent reason.
 
@@ -295,12 +338,13 @@ def run_video(
     window_open = False
     try:
         try:
-            smoother, counter = _make_smoother_and_counter(
+            smoother, counter = make_smoother_and_counter(
                 classes, info, window=window, alpha=alpha, min_frames=min_frames, margin=margin,
                 max_missing=max_missing, count=count, enter=enter, exit=exit)
         except ValueError as err:
             raise VideoError(str(err)) from err
-        count_index = counter.index_in(classes) if counter is not None else None
+        if counter is not None:
+            counter.index_in(classes)  # a class the model lacks: the error lists its classes
         report = VideoReport(info=info, classes=classes, count_class=count,
                              repetitions=0 if counter else None)
         with _StopFlag() as stop, StagedOutputs(output, timeline) as staged:
@@ -312,7 +356,7 @@ def run_video(
                 with PoseExtractor(static_image_mode=False,
                                    **dict(extractor_kwargs or {})) as extractor:
                     _loop(capture, first, info, model, extractor, smoother, counter,
-                          count_index, sink, rows, stop, report, show=show,
+                          sink, rows, stop, report, show=show,
                           draw=bool(output) or show, max_frames=max_frames, progress=progress,
                           reject=reject)
             # closed: the mp4 has its index, the timeline every row
@@ -328,8 +372,13 @@ def run_video(
     return report
 
 
-def _make_smoother_and_counter(classes, info: VideoInfo, *, window, alpha, min_frames, margin,
-                               max_missing, count, enter, exit):
+def make_smoother_and_counter(classes, info: VideoInfo, *, window=DEFAULT_WINDOW_VIDEO,
+                              alpha=DEFAULT_ALPHA, min_frames=DEFAULT_MIN_FRAMES,
+                              margin=DEFAULT_MARGIN, max_missing=DEFAULT_MAX_MISSING_VIDEO,
+                              count: str | None = None, enter: float | None = None,
+                              exit: float | None = None):
+    """The smoother (and the counter of class ``count``) :func:`run_video` uses for a source;
+    lengths in frames or seconds (``"0.33s"``) are converted with ``info.fps``."""
     smoother = LabelSmoother(
         classes,
         window=frames_or_seconds(window, info.fps),
@@ -409,7 +458,7 @@ class _Output:
             raise self._error
 
 
-def _loop(capture, first, info, model, extractor, smoother, counter, count_index, sink, rows,
+def _loop(capture, first, info, model, extractor, smoother, counter, sink, rows,
           stop, report: VideoReport, *, show: bool, draw: bool, max_frames, progress: bool,
           reject: bool = True) -> None:
     skeleton, label_box, counter_box = SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator()
@@ -433,24 +482,19 @@ def _loop(capture, first, info, model, extractor, smoother, counter, count_index
     last_tick, rate = start, None
     previous_raw = None
     report.stop_reason = STOP_END
-    frames = itertools.chain([first], iter_frames(capture))
+    results = label_frames(itertools.chain([first], iter_frames(capture)), extractor, model,
+                           smoother, counter, reject=reject)
     try:
         while True:
             if stop.requested:  # checked before reading: a live read can take a while
                 report.stop_reason = stop.stop_reason
                 break
-            frame = next(frames, None)
-            if frame is None:
+            labelled = next(results, None)
+            if labelled is None:
                 break
-            index = report.frames
-            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            pose = extractor(rgb)
-            proba, absent = _classify(model, pose, reject)
-            result = smoother.update(proba, absent=absent)
-            repetitions = None
-            if counter is not None:
-                counter.update(result.probabilities[count_index] if result.detected else None)
-                repetitions = counter.count
+            index, frame, pose, proba = (labelled.index, labelled.frame, labelled.pose,
+                                         labelled.probabilities)
+            result, repetitions = labelled.smoothed, labelled.repetitions
             now = time.perf_counter()
             step = now - last_tick
             last_tick = now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 import signal
@@ -227,10 +228,10 @@ def test_sigint_handler_is_restored_after_a_run(pushup_model):
 def test_default_smoothing_lasts_the_same_time_at_any_frame_rate(fps, window, max_missing):
     """MediaPipe's 10-frame window is 0.33 s at 30 fps; a 5 fps clip must not lag 2 s."""
     from poseclf.smoothing import DEFAULT_MAX_MISSING_VIDEO, DEFAULT_WINDOW_VIDEO
-    from poseclf.video import _make_smoother_and_counter
+    from poseclf.video import make_smoother_and_counter
 
     info = VideoInfo(320, 240, fps, 100, "synthetic")
-    smoother, _ = _make_smoother_and_counter(
+    smoother, _ = make_smoother_and_counter(
         ["a", "b"], info, window=DEFAULT_WINDOW_VIDEO, alpha=0.2, min_frames=1, margin=0.1,
         max_missing=DEFAULT_MAX_MISSING_VIDEO, count=None, enter=None, exit=None)
     assert (smoother.window, smoother.max_missing) == (window, max_missing)
@@ -248,3 +249,31 @@ def test_report_counts_people_the_model_rejects(tmp_path, capsys):
     rejected = int((rows["raw_label"].isin(["unknown", "partial"])).sum())
     assert f"60 with a person ({rejected} of them unknown or partial)" in out
     assert "0 repetitions of pushups_down" in out
+
+
+def test_label_frames_drives_the_loop_from_python_like_run_video(pushup_model, tmp_path):
+    """No window, thread or file: the same labels and count as ``poseclf video``'s timeline."""
+    from poseclf.extraction import PoseExtractor
+    from poseclf.model import PoseModel
+    from poseclf.video import label_frames, make_smoother_and_counter
+    from poseclf.video_sources import iter_frames, open_source
+
+    source = shared_data_or_skip("videos", "pushup2.mp4")
+    frames = 45
+    timeline = tmp_path / "t.csv"
+    run_video(source, pushup_model, timeline=timeline, show=False, count="pushups_down",
+              max_frames=frames, progress=False)
+    expected = pd.read_csv(timeline)
+    model = PoseModel.load(pushup_model)
+    capture, info = open_source(source)
+    smoother, counter = make_smoother_and_counter(model.classes_, info, count="pushups_down")
+    try:
+        with PoseExtractor(static_image_mode=False) as extractor:
+            results = list(itertools.islice(label_frames(iter_frames(capture), extractor, model,
+                                                         smoother, counter), frames))
+    finally:
+        capture.release()
+    assert [r.index for r in results] == list(range(frames))
+    assert [r.smoothed.label for r in results] == expected["label"].tolist()
+    assert [r.smoothed.raw_label for r in results] == expected["raw_label"].tolist()
+    assert [r.repetitions for r in results] == expected["repetitions"].tolist()
