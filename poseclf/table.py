@@ -122,13 +122,17 @@ def _booleans(column: pd.Series, source) -> pd.Series:
     if column.dtype == bool:
         return column
     text = column.astype(str).str.strip().str.lower()
-    bad = ~text.isin(_TRUE | _FALSE)
+    _refuse_bad_cells(~text.isin(_TRUE | _FALSE), column, "detected", source,
+                      "is not True or False; write True/False (or 1/0)")
+    return text.isin(_TRUE)
+
+
+def _refuse_bad_cells(bad: pd.Series, column: pd.Series, name: str, source, why: str) -> None:
+    """A TableError naming the first cell flagged in ``bad``, its value and ``why``."""
     if bad.any():
         position = int(np.flatnonzero(bad.to_numpy())[0])
-        raise TableError(f"{source}: column 'detected', {_row_name(position)}: "
-                         f"{column.iloc[position]!r} is not True or False; write True/False "
-                         "(or 1/0)")
-    return text.isin(_TRUE)
+        raise TableError(f"{source}: column {name!r}, {_row_name(position)}: "
+                         f"{column.iloc[position]!r} {why}")
 
 
 def _numbers(column: pd.Series, name: str, source) -> pd.Series:
@@ -136,11 +140,8 @@ def _numbers(column: pd.Series, name: str, source) -> pd.Series:
         return column.astype("float64")
     numbers = pd.to_numeric(column, errors="coerce")
     bad = numbers.isna() & column.notna() & (column.astype(str).str.strip() != "")
-    if bad.any():
-        position = int(np.flatnonzero(bad.to_numpy())[0])
-        raise TableError(f"{source}: column {name!r}, {_row_name(position)}: "
-                         f"{column.iloc[position]!r} is not a number; fix the cell or "
-                         "re-create the table with `poseclf extract`")
+    _refuse_bad_cells(bad, column, name, source, "is not a number; fix the cell or re-create "
+                      "the table with `poseclf extract`")
     return numbers.astype("float64")
 
 
@@ -148,11 +149,8 @@ def _sizes(column: pd.Series, name: str, source) -> pd.Series:
     """Image width or height: whole pixels, 0 (or empty) when the image was unreadable."""
     numbers = _numbers(column, name, source).fillna(0)
     bad = ~np.isfinite(numbers) | (numbers < 0) | (numbers != np.round(numbers))
-    if bad.any():
-        position = int(np.flatnonzero(bad.to_numpy())[0])
-        raise TableError(f"{source}: column {name!r}, {_row_name(position)}: "
-                         f"{column.iloc[position]!r} is not a size in pixels; fix the cell or "
-                         "re-create the table with `poseclf extract`")
+    _refuse_bad_cells(bad, column, name, source, "is not a size in pixels; fix the cell or "
+                      "re-create the table with `poseclf extract`")
     return numbers.astype("int64")
 
 
