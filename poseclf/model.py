@@ -30,6 +30,8 @@ from .files import replace_atomically
 from .landmarks import Pose
 from .lean_predict import LEAN_MAX_ROWS, lean_predict_proba, pipeline_predict_proba
 from .model_file import (
+    MODEL_FORMAT,
+    MODEL_FORMAT_VERSION,
     REMAKE,
     TRUST_HINT,
     check_format,
@@ -52,8 +54,6 @@ from .table import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMAT = "poseclf-model"
-MODEL_FORMAT_VERSION = 1  # bump when the saved layout changes meaning
 MODEL_SUFFIX = ".skops"
 CV_RANDOM_STATE = 0  # fold shuffling seed: same folds every run
 LEAN_PROBE_ROWS = 32  # training embeddings (and as many perturbed) checking the lean path

@@ -46,6 +46,8 @@ import numpy as np
 
 from .errors import InputError, ModelFileError
 
+MODEL_FORMAT = "poseclf-model"  # the ``format`` marker of every saved poseclf model
+MODEL_FORMAT_VERSION = 1  # bump when the saved layout changes meaning
 MODEL_SUFFIX = ".skops"
 MAX_MODEL_BYTES = 512 << 20  # what skops may read into memory, in all
 MAX_SCHEMA_BYTES = 16 << 20  # schema.json, parsed in memory
@@ -341,16 +343,12 @@ def check_schema_payload(schema: dict, path: Path, scalar=lambda name: _OPAQUE) 
 
 
 def _format() -> str:
-    from .model import MODEL_FORMAT
-
     return MODEL_FORMAT
 
 
 def check_format(marker, version, path: Path) -> None:
     """The ``format`` marker and ``format_version`` of a payload."""
     from ._version import __version__
-    from .model import MODEL_FORMAT, MODEL_FORMAT_VERSION
-
     if marker != MODEL_FORMAT:
         raise ModelFileError(f"{path}: not a poseclf model file (no '{MODEL_FORMAT}' marker); "
                              "give a model saved by `poseclf train`")
