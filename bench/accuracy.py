@@ -21,8 +21,10 @@ import pandas as pd
 from poseclf.classifiers import CLASSIFIERS
 from poseclf.embedding import mirror_landmarks
 from poseclf.images import ImageReadError, is_image_path, read_image
+from poseclf.landmarks import NO_PERSON
 from poseclf.model import PoseModel, cross_validate_model, evaluation_report
-from poseclf.table import check_table, load_table, pose_to_row, save_table, training_arrays
+from poseclf.poses import Poses
+from poseclf.table import check_table, load_table, save_table, training_arrays
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -43,23 +45,22 @@ def extract_table(dataset: Path) -> pd.DataFrame:
     """Landmark table of one dataset folder: a plain loop over read_image + PoseExtractor."""
     from poseclf.extraction import PoseExtractor
 
-    rows = []
+    paths = sorted(p for p in dataset.rglob("*") if is_image_path(p))
+    poses, sizes, reasons = [], np.zeros((len(paths), 2)), []
     with PoseExtractor(static_image_mode=True) as extractor:
-        for path in sorted(p for p in dataset.rglob("*") if is_image_path(p)):
-            row = {"path": str(path.relative_to(dataset)), "label": path.parent.name,
-                   "width": 0, "height": 0, "detected": False, "reason": ""}
+        for i, path in enumerate(paths):
             try:
                 image = read_image(path)
             except ImageReadError as err:
-                row["reason"] = f"unreadable: {err}"
-                rows.append({**row, **pose_to_row(None)})
+                poses.append(None)
+                reasons.append(f"unreadable: {err}")
                 continue
-            row["height"], row["width"] = image.shape[:2]
-            pose = extractor(image)
-            row["detected"] = pose is not None
-            row["reason"] = "" if pose is not None else "no_person"
-            rows.append({**row, **pose_to_row(pose)})
-    return check_table(pd.DataFrame(rows), dataset)
+            sizes[i] = image.shape[1], image.shape[0]
+            poses.append(extractor(image))
+            reasons.append("" if poses[-1] is not None else NO_PERSON)
+    rows = Poses.from_poses(poses, sizes).to_table(
+        [str(p.relative_to(dataset)) for p in paths], [p.parent.name for p in paths], reasons)
+    return check_table(rows, dataset)
 
 
 def cached_table(dataset: Path, cache: Path = CACHE) -> pd.DataFrame:

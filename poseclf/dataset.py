@@ -44,14 +44,15 @@ from .cluster import cluster_or_local
 from .errors import ImageReadError, InputError
 from .files import check_input_dir
 from .images import IMAGE_EXTENSIONS, is_image_path, read_image
-from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS
+from .landmarks import NO_PERSON, Pose
+from .poses import Poses
+from .table import TABLE_COLUMNS
 from .table import check_table as _check_table
 
 logger = logging.getLogger(__name__)
 
 #: Extra columns written by :func:`extract_folder` (after the schema's columns).
 RESUME_COLUMNS: tuple[str, ...] = ("file_size", "file_mtime", "extractor")
-NO_PERSON = "no_person"  # reason of a readable image in which BlazePose found nobody
 UNREADABLE = "unreadable"  # reason prefix of a file that is not a readable image
 MAX_BATCH_SIZE = 32  # images per task: ~0.6 s of BlazePose Full, amortises dispatch
 BATCHES_PER_WORKER = 8  # at least this many tasks per worker, for load balance and progress
@@ -201,19 +202,6 @@ def close_worker_extractor() -> None:
     _WORKER.clear()
 
 
-_N_VALUES = len(LANDMARK_COLUMNS) + len(WORLD_COLUMNS)
-
-
-def _pose_values(pose) -> np.ndarray:
-    """Landmark then world-landmark values of one row (NaN where absent), float32."""
-    values = np.full(_N_VALUES, np.nan, np.float32)
-    if pose is not None:
-        values[: len(LANDMARK_COLUMNS)] = pose.landmarks.ravel()
-        if pose.world_landmarks is not None:
-            values[len(LANDMARK_COLUMNS):] = pose.world_landmarks.ravel()
-    return values
-
-
 def extract_batch(root: str, items: Sequence[ImageItem], options: ExtractOptions,
                   parent_pid: int | None = None) -> pd.DataFrame:
     """Extract one batch of images on the calling process; one row per item, in order.
@@ -225,41 +213,34 @@ def extract_batch(root: str, items: Sequence[ImageItem], options: ExtractOptions
     if parent_pid is not None:
         _stop_with_parent(parent_pid)
     extractor = _worker_extractor(options)
-    meta, values = [], np.empty((len(items), _N_VALUES), np.float32)
+    poses: list[Pose | None] = []
+    sizes, reasons = np.zeros((len(items), 2), np.float32), []
     for i, item in enumerate(items):
         try:
             image = read_image(Path(root) / item.path)
         except ImageReadError as err:
             why = str(err).removeprefix(f"{Path(root) / item.path}: ")  # the row names the file
-            meta.append((item.path, item.label, 0, 0, False, f"{UNREADABLE}: {why}"))
-            values[i] = _pose_values(None)
+            poses.append(None)
+            reasons.append(f"{UNREADABLE}: {why}")
             continue
         pose = extractor(image)
-        meta.append((item.path, item.label, image.shape[1], image.shape[0], pose is not None,
-                     "" if pose is not None else NO_PERSON))
-        values[i] = _pose_values(pose)
-    extra = pd.DataFrame({
-        "file_size": [item.file_size for item in items],
-        "file_mtime": [item.file_mtime for item in items],
-        "extractor": options.tag,
-    })
-    return _rows_frame(meta, values, extra)
+        poses.append(pose)
+        sizes[i] = image.shape[1], image.shape[0]
+        reasons.append("" if pose is not None else NO_PERSON)
+    return Poses.from_poses(poses, sizes).to_table(
+        [item.path for item in items], [item.label for item in items], reasons,
+        _resume_columns(items, options.tag))
 
 
-def _rows_frame(meta: Sequence[tuple] = (), values: np.ndarray | None = None,
-                extra: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Table rows from meta tuples (path, label, width, height, detected, reason), an
-    ``(n, 231)`` float32 array of landmark + world values and the extra columns."""
-    head = pd.DataFrame(list(meta), columns=list(TABLE_COLUMNS[:6])).astype(
-        {"width": "int64", "height": "int64", "detected": bool})
-    if values is None:
-        values = np.empty((len(head), _N_VALUES), np.float32)
-    body = pd.DataFrame(values, columns=list(LANDMARK_COLUMNS + WORLD_COLUMNS))
-    if extra is None:
-        extra = pd.DataFrame({"file_size": pd.Series(dtype="int64"),
-                              "file_mtime": pd.Series(dtype="float64"),
-                              "extractor": pd.Series(dtype=object)})
-    return pd.concat([head, body, extra], axis=1)
+def _resume_columns(items: Sequence[ImageItem] = (), tag: str = "") -> dict[str, pd.Series]:
+    """The columns that let a later run reuse a row: the file's size and time, the extractor."""
+    return {"file_size": pd.Series([item.file_size for item in items], dtype="int64"),
+            "file_mtime": pd.Series([item.file_mtime for item in items], dtype="float64"),
+            "extractor": pd.Series([tag] * len(items), dtype=object)}
+
+
+def _empty_rows() -> pd.DataFrame:
+    return Poses.empty().to_table([], [], [], _resume_columns())
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -429,7 +410,7 @@ def extract_folder(
         kept = previous[reusable.to_numpy()]
         kept = kept[~kept["path"].duplicated()]
     else:
-        kept = _rows_frame()
+        kept = _empty_rows()
     n_dropped = 0 if previous is None else int((~previous["path"].isin(order.keys())).sum())
     done = set(kept["path"])
     todo = [item for item in scan.items if item.path not in done]
@@ -461,7 +442,7 @@ def _run_batches(scan: FolderScan, todo: list[ImageItem], kept: pd.DataFrame,
                  table: Path, options: ExtractOptions, size: int, n_jobs: int | None,
                  checkpoint_s: float, progress: bool, start: float) -> ExtractionReport:
     """The extraction loop of :func:`extract_folder` under the current joblib backend."""
-    saver = Checkpointer(table, kept, order, checkpoint_s, previous, empty=_rows_frame)
+    saver = Checkpointer(table, kept, order, checkpoint_s, previous, empty=_empty_rows)
     bar = tqdm(total=len(todo), unit="img", desc="extract", disable=not progress,
                dynamic_ncols=True)
     done = f"%d of {len(todo)} images extracted (%d reused)"

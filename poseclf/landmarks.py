@@ -14,6 +14,7 @@ N_LANDMARKS = 33  # BlazePose topology (MediaPipe's PoseLandmark has 33 members)
 LANDMARK_DIMS = 4  # x, y (normalised to the image), z (same scale as x), visibility
 WORLD_DIMS = 3  # x, y, z in metres, origin at the hip centre
 VISIBILITY_THRESHOLD = 0.5  # MediaPipe drawing_utils' _VISIBILITY_THRESHOLD
+NO_PERSON = "no_person"  # reason of a row, label of a photo or frame: BlazePose found nobody
 
 #: The 33 BlazePose landmark names, in model output order.
 LANDMARK_NAMES: tuple[str, ...] = (
@@ -150,15 +151,3 @@ class Pose:
             world = self.world_landmarks[list(MIRROR_PERMUTATION)].copy()
             world[:, 0] = -world[:, 0]
         return Pose(lm, world, self.image_size)
-
-
-def stack_poses(poses: list[Pose]) -> tuple[np.ndarray, np.ndarray]:
-    """Stack poses into ``(n, 33, 4)`` float32 landmarks and ``(n, 2)`` image sizes (w, h)."""
-    if not poses:
-        return (
-            np.zeros((0, N_LANDMARKS, LANDMARK_DIMS), np.float32),
-            np.zeros((0, 2), np.float32),
-        )
-    landmarks = np.stack([p.landmarks for p in poses]).astype(np.float32)
-    sizes = np.asarray([p.image_size for p in poses], dtype=np.float32)
-    return landmarks, sizes

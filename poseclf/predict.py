@@ -15,11 +15,10 @@ from .draw import LabelAnnotator, SkeletonAnnotator
 from .errors import ImageReadError
 from .extraction import PoseExtractor
 from .images import collect_images, output_paths, read_image
-from .landmarks import Pose
+from .landmarks import NO_PERSON, Pose
 from .model import PoseModel
 from .novelty import REJECTION_LABELS
 
-NO_PERSON = "no_person"  # label of an image where BlazePose finds nobody
 DRAWING_ENDING = "_pred.png"  # <stem>_pred.png: the drawing of an image in draw_dir
 
 

@@ -77,7 +77,7 @@ def out_of_fold_proba(
     from sklearn.model_selection import LeaveOneOut, StratifiedKFold
 
     from .model import PoseModel
-    from .table import table_image_sizes, table_landmarks, table_world_landmarks
+    from .poses import Poses
 
     rows = df[df["detected"].astype(bool)].reset_index(drop=True)
     labels = rows["label"].astype(str).to_numpy()
@@ -86,10 +86,9 @@ def out_of_fold_proba(
         found = f"only {classes[0]!r}" if classes else "no detected row"
         raise InputError(f"outlier review needs detected rows of at least 2 classes and the "
                          f"table has {found}: add the photos of another class")
-    landmarks, sizes = table_landmarks(rows), table_image_sizes(rows)
-    world = table_world_landmarks(rows)
-    if not np.isfinite(world).all():
-        world = None  # novelty on the image landmarks only (see PoseModel.train)
+    poses = Poses.from_table(rows)
+    landmarks, sizes = poses.landmarks, poses.image_sizes
+    world = poses.world_landmarks if poses.has_world.all() else None  # else image-only novelty
     if folds == 0:
         splitter = LeaveOneOut()
     else:

@@ -21,7 +21,7 @@ from .draw import SkeletonAnnotator, write_image
 from .errors import ImageReadError
 from .images import read_image
 from .landmarks import Pose
-from .table import table_landmarks, table_world_landmarks
+from .poses import Poses
 from .video_segments import parse_frame_path
 from .video_sources import read_frame
 
@@ -62,16 +62,9 @@ def load_row_image(images_root: str | os.PathLike, path: str) -> np.ndarray:
 
 def row_poses(df: pd.DataFrame) -> list[Pose | None]:
     """A :class:`Pose` per table row (None where nothing was detected)."""
-    landmarks, world = table_landmarks(df), table_world_landmarks(df)
-    poses: list[Pose | None] = []
-    for i, (detected, width, height) in enumerate(
-            zip(df["detected"], df["width"], df["height"], strict=True)):
-        if not detected or width <= 0 or height <= 0:
-            poses.append(None)
-            continue
-        w = None if np.isnan(world[i]).any() else world[i]
-        poses.append(Pose(landmarks[i], w, (int(width), int(height))))
-    return poses
+    poses = Poses.from_table(df)
+    return [pose if detected else None for pose, detected in zip(poses, df["detected"],
+                                                                    strict=True)]
 
 
 def thumbnail(image: np.ndarray | None, pose: Pose | None, size: int = THUMB_SIZE) -> np.ndarray:

@@ -33,7 +33,7 @@ import pandas as pd
 
 from .errors import TableError
 from .files import replace_atomically
-from .landmarks import LANDMARK_DIMS, LANDMARK_NAMES, N_LANDMARKS, WORLD_DIMS, Pose
+from .landmarks import LANDMARK_NAMES
 
 SCHEMA_VERSION = 1  # bump when the columns below change meaning
 META_COLUMNS: tuple[str, ...] = ("path", "label", "width", "height", "detected", "reason")
@@ -45,34 +45,6 @@ WORLD_COLUMNS: tuple[str, ...] = tuple(
 )
 TABLE_COLUMNS: tuple[str, ...] = META_COLUMNS + LANDMARK_COLUMNS + WORLD_COLUMNS
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
-
-
-def pose_to_row(pose: Pose | None) -> dict[str, float]:
-    """Landmark and world columns of one row (NaN for a missing pose or missing world)."""
-    lm = np.full((N_LANDMARKS, LANDMARK_DIMS), np.nan, np.float32)
-    world = np.full((N_LANDMARKS, WORLD_DIMS), np.nan, np.float32)
-    if pose is not None:
-        lm = pose.landmarks
-        if pose.world_landmarks is not None:
-            world = pose.world_landmarks
-    row = dict(zip(LANDMARK_COLUMNS, lm.ravel().tolist(), strict=True))
-    row.update(zip(WORLD_COLUMNS, world.ravel().tolist(), strict=True))
-    return row
-
-
-def empty_table() -> pd.DataFrame:
-    """A table with the schema's columns and no rows."""
-    return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in TABLE_COLUMNS})
-
-
-def _dtype(column: str) -> str:
-    if column in ("path", "label", "reason"):
-        return "object"
-    if column in ("width", "height"):
-        return "int64"
-    if column == "detected":
-        return "bool"
-    return "float32"
 
 
 def check_table(df: pd.DataFrame, source: str | os.PathLike = "table") -> pd.DataFrame:
@@ -215,29 +187,17 @@ def save_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     return replace_atomically(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
-def table_landmarks(df: pd.DataFrame) -> np.ndarray:
-    """Image landmarks of every row as a float32 stack of shape (n, 33, 4)."""
-    values = df[list(LANDMARK_COLUMNS)].to_numpy(dtype=np.float32)
-    return values.reshape(len(df), N_LANDMARKS, LANDMARK_DIMS)
-
-
-def table_world_landmarks(df: pd.DataFrame) -> np.ndarray:
-    """World landmarks of every row as a float32 stack of shape (n, 33, 3)."""
-    values = df[list(WORLD_COLUMNS)].to_numpy(dtype=np.float32)
-    return values.reshape(len(df), N_LANDMARKS, WORLD_DIMS)
-
-
-def table_image_sizes(df: pd.DataFrame) -> np.ndarray:
-    """Image (width, height) of every row, float32 of shape (n, 2)."""
-    return df[["width", "height"]].to_numpy(dtype=np.float32)
-
-
 def training_arrays(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Detected rows only: landmarks (n, 33, 4), image sizes (n, 2), labels (n,)."""
+    from .poses import Poses  # poses imports this module's column names
+
     kept = df[df["detected"]]
-    return table_landmarks(kept), table_image_sizes(kept), kept["label"].to_numpy(dtype=object)
+    poses = Poses.from_table(kept)
+    return poses.landmarks, poses.image_sizes, kept["label"].to_numpy(dtype=object)
 
 
 def training_world_landmarks(df: pd.DataFrame) -> np.ndarray:
     """World landmarks (n, 33, 3) of the rows :func:`training_arrays` returns (NaN if absent)."""
-    return table_world_landmarks(df[df["detected"]])
+    from .poses import Poses
+
+    return Poses.from_table(df[df["detected"]]).world_landmarks

@@ -38,14 +38,13 @@ from tqdm.auto import tqdm
 from .counting import RepetitionCounter
 from .draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator
 from .errors import Terminated
-from .landmarks import Pose
+from .landmarks import NO_PERSON, Pose
 from .smoothing import (
     DEFAULT_ALPHA,
     DEFAULT_MARGIN,
     DEFAULT_MAX_MISSING_VIDEO,
     DEFAULT_MIN_FRAMES,
     DEFAULT_WINDOW_VIDEO,
-    NO_PERSON,
     LabelSmoother,
     SmoothedResult,
     frames_or_seconds,

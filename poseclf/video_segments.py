@@ -41,7 +41,9 @@ from .checkpoint import (
 from .cluster import cluster_or_local
 from .dataset import ExtractOptions
 from .errors import InputError, SegmentsError
-from .table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, pose_to_row
+from .landmarks import NO_PERSON
+from .poses import Poses
+from .table import TABLE_COLUMNS
 from .video_sources import VideoInfo, iter_selected_frames
 
 logger = logging.getLogger(__name__)
@@ -430,15 +432,24 @@ def _file_stamp(path: str | os.PathLike) -> _FileStamp:
     return stat.st_size, stat.st_mtime
 
 
-def _rows_table(rows: list[dict]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=list(VIDEO_TABLE_COLUMNS))
-    numeric = list(LANDMARK_COLUMNS + WORLD_COLUMNS)
-    df[numeric] = df[numeric].astype(np.float32)
-    return df
+def _segment_rows(info: VideoInfo, segment: Segment, stride: int, frames: list[int],
+                  poses: list, sizes: list[tuple[int, int]], tag: str) -> pd.DataFrame:
+    """Table rows of one segment's frames (file size and time are stamped later)."""
+    n = len(frames)
+    extra = {"frame": frames,
+             "time_s": [f / info.fps if info.fps else np.nan for f in frames],
+             "file_size": [0] * n, "file_mtime": [np.nan] * n,
+             "segment_start": [segment.start_frame] * n, "stride": [stride] * n,
+             "extractor": [tag] * n}
+    reasons = ["" if pose is not None else NO_PERSON for pose in poses]
+    rows = Poses.from_poses(poses, sizes).to_table(
+        [frame_path(info.source, f) for f in frames], [segment.label] * n, reasons, extra)
+    return rows[list(VIDEO_TABLE_COLUMNS)].astype(_DTYPES)
 
 
 def _empty_table() -> pd.DataFrame:
-    return _rows_table([]).astype(_DTYPES)
+    return Poses.empty().to_table([], [], [], {c: [] for c in VIDEO_COLUMNS + VIDEO_RESUME_COLUMNS}
+                                  ).astype(_DTYPES)
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -476,7 +487,9 @@ def _iter_segment_rows(info: VideoInfo, segments: Sequence[Segment], stride: int
                        options: ExtractOptions, bar) -> Iterator[tuple[Segment, pd.DataFrame]]:
     """Decode the video once; yield each segment's rows as soon as its last frame is done."""
     wanted = {f: seg for seg in segments for f in seg.frames(stride)}
-    rows: list[dict] = []
+    frames: list[int] = []
+    poses: list = []
+    sizes: list[tuple[int, int]] = []
     n_rows = 0
     extractor, current = None, None
     try:
@@ -487,15 +500,17 @@ def _iter_segment_rows(info: VideoInfo, segments: Sequence[Segment], stride: int
                     extractor.close()
                 extractor, current = options.extractor(static_image_mode=False), seg
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            rows.append(_frame_row(info, frame_index, seg, stride, rgb, extractor(rgb),
-                                   options.tag))
+            frames.append(frame_index)
+            poses.append(extractor(rgb))
+            sizes.append((rgb.shape[1], rgb.shape[0]))
             n_rows += 1
             bar.update(1)
             if frame_index == seg.frames(stride)[-1]:
-                yield seg, _rows_table(rows)
-                rows = []
-        if rows:  # the video ended inside this segment
-            yield current, _rows_table(rows)
+                yield seg, _segment_rows(info, seg, stride, frames, poses, sizes, options.tag)
+                frames, poses, sizes = [], [], []
+        if frames:  # the video ended inside this segment
+            yield current, _segment_rows(info, current, stride, frames, poses, sizes,
+                                         options.tag)
     finally:
         if extractor is not None:
             extractor.close()
@@ -563,14 +578,3 @@ def _reusable_segments(previous: pd.DataFrame | None, tasks, videos, stride: int
     if not len(kept):
         return _empty_table(), todo, n_redone
     return kept[list(VIDEO_TABLE_COLUMNS)].astype(_DTYPES).reset_index(drop=True), todo, n_redone
-
-
-def _frame_row(info: VideoInfo, frame: int, segment: Segment, stride: int, rgb: np.ndarray,
-               pose, tag: str) -> dict:
-    row = {"path": frame_path(info.source, frame), "label": segment.label,
-           "width": rgb.shape[1], "height": rgb.shape[0], "detected": pose is not None,
-           "reason": "" if pose is not None else "no_person"}
-    row.update(pose_to_row(pose))
-    row.update(frame=frame, time_s=frame / info.fps if info.fps else np.nan,
-               segment_start=segment.start_frame, stride=stride, extractor=tag)
-    return row

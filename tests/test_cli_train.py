@@ -7,12 +7,12 @@ import warnings
 
 import cv2
 import numpy as np
-import pandas as pd
 import pytest
 from conftest import shared_data_or_skip
 
 from poseclf.cli import main
-from poseclf.table import check_table, pose_to_row, save_table
+from poseclf.poses import Poses
+from poseclf.table import check_table, save_table
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 PHOTOS = {  # (dataset, class): first photos of the class, sorted by name
@@ -26,17 +26,19 @@ def photo_table(tmp_path_factory, image_extractor):
     """A small landmark table made with real BlazePose on shared push-up photos."""
     from poseclf.images import read_image
 
-    rows = []
+    paths, labels, poses, sizes = [], [], [], []
     for (dataset, label), count in PHOTOS.items():
         folder = shared_data_or_skip(dataset, label)
         for path in sorted(folder.iterdir())[:count]:
             image = read_image(path)
-            pose = image_extractor(image)
-            rows.append({"path": str(path), "label": label, "width": image.shape[1],
-                         "height": image.shape[0], "detected": pose is not None,
-                         "reason": "" if pose else "no_person", **pose_to_row(pose)})
+            paths.append(str(path))
+            labels.append(label)
+            poses.append(image_extractor(image))
+            sizes.append((image.shape[1], image.shape[0]))
+    reasons = ["" if pose else "no_person" for pose in poses]
     table = tmp_path_factory.mktemp("tables") / "pushups.csv"
-    save_table(check_table(pd.DataFrame(rows)), table)
+    save_table(check_table(Poses.from_poses(poses, sizes).to_table(paths, labels, reasons)),
+               table)
     return table
 
 

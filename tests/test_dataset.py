@@ -199,16 +199,15 @@ def test_class_summary_counts_reasons():
 
 def test_outliers_also_flag_a_pose_unlike_its_class():
     """A synthetic table: two tight classes and one row whose skeleton is scrambled."""
-    import pandas as pd
 
     from poseclf.landmarks import Pose
+    from poseclf.poses import Poses
     from poseclf.review import UNLIKE_ITS_CLASS, find_outliers
-    from poseclf.table import TABLE_COLUMNS, pose_to_row
 
     rng = np.random.default_rng(11)
     base = rng.random((33, 4)).astype(np.float32)
     base[:, 3] = 1.0
-    rows = []
+    poses, paths, labels = [], [], []
     for i in range(40):
         label = "up" if i % 2 else "down"
         lm = base.copy()
@@ -217,9 +216,10 @@ def test_outliers_also_flag_a_pose_unlike_its_class():
         lm[:, :2] += rng.normal(0, 0.005, (33, 2))
         if i == 7:  # a bad detection: limbs thrown about
             lm[11:, :2] = rng.random((22, 2))
-        rows.append({"path": f"{label}/{i}.jpg", "label": label, "width": 100, "height": 100,
-                     "detected": True, "reason": "", **pose_to_row(Pose(lm, None, (100, 100)))})
-    flagged = find_outliers(pd.DataFrame(rows, columns=list(TABLE_COLUMNS)), "knn")
+        poses.append(Pose(lm, None, (100, 100)))
+        paths.append(f"{label}/{i}.jpg")
+        labels.append(label)
+    flagged = find_outliers(Poses.from_poses(poses).to_table(paths, labels, [""] * 40), "knn")
     assert "up/7.jpg" in set(flagged["path"])
     row = flagged.set_index("path").loc["up/7.jpg"]
     assert row["problem"] == UNLIKE_ITS_CLASS or row["margin"] > 0

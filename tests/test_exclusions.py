@@ -12,22 +12,19 @@ import pytest
 from poseclf.cli import main
 from poseclf.errors import TableError
 from poseclf.exclusions import apply_exclusions, load_exclusions, load_training_tables
-from poseclf.landmarks import Pose
 from poseclf.model import PoseModel
-from poseclf.table import check_table, pose_to_row, save_table
+from poseclf.poses import Poses
+from poseclf.table import check_table, save_table
 
 SHIPPED_LIST = Path(__file__).resolve().parents[1] / "datasets" / "exclusions.csv"
 
 
 def _table(path, names, label="a"):
     """A small valid table whose rows are named ``names``."""
-    rows = []
     rng = np.random.default_rng(len(names))
-    for i, name in enumerate(names):
-        lm = rng.random((33, 4)).astype(np.float32)
-        rows.append({"path": name, "label": label if i % 2 else "b", "width": 64, "height": 48,
-                     "detected": True, "reason": "", **pose_to_row(Pose(lm, None, (64, 48)))})
-    save_table(check_table(pd.DataFrame(rows)), path)
+    poses = Poses(rng.random((len(names), 33, 4)), image_sizes=[(64, 48)] * len(names))
+    labels = [label if i % 2 else "b" for i in range(len(names))]
+    save_table(check_table(poses.to_table(list(names), labels, [""] * len(names))), path)
     return path
 
 

@@ -8,8 +8,8 @@ from poseclf.landmarks import (
     POSE_CONNECTIONS,
     Pose,
     PoseLandmark,
-    stack_poses,
 )
+from poseclf.poses import Poses
 
 
 def test_topology_has_33_named_landmarks_in_model_order():
@@ -58,9 +58,9 @@ def test_mirrored_pose_twice_is_the_same_pose():
     )
 
 
-def test_stack_poses_gives_landmarks_and_sizes():
-    poses = [Pose(np.zeros((33, 4)), None, (640, 480)), Pose(np.ones((33, 4)), None, (10, 20))]
-    landmarks, sizes = stack_poses(poses)
-    assert landmarks.shape == (2, 33, 4) and landmarks.dtype == np.float32
-    np.testing.assert_array_equal(sizes, [[640, 480], [10, 20]])
-    assert stack_poses([])[0].shape == (0, 33, 4)
+def test_poses_stack_single_poses_with_their_sizes():
+    poses = Poses.from_poses([Pose(np.zeros((33, 4)), None, (640, 480)),
+                              Pose(np.ones((33, 4)), None, (10, 20))])
+    assert poses.landmarks.shape == (2, 33, 4) and poses.landmarks.dtype == np.float32
+    np.testing.assert_array_equal(poses.image_sizes, [[640, 480], [10, 20]])
+    assert len(Poses.from_poses([])) == 0

@@ -1,14 +1,14 @@
 """`poseclf train A B --card`: several tables stacked, and a card that matches the model."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from poseclf.cli import main
 from poseclf.landmarks import Pose
 from poseclf.model import PoseModel
 from poseclf.model_card import card_accuracy
-from poseclf.table import TABLE_COLUMNS, pose_to_row, save_table
+from poseclf.poses import Poses
+from poseclf.table import save_table
 
 
 def _synthetic_table(path, labels, seed):
@@ -16,15 +16,15 @@ def _synthetic_table(path, labels, seed):
     rng = np.random.default_rng(seed)
     base = rng.random((33, 4)).astype(np.float32)
     base[:, 3] = 1.0
-    rows = []
-    for i, label in enumerate(labels):
+    poses = []
+    for label in labels:
         lm = base.copy()
         if label == "up":
             lm[[15, 16], 1] -= 0.6  # wrists above the head
         lm[:, :2] += rng.normal(0, 0.01, (33, 2))
-        rows.append({"path": f"{label}/{i}.jpg", "label": label, "width": 100, "height": 100,
-                     "detected": True, "reason": "", **pose_to_row(Pose(lm, None, (100, 100)))})
-    return save_table(pd.DataFrame(rows, columns=list(TABLE_COLUMNS)), path)
+        poses.append(Pose(lm, None, (100, 100)))
+    paths = [f"{label}/{i}.jpg" for i, label in enumerate(labels)]
+    return save_table(Poses.from_poses(poses).to_table(paths, labels, [""] * len(labels)), path)
 
 
 def test_train_stacks_tables_and_writes_a_card(tmp_path, capsys):

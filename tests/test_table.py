@@ -6,28 +6,24 @@ import pytest
 
 from poseclf.errors import TableError
 from poseclf.landmarks import Pose
+from poseclf.poses import Poses
 from poseclf.table import (
     LANDMARK_COLUMNS,
     TABLE_COLUMNS,
     WORLD_COLUMNS,
     load_table,
-    pose_to_row,
     save_table,
-    table_landmarks,
     training_arrays,
 )
 
 
 def _table() -> pd.DataFrame:
     rng = np.random.default_rng(3)
-    rows = []
-    for i, label in enumerate(["tree", "tree", "plank"]):
-        pose = Pose(rng.random((33, 4)), rng.normal(size=(33, 3)), (640, 480))
-        rows.append({"path": f"{label}/ä{i}.jpg", "label": label, "width": 640, "height": 480,
-                     "detected": True, "reason": "", **pose_to_row(pose)})
-    rows.append({"path": "plank/none.jpg", "label": "plank", "width": 10, "height": 10,
-                 "detected": False, "reason": "no_person", **pose_to_row(None)})
-    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    labels = ["tree", "tree", "plank"]
+    poses = [Pose(rng.random((33, 4)), rng.normal(size=(33, 3)), (640, 480)) for _ in labels]
+    paths = [f"{label}/ä{i}.jpg" for i, label in enumerate(labels)] + ["plank/none.jpg"]
+    return Poses.from_poses(poses + [None], [(640, 480)] * 3 + [(10, 10)]).to_table(
+        paths, labels + ["plank"], ["", "", "", "no_person"])
 
 
 def test_column_names_are_stable_and_documented():
@@ -43,8 +39,9 @@ def test_table_round_trips(tmp_path, suffix):
     back = load_table(save_table(table, tmp_path / f"t{suffix}"))
     assert list(back["path"]) == list(table["path"])
     assert list(back["reason"]) == ["", "", "", "no_person"]
-    np.testing.assert_allclose(table_landmarks(back), table_landmarks(table), atol=1e-6)
-    assert np.isnan(table_landmarks(back)[3]).all()
+    np.testing.assert_allclose(Poses.from_table(back).landmarks,
+                               Poses.from_table(table).landmarks, atol=1e-6)
+    assert np.isnan(Poses.from_table(back).landmarks[3]).all()
 
 
 def test_training_arrays_keep_detected_rows_only():

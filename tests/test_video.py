@@ -20,8 +20,8 @@ from conftest import REPO, shared_data_or_skip
 
 from poseclf.cli import main
 from poseclf.images import read_image
-from poseclf.landmarks import stack_poses
 from poseclf.model import PoseModel
+from poseclf.poses import Poses
 from poseclf.video import STOP_MAX_FRAMES, run_video
 from poseclf.video_outputs import PROBABILITY_PREFIX, TIMELINE_COLUMNS, TimelineWriter, VideoSink
 from poseclf.video_sources import VideoError, VideoInfo, open_source, parse_source
@@ -41,8 +41,8 @@ def pushup_model(tmp_path_factory, image_extractor):
             if pose is not None:
                 poses.append(pose)
                 labels.append(label)
-    landmarks, sizes = stack_poses(poses)
-    model = PoseModel.train(landmarks, sizes, labels, classifier="knn", cv=0)
+    batch = Poses.from_poses(poses)
+    model = PoseModel.train(batch.landmarks, batch.image_sizes, labels, classifier="knn", cv=0)
     return model.save(tmp_path_factory.mktemp("model") / "pushups.skops")
 
 
