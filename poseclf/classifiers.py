@@ -21,7 +21,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted, check_X_y
 
 from .embedding import float_matrix
 
@@ -96,17 +96,23 @@ class PoseKNNClassifier(ClassifierMixin, BaseEstimator):
                 "need 1 <= top_n_by_mean_distance <= top_n_by_max_distance, got "
                 f"{self.top_n_by_mean_distance} and {self.top_n_by_max_distance}"
             )
-        X = check_array(X, dtype=np.float64)
-        y = np.asarray(y)
-        if len(y) != len(X):
-            raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
+                             "is None")
+        X, y = check_X_y(X, y, dtype=np.float64)  # y: 1-D (a column vector with a warning)
         check_classification_targets(y)
         self.classes_, self.y_fit_ = np.unique(y, return_inverse=True)
         self.n_features_in_ = X.shape[1]
         self.weights_ = self._weights(X.shape[1])
         self.X_fit_ = X * self.weights_
         self.__dict__.pop("_cache", None)
+        self._search_arrays()  # built here, so that prediction never changes the estimator
         return self
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if hasattr(self, "X_fit_"):
+            self._search_arrays()
 
     def _search_arrays(self) -> dict:
         """float32 training set in both layouts and the mirror map, built once per fit.

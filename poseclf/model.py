@@ -14,21 +14,17 @@ import logging
 import os
 import zipfile
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
 from ._version import __version__
-from .classifiers import PoseKNNClassifier, make_classifier
-from .embedding import PoseEmbedder, mirror_landmarks, mirror_world_landmarks, pose_matrix
+from .embedding import pose_matrix
 from .errors import InputError, ModelFileError, RunError
 from .files import replace_atomically
 from .landmarks import Pose
-from .lean_predict import LEAN_MAX_ROWS, lean_predict_proba, pipeline_predict_proba
 from .model_file import (
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
@@ -50,14 +46,13 @@ from .novelty import (
     NoveltyScorer,
     VisibilityCheck,
 )
+from .pose_classifier import PoseClassifier, Predictions, plain_params, pose_rows
 from .table import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
 MODEL_SUFFIX = ".skops"
 CV_RANDOM_STATE = 0  # fold shuffling seed: same folds every run
-LEAN_PROBE_ROWS = 32  # training embeddings (and as many perturbed) checking the lean path
-LEAN_PROBE_NOISE = 0.5  # perturbation of the probes, in novelty-scale units (off the data too)
 
 #: Types a poseclf model file may contain (skops refuses everything else).
 TRUSTED_TYPES: tuple[str, ...] = (
@@ -101,42 +96,6 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "builtins.NoneType",
     "builtins.object",
 )
-
-
-def _fit_pipeline(pipeline: Pipeline, landmarks, sizes, labels, mirror: bool) -> Pipeline:
-    """Fit on the poses (plus their mirror images when ``mirror``)."""
-    X = pose_matrix(landmarks, sizes)
-    y = np.asarray(labels)
-    groups = np.arange(len(y))  # a pose and its mirror image share a group
-    if mirror:
-        X = np.concatenate([X, pose_matrix(mirror_landmarks(landmarks), sizes)])
-        y = np.concatenate([y, y])
-        groups = np.concatenate([groups, groups])
-    search = pipeline.steps[-1][1]
-    if isinstance(search, GridSearchCV):  # grouped folds: see classifiers._grid_search
-        pipeline.fit(X, y, **{f"{pipeline.steps[-1][0]}__groups": groups})
-    else:
-        pipeline.fit(X, y)
-    if isinstance(search, GridSearchCV):  # keep only the chosen model (smaller, simpler file)
-        pipeline.steps[-1] = (pipeline.steps[-1][0], search.best_estimator_)
-        pipeline.best_params_ = search.best_params_
-    return pipeline
-
-
-def build_pipeline(classifier: str = "svm", *, embedder_params: dict | None = None,
-                   classifier_params: dict | None = None, mirror: bool = True) -> Pipeline:
-    """Unfitted ``Pipeline([("embed", PoseEmbedder), ("classify", ...)])``.
-
-    For ``knn`` without mirror augmentation the classifier gets the embedder's mirror map, so
-    queries are also compared mirrored (with augmentation that adds nothing).
-    """
-    embedder = PoseEmbedder(**(embedder_params or {}))
-    clf = make_classifier(classifier, **(classifier_params or {}))
-    knn = clf.estimator if isinstance(clf, GridSearchCV) else clf
-    if isinstance(knn, PoseKNNClassifier) and not mirror and knn.mirror_map is None:
-        index, sign = embedder.fit(np.zeros((1, 33, 4))).mirror_map()
-        knn.set_params(mirror_map=(index, sign))
-    return Pipeline([("embed", embedder), ("classify", clf)])
 
 
 def evaluation_report(y_true, y_pred, classes=None) -> dict:
@@ -184,16 +143,12 @@ def cross_validate_model(landmarks, image_sizes, labels, classifier: str = "svm"
     if folds < cv:
         log.warning("cv lowered from %d to %d folds (smallest class has %d samples)",
                     cv, folds, counts.min())
-    sizes = np.asarray(image_sizes, dtype=np.float32)
-    pipeline = build_pipeline(classifier, embedder_params=embedder_params,
-                              classifier_params=classifier_params, mirror=mirror)
-    pred = np.empty(len(labels), dtype=object)
+    estimator = PoseClassifier(classifier, classifier_params=classifier_params,
+                               embedder_params=embedder_params, mirror=mirror, rejection=False)
     splitter = StratifiedKFold(folds, shuffle=True, random_state=random_state)
-    for train, test in splitter.split(landmarks, labels):
-        fitted = _fit_pipeline(clone(pipeline), landmarks[train], sizes[train], labels[train],
-                               mirror)
-        proba = fitted.predict_proba(pose_matrix(landmarks[test], sizes[test]))
-        pred[test] = fitted.classes_[np.argmax(proba, axis=1)]
+    proba = cross_val_predict(estimator, pose_rows(landmarks, image_sizes), labels, cv=splitter,
+                              method="predict_proba")
+    pred = np.unique(labels)[np.argmax(proba, axis=1)]
     report = evaluation_report(labels, pred)
     report["cv"] = folds
     return report
@@ -227,7 +182,7 @@ SMALL_CLASS = 20
 
 
 @contextlib.contextmanager
-def _small_classes_as_input_error(labels: np.ndarray):
+def small_classes_as_input_error(labels: np.ndarray):
     """Turn scikit-learn's fold-size errors on small classes into an error that says the fix."""
     try:
         yield
@@ -245,14 +200,16 @@ def _small_classes_as_input_error(labels: np.ndarray):
 
 
 class PoseModel:
-    """A trained pose classifier: :class:`PoseEmbedder` + classifier, classes and metadata.
+    """A trained pose classifier and its file: a fitted :class:`PoseClassifier`, its classes
+    and metadata.
 
-    Make one with :meth:`train` or :meth:`load`.
+    Make one with :meth:`train` or :meth:`load`; the arithmetic is the estimator's
+    (:attr:`estimator`), this class adds the training report, the metadata and the safe file.
 
     Attributes
     ----------
-    pipeline : sklearn Pipeline
-        ``embed`` then ``classify``, fitted; input is :func:`pose_matrix`.
+    estimator : PoseClassifier
+        Fitted; its input is :func:`~poseclf.pose_classifier.pose_rows`.
     classes_ : list of str
     metadata : dict
         poseclf version, landmark schema, classifier name and parameters, training-set size and
@@ -268,21 +225,22 @@ class PoseModel:
     (2,)
     """
 
-    def __init__(self, pipeline: Pipeline, metadata: dict, novelty: NoveltyScorer | None = None,
-                 visibility: VisibilityCheck | None = None,
-                 novelty_features: NoveltyEmbedder | None = None,
-                 novelty_image: NoveltyScorer | None = None):
-        self.pipeline = pipeline
+    def __init__(self, estimator: PoseClassifier, metadata: dict):
+        self.estimator = estimator
         self.metadata = metadata
-        self.classes_ = [str(c) for c in pipeline.classes_]
-        #: Open-set rejection (None: the model predates it and never rejects).
-        self.novelty_ = novelty
-        self.visibility_ = visibility if novelty is not None else None
-        #: Features of the novelty score (None: files from before them use the classifier's
-        #: embedding).
-        self.novelty_features_ = novelty_features if novelty is not None else None
-        #: Image-only scorer for poses without world landmarks, when :attr:`novelty_` uses them.
-        self.novelty_image_ = novelty_image if novelty_features is not None else None
+        self.classes_ = [str(c) for c in estimator.classes_]
+
+    # The fitted parts, as the model file stores them.
+    pipeline = property(lambda self: self.estimator.pipeline_,
+                        doc="``embed`` then ``classify``, fitted; input is a pose matrix.")
+    novelty_ = property(lambda self: self.estimator.novelty_,
+                        doc="Novelty scorer (None: the file predates rejection).")
+    visibility_ = property(lambda self: self.estimator.visibility_,
+                           doc="The ``partial`` rule (None without novelty data).")
+    novelty_features_ = property(lambda self: self.estimator.novelty_features_,
+                                 doc="Novelty features (None: files from before them).")
+    novelty_image_ = property(lambda self: self.estimator.novelty_image_,
+                              doc="Image-only scorer when :attr:`novelty_` uses world landmarks.")
 
     @classmethod
     def train(cls, landmarks, image_sizes, labels, classifier: str = "svm", *, cv: int = 5,
@@ -298,8 +256,8 @@ class PoseModel:
         (:class:`~poseclf.novelty.VisibilityCheck`) set the open-set rejection; its threshold is
         always calibrated by cross-validation on the training set (mirror images included in
         the reference poses whatever ``mirror`` is: a mirrored pose is never novel).
-        ``world_landmarks`` ``(n, 33, 3)`` (BlazePose world landmarks, e.g. from
-        :func:`~poseclf.table.training_world_landmarks`) add 3D limb directions to the novelty
+        ``world_landmarks`` ``(n, 33, 3)`` (BlazePose world landmarks, e.g.
+        ``Poses.from_table(rows).world_landmarks``) add 3D limb directions to the novelty
         features; without them, or when some are missing, novelty uses the image landmarks only.
         """
         landmarks = np.asarray(landmarks, dtype=np.float32)
@@ -307,108 +265,25 @@ class PoseModel:
         if len(labels) != len(landmarks):
             raise ValueError(f"{len(landmarks)} landmark sets but {len(labels)} labels")
         check_training_labels(labels)
-        sizes = None if image_sizes is None else np.asarray(image_sizes, dtype=np.float32)
-        if sizes is None:
-            sizes = np.ones((len(landmarks), 2), np.float32)
-        with _small_classes_as_input_error(labels):
-            return cls._train(landmarks, sizes, labels, classifier, cv=cv, mirror=mirror,
-                              embedder_params=embedder_params,
-                              classifier_params=classifier_params,
-                              novelty_params=novelty_params,
-                              visibility_params=visibility_params,
-                              world_landmarks=world_landmarks)
-
-    @classmethod
-    def _train(cls, landmarks, sizes, labels, classifier, *, cv, mirror, embedder_params,
-               classifier_params, novelty_params, visibility_params,
-               world_landmarks) -> PoseModel:
-        pipeline = build_pipeline(classifier, embedder_params=embedder_params,
-                                  classifier_params=classifier_params, mirror=mirror)
-        scores = None
-        if cv and cv > 1:
-            report = cross_validate_model(
-                landmarks, sizes, labels, classifier, cv=cv, mirror=mirror,
-                embedder_params=embedder_params, classifier_params=classifier_params)
-            scores = {
-                "folds": report["cv"],
-                "accuracy": report["accuracy"],
-                "macro_f1": report["macro_f1"],
-                "recall": {str(c): v["recall"] for c, v in report["per_class"].items()},
-                "labels": [str(c) for c in report["labels"]],  # plain str: no .npy each
-                "confusion": report["confusion"],
-            }
-        _fit_pipeline(pipeline, landmarks, sizes, labels, mirror)
-        features = NoveltyEmbedder(_plain(pipeline.named_steps["embed"].get_params())).fit()
-        novelty, novelty_image = _fit_novelty(features, landmarks, sizes, labels,
-                                              _usable_world(world_landmarks, len(labels)),
-                                              novelty_params or {})
-        visibility = VisibilityCheck(**(visibility_params or {}))
-        classes, counts = np.unique(labels, return_counts=True)
-        params = _plain(classifier_params or {})
-        if hasattr(pipeline, "best_params_"):
-            params["best_params"] = _plain(pipeline.best_params_)
-        metadata = {
-            "poseclf_version": __version__,
-            "schema_version": SCHEMA_VERSION,
-            "classifier": classifier,
-            "classifier_params": params,
-            "embedder_params": _plain(pipeline.named_steps["embed"].get_params()),
-            "mirror_augmentation": bool(mirror),
-            "n_samples": len(labels),
-            "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
-            "cv_scores": scores,
-            "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "rejection": _rejection_metadata(novelty, visibility, novelty_image),
-        }
-        return cls(pipeline, metadata, novelty, visibility, features, novelty_image)
+        rows = pose_rows(landmarks, image_sizes, world_landmarks)
+        estimator = PoseClassifier(classifier, classifier_params=classifier_params,
+                                   embedder_params=embedder_params, mirror=mirror,
+                                   novelty_params=novelty_params,
+                                   visibility_params=visibility_params)
+        with small_classes_as_input_error(labels):
+            scores = None
+            if cv and cv > 1:
+                report = cross_validate_model(
+                    landmarks, image_sizes, labels, classifier, cv=cv, mirror=mirror,
+                    embedder_params=embedder_params, classifier_params=classifier_params)
+                scores = _cv_scores(report)
+            estimator.fit(rows, labels)
+        return cls(estimator, _training_metadata(estimator, labels, scores))
 
     # -- prediction -----------------------------------------------------------------------
     def predict_proba(self, landmarks, image_sizes=None) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` in the order of :attr:`classes_`."""
-        X = pose_matrix(landmarks, image_sizes)
-        return self._classify(self._classifier_cache()["embedder"].transform(X))
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state.pop("_lean", None)  # derived from the pipeline; rebuilt on first use, not saved
-        return state
-
-    def _classify(self, embedded: np.ndarray) -> np.ndarray:
-        """Probabilities of validated embeddings: the lean path for a few rows (one video
-        frame), scikit-learn for batches and for classifiers the lean path does not cover."""
-        cache = self._classifier_cache()
-        if len(embedded) <= LEAN_MAX_ROWS:
-            if "lean" not in cache:  # built and checked against scikit-learn once per model
-                cache["lean"] = lean_predict_proba(cache["classifier"],
-                                                   self._lean_probe(embedded))
-            if cache["lean"] is not None:
-                return cache["lean"](embedded)
-        return pipeline_predict_proba(cache["classifier"], embedded)
-
-    def _classifier_cache(self) -> dict:
-        """The embedder, the classifier part of the pipeline and its lean path, rebuilt when
-        the steps change (``Pipeline.named_steps`` and slicing cost ~5 us a call)."""
-        steps = tuple(step for _, step in self.pipeline.steps)
-        cache = self.__dict__.get("_lean")
-        if cache is None or cache["pipeline"] is not self.pipeline or cache["steps"] != steps:
-            classifier = self.pipeline[-1] if len(steps) == 2 else self.pipeline[1:]
-            cache = {"pipeline": self.pipeline, "steps": steps, "classifier": classifier,
-                     "embedder": self.pipeline.named_steps["embed"]}
-            self.__dict__["_lean"] = cache
-        return cache
-
-    def _lean_probe(self, embedded: np.ndarray) -> np.ndarray:
-        """Embeddings on which the lean path must match scikit-learn: training poses (from the
-        novelty data) and perturbed copies, else the query itself."""
-        scorer = self.novelty_image_ or self.novelty_
-        if scorer is None:
-            return embedded
-        n = embedded.shape[1]  # the classifier's embedding is the first columns of the novelty's
-        ref = scorer.reference_[:, :n]
-        rows = ref[np.linspace(0, len(ref) - 1, min(LEAN_PROBE_ROWS, len(ref))).astype(int)]
-        rows = np.concatenate([rows, rows + np.random.default_rng(0).normal(
-            0, LEAN_PROBE_NOISE, rows.shape)])
-        return rows.astype(np.float64) * scorer.scale_ + scorer.center_[:n]
+        return self.estimator.predict_proba(pose_rows(landmarks, image_sizes))
 
     @property
     def can_reject(self) -> bool:
@@ -429,57 +304,11 @@ class PoseModel:
                             reject: bool = True) -> Predictions:
         """Labels, probabilities, novelty scores and partial flags in one pass.
 
-        With ``reject`` (and a model that has novelty data) a pose whose key joints are hidden
-        is labelled ``"partial"`` and one whose novelty exceeds its threshold ``"unknown"``; the
-        probabilities are those of the classifier either way. ``world_landmarks``
-        ``(n, 33, 3)`` (or None) are used by models trained with them; a pose without them
-        (None or NaN) is scored on the image landmarks against the image-only threshold.
+        See :meth:`PoseClassifier.predict_with_scores`; ``world_landmarks`` ``(n, 33, 3)`` (or
+        None, or NaN rows) are used by models trained with them.
         """
-        X = pose_matrix(landmarks, image_sizes)
-        embedder = self._classifier_cache()["embedder"]
-        image = None
-        if self.novelty_features_ is not None:  # one embedding pass: the classifier's
-            image = self.novelty_features_.image_features(X)  # embedding is its first columns
-            embedded = image[:, :embedder.n_features_out_]
-        else:
-            embedded = embedder.transform(X)
-        proba = self._classify(embedded)
-        labels = np.asarray(self.classes_, dtype=object)[np.argmax(proba, axis=1)]
-        if self.novelty_ is None:
-            nan = np.full(len(labels), np.nan)
-            return Predictions(labels, proba, nan, np.zeros(len(labels), dtype=bool), nan)
-        world = _world_array(world_landmarks, len(X))  # checked even when not used
-        novelty, threshold = self._novelty(embedded, image, world)
-        partial = self.visibility_.is_partial(X[:, :132].reshape(-1, 33, 4))
-        if reject:
-            labels = labels.copy()
-            labels[novelty > threshold] = UNKNOWN_LABEL
-            labels[partial] = PARTIAL_LABEL
-        return Predictions(labels, proba, novelty, partial, threshold)
-
-    def _novelty(self, embedded: np.ndarray, image: np.ndarray | None,
-                 world: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Novelty score and threshold of each pose, from the classifier embedding, the image
-        part of the novelty features (None for files from before them) and world landmarks."""
-        n = len(embedded)
-        if image is None:  # file from before the novelty features: the classifier embedding
-            return self.novelty_.score(embedded), np.full(n, self.novelty_.threshold_)
-        if self.novelty_image_ is None:  # trained without world landmarks
-            return self.novelty_.score(image), np.full(n, self.novelty_.threshold_)
-        features = self.novelty_features_
-        novelty = np.empty(n)
-        threshold = np.empty(n)
-        world_part = (np.full((n, features.n_world_features_), np.nan) if world is None
-                      else features.world_features(world))
-        has_world = np.isfinite(world_part).all(axis=1)
-        if has_world.any():
-            novelty[has_world] = self.novelty_.score(
-                np.concatenate([image[has_world], world_part[has_world]], axis=1))
-            threshold[has_world] = self.novelty_.threshold_
-        if not has_world.all():
-            novelty[~has_world] = self.novelty_image_.score(image[~has_world])
-            threshold[~has_world] = self.novelty_image_.threshold_
-        return novelty, threshold
+        return self.estimator.predict_with_scores(
+            pose_rows(landmarks, image_sizes, world_landmarks), reject=reject)
 
     def novelty(self, landmarks, image_sizes=None, *, world_landmarks=None) -> np.ndarray:
         """Novelty score of each pose (NaN without novelty data); see :mod:`poseclf.novelty`."""
@@ -605,16 +434,28 @@ class PoseModel:
                 raise ModelFileError(f"{path}: cannot read as joblib/pickle ({err}); "
                                      f"{REMAKE}") from err
         if isinstance(payload, PoseModel):
-            payload = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
-                       "metadata": payload.metadata, "pipeline": payload.pipeline,
-                       "novelty": payload.novelty_,
-                       "visibility": (payload.visibility_.get_params()
-                                      if payload.visibility_ is not None else None),
-                       "novelty_features": payload.__dict__.get("novelty_features_"),
-                       "novelty_image": payload.__dict__.get("novelty_image_")}
-        model = cls(*_check_payload(payload, path), *_check_rejection(payload, path))
+            payload = _pickled_payload(payload)
+        pipeline, meta = _check_payload(payload, path)
+        model = cls(PoseClassifier.from_parts(pipeline, *_check_rejection(payload, path)), meta)
         check_predicts(model, path)
         return model
+
+
+def _pickled_payload(model: PoseModel) -> dict:
+    """The file payload of a pickled :class:`PoseModel` (any poseclf version's layout)."""
+    state = model.__dict__
+    if "estimator" in state:  # the estimator's parts, as a skops file stores them
+        est = state["estimator"]
+        state = {"pipeline": est.__dict__.get("pipeline_"), "novelty_": est.novelty_,
+                 "visibility_": est.visibility_, "novelty_features_": est.novelty_features_,
+                 "novelty_image_": est.novelty_image_}
+    visibility = state.get("visibility_")
+    return {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
+            "metadata": state.get("metadata", model.__dict__.get("metadata")),
+            "pipeline": state.get("pipeline"), "novelty": state.get("novelty_"),
+            "visibility": visibility.get_params() if visibility is not None else None,
+            "novelty_features": state.get("novelty_features_"),
+            "novelty_image": state.get("novelty_image_")}
 
 
 def _load_skops(path: Path, trusted: bool):
@@ -674,52 +515,40 @@ def _check_payload(payload, path: Path) -> tuple[Pipeline, dict]:
     return pipeline, meta
 
 
-class Predictions(NamedTuple):
-    """What :meth:`PoseModel.predict_with_scores` returns, one row per pose."""
-
-    labels: np.ndarray  # str: a class, "unknown" or "partial"
-    proba: np.ndarray  # (n, n_classes) classifier probabilities, also for rejected poses
-    novelty: np.ndarray  # (n,) novelty score (NaN when the model has no novelty data)
-    partial: np.ndarray  # (n,) bool: too few key joints visible
-    threshold: np.ndarray  # (n,) novelty threshold the pose was held to (NaN: no novelty data)
-
-
-def _usable_world(world_landmarks, n: int) -> np.ndarray | None:
-    """Training world landmarks when every row has them, else None (image-only novelty)."""
-    world = _world_array(world_landmarks, n)
-    if world is None:
-        return None
-    if not np.isfinite(world).all():
-        missing = int((~np.isfinite(world).all(axis=(1, 2))).sum())
-        log.warning("%d of %d training poses have no world landmarks: novelty uses the image "
-                    "landmarks only", missing, n)
-        return None
-    return world
+def _cv_scores(report: dict) -> dict:
+    """The cross-validated figures a model's metadata keeps."""
+    return {
+        "folds": report["cv"],
+        "accuracy": report["accuracy"],
+        "macro_f1": report["macro_f1"],
+        "recall": {str(c): v["recall"] for c, v in report["per_class"].items()},
+        "labels": [str(c) for c in report["labels"]],  # plain str: no .npy each
+        "confusion": report["confusion"],
+    }
 
 
-def _world_array(world_landmarks, n: int) -> np.ndarray | None:
-    if world_landmarks is None:
-        return None
-    world = np.asarray(world_landmarks, dtype=np.float64)
-    if world.shape != (n, 33, 3):
-        raise ValueError(f"world_landmarks must have shape ({n}, 33, 3), got {world.shape}")
-    return world
-
-
-def _fit_novelty(features: NoveltyEmbedder, landmarks, sizes, labels, world,
-                 params: dict) -> tuple[NoveltyScorer, NoveltyScorer | None]:
-    """The novelty scorer (on image + world features when ``world`` is given) and, with world
-    landmarks, the image-only scorer for poses without them."""
-    mirrored = mirror_landmarks(landmarks)
-    image = features.image_features(pose_matrix(landmarks, sizes))
-    image_mirror = features.image_features(pose_matrix(mirrored, sizes))
-    image_scorer = NoveltyScorer(**params).fit(image, labels, image_mirror)
-    if world is None:
-        return image_scorer, None
-    both = np.concatenate([image, features.world_features(world)], axis=1)
-    both_mirror = np.concatenate(
-        [image_mirror, features.world_features(mirror_world_landmarks(world))], axis=1)
-    return NoveltyScorer(**params).fit(both, labels, both_mirror), image_scorer
+def _training_metadata(estimator: PoseClassifier, labels: np.ndarray,
+                       scores: dict | None) -> dict:
+    """What a trained model records about itself (shown by model cards and ``evaluate``)."""
+    classes, counts = np.unique(labels, return_counts=True)
+    params = plain_params(estimator.classifier_params or {})
+    if hasattr(estimator, "best_params_"):
+        params["best_params"] = plain_params(estimator.best_params_)
+    embedder_params = plain_params(estimator.pipeline_.named_steps["embed"].get_params())
+    return {
+        "poseclf_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "classifier": estimator.classifier,
+        "classifier_params": params,
+        "embedder_params": embedder_params,
+        "mirror_augmentation": bool(estimator.mirror),
+        "n_samples": len(labels),
+        "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
+        "cv_scores": scores,
+        "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "rejection": _rejection_metadata(estimator.novelty_, estimator.visibility_,
+                                         estimator.novelty_image_),
+    }
 
 
 def _rejection_metadata(novelty: NoveltyScorer, visibility: VisibilityCheck,
@@ -765,17 +594,3 @@ def _check_rejection(payload: dict, path: Path) -> tuple:
                                  "novelty features; retrain it with `poseclf train`.")
         check_novelty_scorer(image, path, "image-only novelty data")
     return novelty, visibility, features, image
-
-
-def _plain(params: dict) -> dict:
-    """JSON/skops-friendly copy of parameters (arrays and tuples become lists, others str)."""
-    out = {}
-    for key, value in params.items():
-        if isinstance(value, (bool, int, float, str)) or value is None:
-            out[key] = value
-        elif isinstance(value, (tuple, list)):
-            out[key] = [v if isinstance(v, (bool, int, float, str)) else str(v)
-                        for v in value]
-        else:
-            out[key] = str(value)
-    return out

@@ -45,7 +45,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedKFold
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
 from .embedding import DIRECTION_PAIRS, PoseEmbedder, world_directions
 from .landmarks import PoseLandmark
@@ -118,7 +119,7 @@ class NoveltyScorer(BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(60, 4))
     >>> scorer = NoveltyScorer().fit(X, np.repeat(["a", "b"], 30))
-    >>> bool(scorer.score(X[:1] + 100)[0] > scorer.threshold_)
+    >>> bool(scorer.novelty(X[:1] + 100)[0] > scorer.threshold_)
     True
     """
 
@@ -152,10 +153,8 @@ class NoveltyScorer(BaseEstimator):
             pose's own mirror image is held out with it.
         """
         self._check_params()
-        X = check_array(X, dtype=np.float64)
-        y = np.asarray(y)
-        if len(y) != len(X):
-            raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+        X, y = check_X_y(X, y, dtype=np.float64)
+        check_classification_targets(y)
         if X_mirror is not None:
             X_mirror = check_array(X_mirror, dtype=np.float64)
             if X_mirror.shape != X.shape:
@@ -164,7 +163,7 @@ class NoveltyScorer(BaseEstimator):
         folds = min(int(self.cv), int(counts.min()))
         if folds < 2:
             raise ValueError("novelty calibration needs at least 2 samples per class; the "
-                             f"smallest class has {counts.min()}")
+                             f"smallest class has {counts.min()} sample(s)")
         both = X if X_mirror is None else np.concatenate([X, X_mirror])
         self.n_features_in_ = X.shape[1]
         self.center_ = both.mean(axis=0)
@@ -213,7 +212,7 @@ class NoveltyScorer(BaseEstimator):
             out[start:start + block] = np.sqrt(np.maximum(nearest, 0.0) / Q.shape[1]).mean(axis=1)
         return out
 
-    def score(self, X) -> np.ndarray:
+    def novelty(self, X) -> np.ndarray:
         """Novelty of each embedding, ``(n,)``: higher is farther from the training poses."""
         if not hasattr(self, "reference_"):  # cheaper than check_is_fitted per video frame
             check_is_fitted(self)
@@ -234,7 +233,7 @@ class NoveltyScorer(BaseEstimator):
 
     def is_novel(self, X) -> np.ndarray:
         """True where the novelty is above :attr:`threshold_`."""
-        return self.score(X) > self.threshold_
+        return self.novelty(X) > self.threshold_
 
 
 class NoveltyEmbedder(BaseEstimator):

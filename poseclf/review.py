@@ -74,9 +74,10 @@ def out_of_fold_proba(
         Each row's novelty score divided by the rejection threshold of the model that did not
         see it: above 1, that model would answer ``unknown`` (NaN where it could not tell).
     """
-    from sklearn.model_selection import LeaveOneOut, StratifiedKFold
+    from sklearn.model_selection import LeaveOneOut, StratifiedKFold, cross_validate
 
-    from .model import PoseModel
+    from .model import check_training_labels, small_classes_as_input_error
+    from .pose_classifier import PoseClassifier, pose_rows
     from .poses import Poses
 
     rows = df[df["detected"].astype(bool)].reset_index(drop=True)
@@ -87,37 +88,41 @@ def out_of_fold_proba(
         raise InputError(f"outlier review needs detected rows of at least 2 classes and the "
                          f"table has {found}: add the photos of another class")
     poses = Poses.from_table(rows)
-    landmarks, sizes = poses.landmarks, poses.image_sizes
     world = poses.world_landmarks if poses.has_world.all() else None  # else image-only novelty
+    X = pose_rows(poses.landmarks, poses.image_sizes, world)
     if folds == 0:
         splitter = LeaveOneOut()
     else:
         largest = int(pd.Series(labels).value_counts().max())
         splitter = StratifiedKFold(max(2, min(folds, largest)), shuffle=True,
                                    random_state=random_state)
-    proba = np.zeros((len(rows), len(classes)))
-    novelty = np.full(len(rows), np.nan)
-    column = {c: i for i, c in enumerate(classes)}
     try:
-        folds_of = list(splitter.split(landmarks, labels))
+        folds_of = list(splitter.split(X, labels))
     except ValueError as err:
         raise InputError(f"outlier review: too few detected rows per class for {folds} folds "
                          f"({err}); add photos or try another --folds") from err
-    for train, test in folds_of:
-        if len(set(labels[train])) < 2:
-            continue  # nothing to compare against: the row keeps probability 0 everywhere
-        try:
-            model = PoseModel.train(landmarks[train], sizes[train], labels[train],
-                                    classifier=classifier, cv=0,
-                                    world_landmarks=None if world is None else world[train])
-        except InputError as err:
-            raise InputError(f"outlier review trains without each fold in turn; {err} (in "
-                             "every fold's training rows: add photos, or use --folds 0)") from err
-        scores = model.predict_with_scores(
-            landmarks[test], sizes[test], reject=False,
-            world_landmarks=None if world is None else world[test])
-        proba[np.ix_(test, [column[c] for c in model.classes_])] = scores.proba
-        if model.can_reject:
+    # a fold whose training rows hold one class has nothing to compare against: its rows keep
+    # probability 0 everywhere
+    folds_of = [(train, test) for train, test in folds_of if len(set(labels[train])) >= 2]
+    proba = np.zeros((len(rows), len(classes)))
+    novelty = np.full(len(rows), np.nan)
+    if not folds_of:
+        return rows, proba, classes, novelty
+    try:
+        for train, _ in folds_of:
+            check_training_labels(labels[train])
+        with small_classes_as_input_error(labels):
+            fitted = cross_validate(PoseClassifier(classifier), X, labels, cv=folds_of,
+                                    return_estimator=True, return_indices=True,
+                                    error_score="raise")
+    except InputError as err:
+        raise InputError(f"outlier review trains without each fold in turn; {err} (in "
+                         "every fold's training rows: add photos, or use --folds 0)") from err
+    column = {c: i for i, c in enumerate(classes)}
+    for estimator, test in zip(fitted["estimator"], fitted["indices"]["test"], strict=True):
+        scores = estimator.predict_with_scores(X[test], reject=False)
+        proba[np.ix_(test, [column[c] for c in estimator.classes_])] = scores.proba
+        if estimator.novelty_ is not None:
             novelty[test] = scores.novelty / scores.threshold
     return rows, proba, classes, novelty
 

@@ -95,7 +95,7 @@ def test_single_pose_probabilities_equal_sklearn_pipeline(data, models, source, 
     single = np.concatenate([model.predict_proba(q_lm[i:i + 1], q_sizes[i:i + 1])
                              for i in range(len(q_lm))])
     np.testing.assert_allclose(single, expected, rtol=0, atol=PROBA_ATOL)
-    assert model._classifier_cache()["lean"] is not None  # the lean path was taken
+    assert model.estimator._cache()["lean"] is not None  # the lean path was taken
 
 
 @pytest.mark.parametrize("reject", [True, False])
@@ -132,7 +132,7 @@ def test_unsupported_svm_kernel_falls_back_to_sklearn(data, params):
     lm, sizes, labels = data["pushups_visolus"]
     model = PoseModel.train(lm, sizes, labels, "svm", cv=0, classifier_params=params)
     single = model.predict_proba(lm[:1], sizes[:1])
-    assert model._classifier_cache()["lean"] is None
+    assert model.estimator._cache()["lean"] is None
     np.testing.assert_array_equal(single, model.pipeline.predict_proba(pose_matrix(lm[:1],
                                                                                    sizes[:1])))
 
@@ -141,7 +141,7 @@ def test_linear_svm_has_a_lean_path(data):
     lm, sizes, labels = data["yoga_manoj"]
     model = PoseModel.train(lm, sizes, labels, "svm", cv=0, classifier_params={"kernel": "linear"})
     single = np.concatenate([model.predict_proba(lm[i:i + 1], sizes[i:i + 1]) for i in range(20)])
-    assert model._classifier_cache()["lean"] is not None
+    assert model.estimator._cache()["lean"] is not None
     np.testing.assert_allclose(single, model.pipeline.predict_proba(pose_matrix(lm[:20],
                                                                                 sizes[:20])),
                                rtol=0, atol=PROBA_ATOL)
@@ -165,7 +165,7 @@ def test_saved_and_pickled_models_predict_identically_after_lean_use(data, model
     before = model.predict_with_scores(lm[:1], sizes[:1])  # builds the lean caches
     loaded = PoseModel.load(model.save(tmp_path / "m.skops"))
     unpickled = pickle.loads(pickle.dumps(model))
-    assert "_lean" not in unpickled.__dict__
+    assert "_lean" not in unpickled.estimator.__dict__
     for other in (loaded, unpickled):
         after = other.predict_with_scores(lm[:1], sizes[:1])
         np.testing.assert_array_equal(after.proba, before.proba)

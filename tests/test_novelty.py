@@ -23,6 +23,7 @@ from poseclf.novelty import (
     NoveltyScorer,
     VisibilityCheck,
 )
+from poseclf.pose_classifier import PoseClassifier
 from poseclf.video import _classify
 
 SIZE = (640, 480)
@@ -67,7 +68,7 @@ def test_far_embeddings_are_novel_and_training_ones_are_not():
     scorer = NoveltyScorer(n_neighbors=3).fit(X, np.repeat(["a", "b"], 40))
     assert np.mean(scorer.is_novel(X)) < 0.05
     assert scorer.is_novel(X[:5] + 50).all()
-    assert scorer.score(X[:1] + 50)[0] > scorer.score(X[:1] + 5)[0] > scorer.score(X[:1])[0]
+    assert scorer.novelty(X[:1] + 50)[0] > scorer.novelty(X[:1] + 5)[0] > scorer.novelty(X[:1])[0]
 
 
 @pytest.mark.parametrize("percentile", [50.0, 90.0, 100.0])
@@ -100,7 +101,7 @@ def test_bad_scorer_settings_are_refused(params, message):
 def test_scorer_refuses_other_feature_counts_and_tiny_classes():
     scorer = NoveltyScorer().fit(np.eye(10), np.repeat(["a", "b"], 5))
     with pytest.raises(ValueError, match="fitted on 10 features"):
-        scorer.score(np.zeros((1, 3)))
+        scorer.novelty(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="at least 2 samples per class"):
         NoveltyScorer().fit(np.eye(3), ["a", "b", "b"])
 
@@ -146,8 +147,8 @@ def test_saved_model_keeps_threshold_and_rejections(tmp_path, model):
 
 
 def test_model_file_without_novelty_loads_with_rejection_off(tmp_path, model, caplog):
-    old = PoseModel(model.pipeline, {k: v for k, v in model.metadata.items()
-                                     if k != "rejection"})
+    old = PoseModel(PoseClassifier.from_parts(model.pipeline),
+                    {k: v for k, v in model.metadata.items() if k != "rejection"})
     path = old.save(tmp_path / "old.skops")
     with caplog.at_level(logging.WARNING):
         loaded = PoseModel.load(path)
@@ -293,9 +294,10 @@ def test_file_from_before_novelty_features_scores_on_the_classifier_embedding(tm
     scorer = NoveltyScorer().fit(embedder.transform(pose_matrix(lm, sizes)), labels,
                                  embedder.transform(pose_matrix(mirror_landmarks(lm), sizes)))
     rng = np.random.default_rng(0)
-    old = PoseModel(model.pipeline, model.metadata, scorer, model.visibility_)
+    old = PoseModel(PoseClassifier.from_parts(model.pipeline, scorer, model.visibility_),
+                    model.metadata)
     loaded = PoseModel.load(old.save(tmp_path / "old.skops"))
     assert loaded.novelty_features_ is None and loaded.can_reject
     probe = noisy(body(0.05, 0.05), 3, rng)
     np.testing.assert_allclose(loaded.novelty(probe, sizes[:3]),
-                               scorer.score(embedder.transform(pose_matrix(probe, sizes[:3]))))
+                               scorer.novelty(embedder.transform(pose_matrix(probe, sizes[:3]))))
