@@ -23,8 +23,8 @@ from poseclf.embedding import mirror_landmarks
 from poseclf.images import ImageReadError, is_image_path, read_image
 from poseclf.landmarks import NO_PERSON
 from poseclf.model import PoseModel, cross_validate_model, evaluation_report
-from poseclf.poses import Poses
-from poseclf.table import check_table, load_table, save_table, training_arrays
+from poseclf.poses import Poses, training_arrays
+from poseclf.table import check_table, load_table, save_table
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"

@@ -24,7 +24,8 @@ import sklearn
 from poseclf.embedding import pose_matrix
 from poseclf.lean_predict import lean_predict_proba
 from poseclf.model import PoseModel
-from poseclf.table import load_table, training_arrays
+from poseclf.poses import training_arrays
+from poseclf.table import load_table
 
 TABLE = Path(__file__).resolve().parents[1] / "datasets" / "pushups_visolus.csv"
 

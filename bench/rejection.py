@@ -41,7 +41,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from poseclf.model import PoseModel
 from poseclf.novelty import PARTIAL_LABEL, UNKNOWN_LABEL
-from poseclf.table import training_arrays, training_world_landmarks
+from poseclf.poses import training_arrays, training_world_landmarks
 from poseclf.video import run_video
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

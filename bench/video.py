@@ -28,8 +28,8 @@ from poseclf.counting import RepetitionCounter
 from poseclf.draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator
 from poseclf.extraction import PoseExtractor
 from poseclf.model import PoseModel
+from poseclf.poses import training_arrays, training_world_landmarks
 from poseclf.smoothing import LabelSmoother
-from poseclf.table import training_arrays, training_world_landmarks
 from poseclf.video import run_video
 from poseclf.video_outputs import VideoSink
 from poseclf.video_sources import iter_frames, open_source

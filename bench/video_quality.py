@@ -44,8 +44,8 @@ from poseclf.classifiers import CLASSIFIERS
 from poseclf.extraction import PoseExtractor
 from poseclf.landmarks import NO_PERSON
 from poseclf.model import PoseModel
+from poseclf.poses import training_arrays, training_world_landmarks
 from poseclf.smoothing import LabelSmoother
-from poseclf.table import training_arrays, training_world_landmarks
 from poseclf.video import make_counter, run_video
 from poseclf.video_sources import iter_frames, open_source
 

@@ -20,8 +20,8 @@ from .exclusions import load_training_tables
 from .extraction import PoseExtractor
 from .model import PoseModel, cross_validate_model
 from .novelty import PARTIAL_LABEL, REJECTION_LABELS
+from .poses import training_arrays
 from .shipped import resolve_table
-from .table import training_arrays
 
 DEMO_MODEL = "sitstand"  # shipped model used on the sample photos
 DEMO_TABLE = "pushups_visolus"  # shipped landmark table the demo trains on

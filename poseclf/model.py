@@ -1,4 +1,9 @@
-"""A trained pose classifier as one object and one file: embedder + classifier + classes + metadata.
+"""A trained pose classifier as one object and one file: a fitted PoseClassifier + metadata.
+
+The arithmetic (embedding, classifier, rejection) is the estimator
+:class:`~poseclf.pose_classifier.PoseClassifier`; this module trains it the way ``poseclf train``
+does (label checks, cross-validated report), records the metadata, and writes and reads the
+model file.
 
 Model files are written with ``skops.io`` and loaded with an explicit list of trusted types, so
 loading a file never runs code from it. joblib/pickle files load only with ``trusted=True``.

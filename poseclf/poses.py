@@ -187,3 +187,15 @@ class Poses:
         table = pd.concat(parts, axis=1)
         assert tuple(table.columns[: len(TABLE_COLUMNS)]) == TABLE_COLUMNS
         return table
+
+
+def training_arrays(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Detected rows only: landmarks (n, 33, 4), image sizes (n, 2), labels (n,)."""
+    kept = df[df["detected"]]
+    poses = Poses.from_table(kept)
+    return poses.landmarks, poses.image_sizes, kept["label"].to_numpy(dtype=object)
+
+
+def training_world_landmarks(df: pd.DataFrame) -> np.ndarray:
+    """World landmarks (n, 33, 3) of the rows :func:`training_arrays` returns (NaN if absent)."""
+    return Poses.from_table(df[df["detected"]]).world_landmarks

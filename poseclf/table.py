@@ -185,19 +185,3 @@ def save_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     if suffix == ".csv":
         return replace_atomically(path, lambda tmp: df.to_csv(tmp, index=False))
     return replace_atomically(path, lambda tmp: df.to_parquet(tmp, index=False))
-
-
-def training_arrays(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Detected rows only: landmarks (n, 33, 4), image sizes (n, 2), labels (n,)."""
-    from .poses import Poses  # poses imports this module's column names
-
-    kept = df[df["detected"]]
-    poses = Poses.from_table(kept)
-    return poses.landmarks, poses.image_sizes, kept["label"].to_numpy(dtype=object)
-
-
-def training_world_landmarks(df: pd.DataFrame) -> np.ndarray:
-    """World landmarks (n, 33, 3) of the rows :func:`training_arrays` returns (NaN if absent)."""
-    from .poses import Poses
-
-    return Poses.from_table(df[df["detected"]]).world_landmarks

@@ -29,7 +29,8 @@ def small_model_bytes(classifier: str = "knn") -> bytes:
     import tempfile
 
     from poseclf.model import PoseModel
-    from poseclf.table import load_table, training_arrays, training_world_landmarks
+    from poseclf.poses import training_arrays, training_world_landmarks
+    from poseclf.table import load_table
 
     table = load_table(TABLE)
     lm, sizes, labels = training_arrays(table)

@@ -21,8 +21,9 @@ from poseclf.landmarks import Pose
 from poseclf.lean_predict import LEAN_MAX_ROWS, lean_predict_proba
 from poseclf.model import PoseModel
 from poseclf.novelty import PARTIAL_LABEL, UNKNOWN_LABEL
+from poseclf.poses import training_arrays
 from poseclf.shipped import resolve_table
-from poseclf.table import load_table, training_arrays
+from poseclf.table import load_table
 
 PROBA_ATOL = 1e-9  # lean vs scikit-learn probabilities (float64 rounding is ~1e-15)
 #: Single pose vs batch novelty: float32 |q|^2 + |r|^2 - 2 q.r (matrix-vector vs matrix-matrix

@@ -355,7 +355,8 @@ def test_saved_metadata_holds_plain_class_names(tmp_path):
     """cv_scores labels used to be numpy strings, one .npy member each."""
     from crafted_models import TABLE
 
-    from poseclf.table import load_table, training_arrays
+    from poseclf.poses import training_arrays
+    from poseclf.table import load_table
 
     lm, sizes, labels = training_arrays(load_table(TABLE))
     path = PoseModel.train(lm, sizes, labels, "knn", cv=2).save(tmp_path / "m.skops")

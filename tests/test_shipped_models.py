@@ -10,8 +10,8 @@ import pytest
 from poseclf.exclusions import load_training_tables
 from poseclf.model import PoseModel, cross_validate_model
 from poseclf.model_card import card_accuracy
+from poseclf.poses import training_arrays
 from poseclf.shipped import resolve_model, resolve_table, shipped_models
-from poseclf.table import training_arrays
 
 MODELS = shipped_models()
 EXPECTED = {"yoga", "pushups", "sitstand"}

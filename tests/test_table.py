@@ -6,14 +6,13 @@ import pytest
 
 from poseclf.errors import TableError
 from poseclf.landmarks import Pose
-from poseclf.poses import Poses
+from poseclf.poses import Poses, training_arrays
 from poseclf.table import (
     LANDMARK_COLUMNS,
     TABLE_COLUMNS,
     WORLD_COLUMNS,
     load_table,
     save_table,
-    training_arrays,
 )
 
 

@@ -17,7 +17,7 @@ from ..files import check_input_file, check_output_file, same_file
 from ..model import PoseModel, check_training_labels
 from ..model_card import confusion_path, write_model_card
 from ..novelty import DEFAULT_PERCENTILE, PARTIAL_MAX_HIDDEN_JOINTS, PARTIAL_MIN_VISIBILITY
-from ..table import training_arrays, training_world_landmarks
+from ..poses import training_arrays, training_world_landmarks
 from ._common import (
     EXIT_FAILURE,
     EXIT_OK,

@@ -110,7 +110,8 @@ def predictions_rows(model_name: str) -> list[Row]:
     """The shipped model on every row of its task's tables: label (with rejection), novelty,
     the same with image landmarks only, and the class probabilities."""
     from poseclf.model import PoseModel
-    from poseclf.table import load_table, training_arrays, training_world_landmarks
+    from poseclf.poses import training_arrays, training_world_landmarks
+    from poseclf.table import load_table
 
     model = PoseModel.load(MODELS / f"{model_name}.skops")
     rows: list[Row] = []
@@ -150,7 +151,7 @@ def _train(classifier: str) -> PoseModel:
         PARTIAL_MAX_HIDDEN_JOINTS,
         PARTIAL_MIN_VISIBILITY,
     )
-    from poseclf.table import training_arrays, training_world_landmarks
+    from poseclf.poses import training_arrays, training_world_landmarks
 
     table, _ = load_training_tables([DATASETS / f"{TRAIN_TABLE}.csv"],
                                     [DATASETS / TRAIN_EXCLUDE])
@@ -203,7 +204,8 @@ def training_report_rows(_: Path | None = None) -> list[Row]:
 
 def training_predictions_rows(_: Path | None = None) -> list[Row]:
     """Each trained model on every row of its own table (excluded and undetected rows too)."""
-    from poseclf.table import load_table, training_arrays, training_world_landmarks
+    from poseclf.poses import training_arrays, training_world_landmarks
+    from poseclf.table import load_table
 
     table = load_table(DATASETS / f"{TRAIN_TABLE}.csv")
     landmarks, sizes, _ = training_arrays(table)
