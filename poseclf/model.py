@@ -13,95 +13,30 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import errno
-import json
 import logging
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import Pipeline
 
 from ._version import __version__
 from .embedding import pose_matrix
-from .errors import InputError, ModelFileError, RunError
-from .files import replace_atomically
+from .errors import InputError
 from .landmarks import Pose
-from .model_file import (
-    MODEL_FORMAT,
-    MODEL_FORMAT_VERSION,
-    REMAKE,
-    TRUST_HINT,
-    check_format,
-    check_metadata,
-    check_model_output,
-    check_novelty_scorer,
-    check_pipeline,
-    check_predicts,
-    inspect_skops,
-    sniff,
-)
-from .novelty import (
-    PARTIAL_LABEL,
-    UNKNOWN_LABEL,
-    NoveltyEmbedder,
-    NoveltyScorer,
-    VisibilityCheck,
-)
+from .model_file import check_predicts
+from .model_io import TRUSTED_TYPES, read_model, write_model
+from .novelty import PARTIAL_LABEL, UNKNOWN_LABEL, NoveltyScorer, VisibilityCheck
 from .pose_classifier import PoseClassifier, Predictions, plain_params, pose_rows
 from .table import SCHEMA_VERSION
 
+__all__ = ["TRUSTED_TYPES", "PoseModel", "Predictions", "cross_validate_model",
+           "evaluation_report"]
+
 log = logging.getLogger(__name__)
 
-MODEL_SUFFIX = ".skops"
 CV_RANDOM_STATE = 0  # fold shuffling seed: same folds every run
-
-#: Types a poseclf model file may contain (skops refuses everything else).
-TRUSTED_TYPES: tuple[str, ...] = (
-    "poseclf.embedding.PoseEmbedder",
-    "poseclf.classifiers.PoseKNNClassifier",
-    "poseclf.novelty.NoveltyScorer",
-    "poseclf.novelty.NoveltyEmbedder",
-    "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.svm._classes.SVC",
-    "sklearn.calibration.CalibratedClassifierCV",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-    "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.neural_network._multilayer_perceptron.MLPClassifier",
-    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
-    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
-    "sklearn.model_selection._search.GridSearchCV",
-    "sklearn.model_selection._split.StratifiedKFold",
-    "sklearn.preprocessing._label.LabelBinarizer",
-    "sklearn.utils._bunch.Bunch",
-    "numpy.ndarray",
-    "numpy.str_",
-    "numpy.dtype",
-    "numpy.float64",
-    "numpy.float32",
-    "numpy.int64",
-    "numpy.int32",
-    "numpy.intp",
-    "numpy.bool_",
-    "numpy.random.mtrand.RandomState",
-    "numpy.ma.core.MaskedArray",
-    "builtins.slice",
-    "builtins.tuple",
-    "builtins.dict",
-    "builtins.list",
-    "builtins.str",
-    "builtins.int",
-    "builtins.float",
-    "builtins.bool",
-    "builtins.NoneType",
-    "builtins.object",
-)
-
 
 def evaluation_report(y_true, y_pred, classes=None) -> dict:
     """Accuracy, macro-F1, n, per-class precision/recall/F1/support and the confusion matrix."""
@@ -375,150 +310,28 @@ class PoseModel:
 
     # -- files ----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, *, inputs=()) -> Path:
-        """Write the model with ``skops.io`` (atomic: temporary file, then rename).
+        """Write the model with ``skops.io``, atomically (:func:`~poseclf.model_io.write_model`).
 
-        ``path`` must end in ``.skops`` and must not be a folder nor one of ``inputs`` (e.g.
-        the training tables); a folder that cannot be written is refused with
-        :class:`~poseclf.errors.InputError`, and a failed write (disk full) raises
-        :class:`~poseclf.errors.RunError`, leaving any previous file at ``path`` as it was.
+        ``path`` must end in ``.skops`` and must not be one of ``inputs`` (e.g. the training
+        tables); a failed write leaves any previous file at ``path`` as it was.
         """
-        import skops.io as sio
-
-        path = check_model_output(path, inputs=inputs)
-        payload = {
-            "format": MODEL_FORMAT,
-            "format_version": MODEL_FORMAT_VERSION,
-            "metadata": self.metadata,
-            "pipeline": self.pipeline,
-        }
-        if self.novelty_ is not None:
-            payload["novelty"] = self.novelty_
-            payload["visibility"] = self.visibility_.get_params()
-            if self.novelty_features_ is not None:
-                payload["novelty_features"] = self.novelty_features_
-            if self.novelty_image_ is not None:
-                payload["novelty_image"] = self.novelty_image_
-        try:
-            return replace_atomically(path, lambda tmp: sio.dump(payload, tmp))
-        except (PermissionError, IsADirectoryError, NotADirectoryError) as err:
-            raise InputError(f"{path}: cannot write the model there ({err.strerror or err}); "
-                             "choose another folder or change its permissions") from None
-        except OSError as err:
-            if err.errno == errno.EROFS:
-                raise InputError(f"{path}: cannot write the model there (read-only file "
-                                 "system); choose another folder") from None
-            raise RunError(f"{path}: could not write the model ({err.strerror or err}); any "
-                           "previous file there is unchanged: free some disk space or choose "
-                           "another folder, then save again") from None
+        return write_model(self.estimator, self.metadata, path, inputs=inputs)
 
     @classmethod
     def load(cls, path: str | os.PathLike, trusted: bool = False) -> PoseModel:
         """Read a model file (or a shipped model by name), refusing untrusted types and
-        incompatible versions.
-
-        Everything is checked before the arrays are read (:mod:`poseclf.model_file`: the path,
-        the zip, the declared array sizes against the metadata and a size limit, the types),
-        then the loaded parts, and the model classifies a made-up pose: any refusal is one
-        :class:`~poseclf.errors.ModelFileError` naming the file and the fix.
+        incompatible versions (:func:`~poseclf.model_io.read_model`); the loaded model then
+        classifies a made-up pose. Any refusal is one :class:`~poseclf.errors.ModelFileError`
+        naming the file and the fix.
 
         ``trusted=True`` also accepts joblib/pickle files and skops files with other types or
         above the size limits: only for files you made yourself, as loading them can run
         arbitrary code.
         """
-        from .shipped import resolve_model  # a bare name such as "yoga" is a shipped model
-
-        path = resolve_model(path)
-        if sniff(path, trusted) == "zip":
-            payload = _load_skops(path, trusted)
-        else:  # only with trusted=True
-            import joblib
-
-            try:
-                payload = joblib.load(path)
-            except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
-                raise ModelFileError(f"{path}: cannot read as joblib/pickle ({err}); "
-                                     f"{REMAKE}") from err
-        if isinstance(payload, PoseModel):
-            payload = _pickled_payload(payload)
-        pipeline, meta = _check_payload(payload, path)
-        model = cls(PoseClassifier.from_parts(pipeline, *_check_rejection(payload, path)), meta)
+        path, estimator, metadata = read_model(path, trusted)
+        model = cls(estimator, metadata)
         check_predicts(model, path)
         return model
-
-
-def _pickled_payload(model: PoseModel) -> dict:
-    """The file payload of a pickled :class:`PoseModel` (any poseclf version's layout)."""
-    state = model.__dict__
-    if "estimator" in state:  # the estimator's parts, as a skops file stores them
-        est = state["estimator"]
-        state = {"pipeline": est.__dict__.get("pipeline_"), "novelty_": est.novelty_,
-                 "visibility_": est.visibility_, "novelty_features_": est.novelty_features_,
-                 "novelty_image_": est.novelty_image_}
-    visibility = state.get("visibility_")
-    return {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
-            "metadata": state.get("metadata", model.__dict__.get("metadata")),
-            "pipeline": state.get("pipeline"), "novelty": state.get("novelty_"),
-            "visibility": visibility.get_params() if visibility is not None else None,
-            "novelty_features": state.get("novelty_features_"),
-            "novelty_image": state.get("novelty_image_")}
-
-
-def _load_skops(path: Path, trusted: bool):
-    schema = inspect_skops(path, trusted)  # sizes, metadata: nothing of the arrays read yet
-    import skops.io as sio  # after the checks: importing it takes ~1 s
-
-    # skops trusts many scikit-learn types by default; poseclf's list is the whole rule, so
-    # every type named in the file's schema is checked against it (before skops reads arrays).
-    found = _schema_types(path, schema)
-    unknown = [t for t in found if t not in TRUSTED_TYPES]
-    if not unknown:
-        try:
-            found = list(dict.fromkeys([*found, *sio.get_untrusted_types(file=path)]))
-        except Exception as err:  # noqa: BLE001 - skops raises many types for a corrupt archive
-            raise ModelFileError(f"{path}: damaged skops model file ({err}); "
-                                 f"{REMAKE}") from err
-        unknown = [t for t in found if t not in TRUSTED_TYPES]
-    if unknown and not trusted:
-        raise ModelFileError(
-            f"{path}: refused, the file contains types poseclf does not trust: "
-            f"{', '.join(unknown)}. {TRUST_HINT[0].upper()}{TRUST_HINT[1:]}."
-        )
-    try:
-        return sio.load(path, trusted=list(dict.fromkeys([*found, *TRUSTED_TYPES])))
-    except Exception as err:  # noqa: BLE001
-        raise ModelFileError(f"{path}: cannot load the skops model ({err}); {REMAKE}") from err
-
-
-def _schema_types(path: Path, schema: dict | None = None) -> list[str]:
-    """Every ``module.Class`` named in the ``schema.json`` of a skops file."""
-    if schema is None:
-        with zipfile.ZipFile(path) as archive:
-            schema = json.loads(archive.read("schema.json"))
-    types: dict[str, None] = {}
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
-                types[f"{node['__module__']}.{node['__class__']}"] = None
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return list(types)
-
-
-def _check_payload(payload, path: Path) -> tuple[Pipeline, dict]:
-    if not isinstance(payload, dict):
-        held = f"{type(payload).__module__}.{type(payload).__qualname__}"
-        raise ModelFileError(f"{path}: not a poseclf model file: it holds a {held} (no "
-                             f"'{MODEL_FORMAT}' marker); give a model saved by `poseclf train`")
-    check_format(payload.get("format"), payload.get("format_version"), path)
-    meta = payload.get("metadata")
-    check_metadata(meta, path)
-    pipeline = payload.get("pipeline")
-    check_pipeline(pipeline, meta, path)
-    return pipeline, meta
-
 
 def _cv_scores(report: dict) -> dict:
     """The cross-validated figures a model's metadata keeps."""
@@ -571,31 +384,3 @@ def _rejection_metadata(novelty: NoveltyScorer, visibility: VisibilityCheck,
         "calibration_percentiles": dict(novelty.calibration_["percentiles"]),
         "visibility": visibility.get_params(),
     }
-
-
-def _check_rejection(payload: dict, path: Path) -> tuple:
-    """Novelty scorer, visibility check, novelty features and image-only scorer of a payload;
-    all None for files saved before rejection."""
-    novelty = payload.get("novelty")
-    if novelty is None:
-        log.warning("%s: the model file has no novelty data (saved before poseclf rejected "
-                    "unknown and partial poses): rejection is disabled for it; retrain with "
-                    "`poseclf train` to enable it", path)
-        return None, None, None, None
-    check_novelty_scorer(novelty, path, "novelty data")
-    try:
-        visibility = VisibilityCheck(**(payload.get("visibility") or {}))
-    except (TypeError, ValueError) as err:
-        raise ModelFileError(f"{path}: bad visibility settings in the model file ({err}); "
-                             "retrain it with `poseclf train`.") from err
-    features, image = payload.get("novelty_features"), payload.get("novelty_image")
-    if features is not None and not (isinstance(features, NoveltyEmbedder)
-                                     and hasattr(features, "image_embedder_")):
-        raise ModelFileError(f"{path}: the model file's novelty features are not a fitted "
-                             "NoveltyEmbedder; retrain it with `poseclf train`.")
-    if image is not None:
-        if features is None:
-            raise ModelFileError(f"{path}: the model file has image-only novelty data but no "
-                                 "novelty features; retrain it with `poseclf train`.")
-        check_novelty_scorer(image, path, "image-only novelty data")
-    return novelty, visibility, features, image
