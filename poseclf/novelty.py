@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
@@ -83,6 +83,52 @@ KEY_JOINTS: dict[str, tuple[int, int]] = {
 }
 
 _KEY_JOINT_INDEX = np.asarray(list(KEY_JOINTS.values()))  # (6, 2), built once
+
+
+def _scaled(X: np.ndarray, center: np.ndarray, scale: float) -> np.ndarray:
+    return ((X - center) / scale).astype(np.float32)
+
+
+def mean_nearest_distance(Q: np.ndarray, ref: np.ndarray, n_neighbors: int,
+                          ref_sq: np.ndarray | None = None) -> np.ndarray:
+    """Mean of the ``n_neighbors`` smallest RMS feature distances from each query to ``ref``.
+
+    Squared distances as ``|q|^2 + |r|^2 - 2 q.r`` in float32 (one matrix product); the
+    rounding error is far below the scale of a threshold (~1 in scaled units). ``ref_sq``:
+    the precomputed ``|r|^2``.
+    """
+    k = min(int(n_neighbors), len(ref))
+    if ref_sq is None:
+        ref_sq = np.einsum("ij,ij->i", ref, ref)
+    out = np.empty(len(Q))
+    block = max(1, _BLOCK_ELEMENTS // max(1, len(ref)))
+    for start in range(0, len(Q), block):
+        q = Q[start:start + block]
+        sq = np.einsum("ij,ij->i", q, q)[:, None] + ref_sq[None] - 2.0 * (q @ ref.T)
+        nearest = np.partition(sq, k - 1, axis=1)[:, :k] if k < len(ref) else sq
+        out[start:start + block] = np.sqrt(np.maximum(nearest, 0.0) / Q.shape[1]).mean(axis=1)
+    return out
+
+
+class _FoldReference(BaseEstimator):
+    """One calibration fold's reference set (its poses and their mirror images), scaled as the
+    whole training set is; ``predict`` scores the held-out poses against it. Used by
+    :meth:`NoveltyScorer.fit` through ``cross_val_predict``; never saved."""
+
+    def __init__(self, center=None, scale: float = 1.0, n_neighbors: int = DEFAULT_NEIGHBORS):
+        self.center = center
+        self.scale = scale
+        self.n_neighbors = n_neighbors
+
+    def fit(self, X, y=None, X_mirror=None) -> _FoldReference:
+        ref = X if X_mirror is None else np.concatenate([X, X_mirror])
+        self.reference_ = _scaled(ref, self.center, self.scale)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Novelty of each held-out pose (what ``cross_val_predict`` collects)."""
+        return mean_nearest_distance(_scaled(X, self.center, self.scale), self.reference_,
+                                     self.n_neighbors)
 
 
 class NoveltyScorer(BaseEstimator):
@@ -168,11 +214,11 @@ class NoveltyScorer(BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self.center_ = both.mean(axis=0)
         self.scale_ = float(np.sqrt(np.mean(both.var(axis=0)))) or 1.0
-        held_out = np.empty(len(X))
+        # each pose scored against the other folds (and their mirror images, never its own)
         splitter = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
-        for train, test in splitter.split(X, y):
-            ref = X[train] if X_mirror is None else np.concatenate([X[train], X_mirror[train]])
-            held_out[test] = self._distances(self._scaled(X[test]), self._scaled(ref))
+        held_out = cross_val_predict(
+            _FoldReference(self.center_, self.scale_, self.n_neighbors), X, y, cv=splitter,
+            params=None if X_mirror is None else {"X_mirror": X_mirror})
         self.reference_ = self._scaled(both)
         self.threshold_ = float(np.percentile(held_out, self.percentile))
         self.calibration_ = {
@@ -185,32 +231,12 @@ class NoveltyScorer(BaseEstimator):
         return self
 
     def _scaled(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.center_) / self.scale_).astype(np.float32)
+        return _scaled(X, self.center_, self.scale_)
 
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_cache", None)  # derived from reference_: rebuilt on first use, not saved
         return state
-
-    def _distances(self, Q: np.ndarray, ref: np.ndarray,
-                   ref_sq: np.ndarray | None = None) -> np.ndarray:
-        """Mean of the ``n_neighbors`` smallest RMS feature distances from each query to ``ref``.
-
-        Squared distances as ``|q|^2 + |r|^2 - 2 q.r`` in float32 (one matrix product); the
-        rounding error is far below the scale of a threshold (~1 in scaled units). ``ref_sq``:
-        the precomputed ``|r|^2``.
-        """
-        k = min(int(self.n_neighbors), len(ref))
-        if ref_sq is None:
-            ref_sq = np.einsum("ij,ij->i", ref, ref)
-        out = np.empty(len(Q))
-        block = max(1, _BLOCK_ELEMENTS // max(1, len(ref)))
-        for start in range(0, len(Q), block):
-            q = Q[start:start + block]
-            sq = np.einsum("ij,ij->i", q, q)[:, None] + ref_sq[None] - 2.0 * (q @ ref.T)
-            nearest = np.partition(sq, k - 1, axis=1)[:, :k] if k < len(ref) else sq
-            out[start:start + block] = np.sqrt(np.maximum(nearest, 0.0) / Q.shape[1]).mean(axis=1)
-        return out
 
     def novelty(self, X) -> np.ndarray:
         """Novelty of each embedding, ``(n,)``: higher is farther from the training poses."""
@@ -220,7 +246,8 @@ class NoveltyScorer(BaseEstimator):
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has shape {X.shape}, but the novelty scorer was fitted on "
                              f"{self.n_features_in_} features")
-        return self._distances(self._scaled(X), self.reference_, self._reference_sq())
+        return mean_nearest_distance(self._scaled(X), self.reference_, self.n_neighbors,
+                                     self._reference_sq())
 
     def _reference_sq(self) -> np.ndarray:
         """``|r|^2`` of each reference pose, computed once per fit or load (not saved)."""

@@ -13,8 +13,8 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import ModelFileError, TableError
+from .model_file import MODEL_SUFFIX
 
-MODEL_SUFFIX = ".skops"
 MODELS_PACKAGE = "poseclf.shipped_models"
 DATASETS_PACKAGE = "poseclf.shipped_datasets"
 

@@ -15,20 +15,15 @@ import pickle
 
 import numpy as np
 import pytest
-import sklearn
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import cross_val_predict
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from poseclf.classifiers import PoseKNNClassifier
 from poseclf.embedding import PoseEmbedder
 from poseclf.novelty import NoveltyEmbedder, NoveltyScorer
 from poseclf.pose_classifier import N_POSE_COLUMNS, PoseClassifier, pose_rows
-
-if tuple(int(p) for p in sklearn.__version__.split(".")[:2]) < (1, 6):
-    pytest.skip("expected_failed_checks needs scikit-learn >= 1.6", allow_module_level=True)
-
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 FIXED_LAYOUT = ("fits made-up (n, 1..10) matrices; the estimator reads BlazePose's fixed "
                 "layout of 33 landmarks and refuses them (checked on pose rows below)")

@@ -16,6 +16,7 @@ from ..exclusions import load_training_tables
 from ..files import check_input_file, check_output_file, same_file
 from ..model import PoseModel, check_training_labels
 from ..model_card import confusion_path, write_model_card
+from ..model_file import MODEL_SUFFIX
 from ..novelty import DEFAULT_PERCENTILE, PARTIAL_MAX_HIDDEN_JOINTS, PARTIAL_MIN_VISIBILITY
 from ..poses import training_arrays, training_world_landmarks
 from ._common import (
@@ -32,7 +33,6 @@ from ._common import (
 DEFAULT_CLASSIFIER = "svm"  # best cross-source accuracy in bench/accuracy.py
 DEFAULT_CV = 5
 SEARCHABLE = ("svm", "knn")  # classifiers with a grid search (classifiers.SVM_GRID, KNN_GRID)
-MODEL_SUFFIXES = (".skops",)
 CARD_SUFFIXES = (".md",)
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")  # what matplotlib writes
 
@@ -53,7 +53,7 @@ def _check_train_files(args: argparse.Namespace) -> None:
     if args.card_notes:
         check_input_file(args.card_notes, option="--card-notes", what="Markdown file")
         inputs.append(args.card_notes)
-    check_output_file(args.output, option="-o", suffixes=MODEL_SUFFIXES, inputs=inputs)
+    check_output_file(args.output, option="-o", suffixes=(MODEL_SUFFIX,), inputs=inputs)
     if args.card:
         check_output_file(args.card, option="--card", suffixes=CARD_SUFFIXES,
                           inputs=[*inputs, args.output])
