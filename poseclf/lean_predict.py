@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 
 import numpy as np
+from scipy import sparse
 from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
@@ -97,13 +98,16 @@ def lean_predict_proba(classifier, probe: np.ndarray) -> LeanProba | None:
     return lean
 
 
-def _lean(est) -> LeanProba | None:
+def _lean(est, input_variance: float | None = None) -> LeanProba | None:
+    """The lean function of ``est``; ``input_variance``: the variance of all the values of the
+    data ``est`` was fitted on, when the step before it tells (what ``gamma="scale"`` used)."""
     if isinstance(est, PoseKNNClassifier):
         return _lean_knn(est)
     if isinstance(est, Pipeline):
         steps = [s for _, s in est.steps if s is not None and s != "passthrough"]
         transforms = [_lean_scaler(s) for s in steps[:-1]]
-        last = _lean(steps[-1]) if steps else None
+        variance = _scaled_variance(steps[-2]) if len(steps) >= 2 else input_variance
+        last = _lean(steps[-1], variance) if steps else None
         if last is None or any(t is None for t in transforms):
             return None
 
@@ -114,7 +118,7 @@ def _lean(est) -> LeanProba | None:
 
         return chained
     if isinstance(est, CalibratedClassifierCV):
-        return _lean_calibrated(est)
+        return _lean_calibrated(est, input_variance)
     if isinstance(est, LogisticRegression):
         return _lean_logreg(est)
     if isinstance(est, MLPClassifier):
@@ -144,12 +148,21 @@ def _lean_scaler(scaler) -> Callable[[np.ndarray], np.ndarray] | None:
     return transform
 
 
-def _lean_calibrated(cal: CalibratedClassifierCV) -> LeanProba | None:
+def _scaled_variance(scaler) -> float | None:
+    """Variance of all the values a fitted ``StandardScaler`` gave to the next step, from its
+    public attributes: each feature has mean 0 and variance ``var_ / scale_**2``."""
+    if not (isinstance(scaler, StandardScaler) and scaler.with_mean and scaler.with_std):
+        return None
+    return float(np.mean(scaler.var_ / scaler.scale_ ** 2))
+
+
+def _lean_calibrated(cal: CalibratedClassifierCV,
+                     input_variance: float | None = None) -> LeanProba | None:
     """Mean over the calibrated classifiers of the sigmoid-calibrated SVC decision values."""
     check_is_fitted(cal)
     parts = []
     for cc in cal.calibrated_classifiers_:
-        decision = _lean_svc_decision(cc.estimator)
+        decision = _lean_svc_decision(cc.estimator, input_variance)
         if cc.method != "sigmoid" or decision is None:
             return None
         # calibrator k gives the probability of class pos[k] (binary: one, for class 1)
@@ -180,14 +193,31 @@ def _lean_calibrated(cal: CalibratedClassifierCV) -> LeanProba | None:
     return proba
 
 
-def _lean_svc_decision(svc) -> Callable[[np.ndarray], np.ndarray] | None:
+def _svc_gamma(svc: SVC, input_variance: float | None) -> float | None:
+    """The RBF width an SVC used, by scikit-learn's documented rule: a number as given,
+    ``"scale"``: ``1 / (n_features * X.var())``, ``"auto"``: ``1 / n_features``."""
+    if not isinstance(svc.gamma, str):
+        return float(svc.gamma)
+    if svc.gamma == "auto":
+        return 1.0 / svc.n_features_in_
+    if svc.gamma == "scale" and input_variance:
+        return 1.0 / (svc.n_features_in_ * input_variance)
+    return None
+
+
+def _lean_svc_decision(svc, input_variance: float | None = None
+                       ) -> Callable[[np.ndarray], np.ndarray] | None:
     """``SVC.decision_function`` (ovr for > 2 classes) from the support vectors."""
-    if not isinstance(svc, SVC) or svc.kernel not in ("rbf", "linear") or svc._sparse:
+    if not isinstance(svc, SVC) or svc.kernel not in ("rbf", "linear"):
         return None
     check_is_fitted(svc)
+    if sparse.issparse(svc.support_vectors_):
+        return None
     sv = np.ascontiguousarray(svc.support_vectors_, dtype=np.float64)
     sv_sq = np.einsum("ij,ij->i", sv, sv)
-    gamma = float(svc._gamma)  # resolved "scale"/"auto"
+    gamma = _svc_gamma(svc, input_variance) if svc.kernel == "rbf" else 0.0
+    if gamma is None:
+        return None
     n_classes = len(svc.classes_)
     # one-vs-one pair (i, j) weighs class i's support vectors by dual_coef_[j - 1] and class
     # j's by dual_coef_[i] (libsvm's layout); the public attributes already carry the binary sign
