@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .draw import SkeletonAnnotator, write_image
+from .draw import Overlay, SkeletonAnnotator, write_image
 from .errors import ImageReadError
 from .images import read_image
 from .landmarks import Pose
@@ -78,7 +78,8 @@ def thumbnail(image: np.ndarray | None, pose: Pose | None, size: int = THUMB_SIZ
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     small = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), (new_w, new_h),
                        interpolation=cv2.INTER_AREA)
-    SkeletonAnnotator().annotate(small, pose)  # landmarks are normalised: same on any size
+    # landmarks are normalised: the same on any size
+    SkeletonAnnotator().annotate(small, Overlay(pose=pose))
     top, left = (size - new_h) // 2, (size - new_w) // 2
     cell[top:top + new_h, left:left + new_w] = small
     return cell

@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 
 from poseclf.detect import draw_poses
-from poseclf.draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator
+from poseclf.draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator, annotate_all
 from poseclf.landmarks import NO_PERSON, Pose
 from poseclf.predict import ImagePrediction, draw_prediction
 from poseclf.sheets import thumbnail
+from poseclf.smoothing import SmoothedResult
+from poseclf.video import FrameResult
 
 REFERENCE = Path(__file__).with_name("draw_overlays_reference.npz")
 PUSHUPS = ["pushups_down", "pushups_up"]
@@ -62,12 +64,13 @@ def reference_pose() -> Pose:
 def render_video(case: tuple, pose: Pose) -> np.ndarray:
     """The overlay of one ``poseclf video`` frame."""
     size, with_pose, label, probabilities, classes, repetitions, count_class, rate = case
-    frame = background(*size)
-    SkeletonAnnotator().annotate(frame, pose if with_pose else None)
-    LabelAnnotator().annotate(frame, label, max(probabilities) if label in classes else None,
-                              np.asarray(probabilities), classes)
-    CounterAnnotator().annotate(frame, repetitions, count_class, rate)
-    return frame
+    smoothed = SmoothedResult(label, max(probabilities) if label in classes else 0.0,
+                              np.asarray(probabilities), label, label in classes, False)
+    reason = NO_PERSON if label in classes else label
+    result = FrameResult(0, background(*size), pose if with_pose else None, None, reason,
+                         smoothed, repetitions, tuple(classes), count_class, rate)
+    return annotate_all(result.frame, result,
+                        (SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator()))
 
 
 def render_photo(case: tuple, pose: Pose) -> np.ndarray:
