@@ -143,13 +143,8 @@ def draw_poses(image_rgb: np.ndarray, poses: list[Pose]) -> np.ndarray:
 
 
 def save_pose_3d(pose: Pose, path: str | os.PathLike, title: str | None = None) -> Path:
-    """Write the 3D plot of ``pose`` to ``path`` (PNG) and close the figure."""
-    import matplotlib.pyplot as plt
-
+    """Write the 3D plot of ``pose`` to ``path`` (PNG)."""
     path = Path(path)
     fig = plot_pose_3d(pose, title=title)
-    try:
-        _write_whole(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
-    finally:
-        plt.close(fig)
+    _write_whole(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     return path

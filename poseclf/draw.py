@@ -237,12 +237,10 @@ class CounterAnnotator:
 def plot_pose_3d(pose: Pose, title: str | None = None, elev: float = 10.0, azim: float = -70.0):
     """A matplotlib figure of the world landmarks in 3D (metres), returned, not shown.
 
-    Falls back to the image landmarks when the pose has no world landmarks.
+    Falls back to the image landmarks when the pose has no world landmarks. The figure is
+    made outside pyplot (see :func:`poseclf.plots.new_figure`).
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from .plots import new_figure
 
     if pose.world_landmarks is not None:
         xyz = pose.world_landmarks.astype(float)
@@ -252,7 +250,7 @@ def plot_pose_3d(pose: Pose, title: str | None = None, elev: float = 10.0, azim:
         unit = "normalised"
     # Plot with height upwards: BlazePose y points down, z points away from the camera.
     xs, ys, zs = xyz[:, 0], xyz[:, 2], -xyz[:, 1]
-    fig = plt.figure(figsize=(6, 6))
+    fig = new_figure((6, 6))
     ax = fig.add_subplot(projection="3d")
     seen = pose.landmarks[:, 3] >= VISIBILITY_THRESHOLD
     for a, b in POSE_CONNECTIONS:
