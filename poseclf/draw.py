@@ -158,7 +158,7 @@ class LabelAnnotator:
         title = label if confidence is None else f"{label} {confidence:.0%}"
         lines = [title]
         bars = []
-        if probabilities is not None:
+        if probabilities is not None and len(classes):
             order = np.argsort(probabilities)[::-1][: self.max_bars]
             bars = [(classes[i], float(probabilities[i])) for i in order]
         bar_w = int(round(120 * scale))
