@@ -25,7 +25,13 @@ import cv2
 
 from poseclf.classifiers import CLASSIFIERS
 from poseclf.counting import RepetitionCounter
-from poseclf.draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator
+from poseclf.draw import (
+    CounterAnnotator,
+    LabelAnnotator,
+    Overlay,
+    SkeletonAnnotator,
+    annotate_all,
+)
 from poseclf.extraction import PoseExtractor
 from poseclf.model import PoseModel
 from poseclf.poses import training_arrays, training_world_landmarks
@@ -120,13 +126,12 @@ def main(argv=None) -> int:
         classify_s, smooth_s = min(passes, key=sum)
 
         # drawing + mp4 writing per frame
-        skeleton, label_box, counter_box = SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator()
+        annotators = (SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator())
         with VideoSink(Path(tmp) / "draw.mp4", info) as sink:
             t0 = time.perf_counter()
             for frame, pose in zip(frames, poses, strict=False):
-                skeleton.annotate(frame, pose)
-                label_box.annotate(frame, model.classes_[0], 0.9, [0.9, 0.1], model.classes_)
-                counter_box.annotate(frame, 3, count, 30.0)
+                annotate_all(frame, Overlay(pose, model.classes_[0], 0.9, [0.9, 0.1],
+                                            model.classes_, 3, count, 30.0), annotators)
             t1 = time.perf_counter()
             for frame in frames:
                 sink.write(frame)

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .detect import draw_poses, save_pose_3d
-from .draw import LabelAnnotator, write_image
+from .draw import LabelAnnotator, Overlay, write_image
 from .exclusions import load_training_tables
 from .extraction import PoseExtractor
 from .model import PoseModel, cross_validate_model
@@ -62,8 +62,9 @@ def run_demo(out_dir: str | os.PathLike = "poseclf-demo") -> DemoReport:
             rejected = label in REJECTION_LABELS
             best = model.classes_[int(np.argmax(proba))]
             frame = draw_poses(rgb, [pose])
-            LabelAnnotator().annotate(frame, str(label), None if rejected else float(proba.max()),
-                                      proba, model.classes_)
+            LabelAnnotator().annotate(frame, Overlay(
+                label=str(label), confidence=None if rejected else float(proba.max()),
+                bars=proba, classes=model.classes_))
             drawn = write_image(out / f"{name}_pose.png", frame)
             plot = save_pose_3d(pose, out / f"{name}_3d.png", title=f"{name}: world landmarks")
             report.pictures += [drawn, plot]

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .draw import SkeletonAnnotator, plot_pose_3d
+from .draw import Overlay, SkeletonAnnotator, plot_pose_3d
 from .errors import ImageReadError
 from .extraction import PoseExtractor
 from .images import collect_images, output_paths, read_image
@@ -138,18 +138,13 @@ def draw_poses(image_rgb: np.ndarray, poses: list[Pose]) -> np.ndarray:
     frame = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
     annotator = SkeletonAnnotator()
     for pose in poses:
-        annotator.annotate(frame, pose)
+        annotator.annotate(frame, Overlay(pose=pose))
     return frame
 
 
 def save_pose_3d(pose: Pose, path: str | os.PathLike, title: str | None = None) -> Path:
-    """Write the 3D plot of ``pose`` to ``path`` (PNG) and close the figure."""
-    import matplotlib.pyplot as plt
-
+    """Write the 3D plot of ``pose`` to ``path`` (PNG)."""
     path = Path(path)
     fig = plot_pose_3d(pose, title=title)
-    try:
-        _write_whole(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
-    finally:
-        plt.close(fig)
+    _write_whole(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     return path

@@ -1,14 +1,17 @@
 """Pictures of poses: skeleton and label overlays on frames, and a 3D plot of world landmarks.
 
-Annotators follow one pattern: style in the constructor, ``annotate(frame, ...)`` draws in place
-on a **BGR** uint8 frame (OpenCV's order) and returns it, so calls chain. Pass ``frame.copy()``
-to keep the original. Sizes scale with the frame so overlays read on 320x240 and 1280x720 alike.
+Annotators follow one pattern: style in the constructor, ``annotate(frame, result)`` draws what
+``result`` holds (see :class:`Annotation`) in place on a **BGR** uint8 frame (OpenCV's order) and
+returns it, so calls chain. A video frame's result is a :class:`poseclf.video.FrameResult`; a
+photo's is an :class:`Overlay`. Pass ``frame.copy()`` to keep the original. Sizes scale with the
+frame so overlays read on 320x240 and 1280x720 alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -29,6 +32,65 @@ def _px(value: float, scale: float) -> int:
     return max(1, int(round(value * scale)))
 
 
+class Annotation(Protocol):
+    """What the annotators read from a result; :class:`Overlay` and
+    :class:`poseclf.video.FrameResult` have it.
+
+    ``label`` is drawn with ``confidence`` (None: no percentage) and, when ``bars`` is given,
+    one bar per class (``bars[i]`` is the probability of ``classes[i]``); ``repetitions`` of
+    ``count_class`` and the processing ``rate`` (frames per second) are drawn when not None.
+    """
+
+    @property
+    def pose(self) -> Pose | None: ...
+    @property
+    def label(self) -> str | None: ...
+    @property
+    def confidence(self) -> float | None: ...
+    @property
+    def bars(self) -> Sequence[float] | None: ...
+    @property
+    def classes(self) -> Sequence[str]: ...
+    @property
+    def repetitions(self) -> int | None: ...
+    @property
+    def count_class(self) -> str | None: ...
+    @property
+    def rate(self) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """What to draw on a photo (or any frame outside the video loop): an :class:`Annotation`.
+
+    Only what is set is drawn: ``Overlay(pose=pose)`` is a bare skeleton; a ``label`` of None
+    draws no label box.
+    """
+
+    pose: Pose | None = None
+    label: str | None = None
+    confidence: float | None = None
+    bars: Sequence[float] | None = None
+    classes: Sequence[str] = ()
+    repetitions: int | None = None
+    count_class: str | None = None
+    rate: float | None = None
+
+
+class Annotator(Protocol):
+    """Anything that draws a result on a frame: the annotators below."""
+
+    def annotate(self, frame: np.ndarray, result: Annotation) -> np.ndarray: ...
+
+
+def annotate_all(frame: np.ndarray, result: Annotation,
+                 annotators: Sequence[Annotator]) -> np.ndarray:
+    """Apply each annotator in turn (later ones draw on top); return the frame."""
+    for annotator in annotators:
+        annotator.annotate(frame, result)
+    return frame
+
+
 @dataclass
 class SkeletonAnnotator:
     """Draw BlazePose landmarks and connections; left side orange, right side blue (BGR)."""
@@ -47,8 +109,9 @@ class SkeletonAnnotator:
             return self.right_color
         return self.center_color
 
-    def annotate(self, frame: np.ndarray, pose: Pose | None) -> np.ndarray:
-        """Draw ``pose`` on ``frame`` (in place) and return the frame."""
+    def annotate(self, frame: np.ndarray, result: Annotation) -> np.ndarray:
+        """Draw ``result.pose`` (if any) on ``frame`` in place; return the frame."""
+        pose = result.pose
         if pose is None:
             return frame
         height, width = frame.shape[:2]
@@ -68,7 +131,10 @@ class SkeletonAnnotator:
 
 @dataclass
 class LabelAnnotator:
-    """Draw the label with its confidence, and one confidence bar per class, top-left."""
+    """Draw the label with its confidence, and one confidence bar per class, top-left.
+
+    Nothing is drawn for a result without a label.
+    """
 
     text_color: tuple[int, int, int] = (255, 255, 255)
     bar_color: tuple[int, int, int] = (80, 200, 80)
@@ -77,16 +143,12 @@ class LabelAnnotator:
     font_scale: float = 0.6  # at 480-px frame height
     max_bars: int = 8  # classes shown as bars, most likely first
 
-    def annotate(
-        self,
-        frame: np.ndarray,
-        label: str,
-        confidence: float | None = None,
-        probabilities: Sequence[float] | None = None,
-        classes: Sequence[str] | None = None,
-        extra_lines: Sequence[str] = (),
-    ) -> np.ndarray:
-        """Draw ``label`` (and ``confidence``), class bars and extra text lines; return frame."""
+    def annotate(self, frame: np.ndarray, result: Annotation) -> np.ndarray:
+        """Draw ``result.label`` (and its confidence) and the class bars; return the frame."""
+        if result.label is None:
+            return frame
+        label, confidence = result.label, result.confidence
+        probabilities, classes = result.bars, result.classes
         scale = overlay_scale(frame)
         font = cv2.FONT_HERSHEY_SIMPLEX
         fs = self.font_scale * scale
@@ -94,9 +156,9 @@ class LabelAnnotator:
         line_h = int(round(26 * scale))
         pad = _px(6, scale)
         title = label if confidence is None else f"{label} {confidence:.0%}"
-        lines = [title, *extra_lines]
+        lines = [title]
         bars = []
-        if probabilities is not None and classes is not None:
+        if probabilities is not None and len(classes):
             order = np.argsort(probabilities)[::-1][: self.max_bars]
             bars = [(classes[i], float(probabilities[i])) for i in order]
         bar_w = int(round(120 * scale))
@@ -129,7 +191,8 @@ class LabelAnnotator:
 class CounterAnnotator:
     """Draw a repetition count (large) and frames per second, top-right.
 
-    Either part may be left out: ``count=None`` draws only the rate, ``fps=None`` only the count.
+    Either part may be left out: ``result.repetitions=None`` draws only the rate,
+    ``result.rate=None`` only the count.
     """
 
     text_color: tuple[int, int, int] = (255, 255, 255)
@@ -138,9 +201,9 @@ class CounterAnnotator:
     font_scale: float = 0.6  # small text at 480-px frame height; the count is 2.5x larger
     count_scale: float = 2.5
 
-    def annotate(self, frame: np.ndarray, count: int | None = None, name: str | None = None,
-                 fps: float | None = None) -> np.ndarray:
-        """Draw ``count`` (labelled ``name``) and ``fps``; return the frame."""
+    def annotate(self, frame: np.ndarray, result: Annotation) -> np.ndarray:
+        """Draw ``result.repetitions`` (of ``result.count_class``) and ``result.rate``."""
+        count, name, fps = result.repetitions, result.count_class, result.rate
         scale = overlay_scale(frame)
         font = cv2.FONT_HERSHEY_SIMPLEX
         fs = self.font_scale * scale
@@ -174,12 +237,10 @@ class CounterAnnotator:
 def plot_pose_3d(pose: Pose, title: str | None = None, elev: float = 10.0, azim: float = -70.0):
     """A matplotlib figure of the world landmarks in 3D (metres), returned, not shown.
 
-    Falls back to the image landmarks when the pose has no world landmarks.
+    Falls back to the image landmarks when the pose has no world landmarks. The figure is
+    made outside pyplot (see :func:`poseclf.plots.new_figure`).
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from .plots import new_figure
 
     if pose.world_landmarks is not None:
         xyz = pose.world_landmarks.astype(float)
@@ -189,7 +250,7 @@ def plot_pose_3d(pose: Pose, title: str | None = None, elev: float = 10.0, azim:
         unit = "normalised"
     # Plot with height upwards: BlazePose y points down, z points away from the camera.
     xs, ys, zs = xyz[:, 0], xyz[:, 2], -xyz[:, 1]
-    fig = plt.figure(figsize=(6, 6))
+    fig = new_figure((6, 6))
     ax = fig.add_subplot(projection="3d")
     seen = pose.landmarks[:, 3] >= VISIBILITY_THRESHOLD
     for a, b in POSE_CONNECTIONS:

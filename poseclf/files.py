@@ -149,7 +149,22 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+PROC_STATUS = Path("/proc/self/status")  # Linux >= 4.7 lists the process umask ("Umask:")
+
+
 def current_umask() -> int:
+    """The process umask, read without changing it (Linux: ``Umask:`` in /proc/self/status).
+
+    Where /proc is missing it is set and put back, which a thread creating files at that moment
+    could see.
+    """
+    try:
+        with PROC_STATUS.open(encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -1,4 +1,9 @@
-"""Report figures (matplotlib): confusion matrix. Figures are returned, never shown."""
+"""Report figures (matplotlib): confusion matrix. Figures are returned, never shown.
+
+Figures are built with matplotlib's object API (:func:`new_figure`), not pyplot: poseclf never
+selects a backend or keeps figures in pyplot's list, so a user's backend and open figures are left
+as they were, and a figure is freed as soon as nothing refers to it.
+"""
 
 from __future__ import annotations
 
@@ -14,23 +19,33 @@ from .files import replace_atomically
 FIGURE_DPI = 120  # pixels per inch of saved PNGs
 
 
+def new_figure(figsize: tuple[float, float]):
+    """A :class:`matplotlib.figure.Figure` drawn by Agg, outside pyplot (no global state).
+
+    Jupyter shows it when it is a cell's value (or with ``display(fig)``); ``plt.show()`` does
+    not know it.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def plot_confusion_matrix(confusion: Sequence[Sequence[int]], labels: Sequence[str],
                           title: str | None = None):
     """Confusion-matrix figure: rows true class, columns predicted; cells show counts.
 
     Colours show the share of each true class (row-normalised), so small classes read too.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     counts = np.asarray(confusion, dtype=int)
     totals = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
     n = len(labels)
     side = max(4.0, 0.6 * n + 2.5)
-    fig, ax = plt.subplots(figsize=(side + 1.0, side))
+    fig = new_figure((side + 1.0, side))
+    ax = fig.add_subplot()
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(n), labels, rotation=45, ha="right")
     ax.set_yticks(range(n), labels)
@@ -52,13 +67,8 @@ def save_confusion_matrix(report: dict, path: str | os.PathLike,
                           title: str | None = None) -> Path:
     """Write the confusion matrix of an evaluation report (``labels``, ``confusion``): PNG, or
     the type of the extension (PDF, SVG, JPEG)."""
-    import matplotlib.pyplot as plt
-
     path = Path(path)
     fig = plot_confusion_matrix(report["confusion"], report["labels"], title)
     kind = path.suffix.lower().lstrip(".") or "png"
-    try:
-        replace_atomically(path, lambda tmp: fig.savefig(tmp, dpi=FIGURE_DPI, format=kind))
-    finally:
-        plt.close(fig)
+    replace_atomically(path, lambda tmp: fig.savefig(tmp, dpi=FIGURE_DPI, format=kind))
     return path

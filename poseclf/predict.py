@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from .detect import save_png
-from .draw import LabelAnnotator, SkeletonAnnotator
+from .draw import LabelAnnotator, Overlay, SkeletonAnnotator, annotate_all
 from .errors import ImageReadError
 from .extraction import PoseExtractor
 from .images import collect_images, output_paths, read_image
@@ -100,11 +100,14 @@ def predict_images(
 
 def draw_prediction(image_rgb: np.ndarray, result: ImagePrediction,
                     classes: list[str]) -> np.ndarray:
-    """A BGR copy of the image with the skeleton, the label and the class bars drawn."""
-    frame = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
-    SkeletonAnnotator().annotate(frame, result.pose)
-    probabilities = None
+    """A BGR copy of the image with the skeleton, the label and the class bars drawn.
+
+    A rejected pose shows its best probability but no bars.
+    """
+    bars = None
     if result.probabilities and not result.rejected:
-        probabilities = [result.probabilities[c] for c in classes]
-    return LabelAnnotator().annotate(frame, result.label or "?", result.confidence,
-                                     probabilities, classes)
+        bars = [result.probabilities[c] for c in classes]
+    overlay = Overlay(pose=result.pose, label=result.label or "?",
+                      confidence=result.confidence, bars=bars, classes=classes)
+    frame = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
+    return annotate_all(frame, overlay, (SkeletonAnnotator(), LabelAnnotator()))

@@ -3,7 +3,10 @@
 Two sheets are built from a landmark table and the folder its paths are relative to:
 :func:`outlier_sheet` (the rows :func:`poseclf.review.find_outliers` flags, with both labels)
 and :func:`stats_sheet` (a few thumbnails per class). Sheets are BGR uint8 arrays (OpenCV's
-order, like :mod:`poseclf.draw`); :func:`write_sheet` saves one as PNG.
+order, like :mod:`poseclf.draw`); :func:`write_sheet` saves one as PNG. The pictures (image
+files, or frames of a video for ``video.mp4#000123`` rows) are read by
+:func:`poseclf.video_sources.read_row_images` (each video decoded once per sheet); this module
+only draws them.
 """
 
 from __future__ import annotations
@@ -17,13 +20,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .draw import SkeletonAnnotator, write_image
-from .errors import ImageReadError
-from .images import read_image
+from .draw import Overlay, SkeletonAnnotator, write_image
 from .landmarks import Pose
 from .poses import Poses
 from .video_segments import parse_frame_path
-from .video_sources import read_frame
+from .video_sources import read_row_images
 
 THUMB_SIZE = 200  # px: side of the square a thumbnail is fitted into
 LINE_HEIGHT = 16  # px: one caption line under a thumbnail
@@ -49,17 +50,6 @@ class Cell:
     lines: list[tuple[str, tuple[int, int, int]]] = field(default_factory=list)
 
 
-def load_row_image(images_root: str | os.PathLike, path: str) -> np.ndarray:
-    """The picture of a table row: ``root/path``, or a frame for ``video.mp4#000123`` rows."""
-    root = Path(images_root)
-    frame = parse_frame_path(path)
-    if frame is not None and not (root / path).exists():
-        name, index = frame
-        video = root / name if (root / name).is_file() else root
-        return read_frame(video, index)
-    return read_image(root / path)
-
-
 def row_poses(df: pd.DataFrame) -> list[Pose | None]:
     """A :class:`Pose` per table row (None where nothing was detected)."""
     poses = Poses.from_table(df)
@@ -78,7 +68,8 @@ def thumbnail(image: np.ndarray | None, pose: Pose | None, size: int = THUMB_SIZ
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     small = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), (new_w, new_h),
                        interpolation=cv2.INTER_AREA)
-    SkeletonAnnotator().annotate(small, pose)  # landmarks are normalised: same on any size
+    # landmarks are normalised: the same on any size
+    SkeletonAnnotator().annotate(small, Overlay(pose=pose))
     top, left = (size - new_h) // 2, (size - new_w) // 2
     cell[top:top + new_h, left:left + new_w] = small
     return cell
@@ -146,13 +137,6 @@ def count_found_images(df: pd.DataFrame, images_root: str | os.PathLike,
     return found, len(paths)
 
 
-def _read_or_none(images_root, path: str) -> np.ndarray | None:
-    try:
-        return load_row_image(images_root, path)
-    except (ImageReadError, ValueError, OSError):
-        return None  # drawn as a grey cell: the caption still names the file
-
-
 def outlier_sheet(
     df: pd.DataFrame,
     outliers: pd.DataFrame,
@@ -169,9 +153,10 @@ def outlier_sheet(
     position = pd.Series(np.arange(len(first)), index=first["path"].to_numpy())
     table_rows = first.iloc[position.loc[shown["path"]].to_numpy()]
     poses = row_poses(table_rows) if len(table_rows) else []
+    pictures = read_row_images(images_root, shown["path"])  # None: a grey cell
     cells = []
-    for flagged, pose in zip(shown.itertuples(), poses, strict=True):
-        cells.append(Cell(_read_or_none(images_root, flagged.path), pose, [
+    for flagged, pose, picture in zip(shown.itertuples(), poses, pictures, strict=True):
+        cells.append(Cell(picture, pose, [
             (flagged.path, TEXT),
             (f"label: {flagged.label} {flagged.label_score:.2f}", TEXT),
             _problem_caption(flagged),
@@ -204,7 +189,7 @@ def stats_sheet(
     Detected rows are shown first; if a class has rows without a pose, the last thumbnail is
     one of them, captioned with its reason.
     """
-    grid, headers = [], []
+    chosen_rows, headers = [], []
     for label, rows in df.groupby(df["label"].astype(str), sort=True):
         detected = rows[rows["detected"].astype(bool)]
         failed = rows[~rows["detected"].astype(bool)]
@@ -213,16 +198,21 @@ def stats_sheet(
                  np.unique(np.linspace(0, len(detected) - 1, min(n_ok, len(detected))).round())]
         if len(failed):
             picks.append(failed.iloc[0])
-        chosen = pd.DataFrame(picks) if picks else rows.head(0)
+        chosen_rows.append(pd.DataFrame(picks) if picks else rows.head(0))
+        rate = len(detected) / max(1, len(rows))
+        headers.append([label, f"{len(rows)} rows", f"{rate:.0%} detected"])
+    # every picture at once: each video is decoded once for the whole sheet; None: a grey cell
+    pictures = iter(read_row_images(images_root, [str(p) for chosen in chosen_rows
+                                                  for p in chosen["path"]]))
+    grid = []
+    for chosen in chosen_rows:
         poses = row_poses(chosen) if len(chosen) else []
         cells = []
         for (_, row), pose in zip(chosen.iterrows(), poses, strict=True):
             lines = [(Path(str(row["path"])).name, TEXT)]
             lines.append(("detected", TEXT) if row["detected"] else (str(row["reason"]), WARN))
-            cells.append(Cell(_read_or_none(images_root, str(row["path"])), pose, lines))
+            cells.append(Cell(next(pictures), pose, lines))
         grid.append(cells)
-        rate = len(detected) / max(1, len(rows))
-        headers.append([label, f"{len(rows)} rows", f"{rate:.0%} detected"])
     return compose_sheet(grid, title=f"{len(df)} rows, {len(grid)} classes",
                          row_headers=headers, size=size)
 

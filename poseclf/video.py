@@ -28,7 +28,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -36,7 +36,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .counting import RepetitionCounter
-from .draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator
+from .draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator, annotate_all
 from .errors import Terminated
 from .landmarks import NO_PERSON, Pose
 from .smoothing import (
@@ -200,7 +200,12 @@ class FrameResult:
     classify: nobody found, or the pose rejected), ``reason`` why they are missing
     (``no_person``, ``unknown``, ``partial``), ``smoothed`` the smoother's result (label,
     confidence, smoothed probabilities) and ``repetitions`` the count so far (None without a
-    counter).
+    counter) of ``count_class``. ``rate`` is the processing rate (frames per second) that
+    :func:`run_video` shows; :func:`label_frames` leaves it None.
+
+    It is what the annotators of :mod:`poseclf.draw` draw (an
+    :class:`~poseclf.draw.Annotation`): the smoothed label, its confidence when it is a class,
+    and one bar per class of ``classes``.
     """
 
     index: int
@@ -210,6 +215,24 @@ class FrameResult:
     reason: str
     smoothed: SmoothedResult
     repetitions: int | None
+    classes: tuple[str, ...] = ()
+    count_class: str | None = None
+    rate: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The shown (smoothed) label: a class or the absent reason."""
+        return self.smoothed.label
+
+    @property
+    def confidence(self) -> float | None:
+        """The smoothed probability of the shown label; None when it is not a class."""
+        return self.smoothed.confidence if self.smoothed.label in self.classes else None
+
+    @property
+    def bars(self) -> np.ndarray:
+        """The smoothed probability of each class (drawn as bars)."""
+        return self.smoothed.probabilities
 
 
 def label_frames(frames: Iterable[np.ndarray], extractor, model, smoother: LabelSmoother,
@@ -222,6 +245,8 @@ def label_frames(frames: Iterable[np.ndarray], extractor, model, smoother: Label
     (tracking) mode; frames are read only as results are asked for.
     """
     count_index = None if counter is None else counter.index_in(smoother.classes)
+    classes = tuple(smoother.classes)
+    count_class = None if counter is None else counter.class_name
     for index, frame in enumerate(frames):
         pose = extractor(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
         proba, reason = _classify(model, pose, reject)
@@ -230,7 +255,8 @@ def label_frames(frames: Iterable[np.ndarray], extractor, model, smoother: Label
         if counter is not None:
             counter.update(smoothed.probabilities[count_index] if smoothed.detected else None)
             repetitions = counter.count
-        yield FrameResult(index, frame, pose, proba, reason, smoothed, repetitions)
+        yield FrameResult(index, frame, pose, proba, reason, smoothed, repetitions, classes,
+                          count_class)
 
 
 def _classify(model, pose, reject: bool = True) -> tuple[np.ndarray | None, str]:
@@ -430,19 +456,20 @@ class _Output:
                                          daemon=True)
         self._thread.start()
 
-    def put(self, frame: np.ndarray, overlay: tuple | None, row: list | None) -> None:
+    def put(self, frame: np.ndarray, result: FrameResult | None, row: list | None) -> None:
+        """Queue ``frame``, drawn with ``result`` unless None, and its timeline ``row``."""
         if self._error is not None:
             raise self._error
-        self._queue.put((frame, overlay, row))
+        self._queue.put((frame, result, row))
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             if self._error is not None:
                 continue  # keep draining so that put() never blocks
-            frame, overlay, row = item
+            frame, result, row = item
             try:
-                if overlay is not None:
-                    self.draw(frame, *overlay)
+                if result is not None:
+                    self.draw(frame, result)
                 if self.sink is not None:
                     self.sink.write(frame)
                 if self.rows is not None and row is not None:
@@ -460,16 +487,10 @@ class _Output:
 def _loop(capture, first, info, model, extractor, smoother, counter, sink, rows,
           stop, report: VideoReport, *, show: bool, draw: bool, max_frames, progress: bool,
           reject: bool = True) -> None:
-    skeleton, label_box, counter_box = SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator()
-    classes = smoother.classes
-    count_name = counter.class_name if counter is not None else None
+    annotators = (SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator())
 
-    def annotate(frame, pose, result, repetitions, rate) -> None:
-        skeleton.annotate(frame, pose)
-        label_box.annotate(frame, result.label,
-                           result.confidence if result.label in classes else None,
-                           result.probabilities, classes)
-        counter_box.annotate(frame, repetitions, count_name, rate)
+    def annotate(frame: np.ndarray, result: FrameResult) -> np.ndarray:
+        return annotate_all(frame, result, annotators)
 
     total = info.total_frames
     if max_frames is not None:
@@ -499,9 +520,9 @@ def _loop(capture, first, info, model, extractor, smoother, counter, sink, rows,
             last_tick = now
             if step > 0:
                 rate = 1.0 / step if rate is None else FPS_AVERAGE * rate + (1 - FPS_AVERAGE) / step
-            overlay = (pose, result, repetitions, rate)
+            labelled = replace(labelled, rate=rate)
             if show:  # the window shows the frame now: draw here, not in the worker
-                annotate(frame, *overlay)
+                annotate(frame, labelled)
             if output is not None:
                 row = None
                 if rows is not None:
@@ -511,7 +532,7 @@ def _loop(capture, first, info, model, extractor, smoother, counter, sink, rows,
                            round(result.confidence, TIMELINE_DECIMALS),
                            "" if repetitions is None else repetitions,
                            *np.round(result.probabilities, TIMELINE_DECIMALS).tolist()]
-                output.put(frame, overlay if draw and not show else None, row)
+                output.put(frame, labelled if draw and not show else None, row)
             report.frames += 1
             report.detected_frames += result.detected
             report.pose_frames += pose is not None

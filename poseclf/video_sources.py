@@ -2,8 +2,10 @@
 
 :func:`open_source` turns ``"0"`` (webcam index), a file path or a stream URL into an opened
 ``cv2.VideoCapture`` and its :class:`VideoInfo`; :func:`iter_frames` yields its BGR frames;
-:func:`read_frame` and :func:`iter_selected_frames` pick frames by index. A source that cannot
-be used is a :class:`VideoError` naming it and the fix, before any frame is processed.
+:func:`read_frame` and :func:`iter_selected_frames` pick frames by index, and
+:func:`read_row_images` gives the pictures of landmark-table rows (image files or video frames)
+to the contact sheets. A source that cannot be used is a :class:`VideoError` naming it and the
+fix, before any frame is processed.
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ import math
 import os
 import stat
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .errors import InputError, PoseclfError
+from .errors import ImageReadError, InputError, PoseclfError
 from .files import check_input_file
+from .images import read_image
 
 logger = logging.getLogger(__name__)
 
@@ -351,3 +354,49 @@ def read_frame(source: str | os.PathLike, index: int) -> np.ndarray:
     raise VideoError(f"{source}: cannot decode frame {index}")
 
 
+
+
+def _row_video_frame(root: Path, path: str) -> tuple[Path, int] | None:
+    """(video, frame index) for a ``video.mp4#000123`` row with no such file; None otherwise."""
+    from .video_segments import parse_frame_path  # video_segments imports this module
+
+    frame = parse_frame_path(path)
+    if frame is None or (root / path).exists():
+        return None
+    name, index = frame
+    return (root / name if (root / name).is_file() else root), index
+
+
+def load_row_image(images_root: str | os.PathLike, path: str) -> np.ndarray:
+    """The picture (RGB) of a table row: ``root/path``, or a frame for ``video.mp4#000123`` rows."""
+    root = Path(images_root)
+    frame = _row_video_frame(root, path)
+    if frame is not None:
+        return read_frame(*frame)
+    return read_image(root / path)
+
+
+def read_row_images(images_root: str | os.PathLike,
+                    paths: Iterable[str]) -> list[np.ndarray | None]:
+    """:func:`load_row_image` for many rows, None where a picture cannot be read.
+
+    Each video is decoded once, up to the last frame wanted (not once per row).
+    """
+    root = Path(images_root)
+    paths = [str(p) for p in paths]
+    pictures: list[np.ndarray | None] = [None] * len(paths)
+    wanted: dict[Path, dict[int, list[int]]] = {}  # video -> frame index -> rows
+    for row, path in enumerate(paths):
+        frame = _row_video_frame(root, path)
+        if frame is not None:
+            wanted.setdefault(frame[0], {}).setdefault(frame[1], []).append(row)
+            continue
+        with contextlib.suppress(ImageReadError, ValueError, OSError):  # a grey cell
+            pictures[row] = read_image(root / path)
+    for video, rows in wanted.items():
+        with contextlib.suppress(ValueError, OSError):  # VideoError is a ValueError
+            for index, frame in iter_selected_frames(video, rows.keys()):
+                rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                for row in rows[index]:
+                    pictures[row] = rgb
+    return pictures

@@ -163,7 +163,8 @@ def test_extract_video_segments_labels_frames(sit_video, tmp_path):
     assert df["detected"].astype(str).eq("True").mean() > 0.5  # the person is in view
     loaded = load_table(table)  # the schema every job reads
 
-    from poseclf.sheets import MISSING, THUMB_SIZE, load_row_image, stats_sheet
+    from poseclf.sheets import MISSING, THUMB_SIZE, stats_sheet
+    from poseclf.video_sources import load_row_image
 
     frame = load_row_image(sit_video.parent, loaded["path"].iloc[0])
     assert frame.shape == (240, 320, 3)

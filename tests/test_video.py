@@ -277,3 +277,20 @@ def test_label_frames_drives_the_loop_from_python_like_run_video(pushup_model, t
     assert [r.smoothed.label for r in results] == expected["label"].tolist()
     assert [r.smoothed.raw_label for r in results] == expected["raw_label"].tolist()
     assert [r.repetitions for r in results] == expected["repetitions"].tolist()
+
+
+def test_read_row_images_decodes_each_video_once_with_the_frames_of_load_row_image(tmp_path):
+    from poseclf.draw import write_image
+    from poseclf.video_sources import load_row_image, read_row_images
+
+    video = shared_data_or_skip("videos", "sit.mp4")
+    (tmp_path / "sit.mp4").symlink_to(video)
+    write_image(tmp_path / "photo.png", np.full((20, 30, 3), (10, 20, 30), np.uint8))
+    paths = ["sit.mp4#000010", "photo.png", "sit.mp4#000003", "missing.png",
+             "sit.mp4#000010", "sit.mp4#999999", "other.mp4#000001"]
+    pictures = read_row_images(tmp_path, paths)
+    assert [p is None for p in pictures] == [False, False, False, True, False, True, True]
+    for path, picture in zip(paths, pictures, strict=True):
+        if picture is not None:
+            np.testing.assert_array_equal(picture, load_row_image(tmp_path, path))
+    assert pictures[1][0, 0].tolist() == [30, 20, 10]  # RGB
