@@ -210,6 +210,7 @@ class ExtractionReport:
     per_class: pd.DataFrame
     failures: pd.DataFrame
     elapsed_s: float
+    interrupted: bool = False
     unreadable_folders: list[str] = field(default_factory=list)
 
     @property
@@ -217,8 +218,9 @@ class ExtractionReport:
         return self.n_extracted / self.elapsed_s if self.elapsed_s > 0 else float("nan")
 
     def __str__(self) -> str:
-        lines = [  # a stopped run raises: a report is always of a finished one
-            f"{self.table}: {self.n_images} images (done); extracted {self.n_extracted} "
+        state = "STOPPED before the end; re-run to finish" if self.interrupted else "done"
+        lines = [
+            f"{self.table}: {self.n_images} images ({state}); extracted {self.n_extracted} "
             f"in {self.elapsed_s:.1f} s ({self.images_per_s:.1f} images/s), "
             f"reused {self.n_reused}, dropped {self.n_dropped} rows of files no longer present",
             f"skipped {self.skipped_hidden} hidden and {self.skipped_non_image} non-image files",

@@ -250,11 +250,13 @@ class VideoExtractionReport:
     n_dropped: int
     per_label: pd.DataFrame
     elapsed_s: float
+    interrupted: bool = False
 
     def __str__(self) -> str:
-        lines = [  # a stopped run raises: a report is always of a finished one
+        state = "INTERRUPTED, re-run to finish" if self.interrupted else "done"
+        lines = [
             f"{self.table}: {self.n_frames} frames of {', '.join(self.videos)} in "
-            f"{self.n_segments} segments (done); extracted {self.n_extracted} in "
+            f"{self.n_segments} segments ({state}); extracted {self.n_extracted} in "
             f"{self.elapsed_s:.1f} s, reused {self.n_reused}",
         ]
         if self.n_redone_segments:
