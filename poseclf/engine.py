@@ -92,7 +92,6 @@ class PlanRun:
 
     previous: pd.DataFrame | None
     kept: pd.DataFrame
-    n_todo: int
     n_redone: int
     n_added: int
     final: pd.DataFrame = field(repr=False)
@@ -283,7 +282,7 @@ def run_plan(plan: Plan, options: ExtractOptions, table: Path | None, *,
     finally:
         bar.close()
         close_worker_extractor()
-    return PlanRun(previous, kept, len(todo), n_redone, saver.n_added, final[0])
+    return PlanRun(previous, kept, n_redone, saver.n_added, final[0])
 
 
 def _run_tasks(plan: Plan, todo: list[int], workers: int | None,

@@ -199,33 +199,15 @@ def extract_videos(
     cluster: str | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Rows of the segments of several videos, in (video, frame) order, nothing saved.
+    """Rows of the segments of several videos, in (video, frame) order: the landmark-table
+    columns plus :data:`VIDEO_COLUMNS` and :data:`VIDEO_RESUME_COLUMNS`; nothing is saved.
 
-    Parameters
-    ----------
-    jobs : sequence of (video path, segments)
-    stride : int, default=1
-        Keep every ``stride``-th frame of each segment, starting at its first frame.
-    options : ExtractOptions, optional
-        BlazePose settings; the extractor runs in video (tracking) mode.
-    workers : int, default=1
-        Local worker processes; 1 decodes each video once, in this process.
-    cluster : str, optional
-        Dask cluster (``tcp://host:8786`` or ``local:N``, see :mod:`poseclf.cluster`):
-        ``workers`` is ignored and every segment is a task; the videos must exist under the
-        same path on the workers.
-    progress : bool, default=True
-        A progress bar over the frames, fed by finished segments.
-
-    Returns
-    -------
-    DataFrame
-        The landmark-table columns plus :data:`VIDEO_COLUMNS` and
-        :data:`VIDEO_RESUME_COLUMNS`.
-
-    See Also
-    --------
-    extract_videos_to_table : the same, saved as it goes and resumable.
+    ``jobs`` are (video path, segments) pairs; ``stride`` keeps every K-th frame of each
+    segment from its first; ``options`` are the BlazePose settings (video mode). ``workers``:
+    local processes, 1 decodes each video once in this process; ``cluster``: a Dask cluster
+    (``tcp://host:8786`` or ``local:N``, :mod:`poseclf.cluster`) with one task per segment,
+    the videos under the same path on its workers. :func:`extract_videos_to_table` saves as
+    it goes and resumes.
     """
     options = options or ExtractOptions()
     return run_plan(_plan(jobs, stride, options)[0], options, None, workers=workers,
