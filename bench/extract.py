@@ -32,8 +32,8 @@ from pathlib import Path
 
 import joblib
 
-from poseclf.dataset import ExtractOptions, default_batch_size, extract_folder, scan_folder
-from poseclf.extraction import PoseExtractor
+from poseclf.dataset import default_batch_size, extract_folder, scan_folder
+from poseclf.extraction import ExtractOptions, PoseExtractor
 from poseclf.images import read_image
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -1,8 +1,7 @@
 """Run poseclf's joblib work on a Dask cluster: the one module that imports Dask.
 
-poseclf parallelises with :class:`joblib.Parallel` only (image batches in
-:func:`poseclf.dataset.extract_folder`, video segments in
-:func:`poseclf.video_segments.extract_videos`, the grid search of ``poseclf train --search``).
+poseclf parallelises with :class:`joblib.Parallel` only (the image batches and video segments
+of :func:`poseclf.engine.run_plan`, the grid search of ``poseclf train --search``).
 :func:`dask_backend` switches joblib to its Dask backend for the duration of a ``with`` block,
 so the very same tasks run on the cluster's workers: no pool or scheduler of poseclf's own.
 Dask reschedules the task of a worker that dies, and each worker process keeps its own

@@ -5,43 +5,27 @@ below it are allowed. The table (schema in :mod:`poseclf.table`) gets three extr
 ``file_size`` (bytes) and ``file_mtime`` (seconds since the epoch) to resume, and ``extractor``
 (the BlazePose settings of the row) so that changed options re-extract.
 
-Parallelism is :class:`joblib.Parallel` over batches of paths. Each worker process creates one
-:class:`~poseclf.extraction.PoseExtractor` lazily, the first time it gets a batch, and reuses it
-for every later batch (MediaPipe graphs cannot be pickled). Because the work unit is a plain
-function of picklable arguments, ``joblib.parallel_config(backend="dask")`` runs it on a cluster.
-Rows are always written in scan order, so the table is the same for any number of workers.
-
-Rows are saved to the table as batches complete, at most every ``checkpoint_s`` seconds, with the
-checkpointer of :mod:`poseclf.checkpoint`: an interrupted run keeps what it saved, and re-running
-the same call extracts only what is missing or changed.
+This module plans the work (one unit per image, one task per batch of images) and
+:func:`poseclf.engine.run_plan` runs it: in parallel on local processes or a Dask cluster, saved
+as batches complete, resumable. Rows are always written in scan order, so the table is the same
+for any number of workers.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from .checkpoint import (
-    DEFAULT_CHECKPOINT_S,
-    Checkpointer,
-    ImageItem,
-    checkpointed,
-    read_previous,
-    reusable_rows,
-)
-from .cluster import cluster_or_local
+from .engine import DEFAULT_CHECKPOINT_S, Plan, Task, run_plan, worker_extractor
 from .errors import ImageReadError, InputError
+from .extraction import ExtractOptions
 from .files import check_input_dir
 from .images import IMAGE_EXTENSIONS, is_image_path, read_image
 from .landmarks import NO_PERSON, Pose
@@ -59,34 +43,13 @@ BATCHES_PER_WORKER = 8  # at least this many tasks per worker, for load balance 
 
 
 @dataclass(frozen=True)
-class ExtractOptions:
-    """BlazePose settings of an extraction run (picklable; shipped to the workers).
+class ImageItem:
+    """One image found by :func:`scan_folder`; ``path`` is relative to the folder, POSIX style."""
 
-    Parameters mirror :class:`~poseclf.extraction.PoseExtractor`.
-    """
-
-    model_complexity: int = 1
-    min_detection_confidence: float = 0.5
-    backend: str = "solutions"
-    task_path: str | None = None
-
-    @property
-    def tag(self) -> str:
-        """Short text stored in the ``extractor`` column, e.g. ``solutions:1:0.5``."""
-        base = f"{self.backend}:{self.model_complexity}:{self.min_detection_confidence:g}"
-        return base if self.task_path is None else f"{base}:{Path(self.task_path).name}"
-
-    def extractor(self, static_image_mode: bool = True):
-        """A new :class:`~poseclf.extraction.PoseExtractor` with these settings."""
-        from .extraction import PoseExtractor
-
-        return PoseExtractor(
-            static_image_mode=static_image_mode,
-            model_complexity=self.model_complexity,
-            min_detection_confidence=self.min_detection_confidence,
-            backend=self.backend,
-            task_path=self.task_path,
-        )
+    path: str
+    label: str
+    file_size: int
+    file_mtime: float
 
 
 # -- scanning ------------------------------------------------------------------------------------
@@ -183,36 +146,13 @@ def _no_images_message(scan: FolderScan) -> str:
 
 
 # -- the work unit: a batch of paths on one worker --------------------------------------------
-_WORKER: dict = {}  # per process: {"options": ExtractOptions, "extractor": PoseExtractor, "pid"}
-
-
-def _worker_extractor(options: ExtractOptions):
-    """This process's extractor for ``options``, created on first use and then reused."""
-    if _WORKER.get("options") != options or _WORKER.get("pid") != os.getpid():
-        close_worker_extractor()
-        _WORKER.update(options=options, extractor=options.extractor(True), pid=os.getpid())
-    return _WORKER["extractor"]
-
-
-def close_worker_extractor() -> None:
-    """Release this process's cached extractor (the main process's, after a 1-worker run)."""
-    extractor = _WORKER.pop("extractor", None)
-    if extractor is not None and _WORKER.get("pid") == os.getpid():
-        extractor.close()
-    _WORKER.clear()
-
-
-def extract_batch(root: str, items: Sequence[ImageItem], options: ExtractOptions,
-                  parent_pid: int | None = None) -> pd.DataFrame:
+def extract_batch(root: str, items: Sequence[ImageItem], options: ExtractOptions) -> pd.DataFrame:
     """Extract one batch of images on the calling process; one row per item, in order.
 
     Unreadable files get ``reason="unreadable: <why>"``, images without a person
-    ``reason="no_person"``; neither raises. ``parent_pid``: the process that started the run
-    (a worker process ends when it dies).
+    ``reason="no_person"``; neither raises.
     """
-    if parent_pid is not None:
-        _stop_with_parent(parent_pid)
-    extractor = _worker_extractor(options)
+    extractor = worker_extractor(options)
     poses: list[Pose | None] = []
     sizes, reasons = np.zeros((len(items), 2), np.float32), []
     for i, item in enumerate(items):
@@ -329,23 +269,6 @@ def default_batch_size(n_items: int, n_workers: int) -> int:
     return int(np.clip(n_items // max(1, n_workers * BATCHES_PER_WORKER), 1, MAX_BATCH_SIZE))
 
 
-def _stop_with_parent(parent_pid: int) -> None:
-    """In a worker process: end it when the process that started the run dies (even by
-    ``kill -9``), instead of waiting minutes for its idle timeout (Linux only)."""
-    if os.getpid() == parent_pid or _WORKER.get("watched") == os.getpid():
-        return
-    _WORKER["watched"] = os.getpid()
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-    if os.getppid() != parent_pid:  # the parent is already gone
-        os._exit(1)
-
-
 def extract_folder(
     data_dir: str | os.PathLike,
     table: str | os.PathLike,
@@ -402,28 +325,29 @@ def extract_folder(
     scan = scan_folder(data_dir)
     for name in scan.empty_classes:
         logger.warning("%s: class folder %r has no images", scan.root, name)
-    order = {item.path: i for i, item in enumerate(scan.items)}
+    root = str(scan.root.absolute())  # the same path on every worker (and cwd)
 
-    previous = read_previous(table)  # kept until redone, even without resume
-    if previous is not None and resume:
-        reusable = reusable_rows(previous, scan.items, options.tag)
-        kept = previous[reusable.to_numpy()]
-        kept = kept[~kept["path"].duplicated()]
-    else:
-        kept = _empty_rows()
-    n_dropped = 0 if previous is None else int((~previous["path"].isin(order.keys())).sum())
-    done = set(kept["path"])
-    todo = [item for item in scan.items if item.path not in done]
-    kept = _with_extra_columns(kept)
-
-    with cluster_or_local(cluster if todo else None) as slots:  # nothing to do: no cluster
-        n_workers = slots or workers or joblib.cpu_count()
-        # a cluster: every slot (joblib's Dask setting); local: no more processes than batches
+    def tasks(todo: list[int], n_workers: int, in_process: bool) -> list[Task]:
         size = batch_size or default_batch_size(len(todo), n_workers)
-        n_jobs = None if cluster else min(n_workers, -(-len(todo) // size))
-        report = _run_batches(scan, todo, kept, previous, n_dropped, order, table, options,
-                              size, n_jobs, checkpoint_s, progress, start)
-    return report
+        return [(extract_batch, (root, batch, options))
+                for batch in _batches([scan.items[i] for i in todo], size)]
+
+    expected = pd.DataFrame([asdict(item) for item in scan.items])
+    plan = Plan(expected, [[item.path] for item in scan.items], tasks, _empty_rows,
+                _with_extra_columns, "img", "%d of %d images extracted (%d reused)")
+    run = run_plan(plan, options, table, workers=workers, cluster=cluster,
+                   checkpoint_s=checkpoint_s, resume=resume, progress=progress)
+    previous, final = run.previous, run.final
+    paths = set(expected["path"])
+    return ExtractionReport(
+        table=table, n_images=len(scan.items), n_extracted=run.n_added, n_reused=len(run.kept),
+        n_dropped=0 if previous is None else int((~previous["path"].isin(paths)).sum()),
+        skipped_hidden=scan.skipped_hidden, skipped_non_image=scan.skipped_non_image,
+        empty_classes=list(scan.empty_classes), per_class=class_summary(final),
+        failures=final.loc[~final["detected"], ["path", "label", "reason"]]
+        .reset_index(drop=True),
+        elapsed_s=time.monotonic() - start, unreadable_folders=list(scan.unreadable_folders),
+    )
 
 
 def _check_run_settings(workers: int | None, batch_size: int | None,
@@ -435,41 +359,6 @@ def _check_run_settings(workers: int | None, batch_size: int | None,
         raise InputError(f"--batch-size {batch_size}: give 1 or more images per task")
     if not checkpoint_s >= 0:  # also NaN
         raise InputError(f"--checkpoint-seconds {checkpoint_s}: give 0 or more seconds")
-
-
-def _run_batches(scan: FolderScan, todo: list[ImageItem], kept: pd.DataFrame,
-                 previous: pd.DataFrame | None, n_dropped: int, order: dict[str, int],
-                 table: Path, options: ExtractOptions, size: int, n_jobs: int | None,
-                 checkpoint_s: float, progress: bool, start: float) -> ExtractionReport:
-    """The extraction loop of :func:`extract_folder` under the current joblib backend."""
-    saver = Checkpointer(table, kept, order, checkpoint_s, previous, empty=_empty_rows)
-    bar = tqdm(total=len(todo), unit="img", desc="extract", disable=not progress,
-               dynamic_ncols=True)
-    done = f"%d of {len(todo)} images extracted (%d reused)"
-    try:
-        with checkpointed(saver, lambda: done % (saver.n_added, len(kept))) as run:
-            if todo:
-                parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-                root = str(scan.root.absolute())  # the same path on every worker (and cwd)
-                tasks = (joblib.delayed(extract_batch)(root, batch, options, os.getpid())
-                         for batch in _batches(todo, size))
-                for frame in parallel(tasks):
-                    saver.add(frame)
-                    bar.update(len(frame))
-    finally:
-        bar.close()
-        close_worker_extractor()
-    final = run.final
-    return ExtractionReport(
-        table=table, n_images=len(scan.items), n_extracted=saver.n_added, n_reused=len(kept),
-        n_dropped=n_dropped, skipped_hidden=scan.skipped_hidden,
-        skipped_non_image=scan.skipped_non_image, empty_classes=list(scan.empty_classes),
-        per_class=class_summary(final),
-        failures=final.loc[~final["detected"], ["path", "label", "reason"]]
-        .reset_index(drop=True),
-        elapsed_s=time.monotonic() - start,
-        unreadable_folders=list(scan.unreadable_folders),
-    )
 
 
 def _with_extra_columns(df: pd.DataFrame) -> pd.DataFrame:

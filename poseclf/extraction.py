@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,37 @@ def check_extractor_options(model_complexity: int = 1, min_detection_confidence:
         raise ModelNotAvailableError(
             f"--task-file {path}: not a pose_landmarker .task file (a .task is a zip of "
             "two .tflite models); give the file from MediaPipe's model page")
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """BlazePose settings of an extraction run (picklable; shipped to the workers).
+
+    Parameters mirror :class:`PoseExtractor`; :meth:`check` refuses settings that cannot work.
+    """
+
+    model_complexity: int = 1
+    min_detection_confidence: float = 0.5
+    backend: str = "solutions"
+    task_path: str | None = None
+
+    @property
+    def tag(self) -> str:
+        """Short text stored in the ``extractor`` column, e.g. ``solutions:1:0.5``."""
+        base = f"{self.backend}:{self.model_complexity}:{self.min_detection_confidence:g}"
+        return base if self.task_path is None else f"{base}:{Path(self.task_path).name}"
+
+    def check(self) -> ExtractOptions:
+        """These options, after :func:`check_extractor_options` (before any work starts)."""
+        check_extractor_options(self.model_complexity, self.min_detection_confidence,
+                                self.backend, self.task_path)
+        return self
+
+    def extractor(self, static_image_mode: bool = True, **kwargs) -> PoseExtractor:
+        """A new :class:`PoseExtractor` with these settings (``kwargs``: its other ones)."""
+        return PoseExtractor(static_image_mode, self.model_complexity,
+                             min_detection_confidence=self.min_detection_confidence,
+                             backend=self.backend, task_path=self.task_path, **kwargs)
 
 
 class PoseExtractor:

@@ -6,15 +6,14 @@ A segments file is a CSV with ``start_frame,end_frame,label`` (0-based, inclusiv
 with a fresh extractor per segment so that tracking never crosses a segment boundary.
 Rows are named ``<video name>#<frame, 6 digits>`` and carry ``frame`` and ``time_s`` columns.
 
-:func:`extract_videos` spreads several videos and segments over worker processes or a Dask
-cluster (:mod:`poseclf.cluster`): one task per segment, so tracking stays within a segment.
-:func:`extract_videos_to_table` saves the table as segments finish, with the checkpoint and
-resume rule of :mod:`poseclf.checkpoint`: an interrupted run keeps its finished segments, and
-re-running it extracts only the segments that are missing or changed.
+This module plans the work (one unit per segment) and :func:`poseclf.engine.run_plan` runs it
+(in this process, each video decoded once, or one task per segment on worker processes or a
+Dask cluster) and, for :func:`extract_videos_to_table`, saves finished segments and resumes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -24,27 +23,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import joblib
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from .checkpoint import (
-    DEFAULT_CHECKPOINT_S,
-    Checkpointer,
-    ImageItem,
-    checkpointed,
-    read_previous,
-    reusable_rows,
-)
-from .cluster import cluster_or_local
-from .dataset import ExtractOptions
+from .engine import DEFAULT_CHECKPOINT_S, Plan, Task, run_plan
 from .errors import InputError, SegmentsError
+from .extraction import ExtractOptions
 from .landmarks import NO_PERSON
 from .poses import Poses
 from .table import TABLE_COLUMNS
-from .video_sources import VideoInfo, iter_selected_frames
+from .video_sources import VideoInfo, iter_frame_ranges
 
 logger = logging.getLogger(__name__)
 
@@ -202,56 +190,6 @@ def segments_from_annotations(
     )
 
 
-def extract_video_segments(
-    video: str | os.PathLike,
-    segments: Sequence[Segment],
-    *,
-    stride: int = 1,
-    options: ExtractOptions | None = None,
-    progress: bool = True,
-) -> pd.DataFrame:
-    """One table row per extracted frame of every segment (every ``stride``-th frame).
-
-    Parameters
-    ----------
-    video : path
-    segments : sequence of Segment
-    stride : int, default=1
-        Keep every ``stride``-th frame of each segment, starting at its first frame.
-    options : poseclf.dataset.ExtractOptions, optional
-        BlazePose settings; the extractor runs in video (tracking) mode.
-    progress : bool, default=True
-
-    Returns
-    -------
-    DataFrame
-        The landmark-table columns plus :data:`VIDEO_COLUMNS` and
-        :data:`VIDEO_RESUME_COLUMNS`, in frame order.
-    """
-    _check_stride(stride)
-    options = options or ExtractOptions()
-    info = VideoInfo.from_video_path(video)
-    segments = check_segments(segments, info.total_frames)
-    bar = _frames_bar([(0, info.source, seg) for seg in segments], stride, progress,
-                      Path(info.source).name)
-    try:
-        frames = [rows for _, rows in _iter_segment_rows(info, segments, stride, options, bar)]
-    finally:
-        bar.close()
-    return _stamped(_concat(frames), _file_stamp(info.source))
-
-
-def extract_segment(video: str, segment: Segment, stride: int, options) -> pd.DataFrame:
-    """Rows of one segment: the work unit of :func:`extract_videos` (runs on a worker).
-
-    The video is decoded from its start (``grab`` only, no colour conversion) up to the
-    segment: OpenCV's frame seek is not exact for every file (it lands a few frames off in
-    ``pushup2.mp4`` of the development data), and frame numbers must be.
-    """
-    return extract_video_segments(video, [segment], stride=stride, options=options,
-                                  progress=False)
-
-
 def extract_videos(
     jobs: Sequence[tuple[str | os.PathLike, Sequence[Segment]]],
     *,
@@ -261,42 +199,19 @@ def extract_videos(
     cluster: str | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Rows of the segments of several videos, in (video, frame) order.
+    """Rows of the segments of several videos, in (video, frame) order: the landmark-table
+    columns plus :data:`VIDEO_COLUMNS` and :data:`VIDEO_RESUME_COLUMNS`; nothing is saved.
 
-    Parameters
-    ----------
-    jobs : sequence of (video path, segments)
-    stride, options
-        As in :func:`extract_video_segments`.
-    workers : int, default=1
-        Local worker processes; 1 decodes each video once, in this process.
-    cluster : str, optional
-        Dask cluster (``tcp://host:8786`` or ``local:N``, see :mod:`poseclf.cluster`):
-        ``workers`` is ignored and every segment is a task; the videos must exist under the
-        same path on the workers.
-    progress : bool, default=True
-        A progress bar over the frames, fed by finished segments when parallel.
-
-    Returns
-    -------
-    DataFrame
-        As :func:`extract_video_segments`, the videos one after the other.
-
-    See Also
-    --------
-    extract_videos_to_table : the same, saved as it goes and resumable.
+    ``jobs`` are (video path, segments) pairs; ``stride`` keeps every K-th frame of each
+    segment from its first; ``options`` are the BlazePose settings (video mode). ``workers``:
+    local processes, 1 decodes each video once in this process; ``cluster``: a Dask cluster
+    (``tcp://host:8786`` or ``local:N``, :mod:`poseclf.cluster`) with one task per segment,
+    the videos under the same path on its workers. :func:`extract_videos_to_table` saves as
+    it goes and resumes.
     """
     options = options or ExtractOptions()
-    tasks, videos = _plan(jobs, stride)
-    results: dict[tuple[int, int], pd.DataFrame] = {}
-    bar = _frames_bar(tasks, stride, progress)
-    try:
-        for index, segment, rows in _segment_results(tasks, videos, stride, options, workers,
-                                                     cluster, bar):
-            results[(index, segment.start_frame)] = rows
-    finally:
-        bar.close()
-    return _concat([results[key] for key in sorted(results)])
+    return run_plan(_plan(jobs, stride, options)[0], options, None, workers=workers,
+                    cluster=cluster, progress=progress).final
 
 
 @dataclass
@@ -380,37 +295,17 @@ def extract_videos_to_table(
     start = time.monotonic()
     options = options or ExtractOptions()
     table = Path(table)
-    tasks, videos = _plan(jobs, stride)
-    paths = [frame_path(path, f) for _, path, seg in tasks for f in seg.frames(stride)]
-    order = {path: rank for rank, path in enumerate(paths)}
-    if len(order) < len(paths):
-        repeated = next(path for path in paths if paths.count(path) > 1)
-        raise SegmentsError(f"two videos with the same file name would both have a row "
-                         f"{repeated}: give each video a distinct file name")
-    previous = read_previous(table)  # its rows stay until redone, even without resume
-    kept, todo, n_redone = _reusable_segments(previous if resume else None, tasks, videos,
-                                              stride, options.tag)
-    if n_redone:
-        logger.warning("%s: re-extracting %d segments whose video file, label, stride or "
-                       "extractor settings changed", table, n_redone)
-    saver = Checkpointer(table, kept, order, checkpoint_s, previous, empty=_empty_table)
-    bar = _frames_bar(todo, stride, progress)
-    done = f"%d of {len(paths)} frames extracted (finished segments; %d reused)"
-    try:
-        with checkpointed(saver, lambda: done % (saver.n_added, len(kept))) as run:
-            for _, _, rows in _segment_results(todo, videos, stride, options, workers, cluster,
-                                               bar):
-                saver.add(rows)
-    finally:
-        bar.close()
+    plan, videos = _plan(jobs, stride, options)
+    run = run_plan(plan, options, table, workers=workers, cluster=cluster,
+                   checkpoint_s=checkpoint_s, resume=resume, progress=progress)
     final = run.final
     per_label = final.groupby("label")["detected"].agg(["size", "sum"])
     per_label.columns = ["frames", "detected"]
     return VideoExtractionReport(
-        table=table, videos=[Path(info.source).name for info, _ in videos],
-        n_segments=len(tasks), n_frames=len(final), n_extracted=saver.n_added,
-        n_reused=len(kept), n_redone_segments=n_redone,
-        n_dropped=0 if previous is None else len(previous) - len(kept),
+        table=table, videos=videos,
+        n_segments=len(plan.units), n_frames=len(final), n_extracted=run.n_added,
+        n_reused=len(run.kept), n_redone_segments=run.n_redone,
+        n_dropped=0 if run.previous is None else len(run.previous) - len(run.kept),
         per_label=per_label, elapsed_s=time.monotonic() - start,
     )
 
@@ -432,18 +327,40 @@ def _file_stamp(path: str | os.PathLike) -> _FileStamp:
     return stat.st_size, stat.st_mtime
 
 
-def _segment_rows(info: VideoInfo, segment: Segment, stride: int, frames: list[int],
-                  poses: list, sizes: list[tuple[int, int]], tag: str) -> pd.DataFrame:
-    """Table rows of one segment's frames (file size and time are stamped later)."""
+def segment_rows(video: str, fps: float, segments: Sequence[Segment], stride: int,
+                 options: ExtractOptions, stamp: _FileStamp) -> Iterator[pd.DataFrame]:
+    """Rows of each segment of one video (the task of :func:`extract_videos`), yielded as soon
+    as its last frame is done; tracking starts afresh at every segment."""
+    ranges = [seg.frames(stride) for seg in segments]
+    n_rows = 0
+    for segment, frames in zip(segments, iter_frame_ranges(video, ranges), strict=True):
+        poses, sizes = [], []
+        with contextlib.ExitStack() as stack:
+            extractor = None
+            for _, rgb in frames:
+                extractor = extractor or stack.enter_context(options.extractor(False))
+                poses.append(extractor(rgb))
+                sizes.append((rgb.shape[1], rgb.shape[0]))
+        if poses:
+            yield _segment_rows(video, fps, segment, stride, poses, sizes, options.tag, stamp)
+        n_rows += len(poses)
+    if n_rows < (n_wanted := sum(map(len, ranges))):
+        logger.warning("%s: %d of %d segment frames could not be decoded", video,
+                       n_wanted - n_rows, n_wanted)
+
+
+def _segment_rows(video: str, fps: float, segment: Segment, stride: int, poses: list,
+                  sizes: list[tuple[int, int]], tag: str, stamp: _FileStamp) -> pd.DataFrame:
+    """Table rows of the first ``len(poses)`` frames of a segment."""
+    frames = list(segment.frames(stride)[:len(poses)])
     n = len(frames)
-    extra = {"frame": frames,
-             "time_s": [f / info.fps if info.fps else np.nan for f in frames],
-             "file_size": [0] * n, "file_mtime": [np.nan] * n,
+    extra = {"frame": frames, "time_s": [f / fps if fps else np.nan for f in frames],
+             "file_size": [stamp[0]] * n, "file_mtime": [stamp[1]] * n,
              "segment_start": [segment.start_frame] * n, "stride": [stride] * n,
              "extractor": [tag] * n}
     reasons = ["" if pose is not None else NO_PERSON for pose in poses]
     rows = Poses.from_poses(poses, sizes).to_table(
-        [frame_path(info.source, f) for f in frames], [segment.label] * n, reasons, extra)
+        [frame_path(video, f) for f in frames], [segment.label] * n, reasons, extra)
     return rows[list(VIDEO_TABLE_COLUMNS)].astype(_DTYPES)
 
 
@@ -452,129 +369,45 @@ def _empty_table() -> pd.DataFrame:
                                   ).astype(_DTYPES)
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    return pd.concat(frames, ignore_index=True) if frames else _empty_table()
-
-
-def _stamped(rows: pd.DataFrame, stamp: _FileStamp) -> pd.DataFrame:
-    """``rows`` with the video's size and mtime as this process sees them."""
-    rows = rows.copy()
-    rows["file_size"], rows["file_mtime"] = stamp
-    return rows.astype({"file_size": "int64", "file_mtime": "float64"})
-
-
-def _frames_bar(tasks: Sequence[tuple[int, str, Segment]], stride: int, progress: bool,
-                desc: str = "extract") -> tqdm:
-    return tqdm(total=sum(len(seg.frames(stride)) for _, _, seg in tasks), unit="frame",
-                desc=desc, disable=not progress)
-
-
-def _plan(jobs, stride: int) -> tuple[list[tuple[int, str, Segment]],
-                                      list[tuple[VideoInfo, _FileStamp]]]:
-    """Tasks ``(video index, absolute path, segment)`` in (video, frame) order, and per video
-    its :class:`VideoInfo` and file stamp."""
+def _plan(jobs: Sequence[tuple[str | os.PathLike, Sequence[Segment]]], stride: int,
+          options: ExtractOptions) -> tuple[Plan, list[str]]:
+    """One work unit per segment, in (video, frame) order, and the video names. The tasks: in
+    this process, one per video (decoded once), else one per segment, the longest first."""
     _check_stride(stride)
-    tasks, videos = [], []
-    for index, (video, segments) in enumerate(jobs):
+    units: list[tuple[str, float, Segment, _FileStamp]] = []
+    names = []
+    for video, segments in jobs:
         info = VideoInfo.from_video_path(video)
+        names.append(Path(info.source).name)
         path = str(Path(info.source).absolute())  # the same path on every worker
-        videos.append((info, _file_stamp(path)))
-        tasks.extend((index, path, seg) for seg in check_segments(segments, info.total_frames))
-    return tasks, videos
+        stamp = _file_stamp(path)
+        units.extend((path, info.fps, seg, stamp)
+                     for seg in check_segments(segments, info.total_frames))
+    expected = pd.DataFrame(
+        [(frame_path(path, f), seg.label, *stamp, seg.start_frame, stride)
+         for path, _, seg, stamp in units for f in seg.frames(stride)],
+        columns=["path", "label", "file_size", "file_mtime", "segment_start", "stride"])
+    repeated = expected["path"][expected["path"].duplicated()]
+    if len(repeated):
+        raise SegmentsError(f"two videos with the same file name would both have a row "
+                            f"{repeated.iloc[0]}: give each video a distinct file name")
 
+    def tasks(todo: list[int], n_workers: int, in_process: bool) -> list[Task]:
+        if in_process:
+            videos: dict[str, list[int]] = {}
+            for i in todo:
+                videos.setdefault(units[i][0], []).append(i)
+            return [(segment_rows, (path, units[group[0]][1], [units[i][2] for i in group],
+                                    stride, options, units[group[0]][3]))
+                    for path, group in videos.items()]
+        ordered = sorted(todo, key=lambda i: -len(units[i][2].frames(stride)))
+        return [(segment_rows, (path, fps, [seg], stride, options, stamp))
+                for path, fps, seg, stamp in (units[i] for i in ordered)]
 
-def _iter_segment_rows(info: VideoInfo, segments: Sequence[Segment], stride: int,
-                       options: ExtractOptions, bar) -> Iterator[tuple[Segment, pd.DataFrame]]:
-    """Decode the video once; yield each segment's rows as soon as its last frame is done."""
-    wanted = {f: seg for seg in segments for f in seg.frames(stride)}
-    frames: list[int] = []
-    poses: list = []
-    sizes: list[tuple[int, int]] = []
-    n_rows = 0
-    extractor, current = None, None
-    try:
-        for frame_index, bgr in iter_selected_frames(info.source, wanted):
-            seg = wanted[frame_index]
-            if seg is not current:  # a new segment: start tracking afresh
-                if extractor is not None:
-                    extractor.close()
-                extractor, current = options.extractor(static_image_mode=False), seg
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            frames.append(frame_index)
-            poses.append(extractor(rgb))
-            sizes.append((rgb.shape[1], rgb.shape[0]))
-            n_rows += 1
-            bar.update(1)
-            if frame_index == seg.frames(stride)[-1]:
-                yield seg, _segment_rows(info, seg, stride, frames, poses, sizes, options.tag)
-                frames, poses, sizes = [], [], []
-        if frames:  # the video ended inside this segment
-            yield current, _segment_rows(info, current, stride, frames, poses, sizes,
-                                         options.tag)
-    finally:
-        if extractor is not None:
-            extractor.close()
-    if n_rows < len(wanted):
-        logger.warning("%s: %d of %d segment frames could not be decoded", info.source,
-                       len(wanted) - n_rows, len(wanted))
-
-
-def _segment_results(tasks, videos, stride: int, options: ExtractOptions, workers: int,
-                     cluster: str | None, bar) -> Iterator[tuple[int, Segment, pd.DataFrame]]:
-    """``(video index, segment, rows)`` per finished segment, in this process (each video
-    decoded once) or spread over workers / a cluster (one task per segment)."""
-    if not tasks:
-        return
-    if cluster is None and workers <= 1:
-        for index in dict.fromkeys(index for index, _, _ in tasks):
-            info, stamp = videos[index]
-            segments = [seg for i, _, seg in tasks if i == index]
-            for seg, rows in _iter_segment_rows(info, segments, stride, options, bar):
-                yield index, seg, _stamped(rows, stamp)
-        return
-    # long segments first: the last task to finish is a short one
-    ordered = sorted(tasks, key=lambda t: -len(t[2].frames(stride)))
-    with cluster_or_local(cluster):
-        parallel = joblib.Parallel(n_jobs=None if cluster else min(workers, len(tasks)),
-                                   return_as="generator_unordered")
-        # each result comes back with its (video index, segment) key
-        for (index, seg), rows in parallel(
-                joblib.delayed(_keyed_segment)((index, seg), path, seg, stride, options)
-                for index, path, seg in ordered):
-            bar.update(len(rows))
-            yield index, seg, _stamped(rows, videos[index][1])
-
-
-def _keyed_segment(key, video, segment, stride, options):
-    return key, extract_segment(video, segment, stride, options)
-
-
-def _reusable_segments(previous: pd.DataFrame | None, tasks, videos, stride: int,
-                       tag: str) -> tuple[pd.DataFrame, list, int]:
-    """Rows of ``previous`` to keep, the tasks left to do, and how many of those had rows
-    that no longer match (changed video file, label, segment start, stride or extractor)."""
-    if previous is None or not {"segment_start", "stride", "frame"} <= set(previous.columns):
-        return _empty_table(), list(tasks), 0
-    items, starts = [], {}
-    for index, path, seg in tasks:
-        size, mtime = videos[index][1]
-        for f in seg.frames(stride):
-            items.append(ImageItem(frame_path(path, f), seg.label, size, mtime))
-            starts[items[-1].path] = seg.start_frame
-    same = (reusable_rows(previous, items, tag).to_numpy()
-            & (previous["segment_start"].to_numpy() == previous["path"].map(starts).to_numpy())
-            & (previous["stride"].to_numpy() == stride))
-    good, old = set(previous.loc[same, "path"]), set(previous["path"])
-    kept_paths, todo, n_redone = set(), [], 0
-    for task in tasks:
-        seg_paths = [frame_path(task[1], f) for f in task[2].frames(stride)]
-        if all(p in good for p in seg_paths):
-            kept_paths.update(seg_paths)
-        else:
-            todo.append(task)
-            n_redone += any(p in old for p in seg_paths)
-    kept = previous[same & previous["path"].isin(kept_paths).to_numpy()]
-    kept = kept[~kept["path"].duplicated()]
-    if not len(kept):
-        return _empty_table(), todo, n_redone
-    return kept[list(VIDEO_TABLE_COLUMNS)].astype(_DTYPES).reset_index(drop=True), todo, n_redone
+    return Plan(expected, [[frame_path(path, f) for f in seg.frames(stride)]
+                           for path, _, seg, _ in units], tasks, _empty_table,
+                lambda kept: kept[list(VIDEO_TABLE_COLUMNS)].astype(_DTYPES)
+                .reset_index(drop=True), "frame",
+                "%d of %d frames extracted (finished segments; %d reused)",
+                "%s: re-extracting %d segments whose video file, label, stride or extractor "
+                "settings changed"), names

@@ -2,22 +2,23 @@
 
 :func:`open_source` turns ``"0"`` (webcam index), a file path or a stream URL into an opened
 ``cv2.VideoCapture`` and its :class:`VideoInfo`; :func:`iter_frames` yields its BGR frames;
-:func:`read_frame` and :func:`iter_selected_frames` pick frames by index, and
-:func:`read_row_images` gives the pictures of landmark-table rows (image files or video frames)
-to the contact sheets. A source that cannot be used is a :class:`VideoError` naming it and the
-fix, before any frame is processed.
+:func:`read_frame`, :func:`iter_selected_frames` and :func:`iter_frame_ranges` pick frames by
+index, and :func:`read_row_images` gives the pictures of landmark-table rows (image files or
+video frames) to the contact sheets. A source that cannot be used is a :class:`VideoError`
+naming it and the fix, before any frame is processed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import logging
 import math
 import os
 import stat
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -345,6 +346,20 @@ def iter_selected_frames(
             index += 1
     finally:
         capture.release()
+
+
+def iter_frame_ranges(source: str | os.PathLike, ranges: Sequence[range]
+                      ) -> Iterator[Iterator[tuple[int, np.ndarray]]]:
+    """Per range of frame indexes (ascending, not overlapping), its ``(index, RGB frame)``.
+
+    The file is decoded once, as by :func:`iter_selected_frames`; consume each range's
+    frames before the next range. Where the video stops decoding, that range yields fewer
+    frames and the ranges after it none.
+    """
+    frames = iter_selected_frames(source, {f for r in ranges for f in r})
+    for wanted in ranges:
+        yield ((index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+               for index, bgr in itertools.islice(frames, len(wanted)))
 
 
 def read_frame(source: str | os.PathLike, index: int) -> np.ndarray:

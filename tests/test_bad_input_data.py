@@ -460,7 +460,8 @@ def test_a_folder_that_cannot_be_listed_is_reported(tmp_path, monkeypatch):
 
 
 def test_the_reason_of_a_file_whose_name_holds_a_colon_is_whole(tmp_path):
-    from poseclf.dataset import ExtractOptions, ImageItem, extract_batch
+    from poseclf.dataset import ImageItem, extract_batch
+    from poseclf.extraction import ExtractOptions
 
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "take 2: side.jpg").write_bytes(b"")

@@ -15,12 +15,12 @@ from conftest import shared_data_or_skip
 from poseclf.dataset import (
     NO_PERSON,
     RESUME_COLUMNS,
-    ExtractOptions,
     class_summary,
     extract_folder,
     scan_folder,
 )
 from poseclf.errors import InputError
+from poseclf.extraction import ExtractOptions
 from poseclf.table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, load_table, save_table
 
 PHOTOS_PER_CLASS = 3  # real photos per class: enough to test, few enough to stay fast

@@ -16,7 +16,7 @@ from conftest import shared_data_or_skip
 from test_cli_dataset import interrupt_extract
 
 from poseclf.cli import main
-from poseclf.dataset import ExtractOptions
+from poseclf.extraction import ExtractOptions
 from poseclf.table import load_table, save_table
 from poseclf.video_segments import (
     Segment,

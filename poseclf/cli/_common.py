@@ -7,11 +7,16 @@ that names the option and the accepted range, before any work starts.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..errors import EXIT_INPUT, EXIT_RUN
+
+if TYPE_CHECKING:
+    from ..extraction import ExtractOptions
 
 EXIT_OK = 0
 EXIT_FAILURE = EXIT_RUN  # the run could not finish, or some inputs failed (unreadable images)
@@ -100,18 +105,15 @@ def add_extractor_options(parser: argparse.ArgumentParser) -> None:
                        help="pose_landmarker .task file for --backend tasks")
 
 
+def extract_options(args: argparse.Namespace) -> ExtractOptions:
+    """The parsed BlazePose options, checked: the chosen model must load here, before any work."""
+    from ..extraction import ExtractOptions
+
+    return ExtractOptions(args.complexity, args.min_detection_confidence, args.backend,
+                          None if args.task_file is None else str(args.task_file)).check()
+
+
 def extractor_kwargs(args: argparse.Namespace) -> dict:
-    """Keyword arguments of :class:`~poseclf.extraction.PoseExtractor` from parsed options.
-
-    Checks that the chosen BlazePose model can be loaded here, before any work starts.
-    """
-    from ..extraction import check_extractor_options
-
-    kwargs = {
-        "model_complexity": args.complexity,
-        "min_detection_confidence": args.min_detection_confidence,
-        "backend": args.backend,
-        "task_path": args.task_file,
-    }
-    check_extractor_options(**kwargs)
-    return kwargs
+    """:func:`extract_options` as :class:`~poseclf.extraction.PoseExtractor` keywords, for the
+    commands that build their own extractor."""
+    return dataclasses.asdict(extract_options(args))

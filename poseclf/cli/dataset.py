@@ -12,7 +12,7 @@ from ..table import TABLE_SUFFIXES
 from ._common import (
     EXIT_OK,
     add_extractor_options,
-    extractor_kwargs,
+    extract_options,
     float_at_least,
     folds_or_zero,
     non_negative_int,
@@ -69,16 +69,8 @@ def _register_extract(subparsers) -> None:
     parser.set_defaults(func=run_extract)
 
 
-def _options(args: argparse.Namespace):
-    from ..dataset import ExtractOptions
-
-    kw = extractor_kwargs(args)
-    return ExtractOptions(kw["model_complexity"], kw["min_detection_confidence"], kw["backend"],
-                          None if kw["task_path"] is None else str(kw["task_path"]))
-
-
 def _checkpoint_s(args: argparse.Namespace) -> float:
-    from ..checkpoint import DEFAULT_CHECKPOINT_S
+    from ..engine import DEFAULT_CHECKPOINT_S
 
     return DEFAULT_CHECKPOINT_S if args.checkpoint_seconds is None else args.checkpoint_seconds
 
@@ -95,7 +87,7 @@ def run_extract(args: argparse.Namespace) -> int:
     from ..dataset import extract_folder
 
     report = extract_folder(
-        source, args.output, options=_options(args), workers=args.workers,
+        source, args.output, options=extract_options(args), workers=args.workers,
         batch_size=args.batch_size, checkpoint_s=_checkpoint_s(args),
         resume=not args.no_resume, progress=not args.quiet, cluster=args.cluster,
     )
@@ -120,7 +112,7 @@ def _extract_video(args: argparse.Namespace, sources: list[Path]) -> int:
     jobs = [(source, read_segments(segments, fps=VideoInfo.from_video_path(source).fps))
             for source, segments in zip(sources, args.segments, strict=True)]
     report = extract_videos_to_table(
-        jobs, args.output, stride=args.stride, options=_options(args),
+        jobs, args.output, stride=args.stride, options=extract_options(args),
         workers=args.workers or 1, cluster=args.cluster, checkpoint_s=_checkpoint_s(args),
         resume=not args.no_resume, progress=not args.quiet)
     print(report)

@@ -11,13 +11,12 @@ from pathlib import Path
 from ..detect import DRAWING_ENDING, PLOT_ENDING, detect_files
 from ..detect import printable as shown
 from ..errors import InputError
-from ..extraction import PoseExtractor
 from ._common import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
     add_extractor_options,
-    extractor_kwargs,
+    extract_options,
     positive_int,
 )
 
@@ -84,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if images is None:
         return EXIT_USAGE
     failures = 0
-    with PoseExtractor(num_poses=args.num_poses, **extractor_kwargs(args)) as extractor:
+    with extract_options(args).extractor(num_poses=args.num_poses) as extractor:
         for found in detect_files(images, extractor, draw_dir=args.draw,
                                   plot3d_dir=args.plot3d):
             if not found.ok:
