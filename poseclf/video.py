@@ -27,9 +27,10 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -68,6 +69,9 @@ from .video_sources import (
     open_with_first_frame,
     parse_source,
 )
+
+if TYPE_CHECKING:
+    from .extraction import ExtractOptions
 
 logger = logging.getLogger(__name__)
 
@@ -281,15 +285,9 @@ def run_video(
     timeline: str | os.PathLike | None = None,
     show: bool = False,
     count: str | None = None,
-    window: int | str = DEFAULT_WINDOW_VIDEO,
-    alpha: float = DEFAULT_ALPHA,
-    min_frames: int | str = DEFAULT_MIN_FRAMES,
-    margin: float = DEFAULT_MARGIN,
-    max_missing: int | str = DEFAULT_MAX_MISSING_VIDEO,
-    enter: float | None = None,
-    exit: float | None = None,
+    smoothing: Smoothing | None = None,
     max_frames: int | None = None,
-    extractor_kwargs: Mapping | None = None,
+    extract: ExtractOptions | None = None,
     progress: bool = True,
     reject: bool = True,
     timeout: float | None = DEFAULT_TIMEOUT_S,
@@ -312,16 +310,13 @@ def run_video(
         on headless, with one warning.
     count : str, optional
         Class whose entries are counted as repetitions.
-    window, alpha, min_frames, margin, max_missing
-        :class:`~poseclf.smoothing.LabelSmoother` settings. Lengths are frames (``10``) or
-        seconds (``"0.33s"``, converted with the source's frame rate); the window (0.33 s) and
-        the bridged gap (0.17 s) default to seconds, so any frame rate is smoothed alike.
-    enter, exit : float, optional
-        :class:`~poseclf.counting.RepetitionCounter` thresholds (defaults 0.6 and 0.4).
+    smoothing : Smoothing, optional
+        The smoother's and the counter's settings (default: :class:`Smoothing`'s defaults).
     max_frames : int, optional
         Stop after this many frames (1 or more).
-    extractor_kwargs : mapping, optional
-        :class:`~poseclf.extraction.PoseExtractor` options (it always runs in video mode).
+    extract : ExtractOptions, optional
+        BlazePose settings (:class:`~poseclf.extraction.ExtractOptions`; it always runs in
+        video mode).
     progress : bool, default=True
         A tqdm progress bar on stderr.
     reject : bool, default=True
@@ -344,7 +339,7 @@ def run_video(
         Ctrl-C ends the run early with ``stop_reason="interrupted"``, SIGTERM or SIGHUP with
         ``"terminated"`` (neither raises): the outputs hold every frame processed.
     """
-    from .extraction import PoseExtractor
+    from .extraction import ExtractOptions
 
     if max_frames is not None and (int(max_frames) != max_frames or max_frames < 1):
         raise VideoError(f"max_frames must be an integer >= 1, got {max_frames!r}")
@@ -363,9 +358,7 @@ def run_video(
     window_open = False
     try:
         try:
-            smoother, counter = make_smoother_and_counter(
-                classes, info, window=window, alpha=alpha, min_frames=min_frames, margin=margin,
-                max_missing=max_missing, count=count, enter=enter, exit=exit)
+            smoother, counter = make_smoother_and_counter(classes, info, smoothing, count=count)
         except ValueError as err:
             raise VideoError(str(err)) from err
         if counter is not None:
@@ -378,8 +371,7 @@ def run_video(
                 TimelineWriter(staged[timeline], classes) if timeline else _Null() as rows,
             ):
                 window_open = show = bool(show) and open_window()
-                with PoseExtractor(static_image_mode=False,
-                                   **dict(extractor_kwargs or {})) as extractor:
+                with (extract or ExtractOptions()).extractor(static_image_mode=False) as extractor:
                     _loop(capture, first, info, model, extractor, smoother, counter,
                           sink, rows, stop, report, show=show,
                           draw=bool(output) or show, max_frames=max_frames, progress=progress,
@@ -397,24 +389,42 @@ def run_video(
     return report
 
 
-def make_smoother_and_counter(classes, info: VideoInfo, *, window=DEFAULT_WINDOW_VIDEO,
-                              alpha=DEFAULT_ALPHA, min_frames=DEFAULT_MIN_FRAMES,
-                              margin=DEFAULT_MARGIN, max_missing=DEFAULT_MAX_MISSING_VIDEO,
-                              count: str | None = None, enter: float | None = None,
-                              exit: float | None = None):
+@dataclass(frozen=True)
+class Smoothing:
+    """How a video's per-frame answers become a stable label and a count.
+
+    ``window``, ``alpha``, ``min_frames``, ``margin`` and ``max_missing`` are
+    :class:`~poseclf.smoothing.LabelSmoother` settings. Lengths are frames (``10``) or seconds
+    (``"0.33s"``, converted with the source's frame rate); the window (0.33 s) and the bridged
+    gap (0.17 s) default to seconds, so any frame rate is smoothed alike. ``enter`` and
+    ``exit`` are :class:`~poseclf.counting.RepetitionCounter` thresholds (None: 0.6 and 0.4).
+    """
+
+    window: int | str = DEFAULT_WINDOW_VIDEO
+    alpha: float = DEFAULT_ALPHA
+    min_frames: int | str = DEFAULT_MIN_FRAMES
+    margin: float = DEFAULT_MARGIN
+    max_missing: int | str = DEFAULT_MAX_MISSING_VIDEO
+    enter: float | None = None
+    exit: float | None = None
+
+
+def make_smoother_and_counter(classes, info: VideoInfo, smoothing: Smoothing | None = None, *,
+                              count: str | None = None):
     """The smoother (and the counter of class ``count``) :func:`run_video` uses for a source;
     lengths in frames or seconds (``"0.33s"``) are converted with ``info.fps``."""
+    s = smoothing or Smoothing()
     smoother = LabelSmoother(
         classes,
-        window=frames_or_seconds(window, info.fps),
-        alpha=alpha,
-        min_frames=frames_or_seconds(min_frames, info.fps),
-        margin=margin,
-        max_missing=frames_or_seconds(max_missing, info.fps, minimum=0),
+        window=frames_or_seconds(s.window, info.fps),
+        alpha=s.alpha,
+        min_frames=frames_or_seconds(s.min_frames, info.fps),
+        margin=s.margin,
+        max_missing=frames_or_seconds(s.max_missing, info.fps, minimum=0),
     )
     counter = None
     if count is not None:
-        counter = make_counter(count, info.fps, enter=enter, exit=exit)
+        counter = make_counter(count, info.fps, enter=s.enter, exit=s.exit)
         counter.index_in(classes)
     return smoother, counter
 

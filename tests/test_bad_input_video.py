@@ -31,7 +31,7 @@ import pytest
 from conftest import REPO, shared_data_or_skip
 from test_video import being_written, main_status, signal_after_rows, video_frames
 
-from poseclf.video import _StopFlag, run_video
+from poseclf.video import Smoothing, _StopFlag, run_video
 from poseclf.video_outputs import PROBABILITY_PREFIX
 from poseclf.video_sources import SourceTimeout, VideoError, bounded_call
 
@@ -472,8 +472,8 @@ def test_run_video_refuses_zero_max_frames(tmp_path):
 
 def test_lengths_in_seconds_and_zero_gap_run(tmp_path):
     source = make_clip(tmp_path / "clip.mp4")
-    report = run_video(source, MODEL, timeline=tmp_path / "t.csv", window="1s",
-                       max_missing="0s", progress=False)
+    report = run_video(source, MODEL, timeline=tmp_path / "t.csv",
+                       smoothing=Smoothing(window="1s", max_missing="0s"), progress=False)
     rows = pd.read_csv(tmp_path / "t.csv")
     assert report.frames == CLIP_FRAMES and len(rows) == CLIP_FRAMES
     assert set(rows.columns) >= {PROBABILITY_PREFIX + "sitting", PROBABILITY_PREFIX + "standing"}

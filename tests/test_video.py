@@ -228,12 +228,12 @@ def test_sigint_handler_is_restored_after_a_run(pushup_model):
 def test_default_smoothing_lasts_the_same_time_at_any_frame_rate(fps, window, max_missing):
     """MediaPipe's 10-frame window is 0.33 s at 30 fps; a 5 fps clip must not lag 2 s."""
     from poseclf.smoothing import DEFAULT_MAX_MISSING_VIDEO, DEFAULT_WINDOW_VIDEO
-    from poseclf.video import make_smoother_and_counter
+    from poseclf.video import Smoothing, make_smoother_and_counter
 
     info = VideoInfo(320, 240, fps, 100, "synthetic")
     smoother, _ = make_smoother_and_counter(
-        ["a", "b"], info, window=DEFAULT_WINDOW_VIDEO, alpha=0.2, min_frames=1, margin=0.1,
-        max_missing=DEFAULT_MAX_MISSING_VIDEO, count=None, enter=None, exit=None)
+        ["a", "b"], info, Smoothing(window=DEFAULT_WINDOW_VIDEO, alpha=0.2, min_frames=1,
+                                    margin=0.1, max_missing=DEFAULT_MAX_MISSING_VIDEO))
     assert (smoother.window, smoother.max_missing) == (window, max_missing)
 
 

@@ -7,7 +7,6 @@ that names the option and the accepted range, before any work starts.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import sys
 from collections.abc import Callable
@@ -111,9 +110,3 @@ def extract_options(args: argparse.Namespace) -> ExtractOptions:
 
     return ExtractOptions(args.complexity, args.min_detection_confidence, args.backend,
                           None if args.task_file is None else str(args.task_file)).check()
-
-
-def extractor_kwargs(args: argparse.Namespace) -> dict:
-    """:func:`extract_options` as :class:`~poseclf.extraction.PoseExtractor` keywords, for the
-    commands that build their own extractor."""
-    return dataclasses.asdict(extract_options(args))

@@ -23,7 +23,7 @@ from ._common import (
     EXIT_FAILURE,
     EXIT_OK,
     add_extractor_options,
-    extractor_kwargs,
+    extract_options,
     float_in,
     folds_or_zero,
     non_negative_int,
@@ -296,7 +296,6 @@ def _json_safe(value):
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from ..extraction import PoseExtractor
     from ..predict import DRAWING_ENDING, predict_images
     from ._common import EXIT_USAGE
     from .detect import check_images, report_unreadable, shown
@@ -306,7 +305,7 @@ def run_predict(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     model = PoseModel.load(args.model, trusted=args.trust)
     failures = 0
-    with PoseExtractor(static_image_mode=True, **extractor_kwargs(args)) as extractor:
+    with extract_options(args).extractor(static_image_mode=True) as extractor:
         for result in predict_images(model, images, extractor, draw_dir=args.draw,
                                      reject=args.reject):
             failures += not result.ok

@@ -20,7 +20,7 @@ from ..smoothing import (
     DEFAULT_WINDOW_VIDEO,
     parse_length,
 )
-from ..video import STOP_TERMINATED, run_video
+from ..video import STOP_TERMINATED, Smoothing, run_video
 from ..video_outputs import TIMELINE_SUFFIXES, VIDEO_CODECS, display_problem
 from ..video_sources import DEFAULT_TIMEOUT_S, SourceTimeout
 from ._common import (
@@ -28,7 +28,7 @@ from ._common import (
     EXIT_OK,
     EXIT_TERMINATED,
     add_extractor_options,
-    extractor_kwargs,
+    extract_options,
     float_in,
     positive_int,
     probability,
@@ -144,10 +144,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = run_video(
             args.source, args.model, output=args.output, timeline=args.timeline,
-            show=args.show, count=args.count, window=args.window, alpha=args.alpha,
-            min_frames=args.min_frames, margin=args.margin, max_missing=args.max_missing,
-            enter=args.enter, exit=args.exit, max_frames=args.max_frames,
-            extractor_kwargs=extractor_kwargs(args), progress=not args.quiet,
+            show=args.show, count=args.count, smoothing=Smoothing(
+                window=args.window, alpha=args.alpha, min_frames=args.min_frames,
+                margin=args.margin, max_missing=args.max_missing, enter=args.enter,
+                exit=args.exit),
+            max_frames=args.max_frames, extract=extract_options(args), progress=not args.quiet,
             reject=args.reject, timeout=args.timeout,
         )
     except SourceTimeout as err:
