@@ -23,7 +23,7 @@ import pandas as pd
 from .draw import Overlay, SkeletonAnnotator, write_image
 from .landmarks import Pose
 from .poses import Poses
-from .video_segments import parse_frame_path
+from .table import parse_frame_path
 from .video_sources import read_row_images
 
 THUMB_SIZE = 200  # px: side of the square a thumbnail is fitted into

@@ -185,3 +185,19 @@ def save_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     if suffix == ".csv":
         return replace_atomically(path, lambda tmp: df.to_csv(tmp, index=False))
     return replace_atomically(path, lambda tmp: df.to_parquet(tmp, index=False))
+
+
+FRAME_DIGITS = 6  # "sit.mp4#000123": zero-padded so that paths sort in frame order
+
+
+def frame_path(video: str | os.PathLike, frame: int) -> str:
+    """Row path of a video frame: ``sit.mp4#000123``."""
+    return f"{Path(video).name}#{frame:0{FRAME_DIGITS}d}"
+
+
+def parse_frame_path(path: str) -> tuple[str, int] | None:
+    """``("sit.mp4", 123)`` for ``"sit.mp4#000123"``, None for an image path."""
+    name, sep, frame = str(path).rpartition("#")
+    if not sep or not frame.isdigit():
+        return None
+    return name, int(frame)

@@ -31,7 +31,7 @@ from .errors import InputError, SegmentsError
 from .extraction import ExtractOptions
 from .landmarks import NO_PERSON
 from .poses import Poses
-from .table import TABLE_COLUMNS
+from .table import TABLE_COLUMNS, frame_path
 from .video_sources import VideoInfo, iter_frame_ranges
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ VIDEO_COLUMNS: tuple[str, ...] = ("frame", "time_s")  # extra columns of video r
 VIDEO_RESUME_COLUMNS: tuple[str, ...] = ("file_size", "file_mtime", "segment_start", "stride",
                                          "extractor")
 VIDEO_TABLE_COLUMNS: tuple[str, ...] = TABLE_COLUMNS + VIDEO_COLUMNS + VIDEO_RESUME_COLUMNS
-FRAME_DIGITS = 6  # "sit.mp4#000123": zero-padded so that paths sort in frame order
 _TIME_EPS = 1e-9  # s: a segment given in seconds includes frames exactly on its bounds
 
 
@@ -56,19 +55,6 @@ class Segment:
 
     def frames(self, stride: int = 1) -> range:
         return range(self.start_frame, self.end_frame + 1, stride)
-
-
-def frame_path(video: str | os.PathLike, frame: int) -> str:
-    """Row path of a video frame: ``sit.mp4#000123``."""
-    return f"{Path(video).name}#{frame:0{FRAME_DIGITS}d}"
-
-
-def parse_frame_path(path: str) -> tuple[str, int] | None:
-    """``("sit.mp4", 123)`` for ``"sit.mp4#000123"``, None for an image path."""
-    name, sep, frame = str(path).rpartition("#")
-    if not sep or not frame.isdigit():
-        return None
-    return name, int(frame)
 
 
 def check_segments(segments: Iterable[Segment], n_frames: int | None = None) -> list[Segment]:

@@ -28,6 +28,7 @@ import numpy as np
 from .errors import ImageReadError, InputError, PoseclfError
 from .files import check_input_file
 from .images import read_image
+from .table import parse_frame_path
 
 logger = logging.getLogger(__name__)
 
@@ -369,12 +370,8 @@ def read_frame(source: str | os.PathLike, index: int) -> np.ndarray:
     raise VideoError(f"{source}: cannot decode frame {index}")
 
 
-
-
 def _row_video_frame(root: Path, path: str) -> tuple[Path, int] | None:
     """(video, frame index) for a ``video.mp4#000123`` row with no such file; None otherwise."""
-    from .video_segments import parse_frame_path  # video_segments imports this module
-
     frame = parse_frame_path(path)
     if frame is None or (root / path).exists():
         return None

@@ -15,9 +15,8 @@ from test_dataset import assert_same_rows, copy_photos
 
 from poseclf.cli import main
 from poseclf.dataset import extract_folder
-from poseclf.table import load_table
+from poseclf.table import load_table, parse_frame_path
 from poseclf.video_segments import (
-    parse_frame_path,
     read_segments,
     segments_from_annotations,
     write_segments,
