@@ -16,6 +16,7 @@ import datetime as _dt
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
@@ -30,6 +31,9 @@ from .model_io import TRUSTED_TYPES, read_model, write_model
 from .novelty import PARTIAL_LABEL, UNKNOWN_LABEL, NoveltyScorer, VisibilityCheck
 from .pose_classifier import PoseClassifier, Predictions, plain_params, pose_rows
 from .table import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from .negatives import Negatives
 
 __all__ = ["TRUSTED_TYPES", "PoseModel", "Predictions", "cross_validate_model",
            "evaluation_report"]
@@ -186,7 +190,8 @@ class PoseModel:
     def train(cls, landmarks, image_sizes, labels, classifier: str = "svm", *, cv: int = 5,
               mirror: bool = True, embedder_params: dict | None = None,
               classifier_params: dict | None = None, novelty_params: dict | None = None,
-              visibility_params: dict | None = None, world_landmarks=None) -> PoseModel:
+              visibility_params: dict | None = None, world_landmarks=None,
+              negatives: Negatives | None = None) -> PoseModel:
         """Fit on ``(n, 33, 4)`` landmarks, ``(n, 2)`` sizes (None: square) and labels.
 
         ``cv`` > 1 also records stratified K-fold scores in the metadata (0 skips it).
@@ -199,6 +204,10 @@ class PoseModel:
         ``world_landmarks`` ``(n, 33, 3)`` (BlazePose world landmarks, e.g.
         ``Poses.from_table(rows).world_landmarks``) add 3D limb directions to the novelty
         features; without them, or when some are missing, novelty uses the image landmarks only.
+        ``negatives`` (:class:`~poseclf.negatives.Negatives`, e.g.
+        :func:`~poseclf.negatives.everyday_negatives`, the default of ``poseclf train``): poses
+        that are none of the classes; a pose nearer to them than the training poses are is
+        ``unknown`` (see :meth:`~poseclf.novelty.NoveltyScorer.fit`).
         """
         landmarks = np.asarray(landmarks, dtype=np.float32)
         labels = np.asarray(labels, dtype=object).astype(str)
@@ -217,8 +226,16 @@ class PoseModel:
                     landmarks, image_sizes, labels, classifier, cv=cv, mirror=mirror,
                     embedder_params=embedder_params, classifier_params=classifier_params)
                 scores = _cv_scores(report)
-            estimator.fit(rows, labels)
-        return cls(estimator, _training_metadata(estimator, labels, scores))
+            negative_rows = None
+            if negatives is not None and len(negatives):
+                poses = negatives.poses[negatives.poses.detected]
+                negative_rows = pose_rows(poses.landmarks, poses.image_sizes,
+                                          poses.world_landmarks)
+            estimator.fit(rows, labels, negatives=negative_rows)
+        metadata = _training_metadata(estimator, labels, scores)
+        if metadata["rejection"] is not None and negatives is not None:
+            metadata["rejection"]["negatives_sources"] = dict(negatives.sources)
+        return cls(estimator, metadata)
 
     # -- prediction -----------------------------------------------------------------------
     def predict_proba(self, landmarks, image_sizes=None) -> np.ndarray:
@@ -383,4 +400,9 @@ def _rejection_metadata(novelty: NoveltyScorer, visibility: VisibilityCheck,
         "calibration_accepted": novelty.calibration_["accepted"],
         "calibration_percentiles": dict(novelty.calibration_["percentiles"]),
         "visibility": visibility.get_params(),
+        "negatives": dict(novelty.negatives_),
+        "negative_ratio": (novelty.negative_ratio_ if np.isfinite(novelty.negative_ratio_)
+                           else None),
+        "calibration_accepted_with_negatives": novelty.calibration_.get(
+            "accepted_with_negatives", novelty.calibration_["accepted"]),
     }

@@ -542,6 +542,15 @@ def check_novelty_scorer(scorer, path: Path, what: str) -> None:
         raise ModelFileError(
             f"{path}: the model file's {what} has a threshold, scale or reference poses that "
             f"are not finite numbers (threshold {scorer.threshold_!r}); {REMAKE}")
+    negatives = getattr(scorer, "negative_reference_", None)  # files from before: none
+    ratio = getattr(scorer, "negative_ratio_", float("inf"))
+    if negatives is not None and not (
+            isinstance(negatives, np.ndarray) and negatives.ndim == 2 and len(negatives) >= 1
+            and negatives.shape[1] == ref.shape[1] and np.isfinite(negatives).all()
+            and _is_number(ratio) and 0 < ratio < float("inf")):
+        raise ModelFileError(
+            f"{path}: the model file's {what} has negative poses or a negative ratio that are "
+            f"not finite numbers of the reference's shape (ratio {ratio!r}); {REMAKE}")
 
 
 def probe_poses() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -60,6 +60,11 @@ DEFAULT_PERCENTILE = 99.0  # of held-out in-class novelty scores: ~1% of known p
 DEFAULT_CALIBRATION_CV = 5  # folds of the threshold calibration
 CALIBRATION_RANDOM_STATE = 0  # same folds every run
 CALIBRATION_PERCENTILES = (50, 90, 95, 99, 100)  # held-out score summary kept in the metadata
+#: A negative pose nearer to a class than this percentile of the class's held-out in-class
+#: novelty scores is taken for a member of the class (the user's own pose) and not used.
+NEGATIVE_MEMBER_PERCENTILE = 50.0
+#: A negative this near a training pose (RMS over the scaled features) is that pose again.
+DUPLICATE_DISTANCE = 1e-4
 WORLD_DIRECTION_WEIGHT = 0.5  # world-landmark limb directions, relative to the image part
 _BLOCK_ELEMENTS = 1 << 20  # query x reference distances computed per block (4 MB float32)
 
@@ -83,6 +88,10 @@ KEY_JOINTS: dict[str, tuple[int, int]] = {
 }
 
 _KEY_JOINT_INDEX = np.asarray(list(KEY_JOINTS.values()))  # (6, 2), built once
+VISIBILITY_RULES = ("visible", "placed")
+#: A joint counts for a model when it is inside the picture in this share of every class's
+#: training poses.
+REQUIRED_SHARE = 0.9
 
 
 def _scaled(X: np.ndarray, center: np.ndarray, scale: float) -> np.ndarray:
@@ -185,7 +194,7 @@ class NoveltyScorer(BaseEstimator):
         if int(self.cv) != self.cv or self.cv < 2:
             raise ValueError(f"cv must be an integer >= 2 folds, got {self.cv!r}")
 
-    def fit(self, X, y, X_mirror=None) -> NoveltyScorer:
+    def fit(self, X, y, X_mirror=None, negatives=None, negatives_mirror=None) -> NoveltyScorer:
         """Learn the reference set from embeddings ``X`` and calibrate the threshold.
 
         Parameters
@@ -197,6 +206,13 @@ class NoveltyScorer(BaseEstimator):
         X_mirror : array-like of shape (n, n_features), optional
             Embeddings of the mirrored poses, row for row; added to the reference set. A held-out
             pose's own mirror image is held out with it.
+        negatives, negatives_mirror : array-like of shape (m, n_features), optional
+            Embeddings of poses that are none of the classes (and their mirror images). Those
+            nearer to a class than :data:`NEGATIVE_MEMBER_PERCENTILE` of its held-out in-class
+            scores are dropped as members; the rest make a pose ``unknown`` when it is nearer
+            to them than the training poses are, relative to its novelty: the ratio novelty /
+            (mean distance to the nearest negatives) above the ``percentile`` of the held-out
+            in-class ratios (:attr:`negative_ratio_`).
         """
         self._check_params()
         X, y = check_X_y(X, y, dtype=np.float64)
@@ -228,7 +244,40 @@ class NoveltyScorer(BaseEstimator):
                             for p in CALIBRATION_PERCENTILES},
             "accepted": float(np.mean(held_out <= self.threshold_)),
         }
+        self.negative_reference_ = None
+        self.negative_ratio_ = float("inf")
+        self.negatives_ = {"given": 0, "kept": 0}
+        if negatives is not None:
+            self._fit_negatives(X, y, X_mirror, held_out, negatives, negatives_mirror)
         return self
+
+    def _fit_negatives(self, X, y, X_mirror, held_out, negatives, negatives_mirror) -> None:
+        """Keep the negatives that are not members of a class; calibrate the ratio rule."""
+        negatives = check_array(negatives, dtype=np.float64)
+        if negatives.shape[1] != X.shape[1]:
+            raise ValueError(f"negatives have {negatives.shape[1]} features, X has {X.shape[1]}")
+        scaled = self._scaled(negatives)
+        mirrors = None if negatives_mirror is None else self._scaled(
+            check_array(negatives_mirror, dtype=np.float64))
+        pose, mirror = self._scaled(X), (None if X_mirror is None else self._scaled(X_mirror))
+        # a training pose given again as a negative (training on a shipped table with the
+        # shipped negatives) is a member, however atypical of its class
+        member = mean_nearest_distance(scaled, pose, 1) <= DUPLICATE_DISTANCE
+        for label in np.unique(y):
+            mine = y == label
+            ref = pose[mine] if mirror is None else np.concatenate([pose[mine], mirror[mine]])
+            typical = np.percentile(held_out[mine], NEGATIVE_MEMBER_PERCENTILE)
+            member |= mean_nearest_distance(scaled, ref, self.n_neighbors) <= typical
+        self.negatives_ = {"given": len(scaled), "kept": int((~member).sum())}
+        if member.all():
+            return
+        kept = scaled[~member]
+        self.negative_reference_ = (kept if mirrors is None
+                                    else np.concatenate([kept, mirrors[~member]]))
+        ratios = held_out / np.maximum(self._negative_distance(pose), 1e-12)
+        self.negative_ratio_ = float(np.percentile(ratios, self.percentile))
+        self.calibration_["accepted_with_negatives"] = float(np.mean(
+            (held_out <= self.threshold_) & (ratios <= self.negative_ratio_)))
 
     def _scaled(self, X: np.ndarray) -> np.ndarray:
         return _scaled(X, self.center_, self.scale_)
@@ -258,9 +307,22 @@ class NoveltyScorer(BaseEstimator):
             self.__dict__["_cache"] = cache
         return cache[1]
 
+    def _negative_distance(self, scaled: np.ndarray) -> np.ndarray:
+        return mean_nearest_distance(scaled, self.negative_reference_, self.n_neighbors)
+
+    def thresholds(self, X) -> np.ndarray:
+        """The novelty threshold each embedding is held to, ``(n,)``: :attr:`threshold_`, or
+        lower near the negatives (``negative_ratio_`` times the distance to them)."""
+        X = np.asarray(X, dtype=np.float64)
+        out = np.full(len(X), self.threshold_)
+        if getattr(self, "negative_reference_", None) is not None:  # files from before: None
+            near = self.negative_ratio_ * self._negative_distance(self._scaled(X))
+            out = np.minimum(out, near)
+        return out
+
     def is_novel(self, X) -> np.ndarray:
-        """True where the novelty is above :attr:`threshold_`."""
-        return self.novelty(X) > self.threshold_
+        """True where the novelty is above the pose's threshold (:meth:`thresholds`)."""
+        return self.novelty(X) > self.thresholds(X)
 
 
 class NoveltyEmbedder(BaseEstimator):
@@ -318,11 +380,20 @@ class VisibilityCheck:
     Parameters
     ----------
     min_visibility : float, default=0.3
-        BlazePose visibility below which a landmark is not seen.
+        BlazePose visibility below which a landmark is not seen (rule ``"visible"`` only).
     max_hidden_joints : int, default=1
         Hidden joints of :data:`KEY_JOINTS` (0-6) tolerated; one more makes the pose partial.
     frame_margin : float, default=0.0
         A landmark up to this far outside the image (in image widths/heights) counts as inside.
+    rule : {"visible", "placed"}, default="visible"
+        ``"visible"``: a landmark is seen when inside the image and visible; ``"placed"``: when
+        inside the image, whatever its visibility (BlazePose places the far arm of a side view
+        well but gives it a low visibility; a joint out of the picture is not placed).
+        :func:`fit_visibility` (what training uses) chooses ``"placed"``; ``"visible"`` is the
+        rule of model files from before it.
+    required : list of str, optional
+        The joints of :data:`KEY_JOINTS` that count (None: all six); learned from the
+        training poses by :func:`fit_visibility`.
 
     Examples
     --------
@@ -338,7 +409,8 @@ class VisibilityCheck:
 
     def __init__(self, min_visibility: float = PARTIAL_MIN_VISIBILITY,
                  max_hidden_joints: int = PARTIAL_MAX_HIDDEN_JOINTS,
-                 frame_margin: float = PARTIAL_FRAME_MARGIN):
+                 frame_margin: float = PARTIAL_FRAME_MARGIN, *, rule: str = "visible",
+                 required=None):
         if not 0.0 <= min_visibility <= 1.0:
             raise ValueError(f"min_visibility must be in [0, 1], got {min_visibility!r}")
         if int(max_hidden_joints) != max_hidden_joints or not 0 <= max_hidden_joints <= 6:
@@ -346,18 +418,31 @@ class VisibilityCheck:
                              f"{max_hidden_joints!r}")
         if not frame_margin >= 0:
             raise ValueError(f"frame_margin must be >= 0, got {frame_margin!r}")
+        if rule not in VISIBILITY_RULES:
+            raise ValueError(f"rule must be one of {', '.join(VISIBILITY_RULES)}, got {rule!r}")
+        names = list(KEY_JOINTS)
+        if required is not None:
+            required = [str(j) for j in required]
+            unknown = sorted(set(required) - set(names))
+            if unknown:
+                raise ValueError(f"required joints must be among {', '.join(names)}, got "
+                                 f"{', '.join(unknown)}")
         self.min_visibility = float(min_visibility)
         self.max_hidden_joints = int(max_hidden_joints)
         self.frame_margin = float(frame_margin)
+        self.rule = rule
+        self.required = required
+        self._counted = np.array([required is None or n in required for n in names])
 
     def get_params(self) -> dict:
         """The settings as a plain dict (saved in model files)."""
         return {"min_visibility": self.min_visibility,
                 "max_hidden_joints": self.max_hidden_joints,
-                "frame_margin": self.frame_margin}
+                "frame_margin": self.frame_margin, "rule": self.rule,
+                "required": None if self.required is None else list(self.required)}
 
     def hidden_mask(self, landmarks) -> np.ndarray:
-        """``(n, 6)`` bool: joint (in :data:`KEY_JOINTS` order) seen on neither side."""
+        """``(n, 6)`` bool: counted joint (in :data:`KEY_JOINTS` order) seen on neither side."""
         lm = np.asarray(landmarks, dtype=np.float32)
         if lm.ndim == 2:
             lm = lm[None]
@@ -366,8 +451,8 @@ class VisibilityCheck:
         pts = lm[:, _KEY_JOINT_INDEX]  # (n, 6, 2, 4)
         lo, hi = -self.frame_margin, 1.0 + self.frame_margin
         inside = np.all((pts[..., :2] >= lo) & (pts[..., :2] <= hi), axis=-1)
-        seen = (pts[..., 3] >= self.min_visibility) & inside
-        return ~seen.any(axis=-1)
+        seen = inside if self.rule == "placed" else (pts[..., 3] >= self.min_visibility) & inside
+        return ~seen.any(axis=-1) & self._counted
 
     def hidden_joints(self, landmarks) -> list[list[str]]:
         """Names of the hidden joints of each pose."""
@@ -381,3 +466,41 @@ class VisibilityCheck:
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"VisibilityCheck({params})"
+
+
+def fit_visibility(landmarks, labels, params: dict | None = None, *,
+                   cv: int = DEFAULT_CALIBRATION_CV,
+                   random_state: int = CALIBRATION_RANDOM_STATE) -> VisibilityCheck:
+    """The ``partial`` rule learned from training poses ``(n, 33, 4)`` and their labels.
+
+    Rule ``"placed"`` (see :class:`VisibilityCheck`); the joints that count are those inside
+    the picture in at least :data:`REQUIRED_SHARE` of the poses of every class (a model of
+    people at a desk, whose legs are out of the picture, does not need the legs). The number of
+    hidden joints tolerated is calibrated by stratified K-fold cross-validation like the
+    novelty threshold: the joints learned on the other folds, the largest count of hidden
+    joints among the held-out poses once the top (100 - ``percentile``) % are set aside, and
+    never fewer than ``max_hidden_joints`` of ``params``.
+    """
+    params = {"rule": "placed", **(params or {})}
+    labels = np.asarray(labels)
+    landmarks = np.asarray(landmarks, dtype=np.float32)
+    percentile = float(params.pop("percentile", DEFAULT_PERCENTILE))
+    base = VisibilityCheck(**params)
+    _, counts = np.unique(labels, return_counts=True)
+    folds = min(int(cv), int(counts.min()))
+    held = np.zeros(len(labels), dtype=int)
+    if folds >= 2:
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=random_state)
+        for train, test in splitter.split(landmarks, labels):
+            check = _with_required(base, landmarks[train], labels[train])
+            held[test] = check.hidden_mask(landmarks[test]).sum(axis=1)
+    tolerated = max(base.max_hidden_joints, int(np.ceil(np.percentile(held, percentile))))
+    return _with_required(base, landmarks, labels, max_hidden_joints=min(tolerated, 6))
+
+
+def _with_required(base: VisibilityCheck, landmarks, labels, **changes) -> VisibilityCheck:
+    """``base`` with the joints inside the picture in REQUIRED_SHARE of every class's poses."""
+    inside = VisibilityCheck(**{**base.get_params(), "required": None}).hidden_mask(landmarks)
+    share = np.min([1.0 - inside[labels == c].mean(axis=0) for c in np.unique(labels)], axis=0)
+    required = [name for name, s in zip(KEY_JOINTS, share, strict=True) if s >= REQUIRED_SHARE]
+    return VisibilityCheck(**{**base.get_params(), "required": required, **changes})

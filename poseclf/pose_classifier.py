@@ -31,7 +31,15 @@ from .classifiers import PoseKNNClassifier, make_classifier
 from .embedding import PoseEmbedder, mirror_landmarks, mirror_world_landmarks, pose_matrix
 from .landmarks import LANDMARK_DIMS, N_LANDMARKS, WORLD_DIMS
 from .lean_predict import LEAN_MAX_ROWS, lean_predict_proba, pipeline_predict_proba
-from .novelty import PARTIAL_LABEL, UNKNOWN_LABEL, NoveltyEmbedder, NoveltyScorer, VisibilityCheck
+from .novelty import (
+    DEFAULT_PERCENTILE,
+    PARTIAL_LABEL,
+    UNKNOWN_LABEL,
+    NoveltyEmbedder,
+    NoveltyScorer,
+    VisibilityCheck,
+    fit_visibility,
+)
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +160,13 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         self.rejection = rejection
 
     # -- fitting ----------------------------------------------------------------------------
-    def fit(self, X, y) -> PoseClassifier:
-        """Fit the pipeline (and its mirror augmentation), then the rejection."""
+    def fit(self, X, y, negatives=None) -> PoseClassifier:
+        """Fit the pipeline (and its mirror augmentation), then the rejection.
+
+        ``negatives``: pose rows (:func:`pose_rows`) of poses that are none of the classes;
+        they tighten the novelty threshold near them (:meth:`NoveltyScorer.fit`). Only used
+        with ``rejection``.
+        """
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
                              "is None")
@@ -174,9 +187,14 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         if self.rejection:
             features = NoveltyEmbedder(plain_params(pipeline.named_steps["embed"].get_params()))
             self.novelty_features_ = features.fit()
+            if negatives is not None:
+                negatives = _check_rows(negatives)
             self.novelty_, self.novelty_image_ = _fit_novelty(
-                features, landmarks, sizes, y, _usable_world(X), self.novelty_params or {})
-            self.visibility_ = VisibilityCheck(**(self.visibility_params or {}))
+                features, landmarks, sizes, y, _usable_world(X), self.novelty_params or {},
+                negatives)
+            self.visibility_ = fit_visibility(
+                landmarks, y, {"percentile": (self.novelty_params or {}).get(
+                    "percentile", DEFAULT_PERCENTILE), **(self.visibility_params or {})})
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -253,7 +271,7 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         if image is None:  # file from before the novelty features: the classifier embedding
             return self.novelty_.novelty(embedded), np.full(n, self.novelty_.threshold_)
         if self.novelty_image_ is None:  # trained without world landmarks
-            return self.novelty_.novelty(image), np.full(n, self.novelty_.threshold_)
+            return self.novelty_.novelty(image), self.novelty_.thresholds(image)
         features = self.novelty_features_
         novelty = np.empty(n)
         threshold = np.empty(n)
@@ -261,12 +279,12 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
                       else features.world_features(world))
         has_world = np.isfinite(world_part).all(axis=1)
         if has_world.any():
-            novelty[has_world] = self.novelty_.novelty(
-                np.concatenate([image[has_world], world_part[has_world]], axis=1))
-            threshold[has_world] = self.novelty_.threshold_
+            both = np.concatenate([image[has_world], world_part[has_world]], axis=1)
+            novelty[has_world] = self.novelty_.novelty(both)
+            threshold[has_world] = self.novelty_.thresholds(both)
         if not has_world.all():
             novelty[~has_world] = self.novelty_image_.novelty(image[~has_world])
-            threshold[~has_world] = self.novelty_image_.threshold_
+            threshold[~has_world] = self.novelty_image_.thresholds(image[~has_world])
         return novelty, threshold
 
     # -- the single-pose fast path ----------------------------------------------------------
@@ -380,17 +398,47 @@ def _fit_pipeline(pipeline: Pipeline, landmarks, sizes, labels, mirror: bool) ->
     return pipeline
 
 
-def _fit_novelty(features: NoveltyEmbedder, landmarks, sizes, labels, world,
-                 params: dict) -> tuple[NoveltyScorer, NoveltyScorer | None]:
-    """The novelty scorer (on image + world features when ``world`` is given) and, with world
-    landmarks, the image-only scorer for poses without them."""
-    mirrored = mirror_landmarks(landmarks)
+class _NoveltyInput(NamedTuple):
+    """Novelty features of some poses and of their mirror images (image part, then world)."""
+
+    image: np.ndarray
+    image_mirror: np.ndarray
+    both: np.ndarray | None  # image + world; None without world landmarks
+    both_mirror: np.ndarray | None
+
+
+def _novelty_input(features: NoveltyEmbedder, landmarks, sizes, world) -> _NoveltyInput:
     image = features.image_features(pose_matrix(landmarks, sizes))
-    image_mirror = features.image_features(pose_matrix(mirrored, sizes))
-    image_scorer = NoveltyScorer(**params).fit(image, labels, image_mirror)
+    image_mirror = features.image_features(pose_matrix(mirror_landmarks(landmarks), sizes))
     if world is None:
-        return image_scorer, None
+        return _NoveltyInput(image, image_mirror, None, None)
     both = np.concatenate([image, features.world_features(world)], axis=1)
     both_mirror = np.concatenate(
         [image_mirror, features.world_features(mirror_world_landmarks(world))], axis=1)
-    return NoveltyScorer(**params).fit(both, labels, both_mirror), image_scorer
+    return _NoveltyInput(image, image_mirror, both, both_mirror)
+
+
+def _fit_novelty(features: NoveltyEmbedder, landmarks, sizes, labels, world, params: dict,
+                 negatives: np.ndarray | None = None) -> tuple[NoveltyScorer, NoveltyScorer | None]:
+    """The novelty scorer (on image + world features when ``world`` is given) and, with world
+    landmarks, the image-only scorer for poses without them. ``negatives`` (pose rows) tighten
+    both; those without world landmarks only the image-only scorer."""
+    mine = _novelty_input(features, landmarks, sizes, world)
+    neg = neg_world = None
+    if negatives is not None and len(negatives):
+        neg_landmarks = _landmarks(negatives)
+        neg_sizes = negatives[:, N_IMAGE_COLUMNS - 2:N_IMAGE_COLUMNS].astype(np.float32)
+        neg = _novelty_input(features, neg_landmarks, neg_sizes, None)
+        if world is not None and negatives.shape[1] == N_POSE_COLUMNS:
+            has = np.isfinite(_world(negatives)).all(axis=(1, 2))
+            if has.any():
+                neg_world = _novelty_input(features, neg_landmarks[has], neg_sizes[has],
+                                           _world(negatives)[has])
+    image_scorer = NoveltyScorer(**params).fit(
+        mine.image, labels, mine.image_mirror,
+        None if neg is None else neg.image, None if neg is None else neg.image_mirror)
+    if world is None:
+        return image_scorer, None
+    return NoveltyScorer(**params).fit(
+        mine.both, labels, mine.both_mirror, None if neg_world is None else neg_world.both,
+        None if neg_world is None else neg_world.both_mirror), image_scorer

@@ -70,6 +70,10 @@ def work(tmp_path_factory) -> Path:
     detected = base[base["detected"]]
     detected[detected["label"] == "pushups_up"].to_csv(root / "one_class.csv", index=False)
     detected.groupby("label").head(1).to_csv(root / "one_per_class.csv", index=False)
+    nobody = base.head(3).copy()
+    nobody["detected"] = False
+    nobody["reason"] = "no_person"
+    nobody.to_csv(root / "nobody.csv", index=False)
 
     def text_cell(df):
         df[LANDMARK_COLUMNS[3]] = df[LANDMARK_COLUMNS[3]].astype(object)
@@ -177,6 +181,21 @@ CASES = [
                              "--cv", "0"), 2, "--card needs cross-validation"),
     Case("exclusion list missing", ("train", T, "-o", "{w}/m.skops", "--exclude",
                                     "{w}/nowhere.csv"), 2, "--exclude {w}/nowhere.csv: no such"),
+    Case("negatives missing", ("train", T, "-o", "{w}/m.skops", "--negatives",
+                               "{w}/nowhere.csv"), 2,
+         "--negatives {w}/nowhere.csv: no such landmark table"),
+    Case("negatives not a table", ("train", T, "-o", "{w}/m.skops", "--negatives",
+                                   "{w}/notes.csv"), 2, "not a poseclf landmark table"),
+    Case("negatives unreadable", ("train", T, "-o", "{w}/m.skops", "--negatives",
+                                  "{w}/garbage.parquet"), 2, "cannot read the table"),
+    Case("negatives without a person", ("train", T, "-o", "{w}/m.skops", "--negatives",
+                                        "{w}/nobody.csv"), 2,
+         "{w}/nobody.csv: the negatives table has no detected pose"),
+    Case("negatives given empty", ("train", T, "-o", "{w}/m.skops", "--negatives"), 2,
+         "--negatives: expected at least one argument"),
+    Case("negatives and no negatives", ("train", T, "-o", "{w}/m.skops", "--negatives", T,
+                                        "--no-negatives"), 2,
+         "--no-negatives: not allowed with argument --negatives"),
     Case("one class", ("train", "{w}/one_class.csv", "-o", "{w}/m.skops"), 2,
          "at least 2 classes and the data has only 'pushups_up'"),
     Case("one row per class", ("train", "{w}/one_per_class.csv", "-o", "{w}/m.skops"), 2,

@@ -22,6 +22,7 @@ from poseclf.novelty import (
     UNKNOWN_LABEL,
     NoveltyScorer,
     VisibilityCheck,
+    fit_visibility,
 )
 from poseclf.pose_classifier import PoseClassifier
 from poseclf.video import _classify
@@ -129,11 +130,44 @@ def test_mirrored_pose_is_not_novel(model):
     assert np.median(model.novelty(mirrored, sizes)) < 1.1 * np.median(model.novelty(lm, sizes))
 
 
-def test_hidden_legs_give_partial(model):
+def test_legs_out_of_the_picture_give_partial(model):
     lm = body(0.15, 0.55)[None].copy()
-    lm[0, 25:29, 3] = 0.05  # knees and ankles not visible
+    lm[0, 25:29, 1] = 1.3  # knees and ankles below the image: a photo cut at the waist
     assert model.predict(lm, np.asarray([SIZE]))[0] == PARTIAL_LABEL
     assert model.predict(lm, np.asarray([SIZE]), reject=False)[0] == "left_up"
+
+
+def test_low_visibility_but_placed_joints_are_not_partial(model):
+    """A side view: BlazePose places the far (and some near) limbs in the picture with a low
+    visibility; the trained rule counts a joint as missing only when it is out of the picture."""
+    lm = body(0.15, 0.55)[None].copy()
+    lm[0, 11:33, 3] = 0.05  # arms and legs placed inside the picture, visibility low
+    assert model.visibility_.rule == "placed"
+    assert model.predict(lm, np.asarray([SIZE]))[0] == "left_up"
+
+
+def test_old_visibility_rule_of_files_from_before_still_applies():
+    """Model files keep only the settings: files from before the learned rule have no ``rule``
+    key and keep the visibility test they were made with."""
+    old = VisibilityCheck(**{"min_visibility": 0.3, "max_hidden_joints": 1, "frame_margin": 0.0})
+    lm = body(0.15, 0.55)[None].copy()
+    lm[0, 25:29, 3] = 0.05
+    assert old.rule == "visible" and old.is_partial(lm).tolist() == [True]
+
+
+def test_visibility_rule_counts_only_the_joints_the_classes_need():
+    """Training photos of people whose ankles are out of the picture (at a desk): the ankles do
+    not count, so a new such photo is not partial, while the wrists still do."""
+    rng = np.random.default_rng(11)
+    lm = noisy(body(0.15, 0.55), 40, rng)
+    lm[:, 27:33, 1] = 1.2  # ankles and feet below the picture in every training pose
+    check = fit_visibility(lm, ["a", "b"] * 20)
+    assert "ankles" not in check.required and "wrists" in check.required
+    query = lm[:1].copy()
+    assert check.is_partial(query).tolist() == [False]
+    query[0, [15, 16], 0] = -0.5  # and both wrists out of the picture
+    query[0, [25, 26], 1] = 1.2  # and the knees
+    assert check.is_partial(query).tolist() == [True]
 
 
 def test_saved_model_keeps_threshold_and_rejections(tmp_path, model):

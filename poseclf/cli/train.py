@@ -17,6 +17,7 @@ from ..files import check_input_file, check_output_file, same_file
 from ..model import PoseModel, check_training_labels
 from ..model_card import confusion_path, write_model_card
 from ..model_file import MODEL_SUFFIX
+from ..negatives import Negatives, everyday_negatives, negatives_from_tables
 from ..novelty import DEFAULT_PERCENTILE, PARTIAL_MAX_HIDDEN_JOINTS, PARTIAL_MIN_VISIBILITY
 from ..poses import training_arrays, training_world_landmarks
 from ._common import (
@@ -50,6 +51,9 @@ def _check_train_files(args: argparse.Namespace) -> None:
                              "table once")
     for listed in args.exclude:
         check_input_file(listed, option="--exclude", what="exclusion list (CSV)")
+    for table in args.negatives or ():
+        check_input_file(table, option="--negatives", what="landmark table (.csv or .parquet)")
+        inputs.append(table)
     if args.card_notes:
         check_input_file(args.card_notes, option="--card-notes", what="Markdown file")
         inputs.append(args.card_notes)
@@ -98,6 +102,15 @@ def register(subparsers) -> None:
                         metavar="P", help="novelty threshold = this percentile of held-out "
                         f"in-class novelty scores (default: {DEFAULT_PERCENTILE:g}); lower "
                         "rejects more")
+    negatives = reject.add_mutually_exclusive_group()
+    negatives.add_argument("--negatives", nargs="+", metavar="TABLE",
+                           help="landmark tables of poses that are none of the classes "
+                           "(standing around, other exercises...); a pose nearer to them than "
+                           "the training poses are is 'unknown' (default: the everyday poses "
+                           "of poseclf's shipped tables; poses like your own classes are "
+                           "dropped from them)")
+    negatives.add_argument("--no-negatives", action="store_true",
+                           help="calibrate 'unknown' on the training poses alone")
     reject.add_argument("--min-visibility", type=probability, default=PARTIAL_MIN_VISIBILITY,
                         metavar="V", help="BlazePose visibility below which a landmark is not "
                         f"seen (default: {PARTIAL_MIN_VISIBILITY})")
@@ -178,11 +191,12 @@ def run_train(args: argparse.Namespace) -> int:
     lm, sizes, labels, world, dropped = _table_arrays(args.tables, args.exclude)
     check_training_labels(labels)
     params = {"search": True} if args.search else None
+    negatives = _negatives(args)
     with cluster_or_local(args.cluster):  # the grid search's joblib tasks go to Dask
         model = PoseModel.train(
             lm, sizes, labels, args.classifier, cv=args.cv, mirror=not args.no_mirror,
             classifier_params=params, novelty_params={"percentile": args.reject_percentile},
-            world_landmarks=world,
+            world_landmarks=world, negatives=negatives,
             visibility_params={"min_visibility": args.min_visibility,
                                "max_hidden_joints": args.max_hidden_joints})
     meta = model.metadata
@@ -207,6 +221,16 @@ def run_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _negatives(args: argparse.Namespace) -> Negatives | None:
+    """The negatives ``train`` calibrates with: the given tables, the shipped everyday poses,
+    or none."""
+    if args.no_negatives:
+        return None
+    if args.negatives:
+        return negatives_from_tables(args.negatives)
+    return everyday_negatives()
+
+
 def _rejection_line(model: PoseModel) -> str:
     info = model.metadata.get("rejection")
     if not model.can_reject or not info:
@@ -216,9 +240,21 @@ def _rejection_line(model: PoseModel) -> str:
                 else "image landmarks")
     return (f"rejection: novelty threshold {info['threshold']:.3f} ({features}; percentile "
             f"{info['percentile']:g} of {info['calibration_folds']}-fold held-out in-class "
-            f"scores; {info['calibration_accepted']:.1%} of them accepted), partial when more "
+            f"scores; {info['calibration_accepted']:.1%} of them accepted){_negatives_text(info)}"
+            f", partial when more "
             f"than {info['visibility']['max_hidden_joints']} key joints have visibility < "
             f"{info['visibility']['min_visibility']:g} or are out of the image")
+
+
+def _negatives_text(info: dict) -> str:
+    negatives = info.get("negatives") or {}
+    if not negatives.get("given"):
+        return "; no negatives"
+    ratio = info.get("negative_ratio")
+    return (f"; negatives: {negatives['kept']} of {negatives['given']} poses kept"
+            + (f", lower threshold near them (ratio {ratio:.2f}; "
+               f"{info['calibration_accepted_with_negatives']:.1%} of held-out in-class poses "
+               "accepted)" if ratio else ""))
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -1,0 +1,161 @@
+"""Negatives: poses that are none of the classes tighten ``unknown`` near them.
+
+Unit behaviour on made-up embeddings; the protocols of ``bench/rejection_protocols.py`` at a
+small size on the shipped landmark tables (poseclf's own BlazePose extraction of real photos:
+no photo needed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from poseclf.cli import main
+from poseclf.errors import ModelFileError
+from poseclf.exclusions import apply_exclusions, load_exclusions
+from poseclf.model import PoseModel
+from poseclf.negatives import Negatives, everyday_negatives, negatives_from_tables
+from poseclf.novelty import NoveltyScorer
+from poseclf.poses import Poses
+from poseclf.table import load_table
+
+TABLES = Path(__file__).resolve().parents[1] / "datasets"
+
+
+# -- the rule on made-up embeddings ----------------------------------------------------------
+def clusters(rng, centres, n=30, spread=0.3):
+    return np.concatenate([rng.normal(c, spread, (n, 2)) for c in centres])
+
+
+def test_a_pose_near_the_negatives_is_novel_inside_the_plain_threshold():
+    rng = np.random.default_rng(0)
+    X = clusters(rng, [(0, 0), (3, 0)])
+    y = np.repeat(["a", "b"], 30)
+    negatives = clusters(rng, [(1.5, 1.2)], n=40, spread=0.1)  # between the classes, above
+    plain = NoveltyScorer().fit(X, y)
+    tight = NoveltyScorer().fit(X, y, negatives=negatives)
+    query = np.array([[0.7, 0.5]])  # at the edge of class a, towards the negatives
+    assert not plain.is_novel(query)[0]  # the classes alone accept it ...
+    assert tight.is_novel(query)[0]  # ... the negatives show it is none of them
+    assert tight.negatives_ == {"given": 40, "kept": 40}
+    # the training poses themselves stay accepted as often as calibrated
+    assert tight.calibration_["accepted_with_negatives"] >= 0.95
+    assert np.mean(tight.is_novel(X)) <= 0.05
+
+
+def test_negatives_like_a_class_and_copies_of_training_poses_are_dropped():
+    rng = np.random.default_rng(1)
+    X = clusters(rng, [(0, 0), (3, 0)])
+    y = np.repeat(["a", "b"], 30)
+    members = clusters(rng, [(0, 0)], n=20, spread=0.05)  # typical poses of class a
+    scorer = NoveltyScorer().fit(X, y, negatives=np.concatenate([members, X[:10]]))
+    assert scorer.negatives_ == {"given": 30, "kept": 0}
+    assert scorer.negative_reference_ is None and scorer.negative_ratio_ == np.inf
+    np.testing.assert_array_equal(scorer.thresholds(X[:3]), scorer.threshold_)
+
+
+def test_negatives_must_match_the_features():
+    X = clusters(np.random.default_rng(2), [(0, 0), (3, 0)])
+    with pytest.raises(ValueError, match="negatives have 3 features"):
+        NoveltyScorer().fit(X, np.repeat(["a", "b"], 30), negatives=np.zeros((4, 3)))
+
+
+# -- the shipped everyday negatives --------------------------------------------------------------
+def test_everyday_negatives_are_the_shipped_pose_tables():
+    negatives = everyday_negatives()
+    assert {"pushups_visolus", "sitstand_rhpr", "yoga_manoj", "sit_video"} <= set(
+        negatives.sources)
+    assert not any("segments" in name or "exclusions" in name for name in negatives.sources)
+    assert len(negatives) == sum(negatives.sources.values())
+    assert negatives.poses.detected.all() and negatives.poses.has_world.all()
+    fewer = negatives.without("yoga_manoj")
+    assert "yoga_manoj" not in fewer.sources
+    assert len(fewer) == len(negatives) - negatives.sources["yoga_manoj"]
+    np.testing.assert_array_equal(fewer.poses.landmarks[:5], negatives.poses.landmarks[:5])
+
+
+# -- the protocols, small, on real extractions ---------------------------------------------------
+def table(name: str, reviewed: bool = True):
+    df = load_table(TABLES / f"{name}.csv")
+    if reviewed:
+        df = apply_exclusions(df, load_exclusions([TABLES / "exclusions.csv"]), name)[0]
+    return df[df["detected"]].reset_index(drop=True)
+
+
+def train(df, negatives: Negatives | None, classifier: str = "svm") -> PoseModel:
+    poses = Poses.from_table(df)
+    return PoseModel.train(poses.landmarks, poses.image_sizes, df["label"].to_numpy(str),
+                           classifier, cv=0, world_landmarks=poses.world_landmarks,
+                           negatives=negatives)
+
+
+def rejected(model: PoseModel, df) -> float:
+    poses = Poses.from_table(df)
+    labels = model.predict(poses.landmarks, poses.image_sizes,
+                           world_landmarks=poses.world_landmarks)
+    return float(np.mean(~np.isin(labels, model.classes_)))
+
+
+@pytest.fixture(scope="module")
+def raw_pushups():
+    return table("pushups_visolus", reviewed=False)
+
+
+def test_raw_folder_pushup_model_rejects_standing_people_with_the_negatives(raw_pushups):
+    """Trained on the unreviewed push-up folder (a coach standing behind the athlete is among
+    its poses): alone it accepts most standing people; with the everyday negatives (never the
+    measured source) it rejects them."""
+    standing = table("sitstand_rhpr")
+    standing = standing[standing["label"] == "standing"].head(60)
+    negatives = everyday_negatives().without("sitstand_rhpr")
+    assert rejected(train(raw_pushups, None), standing) < 0.5
+    assert rejected(train(raw_pushups, negatives), standing) >= 0.9
+
+
+def test_negatives_keep_another_source_of_the_same_classes_accepted():
+    """Leave-one-source-out: a yoga model of one source accepts the other source's photos of
+    its classes, with the negatives (the measured source left out of them)."""
+    manoj, marchenkova = table("yoga_manoj"), table("yoga_marchenkova")
+    other = marchenkova[marchenkova["label"].isin(set(manoj["label"]))]
+    model = train(manoj, everyday_negatives().without("yoga_marchenkova"))
+    assert rejected(model, other) <= 0.03
+
+
+def test_training_on_a_shipped_table_does_not_count_it_against_itself():
+    """The default negatives hold the shipped tables; a model trained on one of them drops its
+    own poses from the negatives and keeps accepting them."""
+    df = table("sitstand_multimediaimg")
+    model = train(df, everyday_negatives(), classifier="knn")
+    info = model.novelty_.negatives_
+    assert info["kept"] <= info["given"] - len(df)
+    assert rejected(model, df) <= 0.03
+
+
+def test_saved_model_keeps_its_negatives_and_refuses_broken_ones(tmp_path, raw_pushups):
+    model = train(raw_pushups, negatives_from_tables([TABLES / "sitstand_rhpr.csv"]))
+    probe = table("sitstand_multimediaimg").head(20)
+    loaded = PoseModel.load(model.save(tmp_path / "m.skops"))
+    poses = Poses.from_table(probe)
+    args = (poses.landmarks, poses.image_sizes)
+    kwargs = {"world_landmarks": poses.world_landmarks}
+    np.testing.assert_array_equal(loaded.predict_with_scores(*args, **kwargs).threshold,
+                                  model.predict_with_scores(*args, **kwargs).threshold)
+    assert loaded.metadata["rejection"]["negatives_sources"] == {"sitstand_rhpr": 181}
+    model.novelty_.negative_reference_ = model.novelty_.negative_reference_[:, :3]
+    with pytest.raises(ModelFileError, match="negative poses or a negative ratio"):
+        PoseModel.load(model.save(tmp_path / "broken.skops"))
+
+
+def test_train_command_uses_the_everyday_negatives_unless_told(tmp_path, capsys):
+    shipped = str(TABLES / "pushups_visolus.csv")
+    assert main(["train", shipped, "-o", str(tmp_path / "a.skops"), "--cv", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "negatives:" in out and "poses kept" in out
+    model = PoseModel.load(tmp_path / "a.skops")
+    assert "yoga_manoj" in model.metadata["rejection"]["negatives_sources"]
+    assert main(["train", shipped, "-o", str(tmp_path / "b.skops"), "--cv", "0",
+                 "--no-negatives"]) == 0
+    assert "no negatives" in capsys.readouterr().out
+    assert PoseModel.load(tmp_path / "b.skops").novelty_.negative_reference_ is None
