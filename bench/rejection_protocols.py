@@ -19,8 +19,10 @@ classes of any source: a measured photo is never also a negative.
    those 4 answered ``unknown`` (target >= 50%) and 5-fold in-class acceptance of the others
    (target >= 97%).
 
-Each line prints the whole rule, then its parts alone: ``unknown`` (the novelty threshold,
-lowered near the negatives), the threshold alone (no negatives) and ``partial``.
+Each line prints the whole rule, then its parts alone: ``unknown`` (the novelty against each
+pose's threshold: the ratio and per-class rules of the negatives included), the threshold only
+(the calibrated novelty threshold, floored by the negatives, without those two rules) and
+``partial``. ``--no-negatives`` gives the figures of the rule before negatives.
 """
 
 from __future__ import annotations

@@ -75,17 +75,7 @@ def write_model_card(
     ]
     rejection = meta.get("rejection")
     if rejection:
-        visibility = rejection.get("visibility", {})
-        world = (f"{rejection['threshold_image']:.3f} for a pose without world landmarks; "
-                 if rejection.get("features") == "image+world" else "")
-        lines += [
-            "",
-            f"Open-set rejection: a pose is `unknown` when its novelty score is above "
-            f"{rejection['threshold']:.3f} ({world}percentile {rejection['percentile']:g} of "
-            f"held-out in-class scores, {rejection['calibration_accepted']:.1%} of them "
-            f"accepted), and `partial` when more than {visibility.get('max_hidden_joints', '?')} "
-            f"key joints have visibility below {visibility.get('min_visibility', '?')}.",
-        ]
+        lines += ["", f"Open-set rejection: {describe_rejection(rejection)}."]
     lines += ["", f"![confusion matrix]({picture.name})", ""]
     if notes:
         lines += [notes.strip(), ""]
@@ -100,3 +90,38 @@ def card_accuracy(card_path: str | os.PathLike) -> float:
         if CARD_ACCURACY_PREFIX in line:
             return float(line.split(CARD_ACCURACY_PREFIX, 1)[1].split()[0])
     raise ValueError(f"{card_path}: no line with {CARD_ACCURACY_PREFIX!r}")
+
+
+def describe_rejection(info: dict) -> str:
+    """One sentence on a model's ``unknown`` and ``partial`` rules, from its metadata's
+    ``rejection`` entry (what ``poseclf train`` prints and model cards say)."""
+    world = (f" ({info['threshold_image']:.3f} for a pose without world landmarks)"
+             if info.get("features") == "image+world" else "")
+    text = (f"a pose is `unknown` when its novelty score is above {info['threshold']:.3f}"
+            f"{world}: at least the {info['percentile']:g}th percentile of held-out in-class "
+            f"scores")
+    negatives = info.get("negatives") or {}
+    if info.get("negative_ratio"):
+        sources = ", ".join(f"{k} {v}" for k, v in (info.get("negatives_sources") or {}).items())
+        text += (f" and never below the median novelty of the negatives; also when it is "
+                 f"nearer to the negatives than {info['negative_ratio']:.2f} times its "
+                 f"distance to the training poses, or farther from its predicted class than "
+                 f"that class's own poses are (negatives: {negatives['kept']} of "
+                 f"{negatives['given']} poses kept" + (f", from {sources}" if sources else "")
+                 + "; the others looked like the model's own classes)")
+    elif negatives.get("given"):
+        text += f" (all {negatives['given']} negatives looked like the model's classes)"
+    else:
+        text += " (no negatives)"
+    accepted = info.get("calibration_accepted_with_negatives", info["calibration_accepted"])
+    text += f"; {accepted:.1%} of held-out in-class poses accepted"
+    visibility = info.get("visibility") or {}
+    if visibility.get("rule") == "placed":
+        joints = ", ".join(visibility.get("required") or []) or "none"
+        text += (f"; `partial` when more than {visibility['max_hidden_joints']} of the joints "
+                 f"the classes need ({joints}) are out of the picture")
+    else:
+        text += (f"; `partial` when more than {visibility.get('max_hidden_joints', '?')} key "
+                 f"joints have visibility below {visibility.get('min_visibility', '?')} or are "
+                 "out of the picture")
+    return text

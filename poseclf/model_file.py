@@ -551,6 +551,17 @@ def check_novelty_scorer(scorer, path: Path, what: str) -> None:
         raise ModelFileError(
             f"{path}: the model file's {what} has negative poses or a negative ratio that are "
             f"not finite numbers of the reference's shape (ratio {ratio!r}); {REMAKE}")
+    thresholds = getattr(scorer, "class_thresholds_", None)
+    if thresholds is not None:
+        classes, labels = getattr(scorer, "classes_", None), getattr(
+            scorer, "reference_labels_", None)
+        if not (isinstance(thresholds, np.ndarray) and isinstance(classes, np.ndarray)
+                and isinstance(labels, np.ndarray) and thresholds.shape == classes.shape
+                and np.isfinite(thresholds).all() and len(labels) == len(ref)
+                and set(np.unique(labels)) == set(classes)):
+            raise ModelFileError(
+                f"{path}: the model file's {what} has per-class thresholds that do not match "
+                f"its classes or reference poses; {REMAKE}")
 
 
 def probe_poses() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

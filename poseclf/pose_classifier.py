@@ -255,7 +255,7 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
             nan = np.full(len(labels), np.nan)
             return Predictions(labels, proba, nan, np.zeros(len(labels), dtype=bool), nan)
         world = _world(X) if X.shape[1] == N_POSE_COLUMNS else None
-        novelty, threshold = self._novelty(embedded, image, world)
+        novelty, threshold = self._novelty(embedded, image, world, labels)
         partial = self.visibility_.is_partial(_landmarks(X))
         if reject:
             labels = labels.copy()
@@ -264,14 +264,16 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         return Predictions(labels, proba, novelty, partial, threshold)
 
     def _novelty(self, embedded: np.ndarray, image: np.ndarray | None,
-                 world: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+                 world: np.ndarray | None, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Novelty score and threshold of each pose, from the classifier embedding, the image
-        part of the novelty features (None for files from before them) and world landmarks."""
+        part of the novelty features (None for files from before them), world landmarks and
+        the predicted classes."""
         n = len(embedded)
         if image is None:  # file from before the novelty features: the classifier embedding
             return self.novelty_.novelty(embedded), np.full(n, self.novelty_.threshold_)
         if self.novelty_image_ is None:  # trained without world landmarks
-            return self.novelty_.novelty(image), self.novelty_.thresholds(image)
+            novelty = self.novelty_.novelty(image)
+            return novelty, self.novelty_.thresholds(image, labels, novelty)
         features = self.novelty_features_
         novelty = np.empty(n)
         threshold = np.empty(n)
@@ -281,10 +283,13 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         if has_world.any():
             both = np.concatenate([image[has_world], world_part[has_world]], axis=1)
             novelty[has_world] = self.novelty_.novelty(both)
-            threshold[has_world] = self.novelty_.thresholds(both)
+            threshold[has_world] = self.novelty_.thresholds(both, labels[has_world],
+                                                            novelty[has_world])
         if not has_world.all():
-            novelty[~has_world] = self.novelty_image_.novelty(image[~has_world])
-            threshold[~has_world] = self.novelty_image_.thresholds(image[~has_world])
+            alone = image[~has_world]
+            novelty[~has_world] = self.novelty_image_.novelty(alone)
+            threshold[~has_world] = self.novelty_image_.thresholds(alone, labels[~has_world],
+                                                                   novelty[~has_world])
         return novelty, threshold
 
     # -- the single-pose fast path ----------------------------------------------------------

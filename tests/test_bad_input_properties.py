@@ -33,7 +33,7 @@ OPTIONS = {
     "--cv": (["train", "t.csv", "-o", "m.skops"], lambda v: v == 0 or v >= 2),
     "--reject-percentile": (["train", "t.csv", "-o", "m.skops"], lambda v: 0 < v <= 100),
     "--min-visibility": (["train", "t.csv", "-o", "m.skops"], lambda v: 0 <= v <= 1),
-    "--max-hidden-joints": (["train", "t.csv", "-o", "m.skops"], lambda v: v >= 0),
+    "--max-hidden-joints": (["train", "t.csv", "-o", "m.skops"], lambda v: 0 <= v <= 6),
     "--workers": (["extract", "d", "-o", "t.csv"], lambda v: v >= 1),
     "--batch-size": (["extract", "d", "-o", "t.csv"], lambda v: v >= 1),
     "--checkpoint-seconds": (["extract", "d", "-o", "t.csv"], lambda v: v >= 0),

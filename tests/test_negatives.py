@@ -33,10 +33,10 @@ def test_a_pose_near_the_negatives_is_novel_inside_the_plain_threshold():
     rng = np.random.default_rng(0)
     X = clusters(rng, [(0, 0), (3, 0)])
     y = np.repeat(["a", "b"], 30)
-    negatives = clusters(rng, [(1.5, 1.2)], n=40, spread=0.1)  # between the classes, above
+    negatives = clusters(rng, [(1.0, 0.0)], n=40, spread=0.05)  # beside class a
     plain = NoveltyScorer().fit(X, y)
     tight = NoveltyScorer().fit(X, y, negatives=negatives)
-    query = np.array([[0.7, 0.5]])  # at the edge of class a, towards the negatives
+    query = np.array([[0.7, 0.0]])  # at the edge of class a, nearer to the negatives
     assert not plain.is_novel(query)[0]  # the classes alone accept it ...
     assert tight.is_novel(query)[0]  # ... the negatives show it is none of them
     assert tight.negatives_ == {"given": 40, "kept": 40}
@@ -54,6 +54,21 @@ def test_negatives_like_a_class_and_copies_of_training_poses_are_dropped():
     assert scorer.negatives_ == {"given": 30, "kept": 0}
     assert scorer.negative_reference_ is None and scorer.negative_ratio_ == np.inf
     np.testing.assert_array_equal(scorer.thresholds(X[:3]), scorer.threshold_)
+
+
+def test_a_pose_far_from_its_predicted_class_is_novel_with_negatives():
+    """Per-class rule: a tight class (b) and a loose one (a); a pose beside b, nearer to the
+    training poses as a whole than the loose class's spread, is still unlike b."""
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal((0, 0), 1.0, (40, 2)), rng.normal((5, 0), 0.05, (40, 2))])
+    y = np.repeat(["a", "b"], 40)
+    negatives = rng.normal((5, -0.5), 0.05, (30, 2))  # below class b
+    scorer = NoveltyScorer().fit(X, y, negatives=negatives)
+    query = np.array([[5.0, 0.6]])
+    assert not scorer.is_novel(query)[0]  # the global distance accepts it ...
+    assert scorer.is_novel(query, classes=["b"])[0]  # ... its class does not
+    assert not scorer.is_novel(X[40:45], classes=["b"] * 5).any()
+    assert list(scorer.classes_) == ["a", "b"] and scorer.class_thresholds_[1] < 1
 
 
 def test_negatives_must_match_the_features():
@@ -143,6 +158,11 @@ def test_saved_model_keeps_its_negatives_and_refuses_broken_ones(tmp_path, raw_p
     np.testing.assert_array_equal(loaded.predict_with_scores(*args, **kwargs).threshold,
                                   model.predict_with_scores(*args, **kwargs).threshold)
     assert loaded.metadata["rejection"]["negatives_sources"] == {"sitstand_rhpr": 181}
+    good = model.novelty_.class_thresholds_
+    model.novelty_.class_thresholds_ = good[:1]
+    with pytest.raises(ModelFileError, match="per-class thresholds that do not match"):
+        PoseModel.load(model.save(tmp_path / "classes.skops"))
+    model.novelty_.class_thresholds_ = good
     model.novelty_.negative_reference_ = model.novelty_.negative_reference_[:, :3]
     with pytest.raises(ModelFileError, match="negative poses or a negative ratio"):
         PoseModel.load(model.save(tmp_path / "broken.skops"))

@@ -15,10 +15,16 @@ from ..errors import InputError, PoseclfError, TableError
 from ..exclusions import load_training_tables
 from ..files import check_input_file, check_output_file, same_file
 from ..model import PoseModel, check_training_labels
-from ..model_card import confusion_path, write_model_card
+from ..model_card import confusion_path, describe_rejection, write_model_card
 from ..model_file import MODEL_SUFFIX
 from ..negatives import Negatives, everyday_negatives, negatives_from_tables
-from ..novelty import DEFAULT_PERCENTILE, PARTIAL_MAX_HIDDEN_JOINTS, PARTIAL_MIN_VISIBILITY
+from ..novelty import (
+    DEFAULT_PERCENTILE,
+    KEY_JOINTS,
+    PARTIAL_MAX_HIDDEN_JOINTS,
+    PARTIAL_MIN_VISIBILITY,
+    VISIBILITY_RULES,
+)
 from ..poses import training_arrays, training_world_landmarks
 from ._common import (
     EXIT_FAILURE,
@@ -39,6 +45,15 @@ FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")  # what matplotlib w
 
 
 cv_folds = folds_or_zero("a pose", "to skip cross-validation")
+
+
+def joint_count(text: str) -> int:
+    """Option type: a number of the 6 key joints, 0 to 6."""
+    value = non_negative_int(text)
+    if value > len(KEY_JOINTS):
+        raise argparse.ArgumentTypeError(f"{value} is too many: there are {len(KEY_JOINTS)} "
+                                         "key joints; give 0 to 6")
+    return value
 
 
 def _check_train_files(args: argparse.Namespace) -> None:
@@ -111,14 +126,19 @@ def register(subparsers) -> None:
                            "dropped from them)")
     negatives.add_argument("--no-negatives", action="store_true",
                            help="calibrate 'unknown' on the training poses alone")
+    reject.add_argument("--partial-rule", choices=VISIBILITY_RULES, default="placed",
+                        help="'placed' (default): a joint is missing only when BlazePose puts "
+                        "it out of the picture; 'visible': also when its visibility is below "
+                        "--min-visibility (the rule before poseclf learned it)")
     reject.add_argument("--min-visibility", type=probability, default=PARTIAL_MIN_VISIBILITY,
-                        metavar="V", help="BlazePose visibility below which a landmark is not "
-                        f"seen (default: {PARTIAL_MIN_VISIBILITY})")
-    reject.add_argument("--max-hidden-joints", type=non_negative_int,
+                        metavar="V", help="with --partial-rule visible: BlazePose visibility "
+                        f"below which a landmark is not seen (default: {PARTIAL_MIN_VISIBILITY})")
+    reject.add_argument("--max-hidden-joints", type=joint_count,
                         default=PARTIAL_MAX_HIDDEN_JOINTS,
-                        metavar="N", help="hidden joints (of shoulders, elbows, wrists, hips, "
-                        "knees, ankles; a joint is hidden when neither side is seen) tolerated "
-                        f"before a pose is 'partial' (default: {PARTIAL_MAX_HIDDEN_JOINTS})")
+                        metavar="N", help="missing joints (of the shoulders, elbows, wrists, "
+                        "hips, knees and ankles that the training poses have in the picture) "
+                        "always tolerated; cross-validation may tolerate more "
+                        f"(default: {PARTIAL_MAX_HIDDEN_JOINTS})")
     train.set_defaults(func=run_train)
 
     evaluate = subparsers.add_parser(
@@ -197,7 +217,8 @@ def run_train(args: argparse.Namespace) -> int:
             lm, sizes, labels, args.classifier, cv=args.cv, mirror=not args.no_mirror,
             classifier_params=params, novelty_params={"percentile": args.reject_percentile},
             world_landmarks=world, negatives=negatives,
-            visibility_params={"min_visibility": args.min_visibility,
+            visibility_params={"rule": args.partial_rule,
+                               "min_visibility": args.min_visibility,
                                "max_hidden_joints": args.max_hidden_joints})
     meta = model.metadata
     if args.exclude:  # provenance, shown by the model card
@@ -235,26 +256,7 @@ def _rejection_line(model: PoseModel) -> str:
     info = model.metadata.get("rejection")
     if not model.can_reject or not info:
         return "rejection: not available (model file without novelty data; retrain to enable)"
-    features = ("image and world landmarks; image-only threshold "
-                f"{info['threshold_image']:.3f}" if info.get("features") == "image+world"
-                else "image landmarks")
-    return (f"rejection: novelty threshold {info['threshold']:.3f} ({features}; percentile "
-            f"{info['percentile']:g} of {info['calibration_folds']}-fold held-out in-class "
-            f"scores; {info['calibration_accepted']:.1%} of them accepted){_negatives_text(info)}"
-            f", partial when more "
-            f"than {info['visibility']['max_hidden_joints']} key joints have visibility < "
-            f"{info['visibility']['min_visibility']:g} or are out of the image")
-
-
-def _negatives_text(info: dict) -> str:
-    negatives = info.get("negatives") or {}
-    if not negatives.get("given"):
-        return "; no negatives"
-    ratio = info.get("negative_ratio")
-    return (f"; negatives: {negatives['kept']} of {negatives['given']} poses kept"
-            + (f", lower threshold near them (ratio {ratio:.2f}; "
-               f"{info['calibration_accepted_with_negatives']:.1%} of held-out in-class poses "
-               "accepted)" if ratio else ""))
+    return f"rejection: {describe_rejection(info)}"
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
