@@ -1,11 +1,11 @@
 """Contact sheets: grids of thumbnails with the skeleton drawn, so a person can look, not read.
 
 Two sheets are built from a landmark table and the folder its paths are relative to:
-:func:`outlier_sheet` (the rows :func:`poseclf.review.find_outliers` flags, with both labels)
+:func:`outlier_sheet` (the rows :func:`poseclf.tables.review.find_outliers` flags, with both labels)
 and :func:`stats_sheet` (a few thumbnails per class). Sheets are BGR uint8 arrays (OpenCV's
-order, like :mod:`poseclf.draw`); :func:`write_sheet` saves one as PNG. The pictures (image
+order, like :mod:`poseclf.pictures.draw`); :func:`write_sheet` saves one as PNG. The pictures (image
 files, or frames of a video for ``video.mp4#000123`` rows) are read by
-:func:`poseclf.video_sources.read_row_images` (each video decoded once per sheet); this module
+:func:`poseclf.pose.video_sources.read_row_images` (each video decoded once per sheet); this module
 only draws them.
 """
 
@@ -20,11 +20,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from ..pose.landmarks import Pose
+from ..pose.poses import Poses
+from ..pose.table import parse_frame_path
+from ..pose.video_sources import read_row_images
 from .draw import Overlay, SkeletonAnnotator, write_image
-from .landmarks import Pose
-from .poses import Poses
-from .table import parse_frame_path
-from .video_sources import read_row_images
 
 THUMB_SIZE = 200  # px: side of the square a thumbnail is fitted into
 LINE_HEIGHT = 16  # px: one caption line under a thumbnail

@@ -6,7 +6,7 @@ A segments file is a CSV with ``start_frame,end_frame,label`` (0-based, inclusiv
 with a fresh extractor per segment so that tracking never crosses a segment boundary.
 Rows are named ``<video name>#<frame, 6 digits>`` and carry ``frame`` and ``time_s`` columns.
 
-This module plans the work (one unit per segment) and :func:`poseclf.engine.run_plan` runs it
+This module plans the work (one unit per segment) and :func:`poseclf.tables.engine.run_plan` runs it
 (in this process, each video decoded once, or one task per segment on worker processes or a
 Dask cluster) and, for :func:`extract_videos_to_table`, saves finished segments and resumes.
 """
@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .engine import DEFAULT_CHECKPOINT_S, Plan, Task, run_plan
-from .errors import InputError, SegmentsError
-from .extraction import ExtractOptions
-from .landmarks import NO_PERSON
-from .poses import Poses
-from .table import TABLE_COLUMNS, frame_path
-from .video_sources import VideoInfo, iter_frame_ranges
+from ..errors import InputError, SegmentsError
+from ..pose.extraction import ExtractOptions
+from ..pose.landmarks import NO_PERSON
+from ..pose.poses import Poses
+from ..pose.table import TABLE_COLUMNS, frame_path
+from ..pose.video_sources import VideoInfo, iter_frame_ranges
+from ..tables.engine import DEFAULT_CHECKPOINT_S, Plan, Task, run_plan
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def extract_videos(
     ``jobs`` are (video path, segments) pairs; ``stride`` keeps every K-th frame of each
     segment from its first; ``options`` are the BlazePose settings (video mode). ``workers``:
     local processes, 1 decodes each video once in this process; ``cluster``: a Dask cluster
-    (``tcp://host:8786`` or ``local:N``, :mod:`poseclf.cluster`) with one task per segment,
+    (``tcp://host:8786`` or ``local:N``, :mod:`poseclf.tables.cluster`) with one task per segment,
     the videos under the same path on its workers. :func:`extract_videos_to_table` saves as
     it goes and resumes.
     """

@@ -11,11 +11,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..errors import ImageReadError
+from ..pose.extraction import PoseExtractor
+from ..pose.images import collect_images, output_paths, read_image
+from ..pose.landmarks import LANDMARK_NAMES, Pose
 from .draw import Overlay, SkeletonAnnotator, plot_pose_3d
-from .errors import ImageReadError
-from .extraction import PoseExtractor
-from .images import collect_images, output_paths, read_image
-from .landmarks import LANDMARK_NAMES, Pose
 
 DRAWING_ENDING = "_pose.png"  # <stem>_pose.png: the image with the skeleton, in draw_dir
 PLOT_ENDING = "_3d.png"  # <stem>_3d.png: the 3D plot of the world landmarks, in plot3d_dir
@@ -75,7 +75,7 @@ def detect_files(
     Folders are searched for images (recursively, sorted). With ``draw_dir`` the image is
     written there with the skeleton drawn (``<stem>_pose.png``); with ``plot3d_dir`` a 3D plot
     of the world landmarks (``<stem>_3d.png``). Images that share a stem get distinct names
-    (see :func:`poseclf.images.output_paths`), images inside the output folders are not read,
+    (see :func:`poseclf.pose.images.output_paths`), images inside the output folders are not read,
     and :class:`~poseclf.errors.InputError` is raised before any image is read when an output
     would replace one of the images.
     """

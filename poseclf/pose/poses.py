@@ -1,12 +1,13 @@
 """A batch of poses: the arrays every stage after extraction works on, and the table rows.
 
 :class:`Poses` holds ``n`` poses as three arrays (landmarks, world landmarks, image sizes).
-It is made from :class:`~poseclf.landmarks.Pose` objects (``None`` for "nobody found"), from a
+It is made from :class:`~poseclf.pose.landmarks.Pose` objects (``None`` for "nobody found"), from a
 landmark table, or sliced from another batch, and it writes the landmark columns of table rows.
 It is the one place that knows how a pose is laid out in a table row; a new per-pose column
-touches this module and :mod:`poseclf.table` only.
+touches this module and :mod:`poseclf.pose.table` only.
 
-Imports: NumPy, pandas, :mod:`poseclf.landmarks` and :mod:`poseclf.table` (the column names).
+Imports: NumPy, pandas, :mod:`poseclf.pose.landmarks` and :mod:`poseclf.pose.table` (the column
+names).
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ class Poses:
 
     @classmethod
     def from_table(cls, df: pd.DataFrame) -> Poses:
-        """Every row of a checked landmark table (:func:`poseclf.table.check_table`)."""
+        """Every row of a checked landmark table (:func:`poseclf.pose.table.check_table`)."""
         n = len(df)
         lm = df[list(LANDMARK_COLUMNS)].to_numpy(dtype=np.float32)
         world = df[list(WORLD_COLUMNS)].to_numpy(dtype=np.float32)

@@ -10,12 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .detect import save_png
-from .draw import LabelAnnotator, Overlay, SkeletonAnnotator, annotate_all
-from .errors import ImageReadError
-from .extraction import PoseExtractor
-from .images import collect_images, output_paths, read_image
-from .landmarks import NO_PERSON, Pose
+from ..errors import ImageReadError
+from ..pictures.detect import save_png
+from ..pictures.draw import LabelAnnotator, Overlay, SkeletonAnnotator, annotate_all
+from ..pose.extraction import PoseExtractor
+from ..pose.images import collect_images, output_paths, read_image
+from ..pose.landmarks import NO_PERSON, Pose
 from .model import PoseModel
 from .novelty import REJECTION_LABELS
 
@@ -31,7 +31,7 @@ class ImagePrediction:
     probabilities: dict[str, float] | None = None
     pose: Pose | None = None
     error: str | None = None
-    novelty: float | None = None  # novelty score of the pose (see poseclf.novelty)
+    novelty: float | None = None  # novelty score of the pose (see poseclf.classify.novelty)
 
     @property
     def rejected(self) -> bool:
@@ -71,7 +71,7 @@ def predict_images(
 
     With ``draw_dir``, each readable image is written there as ``<stem>_pred.png`` with the
     skeleton and the label drawn; images that share a stem get distinct names (see
-    :func:`poseclf.images.output_paths`), images inside ``draw_dir`` are not predicted, and
+    :func:`poseclf.pose.images.output_paths`), images inside ``draw_dir`` are not predicted, and
     :class:`~poseclf.errors.InputError` is raised before any image is read when a drawing
     would replace one of the images.
     """

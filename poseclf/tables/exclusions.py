@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import TableError
-from .table import load_table
+from ..errors import TableError
+from ..pose.table import load_table
 
 log = logging.getLogger(__name__)
 

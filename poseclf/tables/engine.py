@@ -1,6 +1,6 @@
 """The resumable extraction engine: one run loop for folder and video-segment extraction.
 
-A planner (:func:`poseclf.dataset.extract_folder`, :func:`poseclf.video_segments.
+A planner (:func:`poseclf.tables.dataset.extract_folder`, :func:`poseclf.video.segments.
 extract_videos_to_table`) describes its work as a :class:`Plan`: the rows it will write, in
 table order, grouped into work units (an image, a video segment), and how to turn the units left
 to do into tasks. :func:`run_plan` owns everything else:
@@ -8,7 +8,7 @@ to do into tasks. :func:`run_plan` owns everything else:
 - the resume rule: a unit is reused when every row of it is in the previous table with the same
   path, file (size, modification time), label, plan-specific columns and BlazePose settings;
 - the tasks: in this process when there is one worker, else :class:`joblib.Parallel` over local
-  processes or the Dask cluster the caller names (``cluster=``, see :mod:`poseclf.cluster`);
+  processes or the Dask cluster the caller names (``cluster=``, see :mod:`poseclf.tables.cluster`);
   a worker process keeps one image-mode extractor and ends with the process that started it;
 - checkpoints: new rows are saved atomically as they come, at most every ``checkpoint_s``
   seconds, and the table the run started from keeps its other rows until each is redone, so a
@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..errors import TableError
+from ..pose.extraction import ExtractOptions, PoseExtractor
+from ..pose.table import load_table, save_table
 from .cluster import cluster_or_local
-from .errors import TableError
-from .extraction import ExtractOptions, PoseExtractor
-from .table import load_table, save_table
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ def run_plan(plan: Plan, options: ExtractOptions, table: Path | None, *,
     workers : int, optional
         Local worker processes (default: all cores); 1 runs in this process.
     cluster : str, optional
-        A Dask scheduler address or ``local:N`` (:mod:`poseclf.cluster`); ``workers`` is then
+        A Dask scheduler address or ``local:N`` (:mod:`poseclf.tables.cluster`); ``workers`` is then
         ignored.
     checkpoint_s, resume, progress
         Seconds between saves; False re-does every unit; a tqdm progress bar.

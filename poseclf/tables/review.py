@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
+from ..pose.table import LANDMARK_COLUMNS
 from .dataset import class_summary
-from .errors import InputError
-from .table import LANDMARK_COLUMNS
 
 # -- statistics -------------------------------------------------------------------------
 VISIBILITY_COLUMNS: tuple[str, ...] = tuple(c for c in LANDMARK_COLUMNS if c.endswith("_v"))
@@ -60,7 +60,7 @@ def out_of_fold_proba(
     df : DataFrame
         Landmark table; rows without a pose are left out.
     classifier : str, default="knn"
-        A name of the classifier registry (:func:`poseclf.classifiers.make_classifier`).
+        A name of the classifier registry (:func:`poseclf.classify.classifiers.make_classifier`).
     folds : int, default=5
         Stratified K-fold (lowered to the largest class size); 0 means leave-one-out.
 
@@ -76,9 +76,9 @@ def out_of_fold_proba(
     """
     from sklearn.model_selection import LeaveOneOut, StratifiedKFold, cross_validate
 
-    from .model import check_training_labels, small_classes_as_input_error
-    from .pose_classifier import PoseClassifier, pose_rows
-    from .poses import Poses
+    from ..classify.model import check_training_labels, small_classes_as_input_error
+    from ..classify.pose_classifier import PoseClassifier, pose_rows
+    from ..pose.poses import Poses
 
     rows = df[df["detected"].astype(bool)].reset_index(drop=True)
     labels = rows["label"].astype(str).to_numpy()

@@ -59,7 +59,7 @@ class PoseKNNClassifier(ClassifierMixin, BaseEstimator):
     top_n_by_mean_distance : int, default=10
     feature_weights : array-like of shape (n_features,) or None, default=None
         Per-feature weights on absolute differences (MediaPipe's axes weights); ``None`` = 1.
-        :class:`~poseclf.embedding.PoseEmbedder` already scales z by 0.2.
+        :class:`~poseclf.classify.embedding.PoseEmbedder` already scales z by 0.2.
     mirror_map : (index, sign) or None, default=None
         From :meth:`PoseEmbedder.mirror_map`: the mirrored query is ``q[index] * sign``.
 
@@ -232,8 +232,8 @@ class _GroupedFolds(StratifiedGroupKFold):
 def _grid_search(estimator, grid: dict, cv: int, random_state: int) -> GridSearchCV:
     """Cross-validated grid search on balanced accuracy.
 
-    Folds are grouped: fit it with ``groups`` (see ``poseclf.model``) so that a pose and its
-    mirror image never sit on both sides of a split, which would flatter every setting.
+    Folds are grouped: fit it with ``groups`` (see ``poseclf.classify.model``) so that a pose and
+    its mirror image never sit on both sides of a split, which would flatter every setting.
     """
     folds = _GroupedFolds(cv, shuffle=True, random_state=random_state)
     return GridSearchCV(estimator, grid, cv=folds, scoring="balanced_accuracy",

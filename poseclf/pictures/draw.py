@@ -2,7 +2,7 @@
 
 Annotators follow one pattern: style in the constructor, ``annotate(frame, result)`` draws what
 ``result`` holds (see :class:`Annotation`) in place on a **BGR** uint8 frame (OpenCV's order) and
-returns it, so calls chain. A video frame's result is a :class:`poseclf.video.FrameResult`; a
+returns it, so calls chain. A video frame's result is a :class:`poseclf.video.run.FrameResult`; a
 photo's is an :class:`Overlay`. Pass ``frame.copy()`` to keep the original. Sizes scale with the
 frame so overlays read on 320x240 and 1280x720 alike.
 """
@@ -16,7 +16,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from .landmarks import LANDMARK_NAMES, POSE_CONNECTIONS, VISIBILITY_THRESHOLD, Pose
+from ..pose.landmarks import LANDMARK_NAMES, POSE_CONNECTIONS, VISIBILITY_THRESHOLD, Pose
 
 REFERENCE_HEIGHT = 480.0  # px: overlay sizes below are given for a frame this tall
 _LEFT = {i for i, n in enumerate(LANDMARK_NAMES) if n.startswith("left_") or n.endswith("_left")}
@@ -34,7 +34,7 @@ def _px(value: float, scale: float) -> int:
 
 class Annotation(Protocol):
     """What the annotators read from a result; :class:`Overlay` and
-    :class:`poseclf.video.FrameResult` have it.
+    :class:`poseclf.video.run.FrameResult` have it.
 
     ``label`` is drawn with ``confidence`` (None: no percentage) and, when ``bars`` is given,
     one bar per class (``bars[i]`` is the probability of ``classes[i]``); ``repetitions`` of
@@ -238,7 +238,7 @@ def plot_pose_3d(pose: Pose, title: str | None = None, elev: float = 10.0, azim:
     """A matplotlib figure of the world landmarks in 3D (metres), returned, not shown.
 
     Falls back to the image landmarks when the pose has no world landmarks. The figure is
-    made outside pyplot (see :func:`poseclf.plots.new_figure`).
+    made outside pyplot (see :func:`poseclf.pictures.plots.new_figure`).
     """
     from .plots import new_figure
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .landmarks import NO_PERSON
+from ..pose.landmarks import NO_PERSON
 
 # MediaPipe pose classification (EMADictSmoothing defaults): 10 frames = 0.33 s at 30 fps.
 DEFAULT_WINDOW = 10  # frames

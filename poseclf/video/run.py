@@ -1,15 +1,15 @@
 """Labelled video: the frame loop from a camera, file or stream to an annotated video and timeline.
 
-Sources (webcam, file, stream; bounded waits) are in :mod:`poseclf.video_sources`; the outputs
+Sources (webcam, file, stream; bounded waits) are in :mod:`poseclf.pose.video_sources`; the outputs
 (mp4, timeline, their staging under temporary names, the window) in
-:mod:`poseclf.video_outputs`.
+:mod:`poseclf.video.outputs`.
 
 :func:`run_video` is the one frame loop of poseclf: BlazePose in video (tracking) mode, the model's
-class probabilities, :class:`~poseclf.smoothing.LabelSmoother`,
-:class:`~poseclf.counting.RepetitionCounter`, the overlays of :mod:`poseclf.draw`, the sinks, and
-an optional window. Ctrl-C, SIGTERM, the end of a file or a camera that disappears all end the
-loop cleanly: every frame processed so far is in the video and the timeline, and both files are
-closed properly (playable, complete rows).
+class probabilities, :class:`~poseclf.video.smoothing.LabelSmoother`,
+:class:`~poseclf.video.counting.RepetitionCounter`, the overlays of :mod:`poseclf.pictures.draw`,
+the sinks, and an optional window. Ctrl-C, SIGTERM, the end of a file or a camera that disappears
+all end the loop cleanly: every frame processed so far is in the video and the timeline, and both
+files are closed properly (playable, complete rows).
 
 Nothing is lost on a bad input: every setting, both outputs (known extension, writable folder,
 neither the source nor each other) and the source's first frame are checked before BlazePose
@@ -36,10 +36,28 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..errors import Terminated
+from ..pictures.draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator, annotate_all
+from ..pose.landmarks import NO_PERSON, Pose
+from ..pose.video_sources import (
+    DEFAULT_TIMEOUT_S,
+    VideoError,
+    VideoInfo,
+    is_live_source,
+    iter_frames,
+    open_with_first_frame,
+    parse_source,
+)
 from .counting import RepetitionCounter
-from .draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator, annotate_all
-from .errors import Terminated
-from .landmarks import NO_PERSON, Pose
+from .outputs import (
+    TIMELINE_DECIMALS,
+    WINDOW_TITLE,
+    StagedOutputs,
+    TimelineWriter,
+    VideoSink,
+    check_outputs,
+    open_window,
+)
 from .smoothing import (
     DEFAULT_ALPHA,
     DEFAULT_MARGIN,
@@ -51,27 +69,9 @@ from .smoothing import (
     frames_or_seconds,
     seconds_to_frames,
 )
-from .video_outputs import (
-    TIMELINE_DECIMALS,
-    WINDOW_TITLE,
-    StagedOutputs,
-    TimelineWriter,
-    VideoSink,
-    check_outputs,
-    open_window,
-)
-from .video_sources import (
-    DEFAULT_TIMEOUT_S,
-    VideoError,
-    VideoInfo,
-    is_live_source,
-    iter_frames,
-    open_with_first_frame,
-    parse_source,
-)
 
 if TYPE_CHECKING:
-    from .extraction import ExtractOptions
+    from ..pose.extraction import ExtractOptions
 
 logger = logging.getLogger(__name__)
 
@@ -145,11 +145,11 @@ class VideoReport:
 
 
 def load_model(model):
-    """A :class:`~poseclf.model.PoseModel` from itself or from a model file path.
+    """A :class:`~poseclf.classify.model.PoseModel` from itself or from a model file path.
 
     The one place the video job turns a ``--model`` argument into a model.
     """
-    from .model import PoseModel
+    from ..classify.model import PoseModel
 
     if isinstance(model, (str, os.PathLike)):
         return PoseModel.load(model)
@@ -207,9 +207,9 @@ class FrameResult:
     counter) of ``count_class``. ``rate`` is the processing rate (frames per second) that
     :func:`run_video` shows; :func:`label_frames` leaves it None.
 
-    It is what the annotators of :mod:`poseclf.draw` draw (an
-    :class:`~poseclf.draw.Annotation`): the smoothed label, its confidence when it is a class,
-    and one bar per class of ``classes``.
+    It is what the annotators of :mod:`poseclf.pictures.draw` draw (an
+    :class:`~poseclf.pictures.draw.Annotation`): the smoothed label, its confidence when it is a
+    class, and one bar per class of ``classes``.
     """
 
     index: int
@@ -315,14 +315,14 @@ def run_video(
     max_frames : int, optional
         Stop after this many frames (1 or more).
     extract : ExtractOptions, optional
-        BlazePose settings (:class:`~poseclf.extraction.ExtractOptions`; it always runs in
+        BlazePose settings (:class:`~poseclf.pose.extraction.ExtractOptions`; it always runs in
         video mode).
     progress : bool, default=True
         A tqdm progress bar on stderr.
     reject : bool, default=True
-        Frames the model rejects (``"unknown"``, ``"partial"``; see :mod:`poseclf.novelty`) are
-        handled like frames without a person: the smoother bridges a few, then shows the
-        reason, and they never count as an entry into the counted class. False: always a class.
+        Frames the model rejects (``"unknown"``, ``"partial"``; see :mod:`poseclf.classify.novelty`)
+        are handled like frames without a person: the smoother bridges a few, then shows the reason,
+        and they never count as an entry into the counted class. False: always a class.
     timeout : float or None, default=10
         Seconds a camera or stream gets to open and give its first frame, and a stream each
         later frame (None: wait for ever).
@@ -339,7 +339,7 @@ def run_video(
         Ctrl-C ends the run early with ``stop_reason="interrupted"``, SIGTERM or SIGHUP with
         ``"terminated"`` (neither raises): the outputs hold every frame processed.
     """
-    from .extraction import ExtractOptions
+    from ..pose.extraction import ExtractOptions
 
     if max_frames is not None and (int(max_frames) != max_frames or max_frames < 1):
         raise VideoError(f"max_frames must be an integer >= 1, got {max_frames!r}")
@@ -394,10 +394,10 @@ class Smoothing:
     """How a video's per-frame answers become a stable label and a count.
 
     ``window``, ``alpha``, ``min_frames``, ``margin`` and ``max_missing`` are
-    :class:`~poseclf.smoothing.LabelSmoother` settings. Lengths are frames (``10``) or seconds
+    :class:`~poseclf.video.smoothing.LabelSmoother` settings. Lengths are frames (``10``) or seconds
     (``"0.33s"``, converted with the source's frame rate); the window (0.33 s) and the bridged
     gap (0.17 s) default to seconds, so any frame rate is smoothed alike. ``enter`` and
-    ``exit`` are :class:`~poseclf.counting.RepetitionCounter` thresholds (None: 0.6 and 0.4).
+    ``exit`` are :class:`~poseclf.video.counting.RepetitionCounter` thresholds (None: 0.6 and 0.4).
     """
 
     window: int | str = DEFAULT_WINDOW_VIDEO

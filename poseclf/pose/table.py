@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import TableError
-from .files import replace_atomically
+from ..errors import TableError
+from ..files import replace_atomically
 from .landmarks import LANDMARK_NAMES
 
 SCHEMA_VERSION = 1  # bump when the columns below change meaning

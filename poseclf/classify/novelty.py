@@ -48,8 +48,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
+from ..pose.landmarks import PoseLandmark
 from .embedding import DIRECTION_PAIRS, PoseEmbedder, world_directions
-from .landmarks import PoseLandmark
 
 UNKNOWN_LABEL = "unknown"  # answer for a pose unlike every training pose (novelty > threshold)
 PARTIAL_LABEL = "partial"  # answer for a pose whose key joints are not visible

@@ -1,14 +1,14 @@
 """Image folder -> landmark table: scan, parallel BlazePose extraction, resume, per-class report.
 
 Layout: ``DATA_DIR/<class>/**/<image>``; the class is the first-level folder name, sub-folders
-below it are allowed. The table (schema in :mod:`poseclf.table`) gets three extra columns:
+below it are allowed. The table (schema in :mod:`poseclf.pose.table`) gets three extra columns:
 ``file_size`` (bytes) and ``file_mtime`` (seconds since the epoch) to resume, and ``extractor``
 (the BlazePose settings of the row) so that changed options re-extract.
 
 This module plans the work (one unit per image, one task per batch of images) and
-:func:`poseclf.engine.run_plan` runs it: in parallel on local processes or a Dask cluster, saved
-as batches complete, resumable. Rows are always written in scan order, so the table is the same
-for any number of workers.
+:func:`poseclf.tables.engine.run_plan` runs it: in parallel on local processes or a Dask cluster,
+saved as batches complete, resumable. Rows are always written in scan order, so the table is the
+same for any number of workers.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import ImageReadError, InputError
+from ..files import check_input_dir
+from ..pose.extraction import ExtractOptions
+from ..pose.images import IMAGE_EXTENSIONS, is_image_path, read_image
+from ..pose.landmarks import NO_PERSON, Pose
+from ..pose.poses import Poses
+from ..pose.table import TABLE_COLUMNS
+from ..pose.table import check_table as _check_table
 from .engine import DEFAULT_CHECKPOINT_S, Plan, Task, run_plan, worker_extractor
-from .errors import ImageReadError, InputError
-from .extraction import ExtractOptions
-from .files import check_input_dir
-from .images import IMAGE_EXTENSIONS, is_image_path, read_image
-from .landmarks import NO_PERSON, Pose
-from .poses import Poses
-from .table import TABLE_COLUMNS
-from .table import check_table as _check_table
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def scan_folder(root: str | os.PathLike) -> FolderScan:
     """List the images of ``root/<class>/**`` in a deterministic order (class, then path).
 
     Hidden files and folders (name starting with ``.``) and files without an image extension
-    (see :data:`poseclf.images.IMAGE_EXTENSIONS`, case-insensitive) are skipped and counted.
+    (see :data:`poseclf.pose.images.IMAGE_EXTENSIONS`, case-insensitive) are skipped and counted.
     Files directly in ``root`` have no class and count as skipped non-images.
 
     Folders that cannot be listed (permissions) are recorded in ``unreadable_folders``.
@@ -306,7 +306,7 @@ def extract_folder(
     cluster : str, optional
         Run the batches on a Dask cluster instead of local processes (``workers`` is then
         ignored): a scheduler address ``tcp://host:8786`` or ``local:N`` (see
-        :mod:`poseclf.cluster`; needs ``pip install "poseclf[cluster]"``). The workers read
+        :mod:`poseclf.tables.cluster`; needs ``pip install "poseclf[cluster]"``). The workers read
         the images themselves: ``data_dir`` must exist under the same path on every worker.
 
     Returns

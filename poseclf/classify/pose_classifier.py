@@ -27,9 +27,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ..pose.landmarks import LANDMARK_DIMS, N_LANDMARKS, WORLD_DIMS
 from .classifiers import PoseKNNClassifier, make_classifier
 from .embedding import PoseEmbedder, mirror_landmarks, mirror_world_landmarks, pose_matrix
-from .landmarks import LANDMARK_DIMS, N_LANDMARKS, WORLD_DIMS
 from .lean_predict import LEAN_MAX_ROWS, lean_predict_proba, pipeline_predict_proba
 from .novelty import PARTIAL_LABEL, UNKNOWN_LABEL, NoveltyEmbedder, NoveltyScorer, VisibilityCheck
 

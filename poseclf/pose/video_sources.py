@@ -25,8 +25,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import ImageReadError, InputError, PoseclfError
-from .files import check_input_file
+from ..errors import ImageReadError, InputError, PoseclfError
+from ..files import check_input_file
 from .images import read_image
 from .table import parse_frame_path
 

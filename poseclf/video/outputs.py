@@ -24,8 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .files import check_output_file, current_umask, glob_escape, process_alive
-from .video_sources import VideoError, VideoInfo
+from ..files import check_output_file, current_umask, glob_escape, process_alive
+from ..pose.video_sources import VideoError, VideoInfo
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Run poseclf's joblib work on a Dask cluster: the one module that imports Dask.
 
 poseclf parallelises with :class:`joblib.Parallel` only (the image batches and video segments
-of :func:`poseclf.engine.run_plan`, the grid search of ``poseclf train --search``).
+of :func:`poseclf.tables.engine.run_plan`, the grid search of ``poseclf train --search``).
 :func:`dask_backend` switches joblib to its Dask backend for the duration of a ``with`` block,
 so the very same tasks run on the cluster's workers: no pool or scheduler of poseclf's own.
 Dask reschedules the task of a worker that dies, and each worker process keeps its own
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import joblib
 
-from .errors import PoseclfError
+from ..errors import PoseclfError
 
 logger = logging.getLogger(__name__)
 

@@ -4,27 +4,31 @@ A model file is a skops archive of one dict: the format marker and version, the 
 fitted ``embed`` + classifier pipeline and, for models that reject, the novelty scorers, their
 features and the visibility settings. :func:`write_model` writes it atomically;
 :func:`read_model` refuses anything but :data:`TRUSTED_TYPES` (checked from the file's schema
-before skops reads an array, after the checks of :mod:`poseclf.model_file`) and returns a fitted
-:class:`~poseclf.pose_classifier.PoseClassifier` and the metadata. joblib/pickle files load only
-with ``trusted=True``.
+before skops reads an array, after the checks of :mod:`poseclf.classify.model_file`) and returns
+a fitted :class:`~poseclf.classify.pose_classifier.PoseClassifier` and the metadata. joblib/pickle
+files load only with ``trusted=True``.
 
-Imports: :mod:`poseclf.model_file`, :mod:`poseclf.pose_classifier`, :mod:`poseclf.novelty`,
-:mod:`poseclf.files`, :mod:`poseclf.shipped`; skops and joblib when a file is read or written.
+Imports: :mod:`poseclf.classify.model_file`, :mod:`poseclf.classify.pose_classifier`,
+:mod:`poseclf.classify.novelty`, :mod:`poseclf.files`, :mod:`poseclf.shipped`; skops and joblib
+when a file is read or written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import json
 import logging
 import os
+import sys
 import zipfile
 from pathlib import Path
 
 from sklearn.pipeline import Pipeline
 
-from .errors import InputError, ModelFileError, RunError
-from .files import replace_atomically
+from ..errors import InputError, ModelFileError, RunError
+from ..files import replace_atomically
 from .model_file import (
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
@@ -45,10 +49,10 @@ log = logging.getLogger(__name__)
 
 #: Types a poseclf model file may contain (skops refuses everything else).
 TRUSTED_TYPES: tuple[str, ...] = (
-    "poseclf.embedding.PoseEmbedder",
-    "poseclf.classifiers.PoseKNNClassifier",
-    "poseclf.novelty.NoveltyScorer",
-    "poseclf.novelty.NoveltyEmbedder",
+    "poseclf.classify.embedding.PoseEmbedder",
+    "poseclf.classify.classifiers.PoseKNNClassifier",
+    "poseclf.classify.novelty.NoveltyScorer",
+    "poseclf.classify.novelty.NoveltyEmbedder",
     "sklearn.pipeline.Pipeline",
     "sklearn.preprocessing._data.StandardScaler",
     "sklearn.svm._classes.SVC",
@@ -85,6 +89,44 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "builtins.NoneType",
     "builtins.object",
 )
+
+
+#: The modules of poseclf 0.1.0 and before, which files saved then name (e.g.
+#: ``poseclf.embedding.PoseEmbedder``), and where each is now that the modules sit in the stage
+#: packages. Reading maps the old names to the new ones (in a skops file's schema, in a pickle);
+#: files are written with the new names.
+MOVED_MODULES: dict[str, str] = {
+    "poseclf.landmarks": "poseclf.pose.landmarks",
+    "poseclf.images": "poseclf.pose.images",
+    "poseclf.video_sources": "poseclf.pose.video_sources",
+    "poseclf.extraction": "poseclf.pose.extraction",
+    "poseclf.poses": "poseclf.pose.poses",
+    "poseclf.table": "poseclf.pose.table",
+    "poseclf.draw": "poseclf.pictures.draw",
+    "poseclf.plots": "poseclf.pictures.plots",
+    "poseclf.sheets": "poseclf.pictures.sheets",
+    "poseclf.detect": "poseclf.pictures.detect",
+    "poseclf.embedding": "poseclf.classify.embedding",
+    "poseclf.classifiers": "poseclf.classify.classifiers",
+    "poseclf.novelty": "poseclf.classify.novelty",
+    "poseclf.lean_predict": "poseclf.classify.lean_predict",
+    "poseclf.pose_classifier": "poseclf.classify.pose_classifier",
+    "poseclf.model_file": "poseclf.classify.model_file",
+    "poseclf.model_io": "poseclf.classify.model_io",
+    "poseclf.model": "poseclf.classify.model",
+    "poseclf.model_card": "poseclf.classify.model_card",
+    "poseclf.predict": "poseclf.classify.predict",
+    "poseclf.cluster": "poseclf.tables.cluster",
+    "poseclf.engine": "poseclf.tables.engine",
+    "poseclf.dataset": "poseclf.tables.dataset",
+    "poseclf.exclusions": "poseclf.tables.exclusions",
+    "poseclf.review": "poseclf.tables.review",
+    "poseclf.video_segments": "poseclf.video.segments",
+    "poseclf.video_outputs": "poseclf.video.outputs",
+    "poseclf.video": "poseclf.video.run",
+    "poseclf.smoothing": "poseclf.video.smoothing",
+    "poseclf.counting": "poseclf.video.counting",
+}
 
 
 def write_model(estimator: PoseClassifier, metadata: dict, path: str | os.PathLike, *,
@@ -131,12 +173,12 @@ def read_model(path: str | os.PathLike, trusted: bool = False
                ) -> tuple[Path, PoseClassifier, dict]:
     """The resolved path, fitted estimator and metadata of a model file or shipped model name.
 
-    Everything is checked before the arrays are read (:mod:`poseclf.model_file`), then the
+    Everything is checked before the arrays are read (:mod:`poseclf.classify.model_file`), then the
     loaded parts; any refusal is one :class:`~poseclf.errors.ModelFileError` naming the file and
     the fix. ``trusted=True`` also accepts joblib/pickle files and skops files with other types
     or above the size limits.
     """
-    from .shipped import resolve_model  # a bare name such as "yoga" is a shipped model
+    from ..shipped import resolve_model  # a bare name such as "yoga" is a shipped model
 
     path = resolve_model(path)
     if sniff(path, trusted) == "zip":
@@ -145,7 +187,8 @@ def read_model(path: str | os.PathLike, trusted: bool = False
         import joblib
 
         try:
-            payload = joblib.load(path)
+            with _moved_modules_importable():
+                payload = joblib.load(path)
         except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
             raise ModelFileError(f"{path}: cannot read as joblib/pickle ({err}); "
                                  f"{REMAKE}") from err
@@ -176,13 +219,15 @@ def _load_skops(path: Path, trusted: bool):
     schema = inspect_skops(path, trusted)  # sizes, metadata: nothing of the arrays read yet
     import skops.io as sio  # after the checks: importing it takes ~1 s
 
+    data = _moved_archive(path, schema)  # a file saved before the stage packages, renamed
+    source = {"file": path} if data is None else {"data": data}
     # skops trusts many scikit-learn types by default; poseclf's list is the whole rule, so
     # every type named in the file's schema is checked against it (before skops reads arrays).
     found = _schema_types(path, schema)
     unknown = [t for t in found if t not in TRUSTED_TYPES]
     if not unknown:
         try:
-            found = list(dict.fromkeys([*found, *sio.get_untrusted_types(file=path)]))
+            found = list(dict.fromkeys([*found, *sio.get_untrusted_types(**source)]))
         except Exception as err:  # noqa: BLE001 - skops raises many types for a corrupt archive
             raise ModelFileError(f"{path}: damaged skops model file ({err}); "
                                  f"{REMAKE}") from err
@@ -192,10 +237,66 @@ def _load_skops(path: Path, trusted: bool):
             f"{path}: refused, the file contains types poseclf does not trust: "
             f"{', '.join(unknown)}. {TRUST_HINT[0].upper()}{TRUST_HINT[1:]}."
         )
+    trusted_types = list(dict.fromkeys([*found, *TRUSTED_TYPES]))
     try:
-        return sio.load(path, trusted=list(dict.fromkeys([*found, *TRUSTED_TYPES])))
+        if data is None:
+            return sio.load(path, trusted=trusted_types)
+        return sio.loads(data, trusted=trusted_types)
     except Exception as err:  # noqa: BLE001
         raise ModelFileError(f"{path}: cannot load the skops model ({err}); {REMAKE}") from err
+
+
+def _renamed_modules(schema: dict) -> bool:
+    """Rename, in place, the :data:`MOVED_MODULES` a skops schema names (classes, functions);
+    whether it named any."""
+    renamed = False
+    stack: list = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key in ("__module__", "module_path"):
+                value = node.get(key)
+                if isinstance(value, str) and value in MOVED_MODULES:
+                    node[key] = MOVED_MODULES[value]
+                    renamed = True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return renamed
+
+
+def _moved_archive(path: Path, schema: dict) -> bytes | None:
+    """The skops archive, in memory, with today's module names when its schema (renamed in
+    place) names :data:`MOVED_MODULES`; None when it names none (the file is read as it is)."""
+    if not _renamed_modules(schema):
+        return None
+    buffer = io.BytesIO()
+    try:
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(buffer, "w") as target:
+            for info in source.infolist():
+                member = (json.dumps(schema).encode() if info.filename == "schema.json"
+                          else source.read(info))
+                target.writestr(info, member)
+    except Exception as err:  # noqa: BLE001 - a member that does not decompress
+        raise ModelFileError(f"{path}: damaged skops model file ({err}); {REMAKE}") from err
+    return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def _moved_modules_importable():
+    """While a pickle is read: the old names of :data:`MOVED_MODULES` are today's modules in
+    ``sys.modules``, for the modules already imported (everything a model is made of: the
+    caller, :meth:`PoseModel.load <poseclf.classify.model.PoseModel.load>`, imports them all);
+    the old names are gone again afterwards."""
+    aliases = [old for old, new in MOVED_MODULES.items()
+               if old not in sys.modules and new in sys.modules]
+    for old in aliases:
+        sys.modules[old] = sys.modules[MOVED_MODULES[old]]
+    try:
+        yield
+    finally:
+        for old in aliases:
+            sys.modules.pop(old, None)
 
 
 def _schema_types(path: Path, schema: dict | None = None) -> list[str]:

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .errors import ImageReadError, InputError
+from ..errors import ImageReadError, InputError
 
 #: File extensions treated as images when scanning folders (compared lower-case).
 IMAGE_EXTENSIONS = frozenset(
@@ -348,7 +348,7 @@ def check_image_arguments(
     sorted; files inside the folders ``skip``, a command's own output folders, are left out).
     Nothing is read here, so a pipe or device is refused before it can block or flood.
     """
-    from .files import check_input_dir, check_input_file
+    from ..files import check_input_dir, check_input_file
 
     images: list[Path] = []
     problems: list[InputError] = []

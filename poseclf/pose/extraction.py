@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, ModelNotAvailableError
+from ..errors import InputError, ModelNotAvailableError
 from .landmarks import N_LANDMARKS, Pose
 
 BACKENDS = ("solutions", "tasks")
@@ -96,7 +96,7 @@ def check_extractor_options(model_complexity: int = 1, min_detection_confidence:
             "backend='tasks' needs task_path (CLI: --backend tasks --task-file FILE), a "
             "pose_landmarker .task file (download "
             f"lite/full/heavy from {_TASK_FILES_URL}, or build the bundled Full one offline "
-            "with `poseclf.extraction.build_full_task_file(PATH)`)")
+            "with `poseclf.pose.extraction.build_full_task_file(PATH)`)")
     path = Path(task_path)
     if not path.is_file():
         raise ModelNotAvailableError(f"--task-file {path}: no such .task file; check the path")
@@ -215,7 +215,7 @@ class PoseExtractor:
             raise ValueError(
                 "backend='tasks' needs task_path, a pose_landmarker .task file "
                 f"(download lite/full/heavy from {_TASK_FILES_URL}, or build the bundled Full "
-                "one offline with `poseclf.extraction.build_full_task_file(PATH)`)"
+                "one offline with `poseclf.pose.extraction.build_full_task_file(PATH)`)"
             )
         if not self.task_path.is_file():
             raise ModelNotAvailableError(f"{self.task_path}: no such .task file")

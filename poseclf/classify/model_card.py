@@ -11,9 +11,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from .files import replace_atomically
+from ..files import replace_atomically
+from ..pictures.plots import save_confusion_matrix
 from .model import PoseModel
-from .plots import save_confusion_matrix
 
 CARD_ACCURACY_PREFIX = "Cross-validated accuracy:"  # tests read the figure after this prefix
 

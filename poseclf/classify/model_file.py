@@ -1,7 +1,7 @@
 """Checks of a model file, made before anything in it is loaded, and of what it loads into.
 
-:meth:`poseclf.model.PoseModel.load` refuses a file with one :class:`~poseclf.errors.ModelFileError`
-that names it and says what to do, in this order:
+:meth:`poseclf.classify.model.PoseModel.load` refuses a file with one
+:class:`~poseclf.errors.ModelFileError` that names it and says what to do, in this order:
 
 1. the path (:func:`poseclf.shipped.resolve_model`): a regular, readable file; a folder, a FIFO
    or a device is refused before it is opened;
@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, ModelFileError
+from ..errors import InputError, ModelFileError
 
 MODEL_FORMAT = "poseclf-model"  # the ``format`` marker of every saved poseclf model
 MODEL_FORMAT_VERSION = 1  # bump when the saved layout changes meaning
@@ -348,7 +348,7 @@ def _format() -> str:
 
 def check_format(marker, version, path: Path) -> None:
     """The ``format`` marker and ``format_version`` of a payload."""
-    from ._version import __version__
+    from .._version import __version__
     if marker != MODEL_FORMAT:
         raise ModelFileError(f"{path}: not a poseclf model file (no '{MODEL_FORMAT}' marker); "
                              "give a model saved by `poseclf train`")
@@ -390,8 +390,8 @@ _MISSING = object()
 
 def check_metadata(meta, path: Path) -> None:
     """Refuse metadata that poseclf could not show or use (types, ranges, consistency)."""
-    from ._version import __version__
-    from .table import SCHEMA_VERSION
+    from .._version import __version__
+    from ..pose.table import SCHEMA_VERSION
 
     if not isinstance(meta, dict):
         what = "none in the file" if meta is None else f"a {type(meta).__name__}, not a dict"
@@ -586,7 +586,7 @@ def check_model_output(path: str | os.PathLike, *, option: str | None = None,
                        inputs: Iterable[str | os.PathLike] = ()) -> Path:
     """Check where a model will be saved, before the work: a ``.skops`` name, not a folder, in
     a folder that can be written, and none of ``inputs`` (e.g. the training tables)."""
-    from .files import check_output_file
+    from ..files import check_output_file
 
     path = Path(path)
     if not str(path).strip() or path.name in ("", ".", ".."):

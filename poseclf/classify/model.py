@@ -21,15 +21,15 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from ._version import __version__
+from .._version import __version__
+from ..errors import InputError
+from ..pose.landmarks import Pose
+from ..pose.table import SCHEMA_VERSION
 from .embedding import pose_matrix
-from .errors import InputError
-from .landmarks import Pose
 from .model_file import check_predicts
 from .model_io import TRUSTED_TYPES, read_model, write_model
 from .novelty import PARTIAL_LABEL, UNKNOWN_LABEL, NoveltyScorer, VisibilityCheck
 from .pose_classifier import PoseClassifier, Predictions, plain_params, pose_rows
-from .table import SCHEMA_VERSION
 
 __all__ = ["TRUSTED_TYPES", "PoseModel", "Predictions", "cross_validate_model",
            "evaluation_report"]

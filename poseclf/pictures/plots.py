@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import replace_atomically
+from ..files import replace_atomically
 
 FIGURE_DPI = 120  # pixels per inch of saved PNGs
 
