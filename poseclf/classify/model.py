@@ -1,9 +1,9 @@
 """A trained pose classifier as one object and one file: a fitted PoseClassifier + metadata.
 
 The arithmetic (embedding, classifier, rejection) is the estimator
-:class:`~poseclf.pose_classifier.PoseClassifier`; this module trains it the way ``poseclf train``
-does (label checks, cross-validated report), records the metadata, and writes and reads the
-model file.
+:class:`~poseclf.classify.pose_classifier.PoseClassifier`; this module trains it the way
+``poseclf train`` does (label checks, cross-validated report), records the metadata, and writes
+and reads the model file.
 
 Model files are written with ``skops.io`` and loaded with an explicit list of trusted types, so
 loading a file never runs code from it. joblib/pickle files load only with ``trusted=True``.
@@ -149,7 +149,7 @@ class PoseModel:
     Attributes
     ----------
     estimator : PoseClassifier
-        Fitted; its input is :func:`~poseclf.pose_classifier.pose_rows`.
+        Fitted; its input is :func:`~poseclf.classify.pose_classifier.pose_rows`.
     classes_ : list of str
     metadata : dict
         poseclf version, landmark schema, classifier name and parameters, training-set size and
@@ -191,11 +191,11 @@ class PoseModel:
 
         ``cv`` > 1 also records stratified K-fold scores in the metadata (0 skips it).
         ``mirror`` adds the left-right mirrored poses to the training set.
-        ``novelty_params`` (:class:`~poseclf.novelty.NoveltyScorer`: ``n_neighbors``,
+        ``novelty_params`` (:class:`~poseclf.classify.novelty.NoveltyScorer`: ``n_neighbors``,
         ``percentile``, ``cv``) and ``visibility_params``
-        (:class:`~poseclf.novelty.VisibilityCheck`) set the open-set rejection; its threshold is
-        always calibrated by cross-validation on the training set (mirror images included in
-        the reference poses whatever ``mirror`` is: a mirrored pose is never novel).
+        (:class:`~poseclf.classify.novelty.VisibilityCheck`) set the open-set rejection; its
+        threshold is always calibrated by cross-validation on the training set (mirror images
+        included in the reference poses whatever ``mirror`` is: a mirrored pose is never novel).
         ``world_landmarks`` ``(n, 33, 3)`` (BlazePose world landmarks, e.g.
         ``Poses.from_table(rows).world_landmarks``) add 3D limb directions to the novelty
         features; without them, or when some are missing, novelty uses the image landmarks only.
@@ -251,7 +251,8 @@ class PoseModel:
             pose_rows(landmarks, image_sizes, world_landmarks), reject=reject)
 
     def novelty(self, landmarks, image_sizes=None, *, world_landmarks=None) -> np.ndarray:
-        """Novelty score of each pose (NaN without novelty data); see :mod:`poseclf.novelty`."""
+        """Novelty score of each pose (NaN without novelty data); see
+        :mod:`poseclf.classify.novelty`."""
         return self.predict_with_scores(landmarks, image_sizes, world_landmarks=world_landmarks,
                                         reject=False).novelty
 
@@ -310,7 +311,8 @@ class PoseModel:
 
     # -- files ----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, *, inputs=()) -> Path:
-        """Write the model with ``skops.io``, atomically (:func:`~poseclf.model_io.write_model`).
+        """Write the model with ``skops.io``, atomically
+        (:func:`~poseclf.classify.model_io.write_model`).
 
         ``path`` must end in ``.skops`` and must not be one of ``inputs`` (e.g. the training
         tables); a failed write leaves any previous file at ``path`` as it was.
@@ -320,7 +322,7 @@ class PoseModel:
     @classmethod
     def load(cls, path: str | os.PathLike, trusted: bool = False) -> PoseModel:
         """Read a model file (or a shipped model by name), refusing untrusted types and
-        incompatible versions (:func:`~poseclf.model_io.read_model`); the loaded model then
+        incompatible versions (:func:`~poseclf.classify.model_io.read_model`); the loaded model then
         classifies a made-up pose. Any refusal is one :class:`~poseclf.errors.ModelFileError`
         naming the file and the fix.
 

@@ -266,22 +266,22 @@ class NoveltyScorer(BaseEstimator):
 class NoveltyEmbedder(BaseEstimator):
     """The features novelty is measured on, derived from the classifier's embedding settings.
 
-    Image part: :class:`~poseclf.embedding.PoseEmbedder` with the classifier's parameters and
-    limb directions added (``directions=True``; the classifier's own embedding is its first
+    Image part: :class:`~poseclf.classify.embedding.PoseEmbedder` with the classifier's parameters
+    and limb directions added (``directions=True``; the classifier's own embedding is its first
     columns). World part: the unit 3D directions of the same limbs from BlazePose's world
-    landmarks (:func:`~poseclf.embedding.world_directions`), times ``world_weight``.
+    landmarks (:func:`~poseclf.classify.embedding.world_directions`), times ``world_weight``.
 
     Parameters
     ----------
     embedder_params : dict, optional
-        Parameters of the classifier's :class:`~poseclf.embedding.PoseEmbedder`.
+        Parameters of the classifier's :class:`~poseclf.classify.embedding.PoseEmbedder`.
     world_weight : float, default=0.5
         Weight of the world directions (unit vectors) relative to the image part.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from poseclf.embedding import pose_matrix
+    >>> from poseclf.classify.embedding import pose_matrix
     >>> features = NoveltyEmbedder().fit()
     >>> lm = np.random.default_rng(0).random((2, 33, 4))
     >>> features.image_features(pose_matrix(lm)).shape, features.world_features(lm[..., :3]).shape
@@ -304,7 +304,7 @@ class NoveltyEmbedder(BaseEstimator):
         return self
 
     def image_features(self, X) -> np.ndarray:
-        """Image part for a ``(n, 134)`` :func:`~poseclf.embedding.pose_matrix`."""
+        """Image part for a ``(n, 134)`` :func:`~poseclf.classify.embedding.pose_matrix`."""
         return self.image_embedder_.transform(X)
 
     def world_features(self, world) -> np.ndarray:

@@ -7,11 +7,12 @@
 world landmark values (NaN when a pose has none). ``fit`` trains the embedding + classifier
 pipeline (with the left-right mirror images of the poses), the novelty scorers and the visibility
 rule; :meth:`PoseClassifier.predict_with_scores` applies the rejection (``unknown``,
-``partial``). The single-pose fast path (:mod:`poseclf.lean_predict`) is built here, once per
-fitted estimator.
+``partial``). The single-pose fast path (:mod:`poseclf.classify.lean_predict`) is built here, once
+per fitted estimator.
 
-Imports: NumPy, scikit-learn, :mod:`poseclf.embedding`, :mod:`poseclf.classifiers`,
-:mod:`poseclf.novelty` and :mod:`poseclf.lean_predict`; nothing of files, tables or video.
+Imports: NumPy, scikit-learn, :mod:`poseclf.classify.embedding`,
+:mod:`poseclf.classify.classifiers`, :mod:`poseclf.classify.novelty` and
+:mod:`poseclf.classify.lean_predict`; nothing of files, tables or video.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ LEAN_PROBE_NOISE = 0.5  # perturbation of the probes, in novelty-scale units (of
 def pose_rows(landmarks, image_sizes=None, world_landmarks=None) -> np.ndarray:
     """The ``(n, 233)`` float64 input of :class:`PoseClassifier`.
 
-    Columns: :func:`~poseclf.embedding.pose_matrix` (132 landmarks, width, height), then the
-    ``(n, 33, 3)`` world landmarks flattened (NaN where ``world_landmarks`` is None or NaN).
+    Columns: :func:`~poseclf.classify.embedding.pose_matrix` (132 landmarks, width, height), then
+    the ``(n, 33, 3)`` world landmarks flattened (NaN where ``world_landmarks`` is None or NaN).
     """
     image = pose_matrix(landmarks, image_sizes).astype(np.float64)
     world = np.full((len(image), N_WORLD_COLUMNS), np.nan)
@@ -105,15 +106,16 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     classifier : {"svm", "knn", "logreg", "mlp"}, default="svm"
-        Name in the classifier registry (:func:`~poseclf.classifiers.make_classifier`).
+        Name in the classifier registry (:func:`~poseclf.classify.classifiers.make_classifier`).
     classifier_params, embedder_params : dict, optional
-        Options of the classifier builder and of :class:`~poseclf.embedding.PoseEmbedder`.
+        Options of the classifier builder and of :class:`~poseclf.classify.embedding.PoseEmbedder`.
     mirror : bool, default=True
         Also train on the left-right mirror image of every pose.
     novelty_params : dict, optional
-        :class:`~poseclf.novelty.NoveltyScorer` options (``n_neighbors``, ``percentile``, ``cv``).
+        :class:`~poseclf.classify.novelty.NoveltyScorer` options (``n_neighbors``,
+        ``percentile``, ``cv``).
     visibility_params : dict, optional
-        :class:`~poseclf.novelty.VisibilityCheck` options (the ``partial`` rule).
+        :class:`~poseclf.classify.novelty.VisibilityCheck` options (the ``partial`` rule).
     rejection : bool, default=True
         Fit the novelty scorers (``False``: plain classifier, e.g. inside cross-validation).
 
@@ -319,14 +321,14 @@ def _check_rows(X) -> np.ndarray:
     the image columns finite (world columns are NaN for poses without world landmarks)."""
     if sparse.issparse(X):
         raise TypeError("sparse input is not supported: pose rows are a dense array (make "
-                        "them with poseclf.pose_classifier.pose_rows)")
+                        "them with poseclf.classify.pose_classifier.pose_rows)")
     if np.iscomplexobj(X):
         raise ValueError("Complex data not supported: pose rows are real numbers")
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] not in (N_POSE_COLUMNS, N_IMAGE_COLUMNS):
         raise ValueError(f"pose rows must have shape (n, {N_POSE_COLUMNS}) (or (n, "
                          f"{N_IMAGE_COLUMNS}) without world landmarks), got {X.shape}; make "
-                         "them with poseclf.pose_classifier.pose_rows")
+                         "them with poseclf.classify.pose_classifier.pose_rows")
     if not np.isfinite(X[:, :N_IMAGE_COLUMNS]).all():
         raise ValueError("Input contains NaN or infinity in the image landmark columns: give "
                          "detected poses only")
@@ -334,7 +336,8 @@ def _check_rows(X) -> np.ndarray:
 
 
 def _matrix(X: np.ndarray) -> np.ndarray:
-    """The :func:`~poseclf.embedding.pose_matrix` part (float32, as the embedder was fitted)."""
+    """The :func:`~poseclf.classify.embedding.pose_matrix` part (float32, as the embedder was
+    fitted)."""
     return X[:, :N_IMAGE_COLUMNS].astype(np.float32)
 
 

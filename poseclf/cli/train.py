@@ -92,7 +92,7 @@ def register(subparsers) -> None:
     train.add_argument("--no-mirror", action="store_true",
                        help="do not add left-right mirrored poses to the training set")
     reject = train.add_argument_group(
-        "rejection ('unknown' and 'partial' answers; see poseclf.novelty)")
+        "rejection ('unknown' and 'partial' answers; see poseclf.classify.novelty)")
     reject.add_argument("--reject-percentile", type=float_in(0, 100, low_open=True),
                         default=DEFAULT_PERCENTILE,
                         metavar="P", help="novelty threshold = this percentile of held-out "
