@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from poseclf.classifiers import CLASSIFIERS
-from poseclf.embedding import mirror_landmarks
-from poseclf.images import ImageReadError, is_image_path, read_image
-from poseclf.landmarks import NO_PERSON
-from poseclf.model import PoseModel, cross_validate_model, evaluation_report
-from poseclf.poses import Poses, training_arrays
-from poseclf.table import check_table, load_table, save_table
+from poseclf.classify.classifiers import CLASSIFIERS
+from poseclf.classify.embedding import mirror_landmarks
+from poseclf.classify.model import PoseModel, cross_validate_model, evaluation_report
+from poseclf.pose.images import ImageReadError, is_image_path, read_image
+from poseclf.pose.landmarks import NO_PERSON
+from poseclf.pose.poses import Poses, training_arrays
+from poseclf.pose.table import check_table, load_table, save_table
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -43,7 +43,7 @@ def image_datasets(data: Path) -> list[Path]:
 
 def extract_table(dataset: Path) -> pd.DataFrame:
     """Landmark table of one dataset folder: a plain loop over read_image + PoseExtractor."""
-    from poseclf.extraction import PoseExtractor
+    from poseclf.pose.extraction import PoseExtractor
 
     paths = sorted(p for p in dataset.rglob("*") if is_image_path(p))
     poses, sizes, reasons = [], np.zeros((len(paths), 2)), []
@@ -76,7 +76,7 @@ def cached_table(dataset: Path, cache: Path = CACHE) -> pd.DataFrame:
 def reviewed_table(dataset: Path, cache: Path = CACHE, exclude: bool = True) -> pd.DataFrame:
     """:func:`cached_table` without the rows :data:`EXCLUSIONS` names for this dataset, as
     ``poseclf train --exclude datasets/exclusions.csv`` trains the shipped models."""
-    from poseclf.exclusions import apply_exclusions, load_exclusions
+    from poseclf.tables.exclusions import apply_exclusions, load_exclusions
 
     table = cached_table(dataset, cache)
     if not exclude:
@@ -94,7 +94,7 @@ _NAMES = {}
 
 def _ref_embed(points: np.ndarray) -> np.ndarray:
     """MediaPipe's FullBodyPoseEmbedder on one (33, 3) pixel array: (23, 3) differences."""
-    from poseclf.landmarks import LANDMARK_NAMES
+    from poseclf.pose.landmarks import LANDMARK_NAMES
 
     if not _NAMES:
         _NAMES.update({n: i for i, n in enumerate(LANDMARK_NAMES)})

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import joblib
 
-from poseclf.dataset import default_batch_size, extract_folder, scan_folder
-from poseclf.extraction import ExtractOptions, PoseExtractor
-from poseclf.images import read_image
+from poseclf.pose.extraction import ExtractOptions, PoseExtractor
+from poseclf.pose.images import read_image
+from poseclf.tables.dataset import default_batch_size, extract_folder, scan_folder
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TARGET_SPEEDUP = 1.7  # 2 workers vs 1 on a 2-core machine (issue "dataset building")
@@ -100,7 +100,7 @@ def pool_run(root: Path, workdir: Path, **where) -> tuple[float, float]:
 
 def cluster_start_cost() -> tuple[float, float]:
     """Wall and CPU seconds to start and stop the LocalCluster, with no work."""
-    from poseclf.cluster import dask_backend
+    from poseclf.tables.cluster import dask_backend
 
     cpu = time.process_time() + _children_cpu()
     start = time.perf_counter()
@@ -115,7 +115,7 @@ def _empty_task(root: str, items, options) -> int:
 
 def scheduling_ms(root: Path, batches: list, cluster: str | None) -> float:
     """Milliseconds per batch of a task that does nothing with its batch (best of a few)."""
-    from poseclf.cluster import cluster_or_local
+    from poseclf.tables.cluster import cluster_or_local
 
     with cluster_or_local(cluster):
         parallel = joblib.Parallel(n_jobs=None if cluster else 2, batch_size=1)

@@ -7,9 +7,9 @@ Run from the repository root::
 Prints milliseconds per pose of the fitted classifier's ``predict_proba`` on one embedded pose
 (a) as scikit-learn runs it, (b) inside ``sklearn.config_context(assume_finite=True,
 skip_parameter_validation=True)``, and (c) through poseclf's lean path
-(:func:`poseclf.lean_predict.lean_predict_proba`), and the ratios (a)/(c) and (b)/(c): whether
-scikit-learn's own switches make the lean path unnecessary. Needs only the shipped models and
-the shipped push-up table (no ../shared).
+(:func:`poseclf.classify.lean_predict.lean_predict_proba`), and the ratios (a)/(c) and (b)/(c):
+whether scikit-learn's own switches make the lean path unnecessary. Needs only the shipped models
+and the shipped push-up table (no ../shared).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from pathlib import Path
 
 import sklearn
 
-from poseclf.embedding import pose_matrix
-from poseclf.lean_predict import lean_predict_proba
-from poseclf.model import PoseModel
-from poseclf.poses import training_arrays
-from poseclf.table import load_table
+from poseclf.classify.embedding import pose_matrix
+from poseclf.classify.lean_predict import lean_predict_proba
+from poseclf.classify.model import PoseModel
+from poseclf.pose.poses import training_arrays
+from poseclf.pose.table import load_table
 
 TABLE = Path(__file__).resolve().parents[1] / "datasets" / "pushups_visolus.csv"
 

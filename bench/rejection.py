@@ -43,11 +43,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
-from poseclf.model import PoseModel
-from poseclf.negatives import everyday_negatives
-from poseclf.novelty import PARTIAL_LABEL, UNKNOWN_LABEL
-from poseclf.poses import training_arrays, training_world_landmarks
-from poseclf.video import run_video
+from poseclf.classify.model import PoseModel
+from poseclf.classify.negatives import everyday_negatives
+from poseclf.classify.novelty import PARTIAL_LABEL, UNKNOWN_LABEL
+from poseclf.pose.poses import training_arrays, training_world_landmarks
+from poseclf.video.run import run_video
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import (  # noqa: E402 (bench/ is no package)

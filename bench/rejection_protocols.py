@@ -35,11 +35,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
-from poseclf.exclusions import apply_exclusions, load_exclusions
-from poseclf.model import PoseModel
-from poseclf.negatives import Negatives, everyday_negatives, negatives_from_frames
-from poseclf.poses import Poses
-from poseclf.table import load_table
+from poseclf.classify.model import PoseModel
+from poseclf.classify.negatives import Negatives, everyday_negatives, negatives_from_frames
+from poseclf.pose.poses import Poses
+from poseclf.pose.table import load_table
+from poseclf.tables.exclusions import apply_exclusions, load_exclusions
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES = REPO / "datasets"

@@ -5,7 +5,7 @@ Run from the repository root::
     python bench/video.py [--video ../shared/data/videos/pushup2.mp4] [--repeat 1]
 
 Prints frames per second of (a) decoding alone, (b) decoding + BlazePose Full in tracking mode,
-(c) the whole ``poseclf video`` loop (:func:`poseclf.video.run_video`: decoding, BlazePose,
+(c) the whole ``poseclf video`` loop (:func:`poseclf.video.run.run_video`: decoding, BlazePose,
 classification, smoothing, counting, drawing, writing the mp4 and the timeline), the ratio
 (c)/(b) against the 90 % target, and the time per frame of classification + smoothing + counting
 (target: under 1 ms; best of ``--classify-repeat`` passes over the tracked poses) and of
@@ -23,22 +23,22 @@ from pathlib import Path
 
 import cv2
 
-from poseclf.classifiers import CLASSIFIERS
-from poseclf.counting import RepetitionCounter
-from poseclf.draw import (
+from poseclf.classify.classifiers import CLASSIFIERS
+from poseclf.classify.model import PoseModel
+from poseclf.pictures.draw import (
     CounterAnnotator,
     LabelAnnotator,
     Overlay,
     SkeletonAnnotator,
     annotate_all,
 )
-from poseclf.extraction import PoseExtractor
-from poseclf.model import PoseModel
-from poseclf.poses import training_arrays, training_world_landmarks
-from poseclf.smoothing import LabelSmoother
-from poseclf.video import run_video
-from poseclf.video_outputs import VideoSink
-from poseclf.video_sources import iter_frames, open_source
+from poseclf.pose.extraction import PoseExtractor
+from poseclf.pose.poses import training_arrays, training_world_landmarks
+from poseclf.pose.video_sources import iter_frames, open_source
+from poseclf.video.counting import RepetitionCounter
+from poseclf.video.outputs import VideoSink
+from poseclf.video.run import run_video
+from poseclf.video.smoothing import LabelSmoother
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import CACHE, DATA, reviewed_table  # noqa: E402 (bench/ is not a package)

@@ -17,9 +17,9 @@ For each video in ``videos/annotations.json`` a model is trained as ``poseclf tr
 * ``yoga.mp4``: every class of both yoga photo sets (a general yoga model); only its warrior2 and
   triangle segments have a class the model knows, so frame accuracy is scored on those.
 
-``poseclf video`` (:func:`poseclf.video.run_video`, default settings) writes a timeline per video;
-the script prints frame accuracy of the raw and smoothed labels (frames whose ground truth is a
-model class or no_person; ``transition`` frames are not scored), label switches (raw, smoothed,
+``poseclf video`` (:func:`poseclf.video.run.run_video`, default settings) writes a timeline per
+video; the script prints frame accuracy of the raw and smoothed labels (frames whose ground truth is
+a model class or no_person; ``transition`` frames are not scored), label switches (raw, smoothed,
 ground truth with transitions merged into the label before them), the excess switches per minute,
 and counted vs true repetitions. ``--grid`` replays the per-frame probabilities through other
 smoothing settings (no second BlazePose pass) to show how the choice generalises across videos.
@@ -40,14 +40,14 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from poseclf.classifiers import CLASSIFIERS
-from poseclf.extraction import PoseExtractor
-from poseclf.landmarks import NO_PERSON
-from poseclf.model import PoseModel
-from poseclf.poses import training_arrays, training_world_landmarks
-from poseclf.smoothing import LabelSmoother
-from poseclf.video import make_counter, run_video
-from poseclf.video_sources import iter_frames, open_source
+from poseclf.classify.classifiers import CLASSIFIERS
+from poseclf.classify.model import PoseModel
+from poseclf.pose.extraction import PoseExtractor
+from poseclf.pose.landmarks import NO_PERSON
+from poseclf.pose.poses import training_arrays, training_world_landmarks
+from poseclf.pose.video_sources import iter_frames, open_source
+from poseclf.video.run import make_counter, run_video
+from poseclf.video.smoothing import LabelSmoother
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import CACHE, DATA, reviewed_table  # noqa: E402 (bench/ is not a package)

@@ -16,7 +16,7 @@ done
 # every 3rd frame so one person on one sofa does not outweigh the photos.
 "${PYTHON:-python3}" - "$DATA/videos/annotations.json" datasets/sit_video_segments.csv <<'PY'
 import sys
-from poseclf.video_segments import segments_from_annotations, write_segments
+from poseclf.video.segments import segments_from_annotations, write_segments
 write_segments(segments_from_annotations(sys.argv[1], "sit.mp4", {"sitting", "standing"}), sys.argv[2])
 PY
 "$POSECLF" extract "$DATA/videos/sit.mp4" --segments datasets/sit_video_segments.csv --stride 3 \
@@ -26,7 +26,7 @@ PY
 # down segments as pushups_up / pushups_down (transitions left out), every 3rd frame.
 "${PYTHON:-python3}" - "$DATA/videos/annotations.json" datasets/pushup_video_segments.csv <<'PY'
 import sys
-from poseclf.video_segments import Segment, segments_from_annotations, write_segments
+from poseclf.video.segments import Segment, segments_from_annotations, write_segments
 segments = segments_from_annotations(sys.argv[1], "pushup2.mp4", {"up", "down"})
 write_segments([Segment(s.start_frame, s.end_frame, f"pushups_{s.label}") for s in segments],
                sys.argv[2])

@@ -1,14 +1,14 @@
 """poseclf: classify human poses from BlazePose keypoints."""
 
 from ._version import __version__
-from .classifiers import CLASSIFIERS, PoseKNNClassifier, make_classifier
-from .embedding import PoseEmbedder, pose_matrix
+from .classify.classifiers import CLASSIFIERS, PoseKNNClassifier, make_classifier
+from .classify.embedding import PoseEmbedder, pose_matrix
+from .classify.model import PoseModel, cross_validate_model
 from .errors import ImageReadError, ModelFileError, ModelNotAvailableError, PoseclfError, TableError
-from .extraction import PoseExtractor
-from .images import read_image
-from .landmarks import LANDMARK_NAMES, MIRROR_PERMUTATION, POSE_CONNECTIONS, Pose, PoseLandmark
-from .model import PoseModel, cross_validate_model
-from .table import load_table, save_table
+from .pose.extraction import PoseExtractor
+from .pose.images import read_image
+from .pose.landmarks import LANDMARK_NAMES, MIRROR_PERMUTATION, POSE_CONNECTIONS, Pose, PoseLandmark
+from .pose.table import load_table, save_table
 
 __all__ = [
     "CLASSIFIERS",

@@ -14,14 +14,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .detect import draw_poses, save_pose_3d
-from .draw import LabelAnnotator, Overlay, write_image
-from .exclusions import load_training_tables
-from .extraction import PoseExtractor
-from .model import PoseModel, cross_validate_model
-from .novelty import PARTIAL_LABEL, REJECTION_LABELS
-from .poses import training_arrays
+from .classify.model import PoseModel, cross_validate_model
+from .classify.novelty import PARTIAL_LABEL, REJECTION_LABELS
+from .pictures.detect import draw_poses, save_pose_3d
+from .pictures.draw import LabelAnnotator, Overlay, write_image
+from .pose.extraction import PoseExtractor
+from .pose.poses import training_arrays
 from .shipped import resolve_table
+from .tables.exclusions import load_training_tables
 
 DEMO_MODEL = "sitstand"  # shipped model used on the sample photos
 DEMO_TABLE = "pushups_visolus"  # shipped landmark table the demo trains on

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .classify.model_file import MODEL_SUFFIX
 from .errors import ModelFileError, TableError
-from .model_file import MODEL_SUFFIX
 
 MODELS_PACKAGE = "poseclf.shipped_models"
 DATASETS_PACKAGE = "poseclf.shipped_datasets"

@@ -45,7 +45,7 @@ def cameraman() -> np.ndarray:
 @pytest.fixture(scope="session")
 def image_extractor():
     """One BlazePose Full extractor in image mode for the whole session (saves graph start-ups)."""
-    from poseclf.extraction import PoseExtractor
+    from poseclf.pose.extraction import PoseExtractor
 
     with PoseExtractor(static_image_mode=True) as extractor:
         yield extractor

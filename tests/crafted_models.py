@@ -28,9 +28,9 @@ def small_model_bytes(classifier: str = "knn") -> bytes:
     """A model trained on the shipped push-up table (88 poses, 2 classes), as file bytes."""
     import tempfile
 
-    from poseclf.model import PoseModel
-    from poseclf.poses import training_arrays, training_world_landmarks
-    from poseclf.table import load_table
+    from poseclf.classify.model import PoseModel
+    from poseclf.pose.poses import training_arrays, training_world_landmarks
+    from poseclf.pose.table import load_table
 
     table = load_table(TABLE)
     lm, sizes, labels = training_arrays(table)

@@ -26,7 +26,7 @@ from conftest import REPO, shared_data_or_skip
 from test_dataset import copy_photos
 
 from poseclf.cli import main
-from poseclf.table import LANDMARK_COLUMNS, load_table, save_table
+from poseclf.pose.table import LANDMARK_COLUMNS, load_table, save_table
 
 pytestmark = pytest.mark.slow  # subprocesses, signals or notebooks: `pytest -m "not slow"` skips it
 
@@ -449,7 +449,7 @@ def test_temporaries_of_killed_saves_are_removed(tmp_path):
 
 def test_two_processes_saving_one_model_both_succeed(tmp_path):
     """Both used to write the same fixed temporary name, and one of them failed."""
-    code = ("import sys; from poseclf.model import PoseModel; "
+    code = ("import sys; from poseclf.classify.model import PoseModel; "
             "m = PoseModel.load('pushups'); [m.save(sys.argv[1]) for _ in range(5)]")
     target = tmp_path / "m.skops"
     runs = [subprocess.Popen([sys.executable, "-c", code, str(target)], cwd=REPO,
@@ -457,7 +457,7 @@ def test_two_processes_saving_one_model_both_succeed(tmp_path):
     for run in runs:
         _, err = run.communicate(timeout=120)
         assert run.returncode == 0, err.decode()[-2000:]
-    from poseclf.model import PoseModel
+    from poseclf.classify.model import PoseModel
 
     assert PoseModel.load(target).classes_ == ["pushups_down", "pushups_up"]
     assert [p.name for p in tmp_path.iterdir()] == ["m.skops"]
@@ -465,7 +465,7 @@ def test_two_processes_saving_one_model_both_succeed(tmp_path):
 
 def test_a_folder_that_cannot_be_listed_is_reported(tmp_path, monkeypatch):
     """A chmod-000 class folder was skipped without a word (faked: root reads everything)."""
-    from poseclf.dataset import scan_folder
+    from poseclf.tables.dataset import scan_folder
 
     for name in ("open", "locked"):
         (tmp_path / name).mkdir()
@@ -484,8 +484,8 @@ def test_a_folder_that_cannot_be_listed_is_reported(tmp_path, monkeypatch):
 
 
 def test_the_reason_of_a_file_whose_name_holds_a_colon_is_whole(tmp_path):
-    from poseclf.dataset import ImageItem, extract_batch
-    from poseclf.extraction import ExtractOptions
+    from poseclf.pose.extraction import ExtractOptions
+    from poseclf.tables.dataset import ImageItem, extract_batch
 
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "take 2: side.jpg").write_bytes(b"")

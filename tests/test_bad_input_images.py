@@ -235,7 +235,7 @@ def test_detect_num_poses_zero_is_refused_at_parse():
 
 
 def test_extract_turns_a_huge_image_into_an_unreadable_row(tmp_path, photo):
-    from poseclf.dataset import extract_folder
+    from poseclf.tables.dataset import extract_folder
 
     data = tmp_path / "data" / "warrior2"
     data.mkdir(parents=True)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from poseclf.cli import build_parser
 from poseclf.errors import TableError
-from poseclf.table import LANDMARK_COLUMNS, TABLE_COLUMNS, load_table
+from poseclf.pose.table import LANDMARK_COLUMNS, TABLE_COLUMNS, load_table
 
 SHIPPED_TABLE = REPO / "datasets" / "pushups_visolus.csv"
 OPTION_TEXT = st.one_of(

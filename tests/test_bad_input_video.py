@@ -31,9 +31,9 @@ import pytest
 from conftest import REPO, shared_data_or_skip
 from test_video import being_written, main_status, signal_after_rows, video_frames
 
-from poseclf.video import Smoothing, _StopFlag, run_video
-from poseclf.video_outputs import PROBABILITY_PREFIX
-from poseclf.video_sources import SourceTimeout, VideoError, bounded_call
+from poseclf.pose.video_sources import SourceTimeout, VideoError, bounded_call
+from poseclf.video.outputs import PROBABILITY_PREFIX
+from poseclf.video.run import Smoothing, _StopFlag, run_video
 
 pytestmark = pytest.mark.slow  # subprocesses, signals or notebooks: `pytest -m "not slow"` skips it
 
@@ -323,7 +323,7 @@ def test_source_given_as_output_is_refused_and_left_whole(tmp_path):
 def test_a_failed_run_leaves_the_old_outputs_and_no_temporary(tmp_path, monkeypatch, capsys):
     """An error mid-run (here the classifier breaks at frame 4): the earlier video and timeline
     stay as they were, exit status 1, one line."""
-    import poseclf.video as video
+    import poseclf.video.run as video
 
     source = make_clip(tmp_path / "clip.mp4")
     _old_outputs(tmp_path)

@@ -9,12 +9,12 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from poseclf.classifiers import (
+from poseclf.classify.classifiers import (
     CLASSIFIERS,
     PoseKNNClassifier,
     make_classifier,
 )
-from poseclf.lean_predict import pipeline_predict_proba
+from poseclf.classify.lean_predict import pipeline_predict_proba
 
 
 def blobs(n_per_class: int = 30, n_features: int = 12, seed: int = 0):

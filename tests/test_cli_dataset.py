@@ -14,14 +14,14 @@ from conftest import REPO, shared_data_or_skip
 from test_dataset import assert_same_rows, copy_photos
 
 from poseclf.cli import main
-from poseclf.dataset import extract_folder
-from poseclf.table import load_table, parse_frame_path
-from poseclf.video_segments import (
+from poseclf.pose.table import load_table, parse_frame_path
+from poseclf.pose.video_sources import VideoInfo
+from poseclf.tables.dataset import extract_folder
+from poseclf.video.segments import (
     read_segments,
     segments_from_annotations,
     write_segments,
 )
-from poseclf.video_sources import VideoInfo
 
 INTERRUPT_PHOTOS_PER_CLASS = 20  # 40 photos: ~1 s of extraction, time to kill it part-way
 KILL_AFTER_ROWS = 4  # rows that must be on disk before the kill
@@ -98,7 +98,7 @@ def test_extract_prints_the_per_class_report(many_photos, uninterrupted, tmp_pat
 
 
 def test_stats_prints_counts_and_rates(uninterrupted, tmp_path, capsys):
-    from poseclf.review import table_stats
+    from poseclf.tables.review import table_stats
 
     table = tmp_path / "t.csv"
     uninterrupted.to_csv(table, index=False)
@@ -130,7 +130,7 @@ def short_segments(sit_video, tmp_path):
     annotations = sit_video.parent / "annotations.json"
     segments = [s for s in segments_from_annotations(annotations, "sit.mp4", SIT_SEGMENT_LABELS)
                 if s.end_frame >= SIT_FRAMES[0] and s.start_frame <= SIT_FRAMES[1]]
-    from poseclf.video_segments import Segment
+    from poseclf.video.segments import Segment
 
     cut = [Segment(max(s.start_frame, SIT_FRAMES[0]), min(s.end_frame, SIT_FRAMES[1]), s.label)
            for s in segments]
@@ -162,8 +162,8 @@ def test_extract_video_segments_labels_frames(sit_video, tmp_path):
     assert df["detected"].astype(str).eq("True").mean() > 0.5  # the person is in view
     loaded = load_table(table)  # the schema every job reads
 
-    from poseclf.sheets import MISSING, THUMB_SIZE, stats_sheet
-    from poseclf.video_sources import load_row_image
+    from poseclf.pictures.sheets import MISSING, THUMB_SIZE, stats_sheet
+    from poseclf.pose.video_sources import load_row_image
 
     frame = load_row_image(sit_video.parent, loaded["path"].iloc[0])
     assert frame.shape == (240, 320, 3)
@@ -246,7 +246,7 @@ def test_outliers_flags_mislabelled_photos_and_drops_them(
 def test_stats_sheet_has_one_row_of_thumbnails_per_class(uninterrupted, many_photos, tmp_path):
     import cv2
 
-    from poseclf.sheets import LINE_HEIGHT, PAD, THUMB_SIZE, TITLE_HEIGHT
+    from poseclf.pictures.sheets import LINE_HEIGHT, PAD, THUMB_SIZE, TITLE_HEIGHT
 
     table = tmp_path / "t.csv"
     uninterrupted.to_csv(table, index=False)

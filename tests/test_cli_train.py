@@ -11,8 +11,8 @@ import pytest
 from conftest import shared_data_or_skip
 
 from poseclf.cli import main
-from poseclf.poses import Poses
-from poseclf.table import check_table, save_table
+from poseclf.pose.poses import Poses
+from poseclf.pose.table import check_table, save_table
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 PHOTOS = {  # (dataset, class): first photos of the class, sorted by name
@@ -24,7 +24,7 @@ PHOTOS = {  # (dataset, class): first photos of the class, sorted by name
 @pytest.fixture(scope="module")
 def photo_table(tmp_path_factory, image_extractor):
     """A small landmark table made with real BlazePose on shared push-up photos."""
-    from poseclf.images import read_image
+    from poseclf.pose.images import read_image
 
     paths, labels, poses, sizes = [], [], [], []
     for (dataset, label), count in PHOTOS.items():

@@ -21,10 +21,10 @@ from test_cli_dataset import saved_rows
 from test_dataset import LANDMARK_ATOL, assert_same_rows, copy_photos
 
 from poseclf.cli import main
-from poseclf.cluster import INSTALL_HINT, ClusterSpec
-from poseclf.dataset import extract_folder
 from poseclf.errors import PoseclfError
-from poseclf.table import LANDMARK_COLUMNS, WORLD_COLUMNS, load_table
+from poseclf.pose.table import LANDMARK_COLUMNS, WORLD_COLUMNS, load_table
+from poseclf.tables.cluster import INSTALL_HINT, ClusterSpec
+from poseclf.tables.dataset import extract_folder
 
 pytestmark = pytest.mark.slow  # subprocesses, signals or notebooks: `pytest -m "not slow"` skips it
 
@@ -147,7 +147,7 @@ def test_interrupted_client_resumes_to_the_same_table(photos, one_worker_table, 
 
 @needs_dask
 def test_video_segments_on_the_cluster_equal_the_sequential_rows(client):
-    from poseclf.video_segments import Segment, extract_videos
+    from poseclf.video.segments import Segment, extract_videos
 
     videos = shared_data_or_skip("videos")
     # pushup2.mp4: OpenCV's seek lands off by a few frames there, decoding must not
@@ -164,7 +164,7 @@ def test_video_segments_on_the_cluster_equal_the_sequential_rows(client):
 
 @needs_dask
 def test_train_search_runs_its_grid_search_on_the_cluster(client, tmp_path):
-    from poseclf.model import PoseModel
+    from poseclf.classify.model import PoseModel
 
     table = str(REPO / "datasets" / "pushups_visolus.csv")
     local, remote = tmp_path / "local.skops", tmp_path / "cluster.skops"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poseclf.counting import IN, OUT, UNKNOWN, RepetitionCounter
+from poseclf.video.counting import IN, OUT, UNKNOWN, RepetitionCounter
 
 
 def run(counter: RepetitionCounter, sequence) -> list[int]:

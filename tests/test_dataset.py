@@ -12,16 +12,22 @@ import pandas as pd
 import pytest
 from conftest import shared_data_or_skip
 
-from poseclf.dataset import (
+from poseclf.errors import InputError
+from poseclf.pose.extraction import ExtractOptions
+from poseclf.pose.table import (
+    LANDMARK_COLUMNS,
+    TABLE_COLUMNS,
+    WORLD_COLUMNS,
+    load_table,
+    save_table,
+)
+from poseclf.tables.dataset import (
     NO_PERSON,
     RESUME_COLUMNS,
     class_summary,
     extract_folder,
     scan_folder,
 )
-from poseclf.errors import InputError
-from poseclf.extraction import ExtractOptions
-from poseclf.table import LANDMARK_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS, load_table, save_table
 
 PHOTOS_PER_CLASS = 3  # real photos per class: enough to test, few enough to stay fast
 LANDMARK_ATOL = 1e-6  # same image, same model: landmarks agree to float32 round-off
@@ -200,9 +206,9 @@ def test_class_summary_counts_reasons():
 def test_outliers_also_flag_a_pose_unlike_its_class():
     """A synthetic table: two tight classes and one row whose skeleton is scrambled."""
 
-    from poseclf.landmarks import Pose
-    from poseclf.poses import Poses
-    from poseclf.review import UNLIKE_ITS_CLASS, find_outliers
+    from poseclf.pose.landmarks import Pose
+    from poseclf.pose.poses import Poses
+    from poseclf.tables.review import UNLIKE_ITS_CLASS, find_outliers
 
     rng = np.random.default_rng(11)
     base = rng.random((33, 4)).astype(np.float32)

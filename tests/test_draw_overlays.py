@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from poseclf.detect import draw_poses
-from poseclf.draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator, annotate_all
-from poseclf.landmarks import NO_PERSON, Pose
-from poseclf.predict import ImagePrediction, draw_prediction
-from poseclf.sheets import thumbnail
-from poseclf.smoothing import SmoothedResult
-from poseclf.video import FrameResult
+from poseclf.classify.predict import ImagePrediction, draw_prediction
+from poseclf.pictures.detect import draw_poses
+from poseclf.pictures.draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator, annotate_all
+from poseclf.pictures.sheets import thumbnail
+from poseclf.pose.landmarks import NO_PERSON, Pose
+from poseclf.video.run import FrameResult
+from poseclf.video.smoothing import SmoothedResult
 
 REFERENCE = Path(__file__).with_name("draw_overlays_reference.npz")
 PUSHUPS = ["pushups_down", "pushups_up"]
@@ -111,7 +111,7 @@ def test_overlay_is_pixel_identical_to_reference(rendered, name):
 if __name__ == "__main__":  # regenerate the reference (real BlazePose on the astronaut)
     from skimage.data import astronaut
 
-    from poseclf.extraction import PoseExtractor
+    from poseclf.pose.extraction import PoseExtractor
 
     with PoseExtractor(static_image_mode=True) as extract:
         found = extract(astronaut())

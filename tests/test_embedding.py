@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from poseclf.embedding import (
+from poseclf.classify.embedding import (
     DIRECTION_PAIRS,
     MEDIAPIPE_PAIRS,
     PoseEmbedder,
@@ -15,7 +15,7 @@ from poseclf.embedding import (
     normalized_points,
     pose_matrix,
 )
-from poseclf.landmarks import PoseLandmark
+from poseclf.pose.landmarks import PoseLandmark
 
 ATOL = 1e-5
 OPTIONS = [{}, {"pairs": "all"}, {"angles": True}, {"directions": True},

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from poseclf.engine import Plan, run_plan
-from poseclf.extraction import ExtractOptions
-from poseclf.poses import Poses
-from poseclf.table import load_table
+from poseclf.pose.extraction import ExtractOptions
+from poseclf.pose.poses import Poses
+from poseclf.pose.table import load_table
+from poseclf.tables.engine import Plan, run_plan
 
 OPTIONS = ExtractOptions()
 UNITS = {"a": ["a#1", "a#2"], "b": ["b#1"], "c": ["c#1", "c#2", "c#3"]}  # unit -> row paths

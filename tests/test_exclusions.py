@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from poseclf.classify.model import PoseModel
 from poseclf.cli import main
 from poseclf.errors import TableError
-from poseclf.exclusions import apply_exclusions, load_exclusions, load_training_tables
-from poseclf.model import PoseModel
-from poseclf.poses import Poses
-from poseclf.table import check_table, save_table
+from poseclf.pose.poses import Poses
+from poseclf.pose.table import check_table, save_table
+from poseclf.tables.exclusions import apply_exclusions, load_exclusions, load_training_tables
 
 SHIPPED_LIST = Path(__file__).resolve().parents[1] / "datasets" / "exclusions.csv"
 

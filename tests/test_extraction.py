@@ -6,9 +6,9 @@ from conftest import shared_data_or_skip
 from PIL import Image
 
 from poseclf.errors import ModelNotAvailableError
-from poseclf.extraction import PoseExtractor, build_full_task_file
-from poseclf.images import read_image
-from poseclf.landmarks import PoseLandmark as L
+from poseclf.pose.extraction import PoseExtractor, build_full_task_file
+from poseclf.pose.images import read_image
+from poseclf.pose.landmarks import PoseLandmark as L
 
 TASKS_VS_SOLUTIONS_ATOL = 0.03  # normalised image units; DESIGN.md measured ~0.01
 

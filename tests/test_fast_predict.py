@@ -14,16 +14,16 @@ import pickle
 import numpy as np
 import pytest
 
-from poseclf import lean_predict
-from poseclf.classifiers import CLASSIFIERS
-from poseclf.embedding import PoseEmbedder, normalized_points, pose_matrix
-from poseclf.landmarks import Pose
-from poseclf.lean_predict import LEAN_MAX_ROWS, lean_predict_proba
-from poseclf.model import PoseModel
-from poseclf.novelty import PARTIAL_LABEL, UNKNOWN_LABEL
-from poseclf.poses import training_arrays
+from poseclf.classify import lean_predict
+from poseclf.classify.classifiers import CLASSIFIERS
+from poseclf.classify.embedding import PoseEmbedder, normalized_points, pose_matrix
+from poseclf.classify.lean_predict import LEAN_MAX_ROWS, lean_predict_proba
+from poseclf.classify.model import PoseModel
+from poseclf.classify.novelty import PARTIAL_LABEL, UNKNOWN_LABEL
+from poseclf.pose.landmarks import Pose
+from poseclf.pose.poses import training_arrays
+from poseclf.pose.table import load_table
 from poseclf.shipped import resolve_table
-from poseclf.table import load_table
 
 PROBA_ATOL = 1e-9  # lean vs scikit-learn probabilities (float64 rounding is ~1e-15)
 #: Single pose vs batch novelty: float32 |q|^2 + |r|^2 - 2 q.r (matrix-vector vs matrix-matrix
@@ -153,7 +153,7 @@ def test_lean_path_that_disagrees_with_sklearn_is_refused(data, models, monkeypa
     probe = model.embed(*data["pushups_visolus"][:2])[:8]
     wrong = lean_predict._lean(model.pipeline[-1])
     monkeypatch.setattr(lean_predict, "_lean", lambda est: (lambda X: wrong(X) + 1e-6))
-    with caplog.at_level(logging.WARNING, logger="poseclf.classifiers"):
+    with caplog.at_level(logging.WARNING, logger="poseclf.classify.classifiers"):
         assert lean_predict_proba(model.pipeline[-1], probe) is None
     assert "differs from scikit-learn's; using scikit-learn" in caplog.text
 

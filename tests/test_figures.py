@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from poseclf.detect import save_pose_3d
-from poseclf.draw import plot_pose_3d
-from poseclf.landmarks import Pose
-from poseclf.plots import plot_confusion_matrix, save_confusion_matrix
+from poseclf.pictures.detect import save_pose_3d
+from poseclf.pictures.draw import plot_pose_3d
+from poseclf.pictures.plots import plot_confusion_matrix, save_confusion_matrix
+from poseclf.pose.landmarks import Pose
 
 REFERENCE = REPO / "tests" / "draw_overlays_reference.npz"  # real BlazePose landmarks
 
@@ -22,10 +22,10 @@ import sys
 import matplotlib
 matplotlib.use("svg")  # the user's choice, made before poseclf plots anything
 import numpy as np
-from poseclf.detect import save_pose_3d
-from poseclf.draw import plot_pose_3d
-from poseclf.landmarks import Pose
-from poseclf.plots import plot_confusion_matrix, save_confusion_matrix
+from poseclf.pictures.detect import save_pose_3d
+from poseclf.pictures.draw import plot_pose_3d
+from poseclf.pose.landmarks import Pose
+from poseclf.pictures.plots import plot_confusion_matrix, save_confusion_matrix
 
 ref = np.load({str(REFERENCE)!r})
 pose = Pose(ref["landmarks"], ref["world_landmarks"], (512, 512))

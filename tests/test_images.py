@@ -15,9 +15,9 @@ from conftest import shared_data_or_skip
 from image_files import PNG_SIGNATURE, blank_png, bmp_header, png_chunk
 from PIL import Image
 
-from poseclf import images
 from poseclf.errors import ImageReadError, InputError, PoseclfError
-from poseclf.images import (
+from poseclf.pose import images
+from poseclf.pose.images import (
     MAX_FILE_BYTES,
     MAX_PIXELS,
     is_image_path,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from poseclf.landmarks import (
+from poseclf.pose.landmarks import (
     LANDMARK_NAMES,
     MIRROR_PERMUTATION,
     N_LANDMARKS,
@@ -9,7 +9,7 @@ from poseclf.landmarks import (
     Pose,
     PoseLandmark,
 )
-from poseclf.poses import Poses
+from poseclf.pose.poses import Poses
 
 
 def test_topology_has_33_named_landmarks_in_model_order():

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from poseclf import __version__
-from poseclf.classifiers import CLASSIFIERS
-from poseclf.embedding import mirror_landmarks
+from poseclf.classify.classifiers import CLASSIFIERS
+from poseclf.classify.embedding import mirror_landmarks
+from poseclf.classify.model import PoseModel, cross_validate_model, evaluation_report
 from poseclf.errors import ModelFileError
-from poseclf.landmarks import Pose
-from poseclf.model import PoseModel, cross_validate_model, evaluation_report
-from poseclf.table import SCHEMA_VERSION
+from poseclf.pose.landmarks import Pose
+from poseclf.pose.table import SCHEMA_VERSION
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 

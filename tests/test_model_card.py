@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
+from poseclf.classify.model import PoseModel
+from poseclf.classify.model_card import card_accuracy
 from poseclf.cli import main
-from poseclf.landmarks import Pose
-from poseclf.model import PoseModel
-from poseclf.model_card import card_accuracy
-from poseclf.poses import Poses
-from poseclf.table import save_table
+from poseclf.pose.landmarks import Pose
+from poseclf.pose.poses import Poses
+from poseclf.pose.table import save_table
 
 
 def _synthetic_table(path, labels, seed):

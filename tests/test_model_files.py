@@ -29,10 +29,10 @@ from crafted_models import (
 )
 
 from poseclf import __version__
-from poseclf.embedding import PoseEmbedder
+from poseclf.classify.embedding import PoseEmbedder
+from poseclf.classify.model import PoseModel
+from poseclf.classify.model_file import MAX_MODEL_BYTES, TRUST_HINT
 from poseclf.errors import InputError, ModelFileError, PoseclfError, RunError
-from poseclf.model import PoseModel
-from poseclf.model_file import MAX_MODEL_BYTES, TRUST_HINT
 from poseclf.shipped import shipped_models
 
 warnings.filterwarnings("ignore", category=FutureWarning)
@@ -355,8 +355,8 @@ def test_saved_metadata_holds_plain_class_names(tmp_path):
     """cv_scores labels used to be numpy strings, one .npy member each."""
     from crafted_models import TABLE
 
-    from poseclf.poses import training_arrays
-    from poseclf.table import load_table
+    from poseclf.pose.poses import training_arrays
+    from poseclf.pose.table import load_table
 
     lm, sizes, labels = training_arrays(load_table(TABLE))
     path = PoseModel.train(lm, sizes, labels, "knn", cv=2).save(tmp_path / "m.skops")

@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from poseclf.classify.model import PoseModel
+from poseclf.classify.negatives import Negatives, everyday_negatives, negatives_from_tables
+from poseclf.classify.novelty import NoveltyScorer
 from poseclf.cli import main
 from poseclf.errors import ModelFileError
-from poseclf.exclusions import apply_exclusions, load_exclusions
-from poseclf.model import PoseModel
-from poseclf.negatives import Negatives, everyday_negatives, negatives_from_tables
-from poseclf.novelty import NoveltyScorer
-from poseclf.poses import Poses
-from poseclf.table import load_table
+from poseclf.pose.poses import Poses
+from poseclf.pose.table import load_table
+from poseclf.tables.exclusions import apply_exclusions, load_exclusions
 
 TABLES = Path(__file__).resolve().parents[1] / "datasets"
 

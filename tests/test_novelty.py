@@ -7,16 +7,15 @@ import logging
 import numpy as np
 import pytest
 
-from poseclf.embedding import (
+from poseclf.classify.embedding import (
     DIRECTION_PAIRS,
     mirror_landmarks,
     mirror_world_landmarks,
     pose_matrix,
     world_directions,
 )
-from poseclf.landmarks import Pose
-from poseclf.model import PoseModel
-from poseclf.novelty import (
+from poseclf.classify.model import PoseModel
+from poseclf.classify.novelty import (
     KEY_JOINTS,
     PARTIAL_LABEL,
     UNKNOWN_LABEL,
@@ -24,8 +23,9 @@ from poseclf.novelty import (
     VisibilityCheck,
     fit_visibility,
 )
-from poseclf.pose_classifier import PoseClassifier
-from poseclf.video import _classify
+from poseclf.classify.pose_classifier import PoseClassifier
+from poseclf.pose.landmarks import Pose
+from poseclf.video.run import _classify
 
 SIZE = (640, 480)
 

@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from poseclf.landmarks import Pose
-from poseclf.poses import Poses
-from poseclf.table import TABLE_COLUMNS, check_table
+from poseclf.pose.landmarks import Pose
+from poseclf.pose.poses import Poses
+from poseclf.pose.table import TABLE_COLUMNS, check_table
 
 
 def _poses(n: int = 4, seed: int = 0) -> list[Pose]:

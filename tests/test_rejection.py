@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import shared_data_or_skip
 
-from poseclf.exclusions import load_exclusions
-from poseclf.images import read_image
-from poseclf.model import PoseModel
-from poseclf.novelty import PARTIAL_LABEL, UNKNOWN_LABEL
+from poseclf.classify.model import PoseModel
+from poseclf.classify.novelty import PARTIAL_LABEL, UNKNOWN_LABEL
+from poseclf.pose.images import read_image
+from poseclf.tables.exclusions import load_exclusions
 
 N_TRAIN = 10  # photos per push-up class in the fixture model
 N_HELD_OUT = 4  # per class

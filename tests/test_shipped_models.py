@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from poseclf.exclusions import load_training_tables
-from poseclf.model import PoseModel, cross_validate_model
-from poseclf.model_card import card_accuracy
-from poseclf.poses import training_arrays
+from poseclf.classify.model import PoseModel, cross_validate_model
+from poseclf.classify.model_card import card_accuracy
+from poseclf.pose.poses import training_arrays
 from poseclf.shipped import resolve_model, resolve_table, shipped_models
+from poseclf.tables.exclusions import load_training_tables
 
 MODELS = shipped_models()
 EXPECTED = {"yoga", "pushups", "sitstand"}

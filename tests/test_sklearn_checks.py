@@ -20,10 +20,10 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import cross_val_predict
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from poseclf.classifiers import PoseKNNClassifier
-from poseclf.embedding import PoseEmbedder
-from poseclf.novelty import NoveltyEmbedder, NoveltyScorer
-from poseclf.pose_classifier import N_POSE_COLUMNS, PoseClassifier, pose_rows
+from poseclf.classify.classifiers import PoseKNNClassifier
+from poseclf.classify.embedding import PoseEmbedder
+from poseclf.classify.novelty import NoveltyEmbedder, NoveltyScorer
+from poseclf.classify.pose_classifier import N_POSE_COLUMNS, PoseClassifier, pose_rows
 
 FIXED_LAYOUT = ("fits made-up (n, 1..10) matrices; the estimator reads BlazePose's fixed "
                 "layout of 33 landmarks and refuses them (checked on pose rows below)")

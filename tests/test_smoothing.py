@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poseclf.smoothing import (
+from poseclf.video.smoothing import (
     NO_PERSON,
     LabelSmoother,
     frames_or_seconds,

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from poseclf.errors import TableError
-from poseclf.landmarks import Pose
-from poseclf.poses import Poses, training_arrays
-from poseclf.table import (
+from poseclf.pose.landmarks import Pose
+from poseclf.pose.poses import Poses, training_arrays
+from poseclf.pose.table import (
     LANDMARK_COLUMNS,
     TABLE_COLUMNS,
     WORLD_COLUMNS,

@@ -18,13 +18,13 @@ import pandas as pd
 import pytest
 from conftest import REPO, shared_data_or_skip
 
+from poseclf.classify.model import PoseModel
 from poseclf.cli import main
-from poseclf.images import read_image
-from poseclf.model import PoseModel
-from poseclf.poses import Poses
-from poseclf.video import STOP_MAX_FRAMES, run_video
-from poseclf.video_outputs import PROBABILITY_PREFIX, TIMELINE_COLUMNS, TimelineWriter, VideoSink
-from poseclf.video_sources import VideoError, VideoInfo, open_source, parse_source
+from poseclf.pose.images import read_image
+from poseclf.pose.poses import Poses
+from poseclf.pose.video_sources import VideoError, VideoInfo, open_source, parse_source
+from poseclf.video.outputs import PROBABILITY_PREFIX, TIMELINE_COLUMNS, TimelineWriter, VideoSink
+from poseclf.video.run import STOP_MAX_FRAMES, run_video
 
 PHOTOS_PER_CLASS = 6  # push-up photos per class for the test model (BlazePose ~20 ms each)
 CLASSES = ["pushups_down", "pushups_up"]
@@ -227,8 +227,8 @@ def test_sigint_handler_is_restored_after_a_run(pushup_model):
 @pytest.mark.parametrize("fps, window, max_missing", [(30.0, 10, 5), (5.0, 2, 1), (60.0, 20, 10)])
 def test_default_smoothing_lasts_the_same_time_at_any_frame_rate(fps, window, max_missing):
     """MediaPipe's 10-frame window is 0.33 s at 30 fps; a 5 fps clip must not lag 2 s."""
-    from poseclf.smoothing import DEFAULT_MAX_MISSING_VIDEO, DEFAULT_WINDOW_VIDEO
-    from poseclf.video import Smoothing, make_smoother_and_counter
+    from poseclf.video.run import Smoothing, make_smoother_and_counter
+    from poseclf.video.smoothing import DEFAULT_MAX_MISSING_VIDEO, DEFAULT_WINDOW_VIDEO
 
     info = VideoInfo(320, 240, fps, 100, "synthetic")
     smoother, _ = make_smoother_and_counter(
@@ -253,10 +253,10 @@ def test_report_counts_people_the_model_rejects(tmp_path, capsys):
 
 def test_label_frames_drives_the_loop_from_python_like_run_video(pushup_model, tmp_path):
     """No window, thread or file: the same labels and count as ``poseclf video``'s timeline."""
-    from poseclf.extraction import PoseExtractor
-    from poseclf.model import PoseModel
-    from poseclf.video import label_frames, make_smoother_and_counter
-    from poseclf.video_sources import iter_frames, open_source
+    from poseclf.classify.model import PoseModel
+    from poseclf.pose.extraction import PoseExtractor
+    from poseclf.pose.video_sources import iter_frames, open_source
+    from poseclf.video.run import label_frames, make_smoother_and_counter
 
     source = shared_data_or_skip("videos", "pushup2.mp4")
     frames = 45
@@ -280,8 +280,8 @@ def test_label_frames_drives_the_loop_from_python_like_run_video(pushup_model, t
 
 
 def test_read_row_images_decodes_each_video_once_with_the_frames_of_load_row_image(tmp_path):
-    from poseclf.draw import write_image
-    from poseclf.video_sources import load_row_image, read_row_images
+    from poseclf.pictures.draw import write_image
+    from poseclf.pose.video_sources import load_row_image, read_row_images
 
     video = shared_data_or_skip("videos", "sit.mp4")
     (tmp_path / "sit.mp4").symlink_to(video)

@@ -16,9 +16,9 @@ from conftest import shared_data_or_skip
 from test_cli_dataset import interrupt_extract
 
 from poseclf.cli import main
-from poseclf.extraction import ExtractOptions
-from poseclf.table import load_table, save_table
-from poseclf.video_segments import (
+from poseclf.pose.extraction import ExtractOptions
+from poseclf.pose.table import load_table, save_table
+from poseclf.video.segments import (
     Segment,
     extract_videos,
     extract_videos_to_table,

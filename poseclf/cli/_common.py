@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..errors import EXIT_INPUT, EXIT_RUN
 
 if TYPE_CHECKING:
-    from ..extraction import ExtractOptions
+    from ..pose.extraction import ExtractOptions
 
 EXIT_OK = 0
 EXIT_FAILURE = EXIT_RUN  # the run could not finish, or some inputs failed (unreadable images)
@@ -106,7 +106,7 @@ def add_extractor_options(parser: argparse.ArgumentParser) -> None:
 
 def extract_options(args: argparse.Namespace) -> ExtractOptions:
     """The parsed BlazePose options, checked: the chosen model must load here, before any work."""
-    from ..extraction import ExtractOptions
+    from ..pose.extraction import ExtractOptions
 
     return ExtractOptions(args.complexity, args.min_detection_confidence, args.backend,
                           None if args.task_file is None else str(args.task_file)).check()

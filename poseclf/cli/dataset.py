@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..classifiers import CLASSIFIERS
+from ..classify.classifiers import CLASSIFIERS
 from ..errors import InputError
 from ..files import check_input_dir, check_input_file, check_output_file, replace_atomically
-from ..table import TABLE_SUFFIXES
+from ..pose.table import TABLE_SUFFIXES
 from ._common import (
     EXIT_OK,
     add_extractor_options,
@@ -70,7 +70,7 @@ def _register_extract(subparsers) -> None:
 
 
 def _checkpoint_s(args: argparse.Namespace) -> float:
-    from ..engine import DEFAULT_CHECKPOINT_S
+    from ..tables.engine import DEFAULT_CHECKPOINT_S
 
     return DEFAULT_CHECKPOINT_S if args.checkpoint_seconds is None else args.checkpoint_seconds
 
@@ -84,7 +84,7 @@ def run_extract(args: argparse.Namespace) -> int:
     if len(sources) > 1:
         raise InputError("give one DATA_DIR (several sources are for videos with --segments)")
     source = check_input_dir(sources[0], what="folder (DATA_DIR/<class>/<image>)")
-    from ..dataset import extract_folder
+    from ..tables.dataset import extract_folder
 
     report = extract_folder(
         source, args.output, options=extract_options(args), workers=args.workers,
@@ -96,8 +96,8 @@ def run_extract(args: argparse.Namespace) -> int:
 
 
 def _extract_video(args: argparse.Namespace, sources: list[Path]) -> int:
-    from ..video_segments import extract_videos_to_table, read_segments
-    from ..video_sources import VideoInfo
+    from ..pose.video_sources import VideoInfo
+    from ..video.segments import extract_videos_to_table, read_segments
 
     if not args.segments:
         raise InputError(f"{sources[0]} is a file; a video needs --segments SEGMENTS.csv "
@@ -140,7 +140,7 @@ def _check_sheet_options(args: argparse.Namespace) -> None:
 
 def _check_images_found(df, images: str) -> None:
     """Refuse an --images folder that holds none of the table's files."""
-    from ..sheets import count_found_images
+    from ..pictures.sheets import count_found_images
 
     found, total = count_found_images(df, images)
     if total and not found:
@@ -177,8 +177,14 @@ def _register_outliers(subparsers) -> None:
 
 
 def run_outliers(args: argparse.Namespace) -> int:
-    from ..review import DISPUTED, LABEL_LOSES, LEAST_TYPICAL, UNLIKE_ITS_CLASS, find_outliers
-    from ..table import load_table, save_table
+    from ..pose.table import load_table, save_table
+    from ..tables.review import (
+        DISPUTED,
+        LABEL_LOSES,
+        LEAST_TYPICAL,
+        UNLIKE_ITS_CLASS,
+        find_outliers,
+    )
 
     _check_sheet_options(args)
     for option, path, suffixes in (("-o", args.output, (".csv",)),
@@ -207,7 +213,7 @@ def run_outliers(args: argparse.Namespace) -> int:
         replace_atomically(args.output, lambda tmp: outliers.to_csv(tmp, index=False))
         print(f"outlier list written to {args.output}")
     if args.sheet:
-        from ..sheets import outlier_sheet, write_sheet
+        from ..pictures.sheets import outlier_sheet, write_sheet
 
         write_sheet(outlier_sheet(df, outliers, args.images), args.sheet)
         print(f"contact sheet written to {args.sheet}")
@@ -233,8 +239,8 @@ def _register_stats(subparsers) -> None:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from ..review import table_stats
-    from ..table import load_table
+    from ..pose.table import load_table
+    from ..tables.review import table_stats
 
     _check_sheet_options(args)
     df = load_table(args.table)
@@ -242,7 +248,7 @@ def run_stats(args: argparse.Namespace) -> int:
         _check_images_found(df, args.images)
     print(table_stats(df).to_string(float_format=lambda v: f"{v:.2f}"))
     if args.sheet:
-        from ..sheets import stats_sheet, write_sheet
+        from ..pictures.sheets import stats_sheet, write_sheet
 
         write_sheet(stats_sheet(df, args.images, per_class=args.per_class), args.sheet)
         print(f"contact sheet written to {args.sheet}")

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..detect import DRAWING_ENDING, PLOT_ENDING, detect_files
-from ..detect import printable as shown
 from ..errors import InputError
+from ..pictures.detect import DRAWING_ENDING, PLOT_ENDING, detect_files
+from ..pictures.detect import printable as shown
 from ._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -54,7 +54,7 @@ def check_images(command: str, paths: Sequence[str],
     replace an input) and returns None when there is any.
     """
     from ..files import check_output_dir
-    from ..images import check_image_arguments, output_paths
+    from ..pose.images import check_image_arguments, output_paths
 
     folders = [folder for folder, _ in outputs.values() if folder is not None]
     images, problems = check_image_arguments(paths, skip=folders)

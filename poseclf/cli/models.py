@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..classify.model import PoseModel
 from ..errors import PoseclfError
-from ..model import PoseModel
 from ..shipped import shipped_models
 from ._common import EXIT_FAILURE, EXIT_OK
 

@@ -9,23 +9,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classifiers import CLASSIFIERS
-from ..cluster import cluster_or_local
-from ..errors import InputError, PoseclfError, TableError
-from ..exclusions import load_training_tables
-from ..files import check_input_file, check_output_file, same_file
-from ..model import PoseModel, check_training_labels
-from ..model_card import confusion_path, describe_rejection, write_model_card
-from ..model_file import MODEL_SUFFIX
-from ..negatives import Negatives, everyday_negatives, negatives_from_tables
-from ..novelty import (
+from ..classify.classifiers import CLASSIFIERS
+from ..classify.model import PoseModel, check_training_labels
+from ..classify.model_card import confusion_path, describe_rejection, write_model_card
+from ..classify.model_file import MODEL_SUFFIX
+from ..classify.negatives import Negatives, everyday_negatives, negatives_from_tables
+from ..classify.novelty import (
     DEFAULT_PERCENTILE,
     KEY_JOINTS,
     PARTIAL_MAX_HIDDEN_JOINTS,
     PARTIAL_MIN_VISIBILITY,
     VISIBILITY_RULES,
 )
-from ..poses import training_arrays, training_world_landmarks
+from ..errors import InputError, PoseclfError, TableError
+from ..files import check_input_file, check_output_file, same_file
+from ..pose.poses import training_arrays, training_world_landmarks
+from ..tables.cluster import cluster_or_local
+from ..tables.exclusions import load_training_tables
 from ._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -111,7 +111,7 @@ def register(subparsers) -> None:
     train.add_argument("--no-mirror", action="store_true",
                        help="do not add left-right mirrored poses to the training set")
     reject = train.add_argument_group(
-        "rejection ('unknown' and 'partial' answers; see poseclf.novelty)")
+        "rejection ('unknown' and 'partial' answers; see poseclf.classify.novelty)")
     reject.add_argument("--reject-percentile", type=float_in(0, 100, low_open=True),
                         default=DEFAULT_PERCENTILE,
                         metavar="P", help="novelty threshold = this percentile of held-out "
@@ -272,7 +272,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     report = model.evaluate(lm, sizes, labels, world_landmarks=world, reject=args.reject)
     report["classes_not_in_model"] = foreign
     if args.confusion:
-        from ..plots import save_confusion_matrix
+        from ..pictures.plots import save_confusion_matrix
 
         save_confusion_matrix(report, args.confusion, title=f"{args.model} on {args.table}")
     if args.json:
@@ -334,7 +334,7 @@ def _json_safe(value):
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from ..predict import DRAWING_ENDING, predict_images
+    from ..classify.predict import DRAWING_ENDING, predict_images
     from ._common import EXIT_USAGE
     from .detect import check_images, report_unreadable, shown
 

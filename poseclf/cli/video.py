@@ -8,9 +8,12 @@ import os
 import sys
 from collections.abc import Callable
 
-from ..counting import ENTER_THRESHOLD, EXIT_THRESHOLD
 from ..errors import InputError
-from ..smoothing import (
+from ..pose.video_sources import DEFAULT_TIMEOUT_S, SourceTimeout
+from ..video.counting import ENTER_THRESHOLD, EXIT_THRESHOLD
+from ..video.outputs import TIMELINE_SUFFIXES, VIDEO_CODECS, display_problem
+from ..video.run import STOP_TERMINATED, Smoothing, run_video
+from ..video.smoothing import (
     DEFAULT_ALPHA,
     DEFAULT_MARGIN,
     DEFAULT_MAX_MISSING,
@@ -20,9 +23,6 @@ from ..smoothing import (
     DEFAULT_WINDOW_VIDEO,
     parse_length,
 )
-from ..video import STOP_TERMINATED, Smoothing, run_video
-from ..video_outputs import TIMELINE_SUFFIXES, VIDEO_CODECS, display_problem
-from ..video_sources import DEFAULT_TIMEOUT_S, SourceTimeout
 from ._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,

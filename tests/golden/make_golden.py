@@ -39,7 +39,7 @@ from conftest import SHARED_DATA  # noqa: E402
 import poseclf  # noqa: E402
 
 if TYPE_CHECKING:
-    from poseclf.model import PoseModel
+    from poseclf.classify.model import PoseModel
 
 #: The checkout whose code, models/ and datasets/ are pinned (the one ``import poseclf`` finds).
 SOURCE = Path(poseclf.__file__).resolve().parents[1]
@@ -109,9 +109,9 @@ def shipped_model_names() -> list[str]:
 def predictions_rows(model_name: str) -> list[Row]:
     """The shipped model on every row of its task's tables: label (with rejection), novelty,
     the same with image landmarks only, and the class probabilities."""
-    from poseclf.model import PoseModel
-    from poseclf.poses import training_arrays, training_world_landmarks
-    from poseclf.table import load_table
+    from poseclf.classify.model import PoseModel
+    from poseclf.pose.poses import training_arrays, training_world_landmarks
+    from poseclf.pose.table import load_table
 
     model = PoseModel.load(MODELS / f"{model_name}.skops")
     rows: list[Row] = []
@@ -143,15 +143,15 @@ def predictions_rows(model_name: str) -> list[Row]:
 def _train(classifier: str) -> PoseModel:
     """A model trained as ``poseclf train TABLE --exclude datasets/exclusions.csv
     --classifier CLASSIFIER`` trains it (every other option at its default)."""
-    from poseclf.cli.train import DEFAULT_CV
-    from poseclf.exclusions import load_training_tables
-    from poseclf.model import PoseModel, check_training_labels
-    from poseclf.novelty import (
+    from poseclf.classify.model import PoseModel, check_training_labels
+    from poseclf.classify.novelty import (
         DEFAULT_PERCENTILE,
         PARTIAL_MAX_HIDDEN_JOINTS,
         PARTIAL_MIN_VISIBILITY,
     )
-    from poseclf.poses import training_arrays, training_world_landmarks
+    from poseclf.cli.train import DEFAULT_CV
+    from poseclf.pose.poses import training_arrays, training_world_landmarks
+    from poseclf.tables.exclusions import load_training_tables
 
     table, _ = load_training_tables([DATASETS / f"{TRAIN_TABLE}.csv"],
                                     [DATASETS / TRAIN_EXCLUDE])
@@ -204,8 +204,8 @@ def training_report_rows(_: Path | None = None) -> list[Row]:
 
 def training_predictions_rows(_: Path | None = None) -> list[Row]:
     """Each trained model on every row of its own table (excluded and undetected rows too)."""
-    from poseclf.poses import training_arrays, training_world_landmarks
-    from poseclf.table import load_table
+    from poseclf.pose.poses import training_arrays, training_world_landmarks
+    from poseclf.pose.table import load_table
 
     table = load_table(DATASETS / f"{TRAIN_TABLE}.csv")
     landmarks, sizes, _ = training_arrays(table)
@@ -234,8 +234,8 @@ def extraction_rows(scratch: Path) -> list[Row]:
     """``poseclf extract``'s folder extraction of :data:`PHOTOS` (copied into ``scratch``):
     every table column but the modification time, landmarks rounded to
     :data:`LANDMARK_DECIMALS`."""
-    from poseclf.dataset import extract_folder
-    from poseclf.table import load_table
+    from poseclf.pose.table import load_table
+    from poseclf.tables.dataset import extract_folder
 
     data = scratch / "photos"
     for dataset, label, name in PHOTOS:
@@ -257,10 +257,10 @@ def video_rows(_: Path | None = None) -> list[Row]:
     """``label_frames`` (the loop of ``poseclf video``) with the shipped push-up model and the
     push-up counter on the first :data:`VIDEO_FRAMES` frames of :data:`VIDEO`: per frame the raw
     answer, the smoothed label and probabilities, and the repetitions counted so far."""
-    from poseclf.extraction import PoseExtractor
-    from poseclf.model import PoseModel
-    from poseclf.video import label_frames, make_smoother_and_counter
-    from poseclf.video_sources import iter_frames, open_source
+    from poseclf.classify.model import PoseModel
+    from poseclf.pose.extraction import PoseExtractor
+    from poseclf.pose.video_sources import iter_frames, open_source
+    from poseclf.video.run import label_frames, make_smoother_and_counter
 
     model = PoseModel.load(MODELS / f"{VIDEO_MODEL}.skops")
     capture, info = open_source(SHARED_DATA / "videos" / VIDEO)

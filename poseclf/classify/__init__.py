@@ -1,0 +1,12 @@
+"""Stage 3, classify: from poses to class probabilities and novelty, and the model file.
+
+``embedding`` (:class:`~poseclf.classify.embedding.PoseEmbedder`), ``classifiers`` (k-NN, SVM
+and the registry), ``novelty`` (the ``unknown`` and ``partial`` answers), ``pose_classifier``
+(the scikit-learn estimator), ``lean_predict`` (the one-pose fast path), ``model``
+(:class:`~poseclf.classify.model.PoseModel`), ``model_io`` and ``model_file`` (writing, reading
+and checking ``.skops`` files), ``model_card`` and ``predict`` (``poseclf predict``).
+May import: :mod:`poseclf.pose`, :mod:`poseclf.pictures`, :mod:`poseclf.errors`,
+:mod:`poseclf.files`, :mod:`poseclf._version` and :mod:`poseclf.shipped` (models found by bare
+name); never tables, video or the CLI. This ``__init__`` imports nothing, so importing one stage
+does not import the others.
+"""

@@ -1,0 +1,586 @@
+"""Open-set rejection: is a pose one of the trained classes at all, and is enough of it visible?
+
+Two checks, both independent of the classifier's own probabilities (which stay confident far
+from the training data):
+
+* :class:`NoveltyScorer`: the **novelty** of a pose is its mean distance to the ``n_neighbors``
+  nearest training poses of any class, in the model's embedding space (scaled by one global
+  factor, see below). The training set includes every pose's left-right mirror image, so a
+  mirrored pose is never novel. The acceptance **threshold** is calibrated at training time by
+  stratified K-fold cross-validation on the training set: each held-out pose is scored against
+  the other folds (and their mirror images, never its own), and the threshold is the
+  ``percentile`` (default 99) of those in-class scores. Above it, ``predict`` answers
+  :data:`UNKNOWN_LABEL`.
+* **Negatives** (``NoveltyScorer.fit(..., negatives=...)``, :mod:`poseclf.classify.negatives`):
+  poses that are none of the classes. Those that look like members of a class are dropped; with
+  the rest a pose is also unknown when it is clearly nearer to them than to the training poses
+  (:attr:`NoveltyScorer.negative_ratio_`) or farther from its predicted class than the class's
+  own poses are (:attr:`NoveltyScorer.class_thresholds_`), and the threshold is never below the
+  median novelty of the negatives. All of it is one threshold per pose
+  (:meth:`NoveltyScorer.thresholds`): a pose is unknown when its novelty is above it.
+* :class:`VisibilityCheck`: a pose is :data:`PARTIAL_LABEL` when too many of the body joints the
+  embedding depends on (shoulders, elbows, wrists, hips, knees, ankles) are missing on both
+  sides. Training learns the rule (:func:`fit_visibility`): a landmark is missing when it is out
+  of the picture (low visibility alone does not count: BlazePose places the far arm of a side
+  view well but gives it a low visibility), only the joints every class has in the picture
+  count, and the number tolerated is cross-validated. A photo cut at the waist (knees and ankles
+  out of frame) is partial.
+
+The space novelty is measured in (:class:`NoveltyEmbedder`) is the classifier's embedding with
+the unit directions of the limbs added, then the same directions from BlazePose's **world
+landmarks** (metric 3D): in the picture a push-up filmed from the front has an upright torso, like
+a standing person; in 3D it points away from the camera. A model trained with world landmarks
+also keeps an image-only scorer, with its own threshold, for poses that come without them.
+
+Choices, measured with ``bench/rejection.py`` on ``../shared/data``:
+
+* One global scale (root-mean-square of the per-feature standard deviations) rather than a
+  per-feature standardisation: per-feature scaling inflates near-constant features (e.g. the
+  shoulder width of a side view), which made legitimate photos from other sources look novel.
+* ``min_visibility`` 0.3 and ``max_hidden_joints`` 1: on the five photo datasets, 0.3 marks 4x
+  fewer training photos partial than MediaPipe's drawing threshold 0.5, and photos cropped at the
+  waist or hips are caught equally well by both (the in-frame test does most of that work).
+* Limb directions and world directions (weight 0.5), with the reviewed bad detections of
+  ``datasets/exclusions.csv`` left out: the push-up model rejects 78% of the yoga and sit/stand
+  photos (67% on the classifier embedding alone), a sit/stand model accepts 88% of the other
+  sit/stand source (77%), in-class acceptance stays >= 97.6%. A local-outlier-factor score
+  (density relative to the neighbours') rejected 88% but accepted only 91% of the other yoga
+  source and swung between 80% and 92% with its neighbour count, so it was not kept.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+
+from ..pose.landmarks import PoseLandmark
+from .embedding import DIRECTION_PAIRS, PoseEmbedder, world_directions
+
+UNKNOWN_LABEL = "unknown"  # answer for a pose unlike every training pose (novelty > threshold)
+PARTIAL_LABEL = "partial"  # answer for a pose whose key joints are not visible
+REJECTION_LABELS: tuple[str, ...] = (UNKNOWN_LABEL, PARTIAL_LABEL)
+
+DEFAULT_NEIGHBORS = 5  # nearest training poses averaged (a pose and its mirror count as 2)
+DEFAULT_PERCENTILE = 99.0  # of held-out in-class novelty scores: ~1% of known poses rejected
+DEFAULT_CALIBRATION_CV = 5  # folds of the threshold calibration
+CALIBRATION_RANDOM_STATE = 0  # same folds every run
+CALIBRATION_PERCENTILES = (50, 90, 95, 99, 100)  # held-out score summary kept in the metadata
+#: A negative pose nearer to a class than this percentile of the class's held-out in-class
+#: novelty scores is taken for a member of the class (the user's own pose) and not used.
+NEGATIVE_MEMBER_PERCENTILE = 50.0
+#: With negatives, the novelty threshold is at least this percentile of the kept negatives'
+#: novelty, and the ratio rule never makes a pose unknown unless it is at least this much nearer
+#: to the negatives than to the training poses. Measured with bench/rejection_protocols.py
+#: (lowest leave-one-source-out acceptance | raw-folder yoga rejection | unseen yoga classes):
+#: ratio floor 1.0: 61% | 84-100% | 53%, 41%; 1.25: 92% | same | 53%, 41%; 1.5: 95% | same |
+#: 28%, 41%; the threshold floor lifted the sit/stand pairs from 88% to 96-98%.
+NEGATIVE_FLOOR_PERCENTILE = 50.0
+MIN_NEGATIVE_RATIO = 1.25
+#: Per-class rule (with negatives only): neighbours averaged, and the margin over the largest
+#: held-out in-class distance. Measured with bench/rejection_protocols.py: the unseen yoga
+#: classes answered unknown rose from 41% / 38% to 53% / 41% with no loss elsewhere.
+CLASS_NEIGHBORS = 3
+CLASS_MARGIN = 1.2
+#: A negative this near a training pose (RMS over the scaled features, where held-out poses are
+#: 0.3-1 apart; float32 rounding leaves copies up to ~1e-3 apart) is that pose again.
+DUPLICATE_DISTANCE = 0.01
+WORLD_DIRECTION_WEIGHT = 0.5  # world-landmark limb directions, relative to the image part
+_BLOCK_ELEMENTS = 1 << 20  # query x reference distances computed per block (4 MB float32)
+
+#: BlazePose visibility below which a landmark counts as not seen. 0.3 (not MediaPipe's drawing
+#: threshold 0.5): see the module notes.
+PARTIAL_MIN_VISIBILITY = 0.3
+#: Joints (of the 6 in :data:`KEY_JOINTS`) that may be hidden before a pose is partial: one
+#: (e.g. feet cut off) is tolerated, two (knees and ankles: a photo cut at the waist) are not.
+PARTIAL_MAX_HIDDEN_JOINTS = 1
+#: Tolerance, in image widths/heights, for a landmark just outside the image to count as inside.
+PARTIAL_FRAME_MARGIN = 0.0
+
+#: Joints whose landmarks the embedding depends on, as (left, right) landmark pairs.
+KEY_JOINTS: dict[str, tuple[int, int]] = {
+    "shoulders": (PoseLandmark.LEFT_SHOULDER, PoseLandmark.RIGHT_SHOULDER),
+    "elbows": (PoseLandmark.LEFT_ELBOW, PoseLandmark.RIGHT_ELBOW),
+    "wrists": (PoseLandmark.LEFT_WRIST, PoseLandmark.RIGHT_WRIST),
+    "hips": (PoseLandmark.LEFT_HIP, PoseLandmark.RIGHT_HIP),
+    "knees": (PoseLandmark.LEFT_KNEE, PoseLandmark.RIGHT_KNEE),
+    "ankles": (PoseLandmark.LEFT_ANKLE, PoseLandmark.RIGHT_ANKLE),
+}
+
+_KEY_JOINT_INDEX = np.asarray(list(KEY_JOINTS.values()))  # (6, 2), built once
+VISIBILITY_RULES = ("visible", "placed")
+#: A joint counts for a model when it is inside the picture in this share of every class's
+#: training poses.
+REQUIRED_SHARE = 0.9
+
+
+def _scaled(X: np.ndarray, center: np.ndarray, scale: float) -> np.ndarray:
+    return ((X - center) / scale).astype(np.float32)
+
+
+def mean_nearest_distance(Q: np.ndarray, ref: np.ndarray, n_neighbors: int,
+                          ref_sq: np.ndarray | None = None) -> np.ndarray:
+    """Mean of the ``n_neighbors`` smallest RMS feature distances from each query to ``ref``.
+
+    Squared distances as ``|q|^2 + |r|^2 - 2 q.r`` in float32 (one matrix product); the
+    rounding error is far below the scale of a threshold (~1 in scaled units). ``ref_sq``:
+    the precomputed ``|r|^2``.
+    """
+    k = min(int(n_neighbors), len(ref))
+    if ref_sq is None:
+        ref_sq = np.einsum("ij,ij->i", ref, ref)
+    out = np.empty(len(Q))
+    block = max(1, _BLOCK_ELEMENTS // max(1, len(ref)))
+    for start in range(0, len(Q), block):
+        q = Q[start:start + block]
+        sq = np.einsum("ij,ij->i", q, q)[:, None] + ref_sq[None] - 2.0 * (q @ ref.T)
+        nearest = np.partition(sq, k - 1, axis=1)[:, :k] if k < len(ref) else sq
+        out[start:start + block] = np.sqrt(np.maximum(nearest, 0.0) / Q.shape[1]).mean(axis=1)
+    return out
+
+
+class _FoldReference(BaseEstimator):
+    """One calibration fold's reference set (its poses and their mirror images), scaled as the
+    whole training set is; ``predict`` scores the held-out poses against it. Used by
+    :meth:`NoveltyScorer.fit` through ``cross_val_predict``; never saved."""
+
+    def __init__(self, center=None, scale: float = 1.0, n_neighbors: int = DEFAULT_NEIGHBORS):
+        self.center = center
+        self.scale = scale
+        self.n_neighbors = n_neighbors
+
+    def fit(self, X, y=None, X_mirror=None) -> _FoldReference:
+        ref = X if X_mirror is None else np.concatenate([X, X_mirror])
+        self.reference_ = _scaled(ref, self.center, self.scale)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Novelty of each held-out pose (what ``cross_val_predict`` collects)."""
+        return mean_nearest_distance(_scaled(X, self.center, self.scale), self.reference_,
+                                     self.n_neighbors)
+
+
+class NoveltyScorer(BaseEstimator):
+    """Mean distance to the nearest training poses, with a cross-validated threshold.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=5
+        Training poses (mirror images included) whose distances are averaged.
+    percentile : float, default=99
+        The threshold is this percentile of the held-out in-class scores, in (0, 100].
+    cv : int, default=5
+        Folds of the calibration (lowered to the smallest class size; at least 2).
+    random_state : int, default=0
+        Fold shuffling seed.
+
+    Attributes
+    ----------
+    center_ : ndarray of shape (n_features,)
+    scale_ : float
+        Root-mean-square of the per-feature standard deviations of the training embeddings.
+    reference_ : ndarray of shape (n_reference, n_features), float32
+        Scaled training embeddings (and their mirror images).
+    threshold_ : float
+        Novelty above which a pose is unknown.
+    calibration_ : dict
+        ``folds``, ``n`` (held-out scores), ``percentiles`` ({percentile: score}) and
+        ``accepted`` (share of held-out scores <= threshold).
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 4))
+    >>> scorer = NoveltyScorer().fit(X, np.repeat(["a", "b"], 30))
+    >>> bool(scorer.novelty(X[:1] + 100)[0] > scorer.threshold_)
+    True
+    """
+
+    def __init__(self, n_neighbors: int = DEFAULT_NEIGHBORS, *,
+                 percentile: float = DEFAULT_PERCENTILE, cv: int = DEFAULT_CALIBRATION_CV,
+                 random_state: int = CALIBRATION_RANDOM_STATE):
+        self.n_neighbors = n_neighbors
+        self.percentile = percentile
+        self.cv = cv
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        if int(self.n_neighbors) != self.n_neighbors or self.n_neighbors < 1:
+            raise ValueError(f"n_neighbors must be an integer >= 1, got {self.n_neighbors!r}")
+        if not 0 < self.percentile <= 100:
+            raise ValueError(f"percentile must be in (0, 100], got {self.percentile!r}")
+        if int(self.cv) != self.cv or self.cv < 2:
+            raise ValueError(f"cv must be an integer >= 2 folds, got {self.cv!r}")
+
+    def fit(self, X, y, X_mirror=None, negatives=None, negatives_mirror=None) -> NoveltyScorer:
+        """Learn the reference set from embeddings ``X`` and calibrate the threshold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features)
+            Training embeddings.
+        y : array-like of shape (n,)
+            Their labels (the calibration folds are stratified by class).
+        X_mirror : array-like of shape (n, n_features), optional
+            Embeddings of the mirrored poses, row for row; added to the reference set. A held-out
+            pose's own mirror image is held out with it.
+        negatives, negatives_mirror : array-like of shape (m, n_features), optional
+            Embeddings of poses that are none of the classes (and their mirror images). Those
+            nearer to a class than :data:`NEGATIVE_MEMBER_PERCENTILE` of its held-out in-class
+            scores are dropped as members; the rest make a pose ``unknown`` when it is nearer
+            to them than the training poses are, relative to its novelty: the ratio novelty /
+            (mean distance to the nearest negatives) above the ``percentile`` of the held-out
+            in-class ratios (:attr:`negative_ratio_`).
+        """
+        self._check_params()
+        X, y = check_X_y(X, y, dtype=np.float64)
+        check_classification_targets(y)
+        if X_mirror is not None:
+            X_mirror = check_array(X_mirror, dtype=np.float64)
+            if X_mirror.shape != X.shape:
+                raise ValueError(f"X_mirror has shape {X_mirror.shape}, X has {X.shape}")
+        _, counts = np.unique(y, return_counts=True)
+        folds = min(int(self.cv), int(counts.min()))
+        if folds < 2:
+            raise ValueError("novelty calibration needs at least 2 samples per class; the "
+                             f"smallest class has {counts.min()} sample(s)")
+        both = X if X_mirror is None else np.concatenate([X, X_mirror])
+        self.n_features_in_ = X.shape[1]
+        self.center_ = both.mean(axis=0)
+        self.scale_ = float(np.sqrt(np.mean(both.var(axis=0)))) or 1.0
+        # each pose scored against the other folds (and their mirror images, never its own)
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+        held_out = cross_val_predict(
+            _FoldReference(self.center_, self.scale_, self.n_neighbors), X, y, cv=splitter,
+            params=None if X_mirror is None else {"X_mirror": X_mirror})
+        self.reference_ = self._scaled(both)
+        self.threshold_ = float(np.percentile(held_out, self.percentile))
+        self.calibration_ = {
+            "folds": folds,
+            "n": len(held_out),
+            "percentiles": {str(p): float(np.percentile(held_out, p))
+                            for p in CALIBRATION_PERCENTILES},
+            "accepted": float(np.mean(held_out <= self.threshold_)),
+        }
+        self.negative_reference_ = None
+        self.negative_ratio_ = float("inf")
+        self.negatives_ = {"given": 0, "kept": 0}
+        self.classes_ = self.class_thresholds_ = None
+        if negatives is not None:
+            self._fit_negatives(X, y, X_mirror, held_out, negatives, negatives_mirror)
+            if self.negative_reference_ is not None:
+                self._fit_classes(X, y, X_mirror, splitter)
+        return self
+
+    def _fit_classes(self, X, y, X_mirror, splitter) -> None:
+        """Per-class thresholds of the distance to the predicted class's own poses: a pose of
+        a kind the model never learned (a dancer's pose, for a model with a tree class) is
+        near the training poses as a whole but farther from its class than its class's poses
+        are from each other. Calibrated on held-out folds (the largest held-out distance,
+        times :data:`CLASS_MARGIN`), never below the median distance of the negatives to the
+        class (a class from one video would otherwise accept nothing new)."""
+        pose = self._scaled(X)
+        mirror = pose if X_mirror is None else self._scaled(X_mirror)
+        held = np.zeros(len(y))
+        for fit, test in splitter.split(X, y):
+            for label in np.unique(y[test]):
+                query, ref = test[y[test] == label], fit[y[fit] == label]
+                held[query] = mean_nearest_distance(
+                    pose[query], np.concatenate([pose[ref], mirror[ref]]), CLASS_NEIGHBORS)
+        self.classes_ = np.unique(y)
+        negatives = self.negative_reference_
+        thresholds = []
+        for label in self.classes_:
+            ref = np.concatenate([pose[y == label], mirror[y == label]])
+            floor = np.median(mean_nearest_distance(negatives, ref, CLASS_NEIGHBORS))
+            thresholds.append(max(CLASS_MARGIN * held[y == label].max(), float(floor)))
+        self.class_thresholds_ = np.asarray(thresholds)
+        labels = np.concatenate([y, y]) if X_mirror is not None else y
+        self.reference_labels_ = labels
+
+    def _fit_negatives(self, X, y, X_mirror, held_out, negatives, negatives_mirror) -> None:
+        """Keep the negatives that are not members of a class; calibrate the ratio rule."""
+        negatives = check_array(negatives, dtype=np.float64)
+        if negatives.shape[1] != X.shape[1]:
+            raise ValueError(f"negatives have {negatives.shape[1]} features, X has {X.shape[1]}")
+        scaled = self._scaled(negatives)
+        mirrors = None if negatives_mirror is None else self._scaled(
+            check_array(negatives_mirror, dtype=np.float64))
+        pose, mirror = self._scaled(X), (None if X_mirror is None else self._scaled(X_mirror))
+        # a training pose given again as a negative (training on a shipped table with the
+        # shipped negatives) is a member, however atypical of its class
+        member = mean_nearest_distance(scaled, pose, 1) <= DUPLICATE_DISTANCE
+        for label in np.unique(y):
+            mine = y == label
+            ref = pose[mine] if mirror is None else np.concatenate([pose[mine], mirror[mine]])
+            typical = np.percentile(held_out[mine], NEGATIVE_MEMBER_PERCENTILE)
+            member |= mean_nearest_distance(scaled, ref, self.n_neighbors) <= typical
+        self.negatives_ = {"given": len(scaled), "kept": int((~member).sum())}
+        if member.all():
+            return
+        kept = scaled[~member]
+        self.negative_reference_ = (kept if mirrors is None
+                                    else np.concatenate([kept, mirrors[~member]]))
+        ratios = held_out / np.maximum(self._negative_distance(pose), 1e-12)
+        self.negative_ratio_ = max(float(np.percentile(ratios, self.percentile)),
+                                   MIN_NEGATIVE_RATIO)
+        # the training poses' own spread understates a class's (one camera, one person): a
+        # pose nearer to the classes than a typical negative is not unknown for its distance
+        floor = float(np.percentile(mean_nearest_distance(kept, self.reference_,
+                                                          self.n_neighbors),
+                                    NEGATIVE_FLOOR_PERCENTILE))
+        self.calibration_["threshold_in_class"] = self.threshold_
+        self.calibration_["threshold_floor"] = floor
+        self.threshold_ = max(self.threshold_, floor)
+        self.calibration_["accepted_with_negatives"] = float(np.mean(
+            (held_out <= self.threshold_) & (ratios <= self.negative_ratio_)))
+
+    def _scaled(self, X: np.ndarray) -> np.ndarray:
+        return _scaled(X, self.center_, self.scale_)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_cache", None)  # derived from reference_: rebuilt on first use, not saved
+        return state
+
+    def novelty(self, X) -> np.ndarray:
+        """Novelty of each embedding, ``(n,)``: higher is farther from the training poses."""
+        if not hasattr(self, "reference_"):  # cheaper than check_is_fitted per video frame
+            check_is_fitted(self)
+        X = np.asarray(X, dtype=np.float64)  # lighter than check_array: one pose per video frame
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has shape {X.shape}, but the novelty scorer was fitted on "
+                             f"{self.n_features_in_} features")
+        return mean_nearest_distance(self._scaled(X), self.reference_, self.n_neighbors,
+                                     self._reference_sq())
+
+    def _reference_sq(self) -> np.ndarray:
+        """``|r|^2`` of each reference pose, computed once per fit or load (not saved)."""
+        cache = self.__dict__.get("_cache")
+        if cache is None or cache[0] is not self.reference_:
+            ref = self.reference_
+            cache = (ref, np.einsum("ij,ij->i", ref, ref))
+            self.__dict__["_cache"] = cache
+        return cache[1]
+
+    def _negative_distance(self, scaled: np.ndarray) -> np.ndarray:
+        return mean_nearest_distance(scaled, self.negative_reference_, self.n_neighbors)
+
+    def thresholds(self, X, classes=None, novelty=None) -> np.ndarray:
+        """The novelty threshold each embedding is held to, ``(n,)``: :attr:`threshold_`, or
+        lower near the negatives (``negative_ratio_`` times the distance to them), or lower
+        than the pose's own ``novelty`` when it is farther from its predicted class
+        (``classes``, one label per pose) than :attr:`class_thresholds_` allow."""
+        X = np.asarray(X, dtype=np.float64)
+        out = np.full(len(X), self.threshold_)
+        if getattr(self, "negative_reference_", None) is None:  # no negatives, or older file
+            return out
+        scaled = self._scaled(X)
+        out = np.minimum(out, self.negative_ratio_ * self._negative_distance(scaled))
+        if classes is not None and getattr(self, "class_thresholds_", None) is not None:
+            if novelty is None:
+                novelty = self.novelty(X)
+            far = self.class_distance(scaled, classes) > self.class_thresholds_[
+                np.searchsorted(self.classes_, np.asarray(classes))]
+            out[far] = np.minimum(out[far], 0.5 * novelty[far])  # below its own novelty
+        return out
+
+    def class_distance(self, scaled: np.ndarray, classes) -> np.ndarray:
+        """Mean distance of scaled embeddings to the nearest poses of the given classes."""
+        classes = np.asarray(classes)
+        out = np.zeros(len(scaled))
+        for label in np.unique(classes):
+            mine = classes == label
+            ref = self.reference_[self.reference_labels_ == label]
+            out[mine] = mean_nearest_distance(scaled[mine], ref, CLASS_NEIGHBORS)
+        return out
+
+    def is_novel(self, X, classes=None) -> np.ndarray:
+        """True where the novelty is above the pose's threshold (:meth:`thresholds`)."""
+        novelty = self.novelty(X)
+        return novelty > self.thresholds(X, classes, novelty)
+
+
+class NoveltyEmbedder(BaseEstimator):
+    """The features novelty is measured on, derived from the classifier's embedding settings.
+
+    Image part: :class:`~poseclf.classify.embedding.PoseEmbedder` with the classifier's parameters
+    and limb directions added (``directions=True``; the classifier's own embedding is its first
+    columns). World part: the unit 3D directions of the same limbs from BlazePose's world
+    landmarks (:func:`~poseclf.classify.embedding.world_directions`), times ``world_weight``.
+
+    Parameters
+    ----------
+    embedder_params : dict, optional
+        Parameters of the classifier's :class:`~poseclf.classify.embedding.PoseEmbedder`.
+    world_weight : float, default=0.5
+        Weight of the world directions (unit vectors) relative to the image part.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from poseclf.classify.embedding import pose_matrix
+    >>> features = NoveltyEmbedder().fit()
+    >>> lm = np.random.default_rng(0).random((2, 33, 4))
+    >>> features.image_features(pose_matrix(lm)).shape, features.world_features(lm[..., :3]).shape
+    ((2, 111), (2, 42))
+    """
+
+    def __init__(self, embedder_params: dict | None = None,
+                 world_weight: float = WORLD_DIRECTION_WEIGHT):
+        self.embedder_params = embedder_params
+        self.world_weight = world_weight
+
+    def fit(self, X=None, y=None) -> NoveltyEmbedder:
+        """Build the image embedder (nothing is learned from data)."""
+        if not self.world_weight > 0:
+            raise ValueError(f"world_weight must be > 0, got {self.world_weight!r}")
+        params = {**(self.embedder_params or {}), "directions": True}
+        self.image_embedder_ = PoseEmbedder(**params).fit(np.zeros((1, 33, 4)))
+        self.n_image_features_ = int(self.image_embedder_.n_features_out_)
+        self.n_world_features_ = 3 * len(DIRECTION_PAIRS)
+        return self
+
+    def image_features(self, X) -> np.ndarray:
+        """Image part for a ``(n, 134)`` :func:`~poseclf.classify.embedding.pose_matrix`."""
+        return self.image_embedder_.transform(X)
+
+    def world_features(self, world) -> np.ndarray:
+        """World part for ``(n, 33, 3)`` world landmarks (NaN rows stay NaN)."""
+        return world_directions(world) * self.world_weight
+
+
+class VisibilityCheck:
+    """Which poses have too few of their key joints visible to be classified (``partial``).
+
+    Parameters
+    ----------
+    min_visibility : float, default=0.3
+        BlazePose visibility below which a landmark is not seen (rule ``"visible"`` only).
+    max_hidden_joints : int, default=1
+        Hidden joints of :data:`KEY_JOINTS` (0-6) tolerated; one more makes the pose partial.
+    frame_margin : float, default=0.0
+        A landmark up to this far outside the image (in image widths/heights) counts as inside.
+    rule : {"visible", "placed"}, default="visible"
+        ``"visible"``: a landmark is seen when inside the image and visible; ``"placed"``: when
+        inside the image, whatever its visibility (BlazePose places the far arm of a side view
+        well but gives it a low visibility; a joint out of the picture is not placed).
+        :func:`fit_visibility` (what training uses) chooses ``"placed"``; ``"visible"`` is the
+        rule of model files from before it.
+    required : list of str, optional
+        The joints of :data:`KEY_JOINTS` that count (None: all six); learned from the
+        training poses by :func:`fit_visibility`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lm = np.full((1, 33, 4), 0.5, np.float32); lm[..., 3] = 1.0
+    >>> check = VisibilityCheck()
+    >>> check.is_partial(lm).tolist()
+    [False]
+    >>> lm[0, 25:29, 1] = 1.3  # knees and ankles below the image
+    >>> check.hidden_joints(lm)[0], check.is_partial(lm).tolist()
+    (['knees', 'ankles'], [True])
+    """
+
+    def __init__(self, min_visibility: float = PARTIAL_MIN_VISIBILITY,
+                 max_hidden_joints: int = PARTIAL_MAX_HIDDEN_JOINTS,
+                 frame_margin: float = PARTIAL_FRAME_MARGIN, *, rule: str = "visible",
+                 required=None):
+        if not 0.0 <= min_visibility <= 1.0:
+            raise ValueError(f"min_visibility must be in [0, 1], got {min_visibility!r}")
+        if int(max_hidden_joints) != max_hidden_joints or not 0 <= max_hidden_joints <= 6:
+            raise ValueError(f"max_hidden_joints must be an integer in 0..6, got "
+                             f"{max_hidden_joints!r}")
+        if not frame_margin >= 0:
+            raise ValueError(f"frame_margin must be >= 0, got {frame_margin!r}")
+        if rule not in VISIBILITY_RULES:
+            raise ValueError(f"rule must be one of {', '.join(VISIBILITY_RULES)}, got {rule!r}")
+        names = list(KEY_JOINTS)
+        if required is not None:
+            required = [str(j) for j in required]
+            unknown = sorted(set(required) - set(names))
+            if unknown:
+                raise ValueError(f"required joints must be among {', '.join(names)}, got "
+                                 f"{', '.join(unknown)}")
+        self.min_visibility = float(min_visibility)
+        self.max_hidden_joints = int(max_hidden_joints)
+        self.frame_margin = float(frame_margin)
+        self.rule = rule
+        self.required = required
+        self._counted = np.array([required is None or n in required for n in names])
+
+    def get_params(self) -> dict:
+        """The settings as a plain dict (saved in model files)."""
+        return {"min_visibility": self.min_visibility,
+                "max_hidden_joints": self.max_hidden_joints,
+                "frame_margin": self.frame_margin, "rule": self.rule,
+                "required": None if self.required is None else list(self.required)}
+
+    def hidden_mask(self, landmarks) -> np.ndarray:
+        """``(n, 6)`` bool: counted joint (in :data:`KEY_JOINTS` order) seen on neither side."""
+        lm = np.asarray(landmarks, dtype=np.float32)
+        if lm.ndim == 2:
+            lm = lm[None]
+        if lm.ndim != 3 or lm.shape[1:] != (33, 4):
+            raise ValueError(f"landmarks must have shape (n, 33, 4), got {np.shape(landmarks)}")
+        pts = lm[:, _KEY_JOINT_INDEX]  # (n, 6, 2, 4)
+        lo, hi = -self.frame_margin, 1.0 + self.frame_margin
+        inside = np.all((pts[..., :2] >= lo) & (pts[..., :2] <= hi), axis=-1)
+        seen = inside if self.rule == "placed" else (pts[..., 3] >= self.min_visibility) & inside
+        return ~seen.any(axis=-1) & self._counted
+
+    def hidden_joints(self, landmarks) -> list[list[str]]:
+        """Names of the hidden joints of each pose."""
+        names = list(KEY_JOINTS)
+        return [[names[j] for j in np.flatnonzero(row)] for row in self.hidden_mask(landmarks)]
+
+    def is_partial(self, landmarks) -> np.ndarray:
+        """``(n,)`` bool: more than ``max_hidden_joints`` joints hidden."""
+        return self.hidden_mask(landmarks).sum(axis=1) > self.max_hidden_joints
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"VisibilityCheck({params})"
+
+
+def fit_visibility(landmarks, labels, params: dict | None = None, *,
+                   cv: int = DEFAULT_CALIBRATION_CV,
+                   random_state: int = CALIBRATION_RANDOM_STATE) -> VisibilityCheck:
+    """The ``partial`` rule learned from training poses ``(n, 33, 4)`` and their labels.
+
+    Rule ``"placed"`` (see :class:`VisibilityCheck`); the joints that count are those inside
+    the picture in at least :data:`REQUIRED_SHARE` of the poses of every class (a model of
+    people at a desk, whose legs are out of the picture, does not need the legs). The number of
+    hidden joints tolerated is calibrated by stratified K-fold cross-validation like the
+    novelty threshold: the joints learned on the other folds, the largest count of hidden
+    joints among the held-out poses once the top (100 - ``percentile``) % are set aside, and
+    never fewer than ``max_hidden_joints`` of ``params``.
+    """
+    params = {"rule": "placed", **(params or {})}
+    labels = np.asarray(labels)
+    landmarks = np.asarray(landmarks, dtype=np.float32)
+    percentile = float(params.pop("percentile", DEFAULT_PERCENTILE))
+    base = VisibilityCheck(**params)
+    _, counts = np.unique(labels, return_counts=True)
+    folds = min(int(cv), int(counts.min()))
+    held = np.zeros(len(labels), dtype=int)
+    if folds >= 2:
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=random_state)
+        for train, test in splitter.split(landmarks, labels):
+            check = _with_required(base, landmarks[train], labels[train])
+            held[test] = check.hidden_mask(landmarks[test]).sum(axis=1)
+    tolerated = max(base.max_hidden_joints, int(np.ceil(np.percentile(held, percentile))))
+    return _with_required(base, landmarks, labels, max_hidden_joints=min(tolerated, 6))
+
+
+def _with_required(base: VisibilityCheck, landmarks, labels, **changes) -> VisibilityCheck:
+    """``base`` with the joints inside the picture in REQUIRED_SHARE of every class's poses."""
+    inside = VisibilityCheck(**{**base.get_params(), "required": None}).hidden_mask(landmarks)
+    share = np.min([1.0 - inside[labels == c].mean(axis=0) for c in np.unique(labels)], axis=0)
+    required = [name for name, s in zip(KEY_JOINTS, share, strict=True) if s >= REQUIRED_SHARE]
+    return VisibilityCheck(**{**base.get_params(), "required": required, **changes})

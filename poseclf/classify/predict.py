@@ -1,0 +1,113 @@
+"""Classify the pose in image files with a trained model (library side of ``poseclf predict``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import ImageReadError
+from ..pictures.detect import save_png
+from ..pictures.draw import LabelAnnotator, Overlay, SkeletonAnnotator, annotate_all
+from ..pose.extraction import PoseExtractor
+from ..pose.images import collect_images, output_paths, read_image
+from ..pose.landmarks import NO_PERSON, Pose
+from .model import PoseModel
+from .novelty import REJECTION_LABELS
+
+DRAWING_ENDING = "_pred.png"  # <stem>_pred.png: the drawing of an image in draw_dir
+
+
+@dataclass
+class ImagePrediction:
+    """The answer for one image file: a label and class probabilities, or why there is none."""
+
+    path: Path
+    label: str | None  # a class, NO_PERSON, "unknown", "partial", or None (unreadable file)
+    probabilities: dict[str, float] | None = None
+    pose: Pose | None = None
+    error: str | None = None
+    novelty: float | None = None  # novelty score of the pose (see poseclf.classify.novelty)
+
+    @property
+    def rejected(self) -> bool:
+        """True when the model answered "unknown" or "partial"."""
+        return self.label in REJECTION_LABELS
+
+    @property
+    def ok(self) -> bool:
+        """True when the file could be read (whether or not a person was found)."""
+        return self.error is None
+
+    @property
+    def confidence(self) -> float | None:
+        """Probability of the predicted class, or None."""
+        return None if not self.probabilities else max(self.probabilities.values())
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict: file, label, probabilities, novelty, rejected, error."""
+        novelty = None if self.novelty is None or np.isnan(self.novelty) else self.novelty
+        return {"file": str(self.path), "label": self.label,
+                "probabilities": self.probabilities, "novelty": novelty,
+                "rejected": self.rejected, "error": self.error}
+
+
+def predict_images(
+    model: PoseModel,
+    paths: Iterable[str | os.PathLike],
+    extractor: PoseExtractor,
+    *,
+    draw_dir: str | os.PathLike | None = None,
+    reject: bool = True,
+) -> Iterator[ImagePrediction]:
+    """One prediction per image (directories are expanded); unreadable files give an error.
+
+    With ``reject`` a pose unlike the training poses is labelled ``"unknown"`` and one whose key
+    joints are hidden ``"partial"`` (the probabilities are given either way).
+
+    With ``draw_dir``, each readable image is written there as ``<stem>_pred.png`` with the
+    skeleton and the label drawn; images that share a stem get distinct names (see
+    :func:`poseclf.pose.images.output_paths`), images inside ``draw_dir`` are not predicted, and
+    :class:`~poseclf.errors.InputError` is raised before any image is read when a drawing
+    would replace one of the images.
+    """
+    images = collect_images(paths, skip=[draw_dir] if draw_dir is not None else ())
+    drawings = (output_paths(images, draw_dir, DRAWING_ENDING, option="--draw")
+                if draw_dir is not None else [None] * len(images))
+    for path, drawing in zip(images, drawings, strict=True):
+        try:
+            image = read_image(path)
+        except ImageReadError as err:
+            yield ImagePrediction(path, None, error=str(err))
+            continue
+        pose = extractor(image)
+        if pose is None:
+            result = ImagePrediction(path, NO_PERSON)
+        else:
+            scored = model.score_pose(pose, reject=reject)
+            probabilities = {c: float(p)
+                             for c, p in zip(model.classes_, scored.proba[0], strict=True)}
+            result = ImagePrediction(path, str(scored.labels[0]), probabilities, pose,
+                                     novelty=float(scored.novelty[0]))
+        if drawing is not None:
+            save_png(drawing, draw_prediction(image, result, model.classes_))
+        yield result
+
+
+def draw_prediction(image_rgb: np.ndarray, result: ImagePrediction,
+                    classes: list[str]) -> np.ndarray:
+    """A BGR copy of the image with the skeleton, the label and the class bars drawn.
+
+    A rejected pose shows its best probability but no bars.
+    """
+    bars = None
+    if result.probabilities and not result.rejected:
+        bars = [result.probabilities[c] for c in classes]
+    overlay = Overlay(pose=result.pose, label=result.label or "?",
+                      confidence=result.confidence, bars=bars, classes=classes)
+    frame = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
+    return annotate_all(frame, overlay, (SkeletonAnnotator(), LabelAnnotator()))
