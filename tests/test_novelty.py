@@ -16,14 +16,12 @@ from poseclf.classify.embedding import (
 )
 from poseclf.classify.model import PoseModel
 from poseclf.classify.novelty import (
-    KEY_JOINTS,
     PARTIAL_LABEL,
     UNKNOWN_LABEL,
     NoveltyScorer,
-    VisibilityCheck,
-    fit_visibility,
 )
 from poseclf.classify.pose_classifier import PoseClassifier
+from poseclf.classify.visibility import KEY_JOINTS, VisibilityCheck, fit_visibility
 from poseclf.pose.landmarks import Pose
 from poseclf.video.run import _classify
 

@@ -29,8 +29,9 @@ from ..pose.table import SCHEMA_VERSION
 from .embedding import pose_matrix
 from .model_file import check_predicts
 from .model_io import TRUSTED_TYPES, read_model, write_model
-from .novelty import PARTIAL_LABEL, UNKNOWN_LABEL, NoveltyScorer, VisibilityCheck
+from .novelty import PARTIAL_LABEL, UNKNOWN_LABEL, NoveltyScorer
 from .pose_classifier import PoseClassifier, Predictions, plain_params, pose_rows
+from .visibility import VisibilityCheck
 
 if TYPE_CHECKING:
     from .negatives import Negatives
@@ -198,7 +199,7 @@ class PoseModel:
         ``mirror`` adds the left-right mirrored poses to the training set.
         ``novelty_params`` (:class:`~poseclf.classify.novelty.NoveltyScorer`: ``n_neighbors``,
         ``percentile``, ``cv``) and ``visibility_params``
-        (:class:`~poseclf.classify.novelty.VisibilityCheck`) set the open-set rejection; its
+        (:class:`~poseclf.classify.visibility.VisibilityCheck`) set the open-set rejection; its
         threshold is always calibrated by cross-validation on the training set (mirror images
         included in the reference poses whatever ``mirror`` is: a mirrored pose is never novel).
         ``world_landmarks`` ``(n, 33, 3)`` (BlazePose world landmarks, e.g.

@@ -42,8 +42,9 @@ from .model_file import (
     inspect_skops,
     sniff,
 )
-from .novelty import NoveltyEmbedder, VisibilityCheck
+from .novelty import NoveltyEmbedder
 from .pose_classifier import PoseClassifier
+from .visibility import VisibilityCheck
 
 log = logging.getLogger(__name__)
 

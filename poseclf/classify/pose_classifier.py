@@ -38,9 +38,8 @@ from .novelty import (
     UNKNOWN_LABEL,
     NoveltyEmbedder,
     NoveltyScorer,
-    VisibilityCheck,
-    fit_visibility,
 )
+from .visibility import VisibilityCheck, fit_visibility
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +122,7 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         :class:`~poseclf.classify.novelty.NoveltyScorer` options (``n_neighbors``,
         ``percentile``, ``cv``).
     visibility_params : dict, optional
-        :class:`~poseclf.classify.novelty.VisibilityCheck` options (the ``partial`` rule).
+        :class:`~poseclf.classify.visibility.VisibilityCheck` options (the ``partial`` rule).
     rejection : bool, default=True
         Fit the novelty scorers (``False``: plain classifier, e.g. inside cross-validation).
 

@@ -16,6 +16,8 @@ from ..classify.model_file import MODEL_SUFFIX
 from ..classify.negatives import Negatives, everyday_negatives, negatives_from_tables
 from ..classify.novelty import (
     DEFAULT_PERCENTILE,
+)
+from ..classify.visibility import (
     KEY_JOINTS,
     PARTIAL_MAX_HIDDEN_JOINTS,
     PARTIAL_MIN_VISIBILITY,

@@ -144,11 +144,9 @@ def _train(classifier: str) -> PoseModel:
     """A model trained as ``poseclf train TABLE --exclude datasets/exclusions.csv
     --classifier CLASSIFIER`` trains it (every other option at its default)."""
     from poseclf.classify.model import PoseModel, check_training_labels
-    from poseclf.classify.novelty import (
-        DEFAULT_PERCENTILE,
-        PARTIAL_MAX_HIDDEN_JOINTS,
-        PARTIAL_MIN_VISIBILITY,
-    )
+    from poseclf.classify.negatives import everyday_negatives
+    from poseclf.classify.novelty import DEFAULT_PERCENTILE
+    from poseclf.classify.visibility import PARTIAL_MAX_HIDDEN_JOINTS, PARTIAL_MIN_VISIBILITY
     from poseclf.cli.train import DEFAULT_CV
     from poseclf.pose.poses import training_arrays, training_world_landmarks
     from poseclf.tables.exclusions import load_training_tables
@@ -160,8 +158,8 @@ def _train(classifier: str) -> PoseModel:
     return PoseModel.train(
         landmarks, sizes, labels, classifier, cv=DEFAULT_CV, mirror=True,
         classifier_params=None, novelty_params={"percentile": DEFAULT_PERCENTILE},
-        world_landmarks=training_world_landmarks(table),
-        visibility_params={"min_visibility": PARTIAL_MIN_VISIBILITY,
+        world_landmarks=training_world_landmarks(table), negatives=everyday_negatives(),
+        visibility_params={"rule": "placed", "min_visibility": PARTIAL_MIN_VISIBILITY,
                            "max_hidden_joints": PARTIAL_MAX_HIDDEN_JOINTS})
 
 
