@@ -1,15 +1,17 @@
-"""Labelled video: the frame loop from a camera, file or stream to an annotated video and timeline.
+"""Labelled video: from a camera, file or stream to an annotated video and timeline.
 
 Sources (webcam, file, stream; bounded waits) are in :mod:`poseclf.pose.video_sources`; the outputs
 (mp4, timeline, their staging under temporary names, the window) in
-:mod:`poseclf.video.outputs`.
+:mod:`poseclf.video.outputs`; the frame loop that feeds them in :mod:`poseclf.video.loop`; what it
+gives (:class:`FrameResult`, :class:`VideoReport`) in :mod:`poseclf.video.results`.
 
-:func:`run_video` is the one frame loop of poseclf: BlazePose in video (tracking) mode, the model's
-class probabilities, :class:`~poseclf.video.smoothing.LabelSmoother`,
-:class:`~poseclf.video.counting.RepetitionCounter`, the overlays of :mod:`poseclf.pictures.draw`,
-the sinks, and an optional window. Ctrl-C, SIGTERM, the end of a file or a camera that disappears
-all end the loop cleanly: every frame processed so far is in the video and the timeline, and both
-files are closed properly (playable, complete rows).
+:func:`label_frames` labels frames one by one: BlazePose in video (tracking) mode, the model's
+class probabilities, :class:`~poseclf.video.smoothing.LabelSmoother` and
+:class:`~poseclf.video.counting.RepetitionCounter`. :func:`run_video` is the one frame loop of
+poseclf: it opens the source and the sinks, and sends what ``label_frames`` gives to them (the
+overlays of :mod:`poseclf.pictures.draw`, the files, an optional window). Ctrl-C, SIGTERM, the
+end of a file or a camera that disappears all end the loop cleanly: every frame processed so far
+is in the video and the timeline, and both files are closed properly (playable, complete rows).
 
 Nothing is lost on a bad input: every setting, both outputs (known extension, writable folder,
 neither the source nor each other) and the source's first frame are checked before BlazePose
@@ -21,24 +23,16 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import logging
 import os
-import queue
-import signal
-import threading
-import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-from tqdm.auto import tqdm
 
-from ..errors import Terminated
-from ..pictures.draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator, annotate_all
-from ..pose.landmarks import NO_PERSON, Pose
+from ..pose.landmarks import NO_PERSON
 from ..pose.video_sources import (
     DEFAULT_TIMEOUT_S,
     VideoError,
@@ -49,14 +43,23 @@ from ..pose.video_sources import (
     parse_source,
 )
 from .counting import RepetitionCounter
+from .loop import Sinks, StopFlag, Stops, run_frames
 from .outputs import (
-    TIMELINE_DECIMALS,
     WINDOW_TITLE,
     StagedOutputs,
     TimelineWriter,
     VideoSink,
     check_outputs,
     open_window,
+)
+from .results import (
+    STOP_END,
+    STOP_INTERRUPTED,
+    STOP_MAX_FRAMES,
+    STOP_QUIT,
+    STOP_TERMINATED,
+    FrameResult,
+    VideoReport,
 )
 from .smoothing import (
     DEFAULT_ALPHA,
@@ -65,7 +68,6 @@ from .smoothing import (
     DEFAULT_MIN_FRAMES,
     DEFAULT_WINDOW_VIDEO,
     LabelSmoother,
-    SmoothedResult,
     frames_or_seconds,
     seconds_to_frames,
 )
@@ -73,77 +75,20 @@ from .smoothing import (
 if TYPE_CHECKING:
     from ..pose.extraction import ExtractOptions
 
-logger = logging.getLogger(__name__)
+#: The public names; the stop reasons, FrameResult and VideoReport live in results.py.
+__all__ = [
+    "STOP_END", "STOP_INTERRUPTED", "STOP_MAX_FRAMES", "STOP_QUIT", "STOP_TERMINATED",
+    "FrameResult", "Smoothing", "VideoReport", "label_frames", "load_model", "make_counter",
+    "make_smoother_and_counter", "run_video",
+]
 
 COUNTER_MAX_MISSING_S = 0.5  # s without a pose the repetition counter bridges
 COUNTER_MIN_OUT_S = 0.2  # s out of the counted class before an entry counts (see counting.py)
-FPS_AVERAGE = 0.9  # weight of the previous value in the displayed processing rate (EMA)
-QUIT_KEYS = (ord("q"), ord("Q"), 27)  # q or Esc closes the window
-OUTPUT_QUEUE_FRAMES = 8  # frames waiting for the drawing/writing thread (~0.3 s at 30 fps)
 
-#: Why the loop ended (:attr:`VideoReport.stop_reason`).
-STOP_END = "end"  # the file ended, or the camera/stream gave no more frames
-STOP_MAX_FRAMES = "max_frames"
-STOP_INTERRUPTED = "interrupted"  # Ctrl-C / SIGINT
-STOP_TERMINATED = "terminated"  # SIGTERM / SIGHUP
-STOP_QUIT = "quit"  # q/Esc or the window was closed
+_StopFlag = StopFlag  # its name here before the loop moved to loop.py
 
 
-# -- the loop --------------------------------------------------------------------------------
-@dataclass
-class VideoReport:
-    """What a :func:`run_video` run did.
-
-    Attributes
-    ----------
-    info : VideoInfo
-    frames : int
-        Frames processed (= rows in the timeline = frames in the output video).
-    detected_frames : int
-        Frames with a classified pose (neither absent nor rejected).
-    pose_frames : int
-        Frames where BlazePose found a person.
-    rejected_frames : int
-        Frames with a person that the model answered ``unknown`` or ``partial``.
-    repetitions : int or None
-        Repetitions counted (None without ``count``).
-    label_switches, raw_label_switches : int
-        Changes of the shown (smoothed) and of the per-frame label, absent labels included.
-    elapsed_s : float
-        Wall time of the loop.
-    stop_reason : {"end", "max_frames", "interrupted", "terminated", "quit"}
-    output, timeline : Path or None
-        The files written (None when not asked for, or when no frame was processed: an
-        existing file is then left as it was).
-    classes : list of str
-    """
-
-    info: VideoInfo
-    classes: list[str]
-    frames: int = 0
-    detected_frames: int = 0
-    pose_frames: int = 0
-    rejected_frames: int = 0
-    repetitions: int | None = None
-    label_switches: int = 0
-    raw_label_switches: int = 0
-    elapsed_s: float = 0.0
-    stop_reason: str = STOP_END
-    output: Path | None = None
-    timeline: Path | None = None
-    count_class: str | None = None
-
-    @property
-    def fps(self) -> float:
-        """Frames processed per second of wall time."""
-        return self.frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    @property
-    def interrupted(self) -> bool:
-        """Stopped by Ctrl-C, SIGTERM or SIGHUP."""
-        return self.stop_reason in (STOP_INTERRUPTED, STOP_TERMINATED)
-
-
+# -- labelling -------------------------------------------------------------------------------
 def load_model(model):
     """A :class:`~poseclf.classify.model.PoseModel` from itself or from a model file path.
 
@@ -154,89 +99,6 @@ def load_model(model):
     if isinstance(model, (str, os.PathLike)):
         return PoseModel.load(model)
     return model
-
-
-class _StopFlag:
-    """Turns the first SIGINT, SIGTERM or SIGHUP into a request to stop after the current frame.
-
-    Installed in the main thread only. A second signal raises at once (KeyboardInterrupt for
-    Ctrl-C, :class:`~poseclf.errors.Terminated` for the others) so a stuck loop can still be
-    stopped, except once :attr:`closing` is set: the files being closed and renamed are never cut
-    short. The previous handlers come back on exit.
-    """
-
-    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
-                    if hasattr(signal, name))
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.signum: int | None = None
-        self.closing = False
-        self._previous: dict = {}
-
-    @property
-    def stop_reason(self) -> str:
-        return STOP_INTERRUPTED if self.signum == signal.SIGINT else STOP_TERMINATED
-
-    def _handler(self, signum, frame) -> None:
-        if self.requested and not self.closing:
-            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
-        if not self.requested:
-            self.requested, self.signum = True, signum
-
-    def __enter__(self) -> _StopFlag:
-        if threading.current_thread() is threading.main_thread():
-            for signum in self.SIGNALS:
-                self._previous[signum] = signal.signal(signum, self._handler)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
-        self._previous.clear()
-
-
-@dataclass(frozen=True)
-class FrameResult:
-    """One labelled frame: what :func:`label_frames` yields.
-
-    ``probabilities`` are the model's raw class probabilities (None when there is nothing to
-    classify: nobody found, or the pose rejected), ``reason`` why they are missing
-    (``no_person``, ``unknown``, ``partial``), ``smoothed`` the smoother's result (label,
-    confidence, smoothed probabilities) and ``repetitions`` the count so far (None without a
-    counter) of ``count_class``. ``rate`` is the processing rate (frames per second) that
-    :func:`run_video` shows; :func:`label_frames` leaves it None.
-
-    It is what the annotators of :mod:`poseclf.pictures.draw` draw (an
-    :class:`~poseclf.pictures.draw.Annotation`): the smoothed label, its confidence when it is a
-    class, and one bar per class of ``classes``.
-    """
-
-    index: int
-    frame: np.ndarray
-    pose: Pose | None
-    probabilities: np.ndarray | None
-    reason: str
-    smoothed: SmoothedResult
-    repetitions: int | None
-    classes: tuple[str, ...] = ()
-    count_class: str | None = None
-    rate: float | None = None
-
-    @property
-    def label(self) -> str:
-        """The shown (smoothed) label: a class or the absent reason."""
-        return self.smoothed.label
-
-    @property
-    def confidence(self) -> float | None:
-        """The smoothed probability of the shown label; None when it is not a class."""
-        return self.smoothed.confidence if self.smoothed.label in self.classes else None
-
-    @property
-    def bars(self) -> np.ndarray:
-        """The smoothed probability of each class (drawn as bars)."""
-        return self.smoothed.probabilities
 
 
 def label_frames(frames: Iterable[np.ndarray], extractor, model, smoother: LabelSmoother,
@@ -277,6 +139,7 @@ def _classify(model, pose, reject: bool = True) -> tuple[np.ndarray | None, str]
     return np.asarray(proba, dtype=float), NO_PERSON
 
 
+# -- the run ---------------------------------------------------------------------------------
 def run_video(
     source: str | int | os.PathLike,
     model,
@@ -365,17 +228,17 @@ def run_video(
             counter.index_in(classes)  # a class the model lacks: the error lists its classes
         report = VideoReport(info=info, classes=classes, count_class=count,
                              repetitions=0 if counter else None)
-        with _StopFlag() as stop, StagedOutputs(output, timeline) as staged:
+        with StopFlag() as signals, StagedOutputs(output, timeline) as staged:
             with (
-                VideoSink(staged[output], info) if output else _Null() as sink,
+                VideoSink(staged[output], info) if output else _Null() as video,
                 TimelineWriter(staged[timeline], classes) if timeline else _Null() as rows,
             ):
-                window_open = show = bool(show) and open_window()
+                window_open = bool(show) and open_window()
+                sinks = Sinks(video, rows, window=window_open, progress=progress)
                 with (extract or ExtractOptions()).extractor(static_image_mode=False) as extractor:
-                    _loop(capture, first, info, model, extractor, smoother, counter,
-                          sink, rows, stop, report, show=show,
-                          draw=bool(output) or show, max_frames=max_frames, progress=progress,
-                          reject=reject)
+                    results = label_frames(itertools.chain([first], iter_frames(capture)),
+                                           extractor, model, smoother, counter, reject=reject)
+                    run_frames(results, info, sinks, Stops(signals, max_frames), report)
             # closed: the mp4 has its index, the timeline every row
             if report.frames > 0:
                 staged.publish()
@@ -446,132 +309,3 @@ class _Null:
 
     def __exit__(self, *exc) -> None:
         return None
-
-
-class _Output:
-    """Draws and writes frames in a worker thread, in frame order.
-
-    OpenCV drawing and video encoding release the GIL, so this overlaps with BlazePose on the
-    next frame (on a 2-core laptop it hides about 7 ms per 1280x720 frame). At most
-    :data:`OUTPUT_QUEUE_FRAMES` frames wait; :meth:`close` writes them all, so a stopped run
-    still has every processed frame in its files. An error in the worker (disk full, ...)
-    is raised in the caller at the next frame or at :meth:`close`.
-    """
-
-    def __init__(self, sink: VideoSink | None, rows: TimelineWriter | None, draw) -> None:
-        self.sink, self.rows, self.draw = sink, rows, draw
-        self._queue: queue.Queue = queue.Queue(maxsize=OUTPUT_QUEUE_FRAMES)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="poseclf-video-output",
-                                         daemon=True)
-        self._thread.start()
-
-    def put(self, frame: np.ndarray, result: FrameResult | None, row: list | None) -> None:
-        """Queue ``frame``, drawn with ``result`` unless None, and its timeline ``row``."""
-        if self._error is not None:
-            raise self._error
-        self._queue.put((frame, result, row))
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._error is not None:
-                continue  # keep draining so that put() never blocks
-            frame, result, row = item
-            try:
-                if result is not None:
-                    self.draw(frame, result)
-                if self.sink is not None:
-                    self.sink.write(frame)
-                if self.rows is not None and row is not None:
-                    self.rows.write(row)
-            except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
-                self._error = err
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-
-def _loop(capture, first, info, model, extractor, smoother, counter, sink, rows,
-          stop, report: VideoReport, *, show: bool, draw: bool, max_frames, progress: bool,
-          reject: bool = True) -> None:
-    annotators = (SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator())
-
-    def annotate(frame: np.ndarray, result: FrameResult) -> np.ndarray:
-        return annotate_all(frame, result, annotators)
-
-    total = info.total_frames
-    if max_frames is not None:
-        total = max_frames if total is None else min(total, max_frames)
-    bar = tqdm(total=total, unit="frame", desc=Path(info.source).name or info.source,
-               disable=not progress, leave=False)
-    output = _Output(sink, rows, annotate) if sink is not None or rows is not None else None
-    start = time.perf_counter()
-    last_tick, rate = start, None
-    previous_raw = None
-    report.stop_reason = STOP_END
-    results = label_frames(itertools.chain([first], iter_frames(capture)), extractor, model,
-                           smoother, counter, reject=reject)
-    try:
-        while True:
-            if stop.requested:  # checked before reading: a live read can take a while
-                report.stop_reason = stop.stop_reason
-                break
-            labelled = next(results, None)
-            if labelled is None:
-                break
-            index, frame, pose, proba = (labelled.index, labelled.frame, labelled.pose,
-                                         labelled.probabilities)
-            result, repetitions = labelled.smoothed, labelled.repetitions
-            now = time.perf_counter()
-            step = now - last_tick
-            last_tick = now
-            if step > 0:
-                rate = 1.0 / step if rate is None else FPS_AVERAGE * rate + (1 - FPS_AVERAGE) / step
-            labelled = replace(labelled, rate=rate)
-            if show:  # the window shows the frame now: draw here, not in the worker
-                annotate(frame, labelled)
-            if output is not None:
-                row = None
-                if rows is not None:
-                    time_s = (now - start) if info.live else index / info.fps
-                    row = [index, round(time_s, TIMELINE_DECIMALS), int(result.detected),
-                           result.raw_label, result.label,
-                           round(result.confidence, TIMELINE_DECIMALS),
-                           "" if repetitions is None else repetitions,
-                           *np.round(result.probabilities, TIMELINE_DECIMALS).tolist()]
-                output.put(frame, labelled if draw and not show else None, row)
-            report.frames += 1
-            report.detected_frames += result.detected
-            report.pose_frames += pose is not None
-            report.rejected_frames += pose is not None and proba is None
-            report.raw_label_switches += previous_raw not in (None, result.raw_label)
-            previous_raw = result.raw_label
-            report.label_switches = smoother.n_switches
-            report.repetitions = repetitions
-            bar.update(1)
-            if show:
-                cv2.imshow(WINDOW_TITLE, frame)
-                key = cv2.waitKey(1) & 0xFF
-                if key in QUIT_KEYS or cv2.getWindowProperty(WINDOW_TITLE,
-                                                             cv2.WND_PROP_VISIBLE) < 1:
-                    report.stop_reason = STOP_QUIT
-                    break
-            if max_frames is not None and report.frames >= max_frames:
-                report.stop_reason = STOP_MAX_FRAMES
-                break
-    except KeyboardInterrupt as err:  # a second signal, or one outside the main thread
-        report.stop_reason = STOP_TERMINATED if isinstance(err, Terminated) else STOP_INTERRUPTED
-    finally:
-        stop.closing = True  # from here on a signal only asks to stop: the files get finished
-        try:
-            if output is not None:
-                output.close()  # every queued frame reaches the files before they close
-        finally:
-            bar.close()
-            report.elapsed_s = time.perf_counter() - start
-    if report.stop_reason == STOP_END and total is not None and report.frames < total:
-        logger.warning("%s: the source ended after %d of %d frames", info.source, report.frames,
-                       total)
