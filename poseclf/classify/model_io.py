@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import sys
+import types
 import zipfile
 from pathlib import Path
 
@@ -96,6 +97,9 @@ TRUSTED_TYPES: tuple[str, ...] = (
 #: ``poseclf.embedding.PoseEmbedder``), and where each is now that the modules sit in the stage
 #: packages. Reading maps the old names to the new ones (in a skops file's schema, in a pickle);
 #: files are written with the new names.
+#: Names a flat module held that now live in another module than the one it maps to:
+#: ``VisibilityCheck`` (pickled inside model files) moved from novelty to its own module.
+MOVED_NAMES: dict[str, dict] = {"poseclf.novelty": {"VisibilityCheck": VisibilityCheck}}
 MOVED_MODULES: dict[str, str] = {
     "poseclf.landmarks": "poseclf.pose.landmarks",
     "poseclf.images": "poseclf.pose.images",
@@ -292,7 +296,12 @@ def _moved_modules_importable():
     aliases = [old for old, new in MOVED_MODULES.items()
                if old not in sys.modules and new in sys.modules]
     for old in aliases:
-        sys.modules[old] = sys.modules[MOVED_MODULES[old]]
+        module = sys.modules[MOVED_MODULES[old]]
+        if old in MOVED_NAMES:  # the old module held names that now live elsewhere
+            module = types.ModuleType(old)
+            module.__dict__.update(sys.modules[MOVED_MODULES[old]].__dict__)
+            module.__dict__.update(MOVED_NAMES[old])
+        sys.modules[old] = module
     try:
         yield
     finally:
