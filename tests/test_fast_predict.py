@@ -25,6 +25,8 @@ from poseclf.pose.poses import training_arrays
 from poseclf.pose.table import load_table
 from poseclf.shipped import resolve_table
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # trains models: see conftest
+
 PROBA_ATOL = 1e-9  # lean vs scikit-learn probabilities (float64 rounding is ~1e-15)
 #: Single pose vs batch novelty: float32 |q|^2 + |r|^2 - 2 q.r (matrix-vector vs matrix-matrix
 #: product) loses digits for a pose next to a reference pose (sqrt of a rounding error); near
