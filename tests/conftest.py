@@ -49,3 +49,21 @@ def image_extractor():
 
     with PoseExtractor(static_image_mode=True) as extractor:
         yield extractor
+
+
+@pytest.fixture(scope="module")
+def one_blas_thread():
+    """BLAS and OpenMP on one thread for a whole module (``pytestmark = pytest.mark.usefixtures(
+    "one_blas_thread")``), its module fixtures included.
+
+    The test arrays are small, and on a busy 2-core machine OpenBLAS threads spin against each
+    other: the L-BFGS steps of every SVM's sigmoid calibration took 4 times longer with 2 threads
+    than with 1. Only for modules that compare results computed in the same run: float32
+    distances (novelty) differ in the 4th decimal between 1 and 2 OpenBLAS threads, so the
+    modules that compare with saved numbers (``test_same_outputs``, ``test_old_model_files``,
+    ``test_shipped_models``) keep the default threads, as the numbers were made.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield

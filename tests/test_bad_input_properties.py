@@ -9,6 +9,7 @@ file, never another exception.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 
 import pandas as pd
@@ -44,16 +45,22 @@ OPTIONS = {
 }
 
 
+@functools.cache
+def parser():
+    """One parser for every example: parsing leaves it as it was, and building one for each of
+    the 540 examples took longer than the parsing."""
+    return build_parser()
+
+
 @pytest.mark.parametrize("option", OPTIONS)
 @settings(max_examples=60, deadline=None)
 @given(text=OPTION_TEXT)
 def test_an_option_value_is_accepted_in_range_or_refused_in_one_line(option, text):
     before, in_range = OPTIONS[option]
-    parser = build_parser()
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         try:
-            args = parser.parse_args([*before, f"{option}={text}"])
+            args = parser().parse_args([*before, f"{option}={text}"])
         except SystemExit as stop:
             assert stop.code == 2
             lines = err.getvalue().strip().splitlines()
@@ -74,10 +81,28 @@ COLUMN = st.sampled_from(
     ["label", "detected", "width", "height", "path", "reason", *LANDMARK_COLUMNS[:8]])
 
 
+@pytest.mark.slow  # 80 tables read and checked, ~10-17 s; test_a_bad_cell_... is the quick one
 @settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=st.lists(st.tuples(st.integers(0, 11), COLUMN, CELL), min_size=1, max_size=4))
 def test_any_cell_gives_a_checked_table_or_a_table_error(base_rows, tmp_path, edits):
+    assert_checked_table_or_table_error(base_rows, tmp_path, edits)
+
+
+@pytest.mark.parametrize("edits", [
+    [(0, "label", "")],  # refused: a row without its class
+    [(3, "detected", "yes")],  # refused: not a boolean
+    [(5, "width", "1e400")],  # refused: an infinite size
+    [(2, LANDMARK_COLUMNS[0], "nan")],  # refused: a detected pose with a missing landmark
+    [(3, "detected", "False")],  # read: one pose fewer
+    [(0, "detected", "0"), (0, LANDMARK_COLUMNS[2], "")],  # read: an undetected row, emptied
+])
+def test_a_bad_cell_gives_a_checked_table_or_a_table_error(base_rows, tmp_path, edits):
+    """The property above on a few fixed edits, for the quick tier."""
+    assert_checked_table_or_table_error(base_rows, tmp_path, edits)
+
+
+def assert_checked_table_or_table_error(base_rows, tmp_path, edits) -> None:
     df = base_rows.copy()
     for row, column, value in edits:
         df.loc[row, column] = value

@@ -16,6 +16,8 @@ from poseclf.classify.classifiers import (
 )
 from poseclf.classify.lean_predict import pipeline_predict_proba
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # trains models: see conftest
+
 
 def blobs(n_per_class: int = 30, n_features: int = 12, seed: int = 0):
     rng = np.random.default_rng(seed)

@@ -1,8 +1,11 @@
 """`poseclf demo` runs offline on material that ships with the install."""
 
 import cv2
+import pytest
 
 from poseclf.cli import main
+
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # trains models: see conftest
 
 
 def test_demo_runs_the_whole_flow_and_says_where_the_pictures_are(tmp_path, capsys):

@@ -14,6 +14,8 @@ from poseclf.cli import main
 from poseclf.pose.poses import Poses
 from poseclf.pose.table import check_table, save_table
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # trains models: see conftest
+
 warnings.filterwarnings("ignore", category=FutureWarning)
 PHOTOS = {  # (dataset, class): first photos of the class, sorted by name
     ("pushups_visolus", "pushups_up"): 4,

@@ -144,6 +144,7 @@ def test_detected_rows_have_landmarks_and_image_sizes(one_worker_run):
     assert unreadable[list(LANDMARK_COLUMNS)].isna().all().all()
 
 
+@pytest.mark.slow  # a pool of 2 worker processes, each importing mediapipe: 10-20 s
 def test_two_workers_give_the_same_rows_as_one(photo_dir, one_worker_run, tmp_path):
     root, _ = photo_dir
     _, one = one_worker_run

@@ -16,6 +16,8 @@ from poseclf.pose.poses import Poses
 from poseclf.pose.table import check_table, save_table
 from poseclf.tables.exclusions import apply_exclusions, load_exclusions, load_training_tables
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # trains models: see conftest
+
 SHIPPED_LIST = Path(__file__).resolve().parents[1] / "datasets" / "exclusions.csv"
 
 

@@ -17,6 +17,8 @@ from poseclf.errors import ModelFileError
 from poseclf.pose.landmarks import Pose
 from poseclf.pose.table import SCHEMA_VERSION
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # trains models: see conftest
+
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 

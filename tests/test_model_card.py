@@ -10,6 +10,8 @@ from poseclf.pose.landmarks import Pose
 from poseclf.pose.poses import Poses
 from poseclf.pose.table import save_table
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # trains models: see conftest
+
 
 def _synthetic_table(path, labels, seed):
     """Two clearly different poses (arms down / arms up) with noise, one row per label."""
