@@ -29,6 +29,8 @@ from poseclf.pose.poses import training_arrays, training_world_landmarks
 from poseclf.pose.table import load_table
 from poseclf.shipped import resolve_table
 
+#: Largest difference of a float32 novelty distance from the float64 one, seen across CPUs.
+FLOAT32_DISTANCE_ERROR = 1e-3
 HERE = Path(__file__).resolve().parent / "old_model_files"
 OLD_FILE = HERE / "knn_flat_modules.skops"
 #: Where a model's classes were before the stage packages, and where they are now.
@@ -68,9 +70,12 @@ def assert_predicts_as_saved(model: PoseModel, pushups) -> None:
     scored = model.predict_with_scores(landmarks, sizes, world_landmarks=world)
     assert model.classes_ == [str(c) for c in expected["classes"]]
     np.testing.assert_array_equal(scored.labels.astype(str), expected["labels"])
-    for name in ("proba", "novelty", "threshold"):  # same arithmetic: equal up to the last bit
-        np.testing.assert_allclose(getattr(scored, name), expected[name], rtol=0, atol=1e-12,
-                                   err_msg=name)
+    np.testing.assert_allclose(scored.proba, expected["proba"], rtol=0, atol=1e-12)
+    # the expected distances were computed in float32, whose rounding depends on the CPU's BLAS
+    # kernel (~2e-4); poseclf computes them in float64 now
+    for name in ("novelty", "threshold"):
+        np.testing.assert_allclose(getattr(scored, name), expected[name], rtol=0,
+                                   atol=FLOAT32_DISTANCE_ERROR, err_msg=name)
 
 
 def test_the_mapping_names_every_flat_module_once_and_only_real_modules():

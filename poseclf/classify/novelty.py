@@ -92,7 +92,7 @@ CLASS_MARGIN = 1.2
 #: 0.3-1 apart; float32 rounding leaves copies up to ~1e-3 apart) is that pose again.
 DUPLICATE_DISTANCE = 0.01
 WORLD_DIRECTION_WEIGHT = 0.5  # world-landmark limb directions, relative to the image part
-_BLOCK_ELEMENTS = 1 << 20  # query x reference distances computed per block (4 MB float32)
+_BLOCK_ELEMENTS = 1 << 20  # query x reference distances computed per block (8 MB float64)
 
 def _scaled(X: np.ndarray, center: np.ndarray, scale: float) -> np.ndarray:
     return ((X - center) / scale).astype(np.float32)
@@ -102,17 +102,19 @@ def mean_nearest_distance(Q: np.ndarray, ref: np.ndarray, n_neighbors: int,
                           ref_sq: np.ndarray | None = None) -> np.ndarray:
     """Mean of the ``n_neighbors`` smallest RMS feature distances from each query to ``ref``.
 
-    Squared distances as ``|q|^2 + |r|^2 - 2 q.r`` in float32 (one matrix product); the
-    rounding error is far below the scale of a threshold (~1 in scaled units). ``ref_sq``:
-    the precomputed ``|r|^2``.
+    Squared distances as ``|q|^2 + |r|^2 - 2 q.r`` (one matrix product) in float64, whatever
+    the inputs' type: in float32 the cancellation leaves errors of ~1e-4 that differ with the
+    CPU's BLAS kernel, so a model's novelty would depend on the machine. ``ref_sq``: the
+    precomputed ``|r|^2`` of ``ref`` (then ``ref`` should be float64 already).
     """
     k = min(int(n_neighbors), len(ref))
+    ref = np.asarray(ref, dtype=np.float64)
     if ref_sq is None:
         ref_sq = np.einsum("ij,ij->i", ref, ref)
     out = np.empty(len(Q))
     block = max(1, _BLOCK_ELEMENTS // max(1, len(ref)))
     for start in range(0, len(Q), block):
-        q = Q[start:start + block]
+        q = np.asarray(Q[start:start + block], dtype=np.float64)
         sq = np.einsum("ij,ij->i", q, q)[:, None] + ref_sq[None] - 2.0 * (q @ ref.T)
         nearest = np.partition(sq, k - 1, axis=1)[:, :k] if k < len(ref) else sq
         out[start:start + block] = np.sqrt(np.maximum(nearest, 0.0) / Q.shape[1]).mean(axis=1)
@@ -333,17 +335,18 @@ class NoveltyScorer(BaseEstimator):
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has shape {X.shape}, but the novelty scorer was fitted on "
                              f"{self.n_features_in_} features")
-        return mean_nearest_distance(self._scaled(X), self.reference_, self.n_neighbors,
-                                     self._reference_sq())
+        ref, ref_sq = self._reference64()
+        return mean_nearest_distance(self._scaled(X), ref, self.n_neighbors, ref_sq)
 
-    def _reference_sq(self) -> np.ndarray:
-        """``|r|^2`` of each reference pose, computed once per fit or load (not saved)."""
+    def _reference64(self) -> tuple[np.ndarray, np.ndarray]:
+        """The reference poses in float64 and their ``|r|^2``, computed once per fit or load
+        (not saved: the file keeps the float32 poses)."""
         cache = self.__dict__.get("_cache")
         if cache is None or cache[0] is not self.reference_:
-            ref = self.reference_
-            cache = (ref, np.einsum("ij,ij->i", ref, ref))
+            ref = self.reference_.astype(np.float64)
+            cache = (self.reference_, ref, np.einsum("ij,ij->i", ref, ref))
             self.__dict__["_cache"] = cache
-        return cache[1]
+        return cache[1], cache[2]
 
     def _negative_distance(self, scaled: np.ndarray) -> np.ndarray:
         return mean_nearest_distance(scaled, self.negative_reference_, self.n_neighbors)
