@@ -21,7 +21,9 @@ import pandas as pd
 from poseclf.classify.classifiers import CLASSIFIERS
 from poseclf.classify.embedding import mirror_landmarks
 from poseclf.classify.model import PoseModel, cross_validate_model, evaluation_report
-from poseclf.pose.images import ImageReadError, is_image_path, read_image
+from poseclf.errors import ImageReadError
+from poseclf.pose.image_paths import is_image_path
+from poseclf.pose.images import read_image
 from poseclf.pose.landmarks import NO_PERSON
 from poseclf.pose.poses import Poses, training_arrays
 from poseclf.pose.table import check_table, load_table, save_table

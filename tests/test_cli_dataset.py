@@ -163,7 +163,7 @@ def test_extract_video_segments_labels_frames(sit_video, tmp_path):
     loaded = load_table(table)  # the schema every job reads
 
     from poseclf.pictures.sheets import MISSING, THUMB_SIZE, stats_sheet
-    from poseclf.pose.video_sources import load_row_image
+    from poseclf.pose.row_pictures import load_row_image
 
     frame = load_row_image(sit_video.parent, loaded["path"].iloc[0])
     assert frame.shape == (240, 320, 3)

@@ -17,15 +17,9 @@ from PIL import Image
 
 from poseclf.errors import ImageReadError, InputError, PoseclfError
 from poseclf.pose import images
-from poseclf.pose.images import (
-    MAX_FILE_BYTES,
-    MAX_PIXELS,
-    is_image_path,
-    output_paths,
-    read_header,
-    read_image,
-    unique_names,
-)
+from poseclf.pose.image_headers import read_header
+from poseclf.pose.image_paths import is_image_path, output_paths, unique_names
+from poseclf.pose.images import MAX_FILE_BYTES, MAX_PIXELS, read_image
 
 
 @pytest.fixture()

@@ -31,7 +31,8 @@ from crafted_models import (
 from poseclf import __version__
 from poseclf.classify.embedding import PoseEmbedder
 from poseclf.classify.model import PoseModel
-from poseclf.classify.model_file import MAX_MODEL_BYTES, TRUST_HINT
+from poseclf.classify.model_file import TRUST_HINT
+from poseclf.classify.skops_archive import MAX_MODEL_BYTES
 from poseclf.errors import InputError, ModelFileError, PoseclfError, RunError
 from poseclf.shipped import shipped_models
 

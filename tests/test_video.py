@@ -281,7 +281,7 @@ def test_label_frames_drives_the_loop_from_python_like_run_video(pushup_model, t
 
 def test_read_row_images_decodes_each_video_once_with_the_frames_of_load_row_image(tmp_path):
     from poseclf.pictures.draw import write_image
-    from poseclf.pose.video_sources import load_row_image, read_row_images
+    from poseclf.pose.row_pictures import load_row_image, read_row_images
 
     video = shared_data_or_skip("videos", "sit.mp4")
     (tmp_path / "sit.mp4").symlink_to(video)

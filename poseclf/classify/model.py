@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..pose.landmarks import Pose
 from ..pose.table import SCHEMA_VERSION
 from .embedding import pose_matrix
-from .model_file import check_predicts
+from .loaded_model_checks import check_predicts
 from .model_io import TRUSTED_TYPES, read_model, write_model
 from .novelty import PARTIAL_LABEL, UNKNOWN_LABEL, NoveltyScorer
 from .pose_classifier import PoseClassifier, Predictions, plain_params, pose_rows

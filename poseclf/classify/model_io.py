@@ -8,7 +8,9 @@ before skops reads an array, after the checks of :mod:`poseclf.classify.model_fi
 a fitted :class:`~poseclf.classify.pose_classifier.PoseClassifier` and the metadata. joblib/pickle
 files load only with ``trusted=True``.
 
-Imports: :mod:`poseclf.classify.model_file`, :mod:`poseclf.classify.pose_classifier`,
+Imports: :mod:`poseclf.classify.model_file` and the checks it lists
+(:mod:`~poseclf.classify.skops_archive`, :mod:`~poseclf.classify.model_metadata`,
+:mod:`~poseclf.classify.loaded_model_checks`), :mod:`poseclf.classify.pose_classifier`,
 :mod:`poseclf.classify.novelty`, :mod:`poseclf.files`, :mod:`poseclf.shipped`; skops and joblib
 when a file is read or written.
 """
@@ -30,21 +32,19 @@ from sklearn.pipeline import Pipeline
 
 from ..errors import InputError, ModelFileError, RunError
 from ..files import replace_atomically
+from .loaded_model_checks import check_novelty_scorer, check_pipeline
 from .model_file import (
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
     REMAKE,
     TRUST_HINT,
-    check_format,
-    check_metadata,
     check_model_output,
-    check_novelty_scorer,
-    check_pipeline,
-    inspect_skops,
     sniff,
 )
+from .model_metadata import check_format, check_metadata
 from .novelty import NoveltyEmbedder
 from .pose_classifier import PoseClassifier
+from .skops_archive import inspect_skops
 from .visibility import VisibilityCheck
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ from ..errors import ImageReadError
 from ..pictures.detect import save_png
 from ..pictures.draw import LabelAnnotator, Overlay, SkeletonAnnotator, annotate_all
 from ..pose.extraction import PoseExtractor
-from ..pose.images import collect_images, output_paths, read_image
+from ..pose.image_paths import collect_images, output_paths
+from ..pose.images import read_image
 from ..pose.landmarks import NO_PERSON, Pose
 from .model import PoseModel
 from .novelty import REJECTION_LABELS
@@ -71,9 +72,9 @@ def predict_images(
 
     With ``draw_dir``, each readable image is written there as ``<stem>_pred.png`` with the
     skeleton and the label drawn; images that share a stem get distinct names (see
-    :func:`poseclf.pose.images.output_paths`), images inside ``draw_dir`` are not predicted, and
-    :class:`~poseclf.errors.InputError` is raised before any image is read when a drawing
-    would replace one of the images.
+    :func:`poseclf.pose.image_paths.output_paths`), images inside ``draw_dir`` are not
+    predicted, and :class:`~poseclf.errors.InputError` is raised before any image is read when a
+    drawing would replace one of the images.
     """
     images = collect_images(paths, skip=[draw_dir] if draw_dir is not None else ())
     drawings = (output_paths(images, draw_dir, DRAWING_ENDING, option="--draw")

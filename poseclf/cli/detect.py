@@ -54,7 +54,7 @@ def check_images(command: str, paths: Sequence[str],
     replace an input) and returns None when there is any.
     """
     from ..files import check_output_dir
-    from ..pose.images import check_image_arguments, output_paths
+    from ..pose.image_paths import check_image_arguments, output_paths
 
     folders = [folder for folder, _ in outputs.values() if folder is not None]
     images, problems = check_image_arguments(paths, skip=folders)

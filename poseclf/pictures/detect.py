@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import ImageReadError
 from ..pose.extraction import PoseExtractor
-from ..pose.images import collect_images, output_paths, read_image
+from ..pose.image_paths import collect_images, output_paths
+from ..pose.images import read_image
 from ..pose.landmarks import LANDMARK_NAMES, Pose
 from .draw import Overlay, SkeletonAnnotator, plot_pose_3d
 
@@ -75,9 +76,9 @@ def detect_files(
     Folders are searched for images (recursively, sorted). With ``draw_dir`` the image is
     written there with the skeleton drawn (``<stem>_pose.png``); with ``plot3d_dir`` a 3D plot
     of the world landmarks (``<stem>_3d.png``). Images that share a stem get distinct names
-    (see :func:`poseclf.pose.images.output_paths`), images inside the output folders are not read,
-    and :class:`~poseclf.errors.InputError` is raised before any image is read when an output
-    would replace one of the images.
+    (see :func:`poseclf.pose.image_paths.output_paths`), images inside the output folders are not
+    read, and :class:`~poseclf.errors.InputError` is raised before any image is read when an
+    output would replace one of the images.
     """
     outputs = [d for d in (draw_dir, plot3d_dir) if d is not None]
     images = collect_images(paths, skip=outputs)

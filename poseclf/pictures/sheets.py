@@ -5,7 +5,7 @@ Two sheets are built from a landmark table and the folder its paths are relative
 and :func:`stats_sheet` (a few thumbnails per class). Sheets are BGR uint8 arrays (OpenCV's
 order, like :mod:`poseclf.pictures.draw`); :func:`write_sheet` saves one as PNG. The pictures (image
 files, or frames of a video for ``video.mp4#000123`` rows) are read by
-:func:`poseclf.pose.video_sources.read_row_images` (each video decoded once per sheet); this module
+:func:`poseclf.pose.row_pictures.read_row_images` (each video decoded once per sheet); this module
 only draws them.
 """
 
@@ -22,8 +22,8 @@ import pandas as pd
 
 from ..pose.landmarks import Pose
 from ..pose.poses import Poses
+from ..pose.row_pictures import read_row_images
 from ..pose.table import parse_frame_path
-from ..pose.video_sources import read_row_images
 from .draw import Overlay, SkeletonAnnotator, write_image
 
 THUMB_SIZE = 200  # px: side of the square a thumbnail is fitted into

@@ -1,34 +1,29 @@
 """Video sources: a webcam index, a file or a stream URL opened with a bounded wait, its frames.
 
 :func:`open_source` turns ``"0"`` (webcam index), a file path or a stream URL into an opened
-``cv2.VideoCapture`` and its :class:`VideoInfo`; :func:`iter_frames` yields its BGR frames;
-:func:`read_frame`, :func:`iter_selected_frames` and :func:`iter_frame_ranges` pick frames by
-index, and :func:`read_row_images` gives the pictures of landmark-table rows (image files or
-video frames) to the contact sheets. A source that cannot be used is a :class:`VideoError`
-naming it and the fix, before any frame is processed.
+``cv2.VideoCapture`` and its :class:`VideoInfo`; :func:`iter_frames` yields its BGR frames. A
+source that cannot be used is a :class:`VideoError` naming it and the fix, before any frame is
+processed. Frames picked by index are in :mod:`poseclf.pose.video_frames`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
 import logging
 import math
 import os
 import stat
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..errors import ImageReadError, InputError, PoseclfError
+from ..errors import InputError, PoseclfError
 from ..files import check_input_file
-from .images import read_image
-from .table import parse_frame_path
 
 logger = logging.getLogger(__name__)
 
@@ -321,94 +316,3 @@ def iter_frames(capture: cv2.VideoCapture) -> Iterator[np.ndarray]:
         if not ok or frame is None:
             return
         yield frame
-
-
-def iter_selected_frames(
-    source: str | os.PathLike, wanted: Collection[int]
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(index, BGR frame)`` for the frames of a video file whose index is in ``wanted``.
-
-    The file is decoded from its start and the frames in between are only grabbed: OpenCV's
-    frame seek is not exact for every file (a few frames off in some H.264 files), and frame
-    numbers must be.
-    """
-    capture, _ = open_source(source)
-    try:
-        last = max(wanted, default=-1)
-        index = 0
-        while index <= last:
-            if index in wanted:
-                ok, frame = capture.read()
-                if not ok or frame is None:
-                    return
-                yield index, frame
-            elif not capture.grab():
-                return
-            index += 1
-    finally:
-        capture.release()
-
-
-def iter_frame_ranges(source: str | os.PathLike, ranges: Sequence[range]
-                      ) -> Iterator[Iterator[tuple[int, np.ndarray]]]:
-    """Per range of frame indexes (ascending, not overlapping), its ``(index, RGB frame)``.
-
-    The file is decoded once, as by :func:`iter_selected_frames`; consume each range's
-    frames before the next range. Where the video stops decoding, that range yields fewer
-    frames and the ranges after it none.
-    """
-    frames = iter_selected_frames(source, {f for r in ranges for f in r})
-    for wanted in ranges:
-        yield ((index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-               for index, bgr in itertools.islice(frames, len(wanted)))
-
-
-def read_frame(source: str | os.PathLike, index: int) -> np.ndarray:
-    """Frame ``index`` of a video file as RGB uint8 (decodes from the start: for thumbnails)."""
-    for _, frame in iter_selected_frames(source, {index}):
-        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-    raise VideoError(f"{source}: cannot decode frame {index}")
-
-
-def _row_video_frame(root: Path, path: str) -> tuple[Path, int] | None:
-    """(video, frame index) for a ``video.mp4#000123`` row with no such file; None otherwise."""
-    frame = parse_frame_path(path)
-    if frame is None or (root / path).exists():
-        return None
-    name, index = frame
-    return (root / name if (root / name).is_file() else root), index
-
-
-def load_row_image(images_root: str | os.PathLike, path: str) -> np.ndarray:
-    """The picture (RGB) of a table row: ``root/path``, or a frame for ``video.mp4#000123`` rows."""
-    root = Path(images_root)
-    frame = _row_video_frame(root, path)
-    if frame is not None:
-        return read_frame(*frame)
-    return read_image(root / path)
-
-
-def read_row_images(images_root: str | os.PathLike,
-                    paths: Iterable[str]) -> list[np.ndarray | None]:
-    """:func:`load_row_image` for many rows, None where a picture cannot be read.
-
-    Each video is decoded once, up to the last frame wanted (not once per row).
-    """
-    root = Path(images_root)
-    paths = [str(p) for p in paths]
-    pictures: list[np.ndarray | None] = [None] * len(paths)
-    wanted: dict[Path, dict[int, list[int]]] = {}  # video -> frame index -> rows
-    for row, path in enumerate(paths):
-        frame = _row_video_frame(root, path)
-        if frame is not None:
-            wanted.setdefault(frame[0], {}).setdefault(frame[1], []).append(row)
-            continue
-        with contextlib.suppress(ImageReadError, ValueError, OSError):  # a grey cell
-            pictures[row] = read_image(root / path)
-    for video, rows in wanted.items():
-        with contextlib.suppress(ValueError, OSError):  # VideoError is a ValueError
-            for index, frame in iter_selected_frames(video, rows.keys()):
-                rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-                for row in rows[index]:
-                    pictures[row] = rgb
-    return pictures

@@ -26,7 +26,8 @@ import pandas as pd
 from ..errors import ImageReadError, InputError
 from ..files import check_input_dir
 from ..pose.extraction import ExtractOptions
-from ..pose.images import IMAGE_EXTENSIONS, is_image_path, read_image
+from ..pose.image_paths import IMAGE_EXTENSIONS, is_image_path
+from ..pose.images import read_image
 from ..pose.landmarks import NO_PERSON, Pose
 from ..pose.poses import Poses
 from ..pose.table import TABLE_COLUMNS
@@ -78,8 +79,8 @@ def scan_folder(root: str | os.PathLike) -> FolderScan:
     """List the images of ``root/<class>/**`` in a deterministic order (class, then path).
 
     Hidden files and folders (name starting with ``.``) and files without an image extension
-    (see :data:`poseclf.pose.images.IMAGE_EXTENSIONS`, case-insensitive) are skipped and counted.
-    Files directly in ``root`` have no class and count as skipped non-images.
+    (see :data:`poseclf.pose.image_paths.IMAGE_EXTENSIONS`, case-insensitive) are skipped and
+    counted. Files directly in ``root`` have no class and count as skipped non-images.
 
     Folders that cannot be listed (permissions) are recorded in ``unreadable_folders``.
 

@@ -31,7 +31,8 @@ from ..pose.extraction import ExtractOptions
 from ..pose.landmarks import NO_PERSON
 from ..pose.poses import Poses
 from ..pose.table import TABLE_COLUMNS, frame_path
-from ..pose.video_sources import VideoInfo, iter_frame_ranges
+from ..pose.video_frames import iter_frame_ranges
+from ..pose.video_sources import VideoInfo
 from ..tables.engine import DEFAULT_CHECKPOINT_S, Plan, Task, run_plan
 
 logger = logging.getLogger(__name__)
