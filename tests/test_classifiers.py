@@ -96,6 +96,7 @@ def test_classifiers_clone_and_refuse_prediction_before_fit(name):
         clf.predict(np.zeros((1, 12)))
 
 
+@pytest.mark.slow  # a grid search: bulk training
 def test_svm_grid_search_picks_parameters():
     X, y = blobs(12)
     search = make_classifier("svm", search=True, cv=3).fit(X, y)

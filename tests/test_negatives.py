@@ -134,6 +134,7 @@ def test_raw_folder_pushup_model_rejects_standing_people_with_the_negatives(raw_
     assert rejected(train(raw_pushups, negatives), standing) >= 0.9
 
 
+@pytest.mark.slow  # trains on whole tables
 def test_negatives_keep_another_source_of_the_same_classes_accepted():
     """Leave-one-source-out: a yoga model of one source accepts the other source's photos of
     its classes, with the negatives (the measured source left out of them)."""
@@ -143,6 +144,7 @@ def test_negatives_keep_another_source_of_the_same_classes_accepted():
     assert rejected(model, other) <= 0.03
 
 
+@pytest.mark.slow  # trains on whole tables
 def test_yoga_poses_of_classes_the_model_never_learned_become_unknown():
     """Leave-classes-out: a yoga model without 4 of its classes answers ``unknown`` to about
     half of their photos with the negatives (none of them of those 4 classes, none of this
@@ -160,6 +162,7 @@ def test_yoga_poses_of_classes_the_model_never_learned_become_unknown():
     assert rejected(train(known, negatives), df[unseen]) >= 0.45
 
 
+@pytest.mark.slow  # trains on whole tables
 def test_training_on_a_shipped_table_does_not_count_it_against_itself():
     """The default negatives hold the shipped tables; a model trained on one of them drops its
     own poses from the negatives and keeps accepting them."""
@@ -190,6 +193,7 @@ def test_saved_model_keeps_its_negatives_and_refuses_broken_ones(tmp_path, raw_p
         PoseModel.load(model.save(tmp_path / "broken.skops"))
 
 
+@pytest.mark.slow  # trains with the CLI twice
 def test_train_command_uses_the_everyday_negatives_unless_told(tmp_path, capsys):
     shipped = str(TABLES / "pushups_visolus.csv")
     assert main(["train", shipped, "-o", str(tmp_path / "a.skops"), "--cv", "0"]) == 0

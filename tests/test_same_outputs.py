@@ -95,7 +95,12 @@ ITEMS = {item.file: item for item in golden.items()}
 COMMITTED = [name for name, item in ITEMS.items() if not item.needs_shared]
 
 
-@pytest.mark.parametrize("name", COMMITTED)
+#: Golden files that train models: bulk training, in the slow tier.
+TRAINED = {"training_report.csv", "training_predictions.csv"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in TRAINED
+                                  else name for name in COMMITTED])
 def test_outputs_from_committed_files_unchanged(name: str, tmp_path) -> None:
     """Shipped models on the committed tables, and svm/knn trained on one of them."""
     check_item(ITEMS[name], ITEMS[name].rows(tmp_path))

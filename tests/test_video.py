@@ -88,6 +88,7 @@ def test_headless_run_writes_every_frame_to_video_and_timeline(
     assert f"{expected} frames" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # runs the video job on a clip
 def test_frames_without_a_person_are_labelled_no_person(pushup_model, tmp_path):
     # sit.mp4: the room is empty until frame 103 (annotations.json)
     source = shared_data_or_skip("videos", "sit.mp4")
@@ -237,6 +238,7 @@ def test_default_smoothing_lasts_the_same_time_at_any_frame_rate(fps, window, ma
     assert (smoother.window, smoother.max_missing) == (window, max_missing)
 
 
+@pytest.mark.slow  # runs the video job on a clip
 def test_report_counts_people_the_model_rejects(tmp_path, capsys):
     """The shipped push-up model meets a man doing squats: BlazePose finds him in every frame,
     the model answers unknown, and nothing is counted."""
