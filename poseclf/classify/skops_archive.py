@@ -238,7 +238,7 @@ def check_schema_payload(schema: dict, path: Path, scalar=lambda name: _OPAQUE) 
         held = f"{schema.get('__module__')}.{schema.get('__class__')}"
         raise ModelFileError(
             f"{path}: not a poseclf model file: the skops file holds a {held} (no "
-            f"'{_format()}' marker); give a model saved by `poseclf train`")
+            f"'{MODEL_FORMAT}' marker); give a model saved by `poseclf train`")
     content = schema.get("content")
     if not isinstance(content, dict):
         raise ModelFileError(f"{path}: damaged skops model file (its top-level dict has no "
@@ -248,6 +248,3 @@ def check_schema_payload(schema: dict, path: Path, scalar=lambda name: _OPAQUE) 
     check_metadata(meta, path)
     return meta
 
-
-def _format() -> str:
-    return MODEL_FORMAT

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import math
 import os
 import stat
@@ -24,8 +23,6 @@ import numpy as np
 
 from ..errors import InputError, PoseclfError
 from ..files import check_input_file
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_FPS = 30.0  # frames/s assumed when a camera or stream does not report its rate
 DEFAULT_TIMEOUT_S = 10.0  # s a camera or stream gets to open and give a frame
