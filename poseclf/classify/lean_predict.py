@@ -15,7 +15,6 @@ from collections.abc import Callable
 import numpy as np
 from scipy import sparse
 from scipy.special import expit
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
@@ -23,6 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
+from .calibrated_svc import PlattSVC, platt_probabilities
 from .classifiers import PoseKNNClassifier
 
 #: Largest batch (rows) predicted by the lean path (:func:`lean_predict_proba`); larger batches
@@ -65,8 +65,11 @@ def lean_predict_proba(classifier, probe: np.ndarray) -> LeanProba | None:
     per pose for the calibrated SVM); the lean function does the same arithmetic once the input
     has been validated at the model boundary. It is built from the fitted attributes of
     :class:`PoseKNNClassifier`, or of a Pipeline of ``StandardScaler`` steps followed by
-    ``CalibratedClassifierCV(SVC)`` (sigmoid; rbf or linear kernel), ``LogisticRegression`` or
-    ``MLPClassifier``, then compared with ``classifier.predict_proba`` on ``probe``.
+    :class:`~poseclf.classify.calibrated_svc.PlattSVC` (rbf or linear kernel; its sigmoids and
+    the public attributes of its ``SVC``\\ s), ``LogisticRegression`` or ``MLPClassifier``, then
+    compared with ``classifier.predict_proba`` on ``probe``. Other estimators, such as the
+    ``CalibratedClassifierCV(SVC)`` of model files written before ``PlattSVC``, have no lean
+    path: scikit-learn's own ``predict_proba`` serves them.
 
     Parameters
     ----------
@@ -117,8 +120,8 @@ def _lean(est, input_variance: float | None = None) -> LeanProba | None:
             return last(X)
 
         return chained
-    if isinstance(est, CalibratedClassifierCV):
-        return _lean_calibrated(est, input_variance)
+    if isinstance(est, PlattSVC):
+        return _lean_platt(est, input_variance)
     if isinstance(est, LogisticRegression):
         return _lean_logreg(est)
     if isinstance(est, MLPClassifier):
@@ -156,39 +159,22 @@ def _scaled_variance(scaler) -> float | None:
     return float(np.mean(scaler.var_ / scaler.scale_ ** 2))
 
 
-def _lean_calibrated(cal: CalibratedClassifierCV,
-                     input_variance: float | None = None) -> LeanProba | None:
-    """Mean over the calibrated classifiers of the sigmoid-calibrated SVC decision values."""
-    check_is_fitted(cal)
+def _lean_platt(clf: PlattSVC, input_variance: float | None = None) -> LeanProba | None:
+    """:meth:`PlattSVC.predict_proba` from the public attributes of its ``SVC``\\ s and its own
+    sigmoids (``platt_a_``, ``platt_b_``)."""
+    check_is_fitted(clf)
     parts = []
-    for cc in cal.calibrated_classifiers_:
-        decision = _lean_svc_decision(cc.estimator, input_variance)
-        if cc.method != "sigmoid" or decision is None:
+    for svc, a, b in zip(clf.estimators_, clf.platt_a_, clf.platt_b_, strict=True):
+        decision = _lean_svc_decision(svc, input_variance)
+        if decision is None:
             return None
-        # calibrator k gives the probability of class pos[k] (binary: one, for class 1)
-        pos = np.searchsorted(cc.classes, cc.estimator.classes_)
-        a = np.array([c.a_ for c in cc.calibrators], dtype=np.float64)
-        b = np.array([c.b_ for c in cc.calibrators], dtype=np.float64)
-        parts.append((decision, pos, a, b, len(cc.classes)))
-    n_classes = len(cal.classes_)
+        parts.append((decision, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)))
 
     def proba(X: np.ndarray) -> np.ndarray:
-        total = np.zeros((len(X), n_classes))
-        for decision, pos, a, b, n in parts:  # _CalibratedClassifier.predict_proba
-            dec = decision(X)
-            p = np.zeros((len(X), n))
-            if n == 2:
-                p[:, 1] = expit(-(a[0] * dec + b[0]))
-                p[:, 0] = 1.0 - p[:, 1]
-            else:
-                p[:, pos] = expit(-(a * dec[:, :len(a)] + b))
-                denominator = p.sum(axis=1)[:, None]
-                p = np.divide(p, denominator, out=np.full_like(p, 1 / n),
-                              where=denominator != 0)
-            p[(p > 1.0) & (p <= 1.0 + 1e-5)] = 1.0  # as scikit-learn
-            total += p
-        total /= len(parts)
-        return total
+        total = 0.0
+        for decision, a, b in parts:
+            total = total + platt_probabilities(decision(X).reshape(len(X), -1), a, b)
+        return total / len(parts)
 
     return proba
 
