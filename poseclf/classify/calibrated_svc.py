@@ -113,6 +113,7 @@ class PlattSVC(ClassifierMixin, BaseEstimator):
     C : float, default=1.0
     kernel : {"rbf", "linear", "poly", "sigmoid"}, default="rbf"
     gamma : {"scale", "auto"} or float, default="scale"
+        As ``SVC``'s; the ``SVC``\\ s in ``estimators_`` get the number it stands for.
     class_weight : dict, "balanced" or None, default=None
         Passed to each ``SVC`` (see :class:`sklearn.svm.SVC`); ``"balanced"`` is computed on the
         data each ``SVC`` is fitted on.
@@ -158,8 +159,18 @@ class PlattSVC(ClassifierMixin, BaseEstimator):
         self.ensemble = ensemble
         self.random_state = random_state
 
-    def _svc(self) -> SVC:
-        return SVC(C=self.C, kernel=self.kernel, gamma=self.gamma,
+    def _svc(self, X: np.ndarray) -> SVC:
+        """An unfitted ``SVC`` for data ``X``, its ``gamma`` a number: ``"scale"`` and
+        ``"auto"`` resolved by ``SVC``'s documented rule, so that the fitted ``SVC`` tells the
+        width it used (the fold ``SVC``\\ s of ``ensemble=True`` each see other data)."""
+        gamma = self.gamma
+        if isinstance(gamma, str) and self.kernel != "linear":
+            if gamma == "scale":  # 1 / (n_features * X.var()); 1 for constant data, as SVC
+                variance = X.var()
+                gamma = 1.0 / (X.shape[1] * variance) if variance != 0 else 1.0
+            elif gamma == "auto":
+                gamma = 1.0 / X.shape[1]
+        return SVC(C=self.C, kernel=self.kernel, gamma=gamma,
                    class_weight=self.class_weight, random_state=self.random_state)
 
     def fit(self, X, y):
@@ -183,7 +194,7 @@ class PlattSVC(ClassifierMixin, BaseEstimator):
         held_out = np.empty((len(y), n_columns))
         estimators, sigmoids = [], []
         for train, test in folds.split(X, y):
-            svc = self._svc().fit(X[train], y[train])
+            svc = self._svc(X[train]).fit(X[train], y[train])
             if len(svc.classes_) != n_classes:
                 raise ValueError("a calibration fold's training part lacks a class; use a "
                                  "stratified cv")
@@ -192,7 +203,7 @@ class PlattSVC(ClassifierMixin, BaseEstimator):
                 estimators.append(svc)
                 sigmoids.append(self._sigmoids(held_out[test], encoded[test]))
         if not self.ensemble:
-            estimators = [self._svc().fit(X, y)]
+            estimators = [self._svc(X).fit(X, y)]
             sigmoids = [self._sigmoids(held_out, encoded)]
         self.estimators_ = estimators
         ab = np.array(sigmoids, dtype=np.float64)  # (n_estimators, n_columns, 2)

@@ -101,16 +101,14 @@ def lean_predict_proba(classifier, probe: np.ndarray) -> LeanProba | None:
     return lean
 
 
-def _lean(est, input_variance: float | None = None) -> LeanProba | None:
-    """The lean function of ``est``; ``input_variance``: the variance of all the values of the
-    data ``est`` was fitted on, when the step before it tells (what ``gamma="scale"`` used)."""
+def _lean(est) -> LeanProba | None:
+    """The lean function of ``est``."""
     if isinstance(est, PoseKNNClassifier):
         return _lean_knn(est)
     if isinstance(est, Pipeline):
         steps = [s for _, s in est.steps if s is not None and s != "passthrough"]
         transforms = [_lean_scaler(s) for s in steps[:-1]]
-        variance = _scaled_variance(steps[-2]) if len(steps) >= 2 else input_variance
-        last = _lean(steps[-1], variance) if steps else None
+        last = _lean(steps[-1]) if steps else None
         if last is None or any(t is None for t in transforms):
             return None
 
@@ -121,7 +119,7 @@ def _lean(est, input_variance: float | None = None) -> LeanProba | None:
 
         return chained
     if isinstance(est, PlattSVC):
-        return _lean_platt(est, input_variance)
+        return _lean_platt(est)
     if isinstance(est, LogisticRegression):
         return _lean_logreg(est)
     if isinstance(est, MLPClassifier):
@@ -151,21 +149,13 @@ def _lean_scaler(scaler) -> Callable[[np.ndarray], np.ndarray] | None:
     return transform
 
 
-def _scaled_variance(scaler) -> float | None:
-    """Variance of all the values a fitted ``StandardScaler`` gave to the next step, from its
-    public attributes: each feature has mean 0 and variance ``var_ / scale_**2``."""
-    if not (isinstance(scaler, StandardScaler) and scaler.with_mean and scaler.with_std):
-        return None
-    return float(np.mean(scaler.var_ / scaler.scale_ ** 2))
-
-
-def _lean_platt(clf: PlattSVC, input_variance: float | None = None) -> LeanProba | None:
+def _lean_platt(clf: PlattSVC) -> LeanProba | None:
     """:meth:`PlattSVC.predict_proba` from the public attributes of its ``SVC``\\ s and its own
     sigmoids (``platt_a_``, ``platt_b_``)."""
     check_is_fitted(clf)
     parts = []
     for svc, a, b in zip(clf.estimators_, clf.platt_a_, clf.platt_b_, strict=True):
-        decision = _lean_svc_decision(svc, input_variance)
+        decision = _lean_svc_decision(svc)
         if decision is None:
             return None
         parts.append((decision, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)))
@@ -179,21 +169,9 @@ def _lean_platt(clf: PlattSVC, input_variance: float | None = None) -> LeanProba
     return proba
 
 
-def _svc_gamma(svc: SVC, input_variance: float | None) -> float | None:
-    """The RBF width an SVC used, by scikit-learn's documented rule: a number as given,
-    ``"scale"``: ``1 / (n_features * X.var())``, ``"auto"``: ``1 / n_features``."""
-    if not isinstance(svc.gamma, str):
-        return float(svc.gamma)
-    if svc.gamma == "auto":
-        return 1.0 / svc.n_features_in_
-    if svc.gamma == "scale" and input_variance:
-        return 1.0 / (svc.n_features_in_ * input_variance)
-    return None
-
-
-def _lean_svc_decision(svc, input_variance: float | None = None
-                       ) -> Callable[[np.ndarray], np.ndarray] | None:
-    """``SVC.decision_function`` (ovr for > 2 classes) from the support vectors."""
+def _lean_svc_decision(svc) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``SVC.decision_function`` (ovr for > 2 classes) from the support vectors; the RBF width
+    must be a number (``PlattSVC`` gives its ``SVC``\\ s the number ``"scale"`` stands for)."""
     if not isinstance(svc, SVC) or svc.kernel not in ("rbf", "linear"):
         return None
     check_is_fitted(svc)
@@ -201,9 +179,9 @@ def _lean_svc_decision(svc, input_variance: float | None = None
         return None
     sv = np.ascontiguousarray(svc.support_vectors_, dtype=np.float64)
     sv_sq = np.einsum("ij,ij->i", sv, sv)
-    gamma = _svc_gamma(svc, input_variance) if svc.kernel == "rbf" else 0.0
-    if gamma is None:
+    if svc.kernel == "rbf" and isinstance(svc.gamma, str):
         return None
+    gamma = float(svc.gamma) if svc.kernel == "rbf" else 0.0
     n_classes = len(svc.classes_)
     # one-vs-one pair (i, j) weighs class i's support vectors by dual_coef_[j - 1] and class
     # j's by dual_coef_[i] (libsvm's layout); the public attributes already carry the binary sign
