@@ -160,6 +160,10 @@ def _lean_platt(clf: PlattSVC) -> LeanProba | None:
             return None
         parts.append((decision, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)))
 
+    if len(parts) == 1:  # ensemble=False, poseclf's svm: no mean to take
+        decision, a, b = parts[0]
+        return lambda X: platt_probabilities(decision(X).reshape(len(X), -1), a, b)
+
     def proba(X: np.ndarray) -> np.ndarray:
         total = 0.0
         for decision, a, b in parts:
