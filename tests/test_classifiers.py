@@ -100,7 +100,7 @@ def test_classifiers_clone_and_refuse_prediction_before_fit(name):
 def test_svm_grid_search_picks_parameters():
     X, y = blobs(12)
     search = make_classifier("svm", search=True, cv=3).fit(X, y)
-    assert "svc__estimator__C" in search.best_params_
+    assert "svc__C" in search.best_params_
 
 
 @pytest.mark.parametrize("name, params, message", [

@@ -209,3 +209,33 @@ def test_single_pose_embedding_equals_batch_embedding(data):
     single = np.concatenate([embedder.transform(pose_matrix(lm[i:i + 1], sizes[i:i + 1]))
                              for i in range(len(lm))])
     np.testing.assert_array_equal(single, batch)
+
+
+@pytest.mark.parametrize("name", ["pushups", "yoga"])
+def test_models_of_calibrated_classifier_cv_predict_through_sklearn(data, name):
+    """Model files written before PlattSVC hold CalibratedClassifierCV(SVC): no lean path (it
+    would read scikit-learn's private calibration objects), scikit-learn's own predict_proba."""
+    model = PoseModel.load(name)
+    if type(model.pipeline[-1][-1]).__name__ != "CalibratedClassifierCV":
+        pytest.skip(f"the shipped {name} model has been rebuilt with PlattSVC")
+    lm, sizes, _ = data["pushups_visolus"]
+    single = np.concatenate([model.predict_proba(lm[i:i + 1], sizes[i:i + 1]) for i in range(5)])
+    assert model.estimator._cache()["lean"] is None
+    np.testing.assert_array_equal(single, model.pipeline.predict_proba(pose_matrix(lm[:5],
+                                                                                   sizes[:5])))
+
+
+def test_ensemble_platt_svc_has_a_lean_path(data):
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from poseclf.classify.calibrated_svc import PlattSVC
+
+    lm, sizes, labels = data["random3"]
+    X = PoseEmbedder().fit_transform(pose_matrix(lm, sizes))
+    clf = Pipeline([("scale", StandardScaler()),
+                    ("svc", PlattSVC(10.0, class_weight="balanced", ensemble=True))]).fit(X, labels)
+    lean = lean_predict_proba(clf, X[:8])
+    assert lean is not None
+    np.testing.assert_allclose(lean(X[8:20]), clf.predict_proba(X[8:20]), rtol=0,
+                               atol=PROBA_ATOL)

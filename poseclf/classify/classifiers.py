@@ -1,8 +1,8 @@
 """Classifiers on pose embeddings, and a registry by name for ``--classifier``.
 
 * ``knn``: the two-stage k-NN of MediaPipe's pose-classification method, vectorised;
-* ``svm``: standardisation + RBF ``SVC`` with sigmoid-calibrated probabilities (optionally
-  grid-searched);
+* ``svm``: standardisation + RBF ``SVC`` with sigmoid-calibrated probabilities
+  (:class:`~poseclf.classify.calibrated_svc.PlattSVC`; optionally grid-searched);
 * ``logreg`` and ``mlp``: scikit-learn baselines for comparison.
 
 Defaults favour generalisation to photos from other sources over the last point of fold score:
@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_X_y
 
+from .calibrated_svc import PlattSVC
 from .embedding import float_matrix
 
 TOP_N_BY_MAX_DISTANCE = 30  # MediaPipe pose classification: candidates by max per-axis distance
@@ -31,8 +30,8 @@ _CHUNK_ELEMENTS = 1 << 16  # query x train x feature values per block: 256 kB fl
 
 SVM_C = 10.0  # RBF SVC on standardised embeddings; chosen on the bench (bench/accuracy.py)
 SVM_GAMMA = "scale"  # sklearn's 1 / (n_features * X.var())
-SVM_GRID = {"svc__estimator__C": [0.3, 1.0, 3.0, 10.0, 30.0, 100.0],
-            "svc__estimator__gamma": ["scale", 0.003, 0.01, 0.03, 0.1]}
+SVM_GRID = {"svc__C": [0.3, 1.0, 3.0, 10.0, 30.0, 100.0],
+            "svc__gamma": ["scale", 0.003, 0.01, 0.03, 0.1]}
 #: ``search=True`` for knn: voters (MediaPipe: 10) and first-stage candidates (MediaPipe: 30).
 KNN_GRID = {"top_n_by_mean_distance": [3, 5, 10, 15], "top_n_by_max_distance": [20, 30, 50]}
 #: Folds of the sigmoid (Platt) calibration giving SVM probabilities; each class needs this many
@@ -210,10 +209,10 @@ def _svm(*, C: float = SVM_C, gamma=SVM_GAMMA, kernel: str = "rbf",
          random_state: int = RANDOM_STATE):
     pipe = Pipeline([
         ("scale", StandardScaler()),
-        ("svc", CalibratedClassifierCV(
-            SVC(C=C, gamma=gamma, kernel=kernel, class_weight=class_weight,
-                random_state=random_state),
-            method="sigmoid", cv=SVM_CALIBRATION_CV, ensemble=False)),
+        # what CalibratedClassifierCV(SVC(...), method="sigmoid", cv=3, ensemble=False) computes,
+        # with the fitted sigmoids in attributes poseclf owns (the lean path reads them)
+        ("svc", PlattSVC(C, kernel=kernel, gamma=gamma, class_weight=class_weight,
+                         cv=SVM_CALIBRATION_CV, random_state=random_state)),
     ])
     if not search:
         return pipe
@@ -281,7 +280,7 @@ def make_classifier(name: str, **params) -> BaseEstimator:
 
     Examples
     --------
-    >>> make_classifier("svm", C=3.0).named_steps["svc"].estimator.C
+    >>> make_classifier("svm", C=3.0).named_steps["svc"].C
     3.0
     """
     try:

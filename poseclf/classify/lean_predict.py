@@ -15,7 +15,6 @@ from collections.abc import Callable
 import numpy as np
 from scipy import sparse
 from scipy.special import expit
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
@@ -23,6 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
+from .calibrated_svc import PlattSVC, platt_probabilities
 from .classifiers import PoseKNNClassifier
 
 #: Largest batch (rows) predicted by the lean path (:func:`lean_predict_proba`); larger batches
@@ -65,8 +65,11 @@ def lean_predict_proba(classifier, probe: np.ndarray) -> LeanProba | None:
     per pose for the calibrated SVM); the lean function does the same arithmetic once the input
     has been validated at the model boundary. It is built from the fitted attributes of
     :class:`PoseKNNClassifier`, or of a Pipeline of ``StandardScaler`` steps followed by
-    ``CalibratedClassifierCV(SVC)`` (sigmoid; rbf or linear kernel), ``LogisticRegression`` or
-    ``MLPClassifier``, then compared with ``classifier.predict_proba`` on ``probe``.
+    :class:`~poseclf.classify.calibrated_svc.PlattSVC` (rbf or linear kernel; its sigmoids and
+    the public attributes of its ``SVC``\\ s), ``LogisticRegression`` or ``MLPClassifier``, then
+    compared with ``classifier.predict_proba`` on ``probe``. Other estimators, such as the
+    ``CalibratedClassifierCV(SVC)`` of model files written before ``PlattSVC``, have no lean
+    path: scikit-learn's own ``predict_proba`` serves them.
 
     Parameters
     ----------
@@ -98,16 +101,14 @@ def lean_predict_proba(classifier, probe: np.ndarray) -> LeanProba | None:
     return lean
 
 
-def _lean(est, input_variance: float | None = None) -> LeanProba | None:
-    """The lean function of ``est``; ``input_variance``: the variance of all the values of the
-    data ``est`` was fitted on, when the step before it tells (what ``gamma="scale"`` used)."""
+def _lean(est) -> LeanProba | None:
+    """The lean function of ``est``."""
     if isinstance(est, PoseKNNClassifier):
         return _lean_knn(est)
     if isinstance(est, Pipeline):
         steps = [s for _, s in est.steps if s is not None and s != "passthrough"]
         transforms = [_lean_scaler(s) for s in steps[:-1]]
-        variance = _scaled_variance(steps[-2]) if len(steps) >= 2 else input_variance
-        last = _lean(steps[-1], variance) if steps else None
+        last = _lean(steps[-1]) if steps else None
         if last is None or any(t is None for t in transforms):
             return None
 
@@ -117,8 +118,8 @@ def _lean(est, input_variance: float | None = None) -> LeanProba | None:
             return last(X)
 
         return chained
-    if isinstance(est, CalibratedClassifierCV):
-        return _lean_calibrated(est, input_variance)
+    if isinstance(est, PlattSVC):
+        return _lean_platt(est)
     if isinstance(est, LogisticRegression):
         return _lean_logreg(est)
     if isinstance(est, MLPClassifier):
@@ -148,66 +149,33 @@ def _lean_scaler(scaler) -> Callable[[np.ndarray], np.ndarray] | None:
     return transform
 
 
-def _scaled_variance(scaler) -> float | None:
-    """Variance of all the values a fitted ``StandardScaler`` gave to the next step, from its
-    public attributes: each feature has mean 0 and variance ``var_ / scale_**2``."""
-    if not (isinstance(scaler, StandardScaler) and scaler.with_mean and scaler.with_std):
-        return None
-    return float(np.mean(scaler.var_ / scaler.scale_ ** 2))
-
-
-def _lean_calibrated(cal: CalibratedClassifierCV,
-                     input_variance: float | None = None) -> LeanProba | None:
-    """Mean over the calibrated classifiers of the sigmoid-calibrated SVC decision values."""
-    check_is_fitted(cal)
+def _lean_platt(clf: PlattSVC) -> LeanProba | None:
+    """:meth:`PlattSVC.predict_proba` from the public attributes of its ``SVC``\\ s and its own
+    sigmoids (``platt_a_``, ``platt_b_``)."""
+    check_is_fitted(clf)
     parts = []
-    for cc in cal.calibrated_classifiers_:
-        decision = _lean_svc_decision(cc.estimator, input_variance)
-        if cc.method != "sigmoid" or decision is None:
+    for svc, a, b in zip(clf.estimators_, clf.platt_a_, clf.platt_b_, strict=True):
+        decision = _lean_svc_decision(svc)
+        if decision is None:
             return None
-        # calibrator k gives the probability of class pos[k] (binary: one, for class 1)
-        pos = np.searchsorted(cc.classes, cc.estimator.classes_)
-        a = np.array([c.a_ for c in cc.calibrators], dtype=np.float64)
-        b = np.array([c.b_ for c in cc.calibrators], dtype=np.float64)
-        parts.append((decision, pos, a, b, len(cc.classes)))
-    n_classes = len(cal.classes_)
+        parts.append((decision, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)))
+
+    if len(parts) == 1:  # ensemble=False, poseclf's svm: no mean to take
+        decision, a, b = parts[0]
+        return lambda X: platt_probabilities(decision(X).reshape(len(X), -1), a, b)
 
     def proba(X: np.ndarray) -> np.ndarray:
-        total = np.zeros((len(X), n_classes))
-        for decision, pos, a, b, n in parts:  # _CalibratedClassifier.predict_proba
-            dec = decision(X)
-            p = np.zeros((len(X), n))
-            if n == 2:
-                p[:, 1] = expit(-(a[0] * dec + b[0]))
-                p[:, 0] = 1.0 - p[:, 1]
-            else:
-                p[:, pos] = expit(-(a * dec[:, :len(a)] + b))
-                denominator = p.sum(axis=1)[:, None]
-                p = np.divide(p, denominator, out=np.full_like(p, 1 / n),
-                              where=denominator != 0)
-            p[(p > 1.0) & (p <= 1.0 + 1e-5)] = 1.0  # as scikit-learn
-            total += p
-        total /= len(parts)
-        return total
+        total = 0.0
+        for decision, a, b in parts:
+            total = total + platt_probabilities(decision(X).reshape(len(X), -1), a, b)
+        return total / len(parts)
 
     return proba
 
 
-def _svc_gamma(svc: SVC, input_variance: float | None) -> float | None:
-    """The RBF width an SVC used, by scikit-learn's documented rule: a number as given,
-    ``"scale"``: ``1 / (n_features * X.var())``, ``"auto"``: ``1 / n_features``."""
-    if not isinstance(svc.gamma, str):
-        return float(svc.gamma)
-    if svc.gamma == "auto":
-        return 1.0 / svc.n_features_in_
-    if svc.gamma == "scale" and input_variance:
-        return 1.0 / (svc.n_features_in_ * input_variance)
-    return None
-
-
-def _lean_svc_decision(svc, input_variance: float | None = None
-                       ) -> Callable[[np.ndarray], np.ndarray] | None:
-    """``SVC.decision_function`` (ovr for > 2 classes) from the support vectors."""
+def _lean_svc_decision(svc) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``SVC.decision_function`` (ovr for > 2 classes) from the support vectors; the RBF width
+    must be a number (``PlattSVC`` gives its ``SVC``\\ s the number ``"scale"`` stands for)."""
     if not isinstance(svc, SVC) or svc.kernel not in ("rbf", "linear"):
         return None
     check_is_fitted(svc)
@@ -215,9 +183,9 @@ def _lean_svc_decision(svc, input_variance: float | None = None
         return None
     sv = np.ascontiguousarray(svc.support_vectors_, dtype=np.float64)
     sv_sq = np.einsum("ij,ij->i", sv, sv)
-    gamma = _svc_gamma(svc, input_variance) if svc.kernel == "rbf" else 0.0
-    if gamma is None:
+    if svc.kernel == "rbf" and isinstance(svc.gamma, str):
         return None
+    gamma = float(svc.gamma) if svc.kernel == "rbf" else 0.0
     n_classes = len(svc.classes_)
     # one-vs-one pair (i, j) weighs class i's support vectors by dual_coef_[j - 1] and class
     # j's by dual_coef_[i] (libsvm's layout); the public attributes already carry the binary sign

@@ -28,10 +28,21 @@ import types
 import zipfile
 from pathlib import Path
 
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import LabelBinarizer, StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils import Bunch
 
 from ..errors import InputError, ModelFileError, RunError
 from ..files import replace_atomically
+from .calibrated_svc import PlattSVC
+from .classifiers import PoseKNNClassifier
+from .embedding import PoseEmbedder
 from .loaded_model_checks import check_novelty_scorer, check_pipeline
 from .model_file import (
     MODEL_FORMAT,
@@ -42,55 +53,42 @@ from .model_file import (
     sniff,
 )
 from .model_metadata import check_format, check_metadata
-from .novelty import NoveltyEmbedder
+from .novelty import NoveltyEmbedder, NoveltyScorer
 from .pose_classifier import PoseClassifier
 from .skops_archive import inspect_skops
 from .visibility import VisibilityCheck
 
 log = logging.getLogger(__name__)
 
-#: Types a poseclf model file may contain (skops refuses everything else).
-TRUSTED_TYPES: tuple[str, ...] = (
-    "poseclf.classify.embedding.PoseEmbedder",
-    "poseclf.classify.classifiers.PoseKNNClassifier",
-    "poseclf.classify.novelty.NoveltyScorer",
-    "poseclf.classify.novelty.NoveltyEmbedder",
-    "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.svm._classes.SVC",
-    "sklearn.calibration.CalibratedClassifierCV",
+def type_name(cls: type) -> str:
+    """The name a skops file gives a type: ``module.qualname`` where the class is defined
+    (e.g. ``sklearn.svm._classes.SVC`` for ``sklearn.svm.SVC``)."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+#: Types named through their public import, so that a class scikit-learn or NumPy moves to another
+#: private module is still trusted (under the new name it is written with).
+_PUBLIC_TYPES: tuple[type, ...] = (
+    PoseEmbedder, PoseKNNClassifier, PlattSVC, NoveltyScorer, NoveltyEmbedder,
+    Pipeline, StandardScaler, SVC, CalibratedClassifierCV, LogisticRegression, MLPClassifier,
+    GridSearchCV, StratifiedKFold, LabelBinarizer, Bunch,
+    np.ndarray, np.str_, np.dtype, np.float64, np.float32, np.int64, np.int32, np.intp, np.bool_,
+    np.random.RandomState, np.ma.MaskedArray,
+    slice, tuple, dict, list, str, int, float, bool, type(None), object,
+)
+#: Types scikit-learn keeps private, which fitted estimators hold: only their names can be given.
+#: ``CalibratedClassifierCV`` and its two parts are the SVM of model files written before
+#: :class:`~poseclf.classify.calibrated_svc.PlattSVC`; the optimizers are inside ``MLPClassifier``.
+#: ``tests/test_model_files.py`` checks that each still names a class.
+PRIVATE_TYPE_NAMES: tuple[str, ...] = (
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
-    "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.neural_network._multilayer_perceptron.MLPClassifier",
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
-    "sklearn.model_selection._search.GridSearchCV",
-    "sklearn.model_selection._split.StratifiedKFold",
-    "sklearn.preprocessing._label.LabelBinarizer",
-    "sklearn.utils._bunch.Bunch",
-    "numpy.ndarray",
-    "numpy.str_",
-    "numpy.dtype",
-    "numpy.float64",
-    "numpy.float32",
-    "numpy.int64",
-    "numpy.int32",
-    "numpy.intp",
-    "numpy.bool_",
-    "numpy.random.mtrand.RandomState",
-    "numpy.ma.core.MaskedArray",
-    "builtins.slice",
-    "builtins.tuple",
-    "builtins.dict",
-    "builtins.list",
-    "builtins.str",
-    "builtins.int",
-    "builtins.float",
-    "builtins.bool",
-    "builtins.NoneType",
-    "builtins.object",
 )
+#: Types a poseclf model file may contain (skops refuses everything else).
+TRUSTED_TYPES: tuple[str, ...] = tuple(dict.fromkeys(
+    [type_name(t) for t in _PUBLIC_TYPES] + list(PRIVATE_TYPE_NAMES)))
 
 
 #: The modules of poseclf 0.1.0 and before, which files saved then name (e.g.
