@@ -20,7 +20,8 @@ import pandas as pd
 
 from poseclf.classify.classifiers import CLASSIFIERS
 from poseclf.classify.embedding import mirror_landmarks
-from poseclf.classify.model import PoseModel, cross_validate_model, evaluation_report
+from poseclf.classify.evaluation import cross_validate_model, evaluation_report
+from poseclf.classify.model import PoseModel
 from poseclf.errors import ImageReadError
 from poseclf.pose.image_paths import is_image_path
 from poseclf.pose.images import read_image

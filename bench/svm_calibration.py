@@ -43,8 +43,9 @@ from sklearn.svm import SVC
 from poseclf.classify import classifiers
 from poseclf.classify.classifiers import RANDOM_STATE, SVM_C, SVM_CALIBRATION_CV, SVM_GAMMA
 from poseclf.classify.embedding import pose_matrix
+from poseclf.classify.evaluation import CV_RANDOM_STATE
 from poseclf.classify.lean_predict import lean_predict_proba
-from poseclf.classify.model import CV_RANDOM_STATE, PoseModel
+from poseclf.classify.model import PoseModel
 from poseclf.classify.pose_classifier import PoseClassifier, pose_rows
 from poseclf.pose.poses import training_arrays
 from poseclf.pose.table import load_table
@@ -102,7 +103,7 @@ def arrays(names, exclude: bool = False):
 
 
 def fold_proba(lm, sizes, labels) -> np.ndarray:
-    """Out-of-fold probabilities, as :func:`poseclf.classify.model.cross_validate_model`."""
+    """Out-of-fold probabilities, as :func:`poseclf.classify.evaluation.cross_validate_model`."""
     folds = min(5, int(np.unique(labels, return_counts=True)[1].min()))
     splitter = StratifiedKFold(folds, shuffle=True, random_state=CV_RANDOM_STATE)
     return cross_val_predict(PoseClassifier("svm", rejection=False), pose_rows(lm, sizes),

@@ -3,7 +3,8 @@
 from ._version import __version__
 from .classify.classifiers import CLASSIFIERS, PoseKNNClassifier, make_classifier
 from .classify.embedding import PoseEmbedder, pose_matrix
-from .classify.model import PoseModel, cross_validate_model
+from .classify.evaluation import cross_validate_model
+from .classify.model import PoseModel
 from .errors import ImageReadError, ModelFileError, ModelNotAvailableError, PoseclfError, TableError
 from .pose.extraction import PoseExtractor
 from .pose.images import read_image

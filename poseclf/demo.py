@@ -14,7 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .classify.model import PoseModel, cross_validate_model
+from .classify.evaluation import cross_validate_model
+from .classify.model import PoseModel
 from .classify.novelty import PARTIAL_LABEL, REJECTION_LABELS
 from .pictures.detect import draw_poses, save_pose_3d
 from .pictures.draw import LabelAnnotator, Overlay, write_image

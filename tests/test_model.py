@@ -12,7 +12,8 @@ import pytest
 from poseclf import __version__
 from poseclf.classify.classifiers import CLASSIFIERS
 from poseclf.classify.embedding import mirror_landmarks
-from poseclf.classify.model import PoseModel, cross_validate_model, evaluation_report
+from poseclf.classify.evaluation import cross_validate_model, evaluation_report
+from poseclf.classify.model import PoseModel
 from poseclf.errors import ModelFileError
 from poseclf.pose.landmarks import Pose
 from poseclf.pose.table import SCHEMA_VERSION

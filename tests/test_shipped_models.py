@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from poseclf.classify.model import PoseModel, cross_validate_model
+from poseclf.classify.evaluation import cross_validate_model
+from poseclf.classify.model import PoseModel
 from poseclf.classify.model_card import card_accuracy
 from poseclf.pose.poses import training_arrays
 from poseclf.shipped import resolve_model, resolve_table, shipped_models

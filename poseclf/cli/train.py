@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..classify.classifiers import CLASSIFIERS
-from ..classify.model import PoseModel, check_training_labels
+from ..classify.evaluation import check_training_labels
+from ..classify.model import PoseModel
 from ..classify.model_card import confusion_path, describe_rejection, write_model_card
 from ..classify.model_file import MODEL_SUFFIX
 from ..classify.negatives import Negatives, everyday_negatives, negatives_from_tables

@@ -76,7 +76,7 @@ def out_of_fold_proba(
     """
     from sklearn.model_selection import LeaveOneOut, StratifiedKFold, cross_validate
 
-    from ..classify.model import check_training_labels, small_classes_as_input_error
+    from ..classify.evaluation import check_training_labels, small_classes_as_input_error
     from ..classify.pose_classifier import PoseClassifier, pose_rows
     from ..pose.poses import Poses
 

@@ -143,7 +143,8 @@ def predictions_rows(model_name: str) -> list[Row]:
 def _train(classifier: str) -> PoseModel:
     """A model trained as ``poseclf train TABLE --exclude datasets/exclusions.csv
     --classifier CLASSIFIER`` trains it (every other option at its default)."""
-    from poseclf.classify.model import PoseModel, check_training_labels
+    from poseclf.classify.evaluation import check_training_labels
+    from poseclf.classify.model import PoseModel
     from poseclf.classify.negatives import everyday_negatives
     from poseclf.classify.novelty import DEFAULT_PERCENTILE
     from poseclf.classify.visibility import PARTIAL_MAX_HIDDEN_JOINTS, PARTIAL_MIN_VISIBILITY
