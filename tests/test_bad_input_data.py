@@ -231,6 +231,12 @@ CASES = [
          "--cv: 'five' is not an integer"),
     Case("unknown classifier", ("train", T, "-o", "{w}/m.skops", "--classifier", "tree"), 2,
          "--classifier: invalid choice: 'tree'"),
+    Case("aspect zero", ("train", T, "-o", "{w}/m.skops", "--aspect", "0"), 2,
+         "--aspect: '0' is not 'auto' nor a stretch factor between 0.25 and 4"),
+    Case("aspect text", ("train", T, "-o", "{w}/m.skops", "--aspect", "wide"), 2,
+         "--aspect: 'wide' is not 'auto' nor a stretch factor"),
+    Case("aspect nan", ("train", T, "-o", "{w}/m.skops", "--aspect", "nan"), 2,
+         "--aspect: 'nan' is not 'auto' nor a stretch factor"),
     # evaluate
     Case("confusion extension", ("evaluate", T, "--model", "pushups", "--confusion",
                                  "{w}/cm.txt"), 2, "--confusion {w}/cm.txt: unknown file type"),

@@ -238,6 +238,20 @@ def _register_stats(subparsers) -> None:
     parser.set_defaults(func=run_stats)
 
 
+def resized_pictures_note(df, name: str) -> str:
+    """One line when the table's pictures look resized without keeping their aspect, else ''."""
+    from ..pose.aspect import estimate_aspect
+
+    estimate = estimate_aspect(df)
+    if not estimate.looks_resized:
+        return ""
+    how = "wide" if estimate.median > 1 else "narrow"
+    return (f"{name}: the people look {estimate.median:.2f}x too {how} for their torso length "
+            f"({estimate}): the pictures were probably resized without keeping their aspect; "
+            "extract from the original pictures if you have them, else train with "
+            f"--aspect auto (or --aspect FACTOR) and check it with `poseclf evaluate`")
+
+
 def run_stats(args: argparse.Namespace) -> int:
     from ..pose.table import load_table
     from ..tables.review import table_stats
@@ -247,6 +261,9 @@ def run_stats(args: argparse.Namespace) -> int:
     if args.sheet:
         _check_images_found(df, args.images)
     print(table_stats(df).to_string(float_format=lambda v: f"{v:.2f}"))
+    aspect_note = resized_pictures_note(df, Path(args.table).name)
+    if aspect_note:
+        print(aspect_note)
     if args.sheet:
         from ..pictures.sheets import stats_sheet, write_sheet
 

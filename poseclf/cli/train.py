@@ -99,6 +99,7 @@ def register(subparsers) -> None:
                        help="Markdown appended to the card (data licences, known limits)")
     train.add_argument("--title", help="title of the model card (default: the model name)")
     _add_exclude_option(train)
+    _add_aspect_option(train)
     train.add_argument("--classifier", choices=CLASSIFIERS, default=DEFAULT_CLASSIFIER,
                        help=f"default: {DEFAULT_CLASSIFIER}")
     train.add_argument("--cv", type=cv_folds, default=DEFAULT_CV, metavar="K",
@@ -150,6 +151,7 @@ def register(subparsers) -> None:
     evaluate.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
     _add_model_options(evaluate)
     _add_exclude_option(evaluate)
+    _add_aspect_option(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--confusion", metavar="PNG", help="write the confusion matrix figure")
     _add_reject_option(evaluate)
@@ -185,14 +187,51 @@ def _add_exclude_option(parser: argparse.ArgumentParser) -> None:
                         "reviewed `poseclf outliers -o` list; repeatable")
 
 
+def aspect_factor(text: str) -> float | None:
+    """Option type of --aspect: ``auto`` (None: each table's estimate) or a stretch factor."""
+    from ..pose.aspect import ASPECT_LIMITS, check_aspect_factor
+
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return check_aspect_factor(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not 'auto' nor a stretch factor between {ASPECT_LIMITS[0]:g} and "
+            f"{ASPECT_LIMITS[1]:g} (1 = none)") from None
+
+
+def _add_aspect_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--aspect", type=aspect_factor, default=1.0, metavar="auto|FACTOR",
+                        help="undo a horizontal stretch of the tables' pictures (resized "
+                        "without keeping their aspect): pixel widths divided by FACTOR, or by "
+                        "each table's estimate with 'auto' (see `poseclf stats`; default: 1, "
+                        "no change)")
+
+
 def _add_reject_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-reject", dest="reject", action="store_false",
                         help="always answer a class: never 'unknown' or 'partial'")
 
 
-def _table_arrays(paths, exclude=()) -> tuple:
-    """Landmarks, sizes, labels and world landmarks of the detected, not excluded rows."""
-    table, dropped = load_training_tables(paths, exclude)
+def _table_arrays(paths, exclude=(), aspect: float | None = 1.0) -> tuple:
+    """Landmarks, sizes, labels and world landmarks of the detected, not excluded rows; with
+    ``aspect`` other than 1, each table's widths corrected (None: its own estimate)."""
+    if aspect == 1.0:
+        table, dropped = load_training_tables(paths, exclude)
+    else:
+        import pandas as pd
+
+        from ..pose.aspect import correct_aspect
+
+        frames, dropped = [], 0
+        for path in paths:
+            part, n = load_training_tables([path], exclude)
+            part, factor = correct_aspect(part, aspect)
+            print(f"{path}: pixel widths divided by {factor:.2f} (--aspect)")
+            frames.append(part)
+            dropped += n
+        table = pd.concat(frames, ignore_index=True)
     if exclude:
         print(f"left out {dropped} row(s) named in {', '.join(map(str, exclude))}")
     lm, sizes, labels = training_arrays(table)
@@ -211,7 +250,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise PoseclfError(f"--search works with {' and '.join(SEARCHABLE)}, "
                            f"not {args.classifier}")
     _check_train_files(args)
-    lm, sizes, labels, world, dropped = _table_arrays(args.tables, args.exclude)
+    lm, sizes, labels, world, dropped = _table_arrays(args.tables, args.exclude, args.aspect)
     check_training_labels(labels)
     params = {"search": True} if args.search else None
     negatives = _negatives(args)
@@ -270,7 +309,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         check_output_file(args.confusion, option="--confusion", suffixes=FIGURE_SUFFIXES,
                           inputs=[args.table, args.model, *args.exclude])
     model = PoseModel.load(args.model, trusted=args.trust)
-    lm, sizes, labels, world, _ = _table_arrays([args.table], args.exclude)
+    lm, sizes, labels, world, _ = _table_arrays([args.table], args.exclude, args.aspect)
     foreign = _foreign_classes(labels, model, args.table, args.model)
     report = model.evaluate(lm, sizes, labels, world_landmarks=world, reject=args.reject)
     report["classes_not_in_model"] = foreign
