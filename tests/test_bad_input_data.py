@@ -1,4 +1,5 @@
-"""Bad inputs to ``extract``, ``train``, ``evaluate``, ``outliers`` and ``stats``, through the CLI.
+"""Bad inputs to ``extract``, ``train``, ``evaluate``, ``outliers``, ``stats`` and ``review``,
+through the CLI.
 
 Every case runs the real ``poseclf`` in a subprocess and checks what a user sees and keeps: the
 exit status (2 for an input error), one line on stderr that names the file or option and says
@@ -258,6 +259,30 @@ CASES = [
     Case("missing images folder", ("stats", T, "--sheet", "{w}/s.png", "--images",
                                    "{w}/nowhere"), 2, "--images {w}/nowhere: no such folder"),
     Case("per class", ("stats", T, "--per-class", "-3"), 2, "--per-class: -3 is too small"),
+    # review
+    Case("review missing table", ("review", "{w}/nowhere.csv", "--images", "{w}/data", "-o",
+                                  "{w}/rev"), 2, "{w}/nowhere.csv: no such landmark table"),
+    Case("review without images", ("review", T, "-o", "{w}/rev"), 2,
+         "the following arguments are required: --images"),
+    Case("review missing images", ("review", T, "--images", "{w}/nowhere", "-o", "{w}/rev"), 2,
+         "--images {w}/nowhere: no such folder"),
+    Case("review wrong images", ("review", T, "--images", "{w}/data", "-o", "{w}/rev"), 2,
+         "--images {w}/data: none of the table's image paths is there"),
+    Case("review page over the table", ("review", T, "--images", "{w}/data", "-o", T), 2,
+         "-o {w}/table.csv: is a file; give a folder name"),
+    Case("review page in a file", ("review", T, "--images", "{w}/data", "-o", "{w}/notes.md"),
+         2, "-o {w}/notes.md: is a file; give a folder name"),
+    Case("review page over the images", ("review", T, "--images", "{w}/data", "-o", "{w}/data"),
+         2, "-o {w}/data: is also an input of this command"),
+    Case("review page in another folder", ("review", T, "--images", "{w}/data", "-o",
+                                           "{w}/flat_data"), 2,
+         "-o {w}/flat_data: the folder has files and is not a poseclf review page"),
+    Case("review missing list", ("review", T, "--images", "{w}/data", "-o", "{w}/rev",
+                                 "--exclude", "{w}/nowhere.csv"), 2,
+         "--exclude {w}/nowhere.csv: no such exclusion list"),
+    Case("review list columns", ("review", T, "--images", "{w}/data", "-o", "{w}/rev",
+                                 "--exclude", "{w}/notes.csv"), 2,
+         "--exclude {w}/notes.csv: an exclusion list needs a 'path' column"),
     # the command itself
     Case("no command", (), 2, "the following arguments are required: COMMAND"),
     Case("unknown command", ("frobnicate",), 2, "invalid choice: 'frobnicate'"),

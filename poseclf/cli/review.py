@@ -1,0 +1,93 @@
+"""``poseclf review``: a static page to look at a table's rows, tick the bad ones and save the
+list that ``poseclf train --exclude`` reads."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..classify.classifiers import CLASSIFIERS
+from ..errors import InputError, TableError
+from ..files import check_input_dir, check_input_file, check_output_dir
+from ._common import EXIT_OK, non_negative_int, positive_int
+from .dataset import _check_images_found, folds
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "review",
+        help="write a page to look through a table's photos and tick the rows to leave out",
+        description="Write a self-contained page (OUT/index.html and its pictures; no server, "
+        "opens from disk) with one card per row of TABLE: the photo with its skeleton, the "
+        "label, the out-of-fold prediction, probability and novelty and the flags of "
+        "`poseclf outliers`, and a per-class summary. Filter, sort, tick rows with a reason "
+        "and 'Save list': the CSV is what `poseclf train --exclude` reads. Pictures of "
+        "unchanged rows are reused when the page is made again.",
+    )
+    parser.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
+    parser.add_argument("--images", required=True, metavar="DATA_DIR",
+                        help="folder the table paths are relative to")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT_DIR",
+                        help="folder of the page (made if absent; a page there is updated)")
+    parser.add_argument("--model", metavar="MODEL",
+                        help="also show this model's label, probability and novelty per row")
+    parser.add_argument("--trust", action="store_true",
+                        help="also load joblib/pickle model files (can run code!)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="LIST.csv",
+                        help="show the rows this exclusion list names as ticked (e.g. a list "
+                        "saved from the page); repeatable")
+    parser.add_argument("--classifier", default="knn", choices=CLASSIFIERS,
+                        help="classifier of the out-of-fold models (default: knn)")
+    parser.add_argument("--folds", type=folds, default=5, metavar="K",
+                        help="K-fold cross-validation; 0 = leave-one-out (default: 5)")
+    parser.add_argument("--least-typical", type=non_negative_int, default=10, metavar="N",
+                        help="flag the N undisputed rows least like their class (default: 10)")
+    parser.add_argument("--workers", type=positive_int, metavar="N",
+                        help="threads drawing the pictures (default: one per CPU)")
+    parser.set_defaults(func=run_review)
+
+
+def run_review(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from ..pose.table import load_table
+    from ..tables.exclusions import load_exclusions
+    from ..tables.review_page import build_review_page, check_review_folder
+
+    check_input_file(args.table, what="landmark table (.csv or .parquet)")
+    check_input_dir(args.images, option="--images")
+    for listed in args.exclude:
+        check_input_file(listed, option="--exclude", what="exclusion list (CSV)")
+    check_output_dir(args.output, option="-o",
+                     inputs=[args.table, args.images, args.model, *args.exclude])
+    check_review_folder(args.output)
+    try:
+        load_exclusions(args.exclude)  # wrong columns stop here, before any work
+    except TableError as err:
+        raise InputError(f"--exclude {err}; save the list from the review page or "
+                         "write the columns table,path,reason") from None
+    model = None
+    if args.model:
+        from ..classify.model import PoseModel
+        from ..shipped import resolve_model
+
+        model = PoseModel.load(resolve_model(args.model), trusted=args.trust)
+    df = load_table(args.table)
+    _check_images_found(df, args.images)
+    with tqdm(total=len(df), unit="row", desc="pictures", disable=not sys.stderr.isatty(),
+              file=sys.stderr) as bar:
+        built = build_review_page(
+            df, args.images, args.output, table_path=args.table, model=model,
+            model_name=args.model, exclude=args.exclude, classifier=args.classifier,
+            folds=args.folds, least_typical=args.least_typical, workers=args.workers,
+            progress=bar.update)
+    cards = built.cards.cards
+    flagged = int((cards["flags"].str.len() > 0).sum())
+    ticked = int(cards["excluded"].notna().sum())
+    print(f"{len(cards)} rows, {flagged} flagged, {ticked} ticked from the exclusion lists; "
+          f"pictures: {built.made} made, {built.reused} reused, {built.unreadable} unreadable")
+    if built.cards.note:
+        print(built.cards.note)
+    print(f"review page written to {built.page} (open it in a browser; 'Save list' gives the "
+          "CSV for poseclf train --exclude)")
+    return EXIT_OK
