@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import importlib.util
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,6 +52,7 @@ from poseclf.tables.exclusions import apply_exclusions, load_exclusions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import CROSS_SOURCE  # noqa: E402 - the bench folder is not a package
+from fast_path import per_call_ms  # noqa: E402
 
 DATASETS = Path(__file__).resolve().parents[1] / "datasets"
 FOLD_TABLES = ("pushups_visolus", "sitstand_multimediaimg", "sitstand_rhpr", "yoga_manoj",
@@ -146,18 +146,6 @@ def cross_source_table() -> None:
                 model = PoseModel.train(lm_a[ka], s_a[ka], y_a[ka], "svm", cv=0)
             proba[version] = model.predict_proba(lm_b[kb], s_b[kb])
         compare(f"{a[:11]}>{b[:11]}", y_b[kb], np.asarray(model.classes_), proba)
-
-
-def per_call_ms(call: Callable[[], object], repeat: int) -> float:
-    """Best of three timings of ``repeat`` calls, in ms per call."""
-    call()
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(repeat):
-            call()
-        best = min(best, (time.perf_counter() - start) / repeat * 1e3)
-    return best
 
 
 def load_module(path: Path):
