@@ -215,8 +215,9 @@ def test_model_files_keep_no_mirror_images_and_class_codes_not_names(tmp_path, r
     # the same scorer holding its mirror images and class names, as files from before do
     old = model.novelty_
     labels = old.classes_[old.reference_labels_]
-    old.reference_ = old.reference().astype(np.float32)
-    old.negative_reference_ = old._references()["negatives"].astype(np.float32)
+    reference, negatives = old.reference(), old._references()["negatives"]
+    old.reference_, old.negative_reference_ = (reference.astype(np.float32),
+                                               negatives.astype(np.float32))
     old.reference_labels_ = np.concatenate([labels, labels])
     old.mirror_columns_ = old.mirror_signs_ = None
     before = model.predict_with_scores(*args, **kwargs)
