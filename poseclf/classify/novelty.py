@@ -50,7 +50,7 @@ Choices, measured with ``bench/rejection.py`` on ``../shared/data``:
   source and swung between 80% and 92% with its neighbour count, so it was not kept.
 * The mirror images of the reference poses and of the negatives are not saved but rebuilt at
   load (a column map, :func:`mirror_map`), and the per-class rule's labels are class codes:
-  the shipped models' files went from 2.4-2.8 MB to 1.3-1.7 MB. Leaving the negatives' mirror
+  the shipped models' files went from 2.4-2.7 MB to 1.3-1.6 MB. Leaving the negatives' mirror
   images out altogether measured worse (unseen yoga classes answered unknown 49% -> 30%).
 """
 
