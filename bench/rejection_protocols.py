@@ -23,6 +23,8 @@ Each line prints the whole rule, then its parts alone: ``unknown`` (the novelty 
 pose's threshold: the ratio and per-class rules of the negatives included), the threshold only
 (the calibrated novelty threshold, floored by the negatives, without those two rules) and
 ``partial``. ``--no-negatives`` gives the figures of the rule before negatives.
+``--variants`` adds a line under each: other novelty scores on the same models and folds
+(``bench/novelty_variants.py``), ``whole/unknown`` for each.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ from poseclf.classify.negatives import Negatives, everyday_negatives, negatives_
 from poseclf.pose.poses import Poses
 from poseclf.pose.table import load_table
 from poseclf.tables.exclusions import apply_exclusions, load_exclusions
+
+try:
+    from novelty_variants import VARIANTS, Variants
+except ImportError:  # imported as bench.rejection_protocols
+    from bench.novelty_variants import VARIANTS, Variants
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES = REPO / "datasets"
@@ -64,28 +71,48 @@ def table(name: str, reviewed: bool = True) -> pd.DataFrame:
     return df[df["detected"]].reset_index(drop=True)
 
 
+VARIANTS_ON = False  # --variants
+
+
 def train(df: pd.DataFrame, classifier: str, negatives: Negatives | None) -> PoseModel:
     poses = Poses.from_table(df)
-    return PoseModel.train(poses.landmarks, poses.image_sizes, df["label"].to_numpy(str),
-                           classifier, cv=0, world_landmarks=poses.world_landmarks,
-                           negatives=negatives)
+    labels = df["label"].to_numpy(str)
+    model = PoseModel.train(poses.landmarks, poses.image_sizes, labels, classifier, cv=0,
+                            world_landmarks=poses.world_landmarks, negatives=negatives)
+    if VARIANTS_ON:
+        neg = None if negatives is None else negatives.poses[negatives.poses.detected]
+        model.variants = Variants(model, poses, labels, neg)
+    return model
 
 
 def parts(model: PoseModel, df: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Rejected flags: the whole rule and each part alone."""
+    """Rejected flags: the whole rule and each part alone (and with --variants, each
+    variant's whole rule and unknown part, as ``"<variant> whole"`` and ``"<variant>"``)."""
     poses = Poses.from_table(df)
     result = model.predict_with_scores(poses.landmarks, poses.image_sizes,
                                        world_landmarks=poses.world_landmarks)
     unknown = result.novelty > result.threshold
-    return {"whole": unknown | result.partial, "unknown": unknown,
-            "threshold only": result.novelty > model.rejection_threshold,
-            "partial": result.partial}
+    out = {"whole": unknown | result.partial, "unknown": unknown,
+           "threshold only": result.novelty > model.rejection_threshold,
+           "partial": result.partial}
+    if VARIANTS_ON:
+        classes = np.asarray(model.classes_)[np.argmax(result.proba, axis=1)]
+        for name, flags in model.variants.unknown(poses, classes, unknown).items():
+            out[f"{name} whole"] = flags | result.partial
+            out[name] = flags
+    return out
 
 
 def line(text: str, flags: dict[str, np.ndarray], accepted: bool) -> str:
     share = {k: (1 - v.mean()) if accepted else v.mean() for k, v in flags.items()}
-    cells = "  ".join(f"{k} {100 * v:5.1f}%" for k, v in share.items())
-    return f"   {text:46} n={len(flags['whole']):4d}  {cells}"
+    cells = "  ".join(f"{k} {100 * share[k]:5.1f}%" for k in
+                      ("whole", "unknown", "threshold only", "partial"))
+    text = f"   {text:46} n={len(flags['whole']):4d}  {cells}"
+    if VARIANTS_ON:
+        text += "\n   " + " " * 46 + "  whole/unknown: " + " | ".join(
+            f"{name} {100 * share[name + ' whole']:5.1f}/{100 * share[name]:5.1f}"
+            for name in VARIANTS)
+    return text
 
 
 def leave_one_source_out(classifier: str, negatives: Negatives | None) -> list[float]:
@@ -128,13 +155,12 @@ def leave_classes_out(classifier: str, use_negatives: bool) -> None:
         known = df[~unseen].reset_index(drop=True)
         print(line(f"{source} without {len(left_out)} classes: unseen",
                    parts(train(known, classifier, negatives), df[unseen]), accepted=False))
-        flags = {k: np.zeros(len(known), dtype=bool) for k in
-                 ("whole", "unknown", "threshold only", "partial")}
+        flags = {}
         folds = StratifiedKFold(5, shuffle=True, random_state=1)
         for fit, held in folds.split(known, known["label"]):
-            model = train(known.iloc[fit], classifier, negatives)
+            model = train(known.iloc[fit].reset_index(drop=True), classifier, negatives)
             for key, value in parts(model, known.iloc[held]).items():
-                flags[key][held] = value
+                flags.setdefault(key, np.zeros(len(known), dtype=bool))[held] = value
         print(line(f"{source} without {len(left_out)} classes: in-class", flags, accepted=True))
 
 
@@ -143,7 +169,11 @@ def main(argv=None) -> int:
     parser.add_argument("--classifier", default="svm")
     parser.add_argument("--no-negatives", action="store_true",
                         help="train without negatives (the rule before them)")
+    parser.add_argument("--variants", action="store_true",
+                        help="also measure other novelty scores (bench/novelty_variants.py)")
     args = parser.parse_args(argv)
+    global VARIANTS_ON
+    VARIANTS_ON = args.variants
     start = time.perf_counter()
     negatives = None if args.no_negatives else everyday_negatives()
     print(f"classifier {args.classifier}; negatives: "

@@ -193,6 +193,41 @@ def test_saved_model_keeps_its_negatives_and_refuses_broken_ones(tmp_path, raw_p
         PoseModel.load(model.save(tmp_path / "broken.skops"))
 
 
+def test_model_files_keep_no_mirror_images_and_class_codes_not_names(tmp_path, raw_pushups):
+    """The mirror images of the training poses and negatives are rebuilt from a column map
+    (half the file), the per-class rule's labels are 1-byte class codes; scoring is the same
+    as with the mirror images computed from the mirrored landmarks."""
+    model = train(raw_pushups, everyday_negatives().without("sitstand_rhpr"))
+    probe = Poses.from_table(table("sitstand_rhpr").head(40))
+    args = (probe.landmarks, probe.image_sizes)
+    kwargs = {"world_landmarks": probe.world_landmarks}
+    for scorer in (model.novelty_, model.novelty_image_):
+        assert scorer.mirror_columns_ is not None
+        assert len(scorer.reference_) == len(raw_pushups)
+        assert len(scorer.negative_reference_) == scorer.negatives_["kept"]
+        assert scorer.reference_labels_.dtype == np.uint8
+        assert len(scorer.reference()) == 2 * len(raw_pushups)
+    scored = model.predict_with_scores(*args, **kwargs)
+    loaded = PoseModel.load(model.save(tmp_path / "m.skops"))
+    again = loaded.predict_with_scores(*args, **kwargs)
+    np.testing.assert_array_equal(again.novelty, scored.novelty)
+    np.testing.assert_array_equal(again.threshold, scored.threshold)
+    # the same scorer holding its mirror images and class names, as files from before do
+    old = model.novelty_
+    labels = old.classes_[old.reference_labels_]
+    reference, negatives = old.reference(), old._references()["negatives"]
+    old.reference_, old.negative_reference_ = (reference.astype(np.float32),
+                                               negatives.astype(np.float32))
+    old.reference_labels_ = np.concatenate([labels, labels])
+    old.mirror_columns_ = old.mirror_signs_ = None
+    before = model.predict_with_scores(*args, **kwargs)
+    np.testing.assert_array_equal(before.labels, scored.labels)
+    np.testing.assert_allclose(before.threshold, scored.threshold, rtol=0, atol=1e-9)
+    old.mirror_columns_, old.mirror_signs_ = np.zeros(3, dtype=np.int32), np.ones(3)
+    with pytest.raises(ModelFileError, match="mirror column map"):
+        PoseModel.load(model.save(tmp_path / "broken.skops"))
+
+
 @pytest.mark.slow  # trains with the CLI twice
 def test_train_command_uses_the_everyday_negatives_unless_told(tmp_path, capsys):
     shipped = str(TABLES / "pushups_visolus.csv")

@@ -85,7 +85,23 @@ def test_a_held_out_pose_is_not_calibrated_against_its_own_mirror_image():
     X = np.random.default_rng(3).normal(size=(40, 4))
     scorer = NoveltyScorer(n_neighbors=1).fit(X, np.repeat(["a", "b"], 20), X_mirror=X)
     assert scorer.calibration_["percentiles"]["50"] > 0.1
-    assert len(scorer.reference_) == 80
+    assert len(scorer.reference()) == 80  # the mirror images rebuilt from a column map
+    assert len(scorer.reference_) == 40 and scorer.mirror_columns_ is not None
+
+
+def test_mirror_images_are_rebuilt_from_a_column_map_only_when_it_reproduces_them():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(40, 4))
+    y = np.repeat(["a", "b"], 20)
+    swapped = X[:, [1, 0, 2, 3]] * [1, 1, -1, 1]  # left/right exchanged, one x flipped
+    scorer = NoveltyScorer().fit(X, y, X_mirror=swapped)
+    assert list(scorer.mirror_columns_) == [1, 0, 2, 3]
+    assert list(scorer.mirror_signs_) == [1, 1, -1, 1]
+    assert len(scorer.reference_) == 40
+    explicit = scorer._scaled(np.concatenate([X, swapped]))
+    np.testing.assert_allclose(scorer.reference(), explicit, atol=1e-6)
+    other = NoveltyScorer().fit(X, y, X_mirror=rng.normal(size=(40, 4)))  # no such map
+    assert other.mirror_columns_ is None and len(other.reference_) == 80
 
 
 @pytest.mark.parametrize("params, message", [

@@ -67,14 +67,25 @@ def check_novelty_scorer(scorer, path: Path, what: str) -> None:
         raise ModelFileError(
             f"{path}: the model file's {what} has negative poses or a negative ratio that are "
             f"not finite numbers of the reference's shape (ratio {ratio!r}); {REMAKE}")
+    columns, signs = (getattr(scorer, "mirror_columns_", None),
+                      getattr(scorer, "mirror_signs_", None))  # files from before: none
+    if columns is not None and not (
+            isinstance(columns, np.ndarray) and columns.shape == (ref.shape[1],)
+            and columns.dtype.kind in "iu" and (columns >= 0).all()
+            and (columns < ref.shape[1]).all() and isinstance(signs, np.ndarray)
+            and signs.shape == columns.shape and np.isin(signs, (-1, 1)).all()):
+        raise ModelFileError(f"{path}: the model file's {what} has a mirror column map that "
+                             f"does not fit its reference poses; {REMAKE}")
     thresholds = getattr(scorer, "class_thresholds_", None)
     if thresholds is not None:
         classes, labels = getattr(scorer, "classes_", None), getattr(
             scorer, "reference_labels_", None)
+        coded = isinstance(labels, np.ndarray) and labels.dtype.kind in "iu"  # names before
         if not (isinstance(thresholds, np.ndarray) and isinstance(classes, np.ndarray)
                 and isinstance(labels, np.ndarray) and thresholds.shape == classes.shape
                 and np.isfinite(thresholds).all() and len(labels) == len(ref)
-                and set(np.unique(labels)) == set(classes)):
+                and set(np.unique(labels).tolist()) == set(
+                    range(len(classes)) if coded else classes.tolist())):
             raise ModelFileError(
                 f"{path}: the model file's {what} has per-class thresholds that do not match "
                 f"its classes or reference poses; {REMAKE}")

@@ -48,6 +48,10 @@ Choices, measured with ``bench/rejection.py`` on ``../shared/data``:
   sit/stand source (77%), in-class acceptance stays >= 97.6%. A local-outlier-factor score
   (density relative to the neighbours') rejected 88% but accepted only 91% of the other yoga
   source and swung between 80% and 92% with its neighbour count, so it was not kept.
+* The mirror images of the reference poses and of the negatives are not saved but rebuilt at
+  load (a column map, :func:`mirror_map`), and the per-class rule's labels are class codes:
+  the shipped models' files went from 2.4-2.7 MB to 1.3-1.6 MB. Leaving the negatives' mirror
+  images out altogether measured worse (unseen yoga classes answered unknown 49% -> 30%).
 """
 
 from __future__ import annotations
@@ -91,11 +95,49 @@ CLASS_MARGIN = 1.2
 #: A negative this near a training pose (RMS over the scaled features, where held-out poses are
 #: 0.3-1 apart; float32 rounding leaves copies up to ~1e-3 apart) is that pose again.
 DUPLICATE_DISTANCE = 0.01
+#: The mirror images of the reference poses are not saved when they are the poses' own features
+#: with the columns swapped and some negated (left and right exchanged, x directions flipped),
+#: to within this in scaled units (float32 rounding leaves ~1e-6; thresholds are ~1): the file
+#: keeps the column map (:attr:`NoveltyScorer.mirror_columns_`) and loading rebuilds them.
+MIRROR_TOLERANCE = 1e-4
+_MIRROR_PROBE_ROWS = 256  # rows on which the candidate column map is found (then checked on all)
 WORLD_DIRECTION_WEIGHT = 0.5  # world-landmark limb directions, relative to the image part
 _BLOCK_ELEMENTS = 1 << 20  # query x reference distances computed per block (8 MB float64)
 
 def _scaled(X: np.ndarray, center: np.ndarray, scale: float) -> np.ndarray:
     return ((X - center) / scale).astype(np.float32)
+
+
+def mirror_map(poses: np.ndarray, mirrors: np.ndarray,
+               tolerance: float = MIRROR_TOLERANCE) -> tuple[np.ndarray, np.ndarray] | None:
+    """Columns and signs with ``mirrors ~ poses[:, columns] * signs`` for every row (to within
+    ``tolerance``), or None when the features of a mirror image are not such a signed
+    permutation of the pose's."""
+    if poses.shape != mirrors.shape or not len(poses):
+        return None
+    probe = np.unique(np.linspace(0, len(poses) - 1, _MIRROR_PROBE_ROWS).astype(int))
+    a, b = poses[probe], mirrors[probe]
+    columns = np.empty(poses.shape[1], dtype=np.int32)
+    signs = np.empty(poses.shape[1], dtype=np.float32)
+    for j in range(poses.shape[1]):
+        same = np.abs(b[:, j, None] - a).max(axis=0)
+        flipped = np.abs(b[:, j, None] + a).max(axis=0)
+        k_same, k_flipped = int(np.argmin(same)), int(np.argmin(flipped))
+        if same[k_same] <= flipped[k_flipped]:
+            columns[j], signs[j] = k_same, 1.0
+        else:
+            columns[j], signs[j] = k_flipped, -1.0
+    if np.abs(poses[:, columns] * signs - mirrors).max() > tolerance:
+        return None
+    return columns, signs
+
+
+def _with_mirrors(poses: np.ndarray, columns: np.ndarray | None,
+                  signs: np.ndarray | None) -> np.ndarray:
+    """Stored reference poses and, with a column map, their rebuilt mirror images after them."""
+    if columns is None:
+        return poses
+    return np.concatenate([poses, (poses[:, columns] * signs).astype(poses.dtype)])
 
 
 def mean_nearest_distance(Q: np.ndarray, ref: np.ndarray, n_neighbors: int,
@@ -119,6 +161,10 @@ def mean_nearest_distance(Q: np.ndarray, ref: np.ndarray, n_neighbors: int,
         nearest = np.partition(sq, k - 1, axis=1)[:, :k] if k < len(ref) else sq
         out[start:start + block] = np.sqrt(np.maximum(nearest, 0.0) / Q.shape[1]).mean(axis=1)
     return out
+
+
+def _squares(ref: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", ref, ref)
 
 
 class _FoldReference(BaseEstimator):
@@ -162,7 +208,12 @@ class NoveltyScorer(BaseEstimator):
     scale_ : float
         Root-mean-square of the per-feature standard deviations of the training embeddings.
     reference_ : ndarray of shape (n_reference, n_features), float32
-        Scaled training embeddings (and their mirror images).
+        Scaled training embeddings (and their mirror images, unless ``mirror_columns_`` says
+        how to rebuild them: :meth:`reference`).
+    mirror_columns_, mirror_signs_ : ndarray of shape (n_features,) or None
+        The mirror image of a stored pose ``r`` (training pose or negative) is
+        ``r[mirror_columns_] * mirror_signs_`` (see :func:`mirror_map`); None: the mirror
+        images are stored (files from before, features that are not mirror-symmetric).
     threshold_ : float
         Novelty above which a pose is unknown.
     calibration_ : dict
@@ -250,11 +301,34 @@ class NoveltyScorer(BaseEstimator):
         self.negative_ratio_ = float("inf")
         self.negatives_ = {"given": 0, "kept": 0}
         self.classes_ = self.class_thresholds_ = None
+        self.mirror_columns_ = self.mirror_signs_ = None
         if negatives is not None:
             self._fit_negatives(X, y, X_mirror, held_out, negatives, negatives_mirror)
             if self.negative_reference_ is not None:
                 self._fit_classes(X, y, X_mirror, splitter)
+        if X_mirror is not None:
+            self._drop_mirrors(len(X), negatives_mirror is not None)
         return self
+
+    def _drop_mirrors(self, n: int, negatives_mirrored: bool) -> None:
+        """Keep the reference poses without their mirror images when a column map rebuilds
+        them (:func:`mirror_map`, checked on every stored pose): half the model file."""
+        sets = [(self.reference_[:n], self.reference_[n:])]
+        negatives = self.negative_reference_
+        if negatives is not None:
+            if not negatives_mirrored:
+                return
+            sets.append((negatives[:len(negatives) // 2], negatives[len(negatives) // 2:]))
+        found = mirror_map(np.concatenate([p for p, _ in sets]),
+                           np.concatenate([m for _, m in sets]))
+        if found is None:
+            return
+        self.mirror_columns_, self.mirror_signs_ = found
+        self.reference_ = sets[0][0]
+        if negatives is not None:
+            self.negative_reference_ = sets[1][0]
+        if self.class_thresholds_ is not None:
+            self.reference_labels_ = self.reference_labels_[:n]
 
     def _fit_classes(self, X, y, X_mirror, splitter) -> None:
         """Per-class thresholds of the distance to the predicted class's own poses: a pose of
@@ -280,7 +354,9 @@ class NoveltyScorer(BaseEstimator):
             thresholds.append(max(CLASS_MARGIN * held[y == label].max(), float(floor)))
         self.class_thresholds_ = np.asarray(thresholds)
         labels = np.concatenate([y, y]) if X_mirror is not None else y
-        self.reference_labels_ = labels
+        # class codes (indices into classes_), not names: 1 byte a pose rather than 4 a letter
+        self.reference_labels_ = np.searchsorted(self.classes_, labels).astype(
+            np.uint8 if len(self.classes_) <= 256 else np.int32)
 
     def _fit_negatives(self, X, y, X_mirror, held_out, negatives, negatives_mirror) -> None:
         """Keep the negatives that are not members of a class; calibrate the ratio rule."""
@@ -327,6 +403,41 @@ class NoveltyScorer(BaseEstimator):
         state.pop("_cache", None)  # derived from reference_: rebuilt on first use, not saved
         return state
 
+    def reference(self) -> np.ndarray:
+        """The scaled reference poses, mirror images included (rebuilt from
+        :attr:`mirror_columns_` when the file does not hold them)."""
+        return self._references()["reference"]
+
+    def _references(self) -> dict:
+        """What scoring needs and the file does not hold, computed once per fit or load: the
+        reference poses with their mirror images and their ``|r|^2``, the same of the
+        negatives, and each class's poses (:meth:`class_distance`)."""
+        stored = (self.reference_, getattr(self, "negative_reference_", None),
+                  getattr(self, "reference_labels_", None),
+                  getattr(self, "mirror_columns_", None))
+        cache = self.__dict__.get("_cache")
+        if cache is not None and all(a is b for a, b in zip(cache["stored"], stored, strict=True)):
+            return cache
+        columns, signs = stored[3], getattr(self, "mirror_signs_", None)
+        # float64 (see mean_nearest_distance); the file keeps float32
+        ref = _with_mirrors(self.reference_, columns, signs).astype(np.float64)
+        cache = {"stored": stored, "reference": ref, "reference_sq": _squares(ref)}
+        if stored[1] is not None:
+            negatives = _with_mirrors(stored[1], columns, signs).astype(np.float64)
+            cache.update(negatives=negatives, negatives_sq=_squares(negatives))
+        labels = stored[2]
+        if labels is not None and getattr(self, "classes_", None) is not None:
+            if labels.dtype.kind in "US":  # files from before the class codes: names
+                labels = np.searchsorted(self.classes_, labels)
+            if len(labels) < len(ref):  # the rebuilt mirror images: same classes
+                labels = np.concatenate([labels, labels])
+            cache["classes"] = []
+            for code in range(len(self.classes_)):
+                mine = np.ascontiguousarray(ref[labels == code])
+                cache["classes"].append((mine, _squares(mine)))
+        self.__dict__["_cache"] = cache
+        return cache
+
     def novelty(self, X) -> np.ndarray:
         """Novelty of each embedding, ``(n,)``: higher is farther from the training poses."""
         if not hasattr(self, "reference_"):  # cheaper than check_is_fitted per video frame
@@ -335,21 +446,14 @@ class NoveltyScorer(BaseEstimator):
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has shape {X.shape}, but the novelty scorer was fitted on "
                              f"{self.n_features_in_} features")
-        ref, ref_sq = self._reference64()
-        return mean_nearest_distance(self._scaled(X), ref, self.n_neighbors, ref_sq)
-
-    def _reference64(self) -> tuple[np.ndarray, np.ndarray]:
-        """The reference poses in float64 and their ``|r|^2``, computed once per fit or load
-        (not saved: the file keeps the float32 poses)."""
-        cache = self.__dict__.get("_cache")
-        if cache is None or cache[0] is not self.reference_:
-            ref = self.reference_.astype(np.float64)
-            cache = (self.reference_, ref, np.einsum("ij,ij->i", ref, ref))
-            self.__dict__["_cache"] = cache
-        return cache[1], cache[2]
+        refs = self._references()
+        return mean_nearest_distance(self._scaled(X), refs["reference"], self.n_neighbors,
+                                     refs["reference_sq"])
 
     def _negative_distance(self, scaled: np.ndarray) -> np.ndarray:
-        return mean_nearest_distance(scaled, self.negative_reference_, self.n_neighbors)
+        refs = self._references()
+        return mean_nearest_distance(scaled, refs["negatives"], self.n_neighbors,
+                                     refs["negatives_sq"])
 
     def thresholds(self, X, classes=None, novelty=None) -> np.ndarray:
         """The novelty threshold each embedding is held to, ``(n,)``: :attr:`threshold_`, or
@@ -372,12 +476,13 @@ class NoveltyScorer(BaseEstimator):
 
     def class_distance(self, scaled: np.ndarray, classes) -> np.ndarray:
         """Mean distance of scaled embeddings to the nearest poses of the given classes."""
-        classes = np.asarray(classes)
+        codes = np.searchsorted(self.classes_, np.asarray(classes))
+        per_class = self._references()["classes"]
         out = np.zeros(len(scaled))
-        for label in np.unique(classes):
-            mine = classes == label
-            ref = self.reference_[self.reference_labels_ == label]
-            out[mine] = mean_nearest_distance(scaled[mine], ref, CLASS_NEIGHBORS)
+        for code in np.unique(codes):
+            mine = codes == code
+            ref, ref_sq = per_class[code]
+            out[mine] = mean_nearest_distance(scaled[mine], ref, CLASS_NEIGHBORS, ref_sq)
         return out
 
     def is_novel(self, X, classes=None) -> np.ndarray:
