@@ -22,6 +22,7 @@ import pytest
 from poseclf.classify.classifiers import PoseKNNClassifier
 from poseclf.classify.embedding import PoseEmbedder
 from poseclf.classify.model import PoseModel
+from poseclf.classify.model_file import MODEL_FORMAT_VERSION
 from poseclf.classify.model_io import MOVED_MODULES
 from poseclf.classify.novelty import NoveltyEmbedder, NoveltyScorer
 from poseclf.errors import ModelFileError
@@ -100,10 +101,19 @@ def test_a_file_of_the_flat_modules_loads_and_predicts_as_it_did(pushups):
     assert not set(FLAT) & set(sys.modules)  # no old name left behind
 
 
-def test_saving_writes_todays_module_paths(tmp_path, pushups):
+def format_version(path: Path) -> int:
+    """The ``format_version`` a skops model file declares."""
+    with zipfile.ZipFile(path) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    return int(schema["content"]["format_version"]["content"])
+
+
+def test_saving_writes_todays_module_paths_and_format(tmp_path, pushups):
     path = tmp_path / "again.skops"
+    assert format_version(OLD_FILE) == 1
     PoseModel.load(OLD_FILE).save(path)
     assert schema_modules(path) == set(FLAT.values())
+    assert format_version(path) == MODEL_FORMAT_VERSION == 2
     assert_predicts_as_saved(PoseModel.load(path), pushups)
 
 

@@ -29,7 +29,12 @@ from pathlib import Path
 from ..errors import InputError, ModelFileError
 
 MODEL_FORMAT = "poseclf-model"  # the ``format`` marker of every saved poseclf model
-MODEL_FORMAT_VERSION = 1  # bump when the saved layout changes meaning
+#: The format written; bump when the saved layout changes meaning, so an older poseclf refuses
+#: the file instead of misreading it. 2: the novelty scorer keeps a mirror column map instead
+#: of the mirror images, and class codes instead of class names.
+MODEL_FORMAT_VERSION = 2
+#: Formats this poseclf reads (format 1: files written before the column map).
+READABLE_FORMAT_VERSIONS = (1, 2)
 MODEL_SUFFIX = ".skops"
 MAX_MEMBERS = 10_000  # zip members (the zip directory is read in memory)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelFileError
-from .model_file import MODEL_FORMAT, MODEL_FORMAT_VERSION, REMAKE
+from .model_file import MODEL_FORMAT, MODEL_FORMAT_VERSION, READABLE_FORMAT_VERSIONS, REMAKE
 
 
 def check_format(marker, version, path: Path) -> None:
@@ -27,10 +27,11 @@ def check_format(marker, version, path: Path) -> None:
             f"{path}: model file format {version} was written by a newer poseclf; this poseclf "
             f"{__version__} reads format {MODEL_FORMAT_VERSION}: upgrade poseclf "
             "(pip install -U poseclf) or re-train the model with this one (`poseclf train`)")
-    if type(version) is not int or version != MODEL_FORMAT_VERSION:
+    if type(version) is not int or version not in READABLE_FORMAT_VERSIONS:
+        readable = ", ".join(map(str, READABLE_FORMAT_VERSIONS))
         raise ModelFileError(
             f"{path}: model file format {version!r} is not supported by poseclf {__version__} "
-            f"(expects {MODEL_FORMAT_VERSION}); retrain it with `poseclf train`.")
+            f"(reads {readable}); retrain it with `poseclf train`.")
 
 
 def _digits(text: str) -> bool:
