@@ -45,7 +45,8 @@ from poseclf.classify.embedding import pose_matrix
 from poseclf.classify.evaluation import CV_RANDOM_STATE
 from poseclf.classify.lean_predict import lean_predict_proba
 from poseclf.classify.model import PoseModel
-from poseclf.classify.pose_classifier import PoseClassifier, pose_rows
+from poseclf.classify.pose_classifier import PoseClassifier
+from poseclf.classify.pose_rows import pose_rows
 from poseclf.pose.poses import training_arrays
 from poseclf.pose.table import load_table
 from poseclf.tables.exclusions import apply_exclusions, load_exclusions

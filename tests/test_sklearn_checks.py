@@ -26,7 +26,8 @@ from poseclf.classify.calibrated_svc import PlattSVC
 from poseclf.classify.classifiers import PoseKNNClassifier
 from poseclf.classify.embedding import PoseEmbedder
 from poseclf.classify.novelty import NoveltyEmbedder, NoveltyScorer
-from poseclf.classify.pose_classifier import N_POSE_COLUMNS, PoseClassifier, pose_rows
+from poseclf.classify.pose_classifier import PoseClassifier
+from poseclf.classify.pose_rows import N_POSE_COLUMNS, pose_rows
 
 FIXED_LAYOUT = ("fits made-up (n, 1..10) matrices; the estimator reads BlazePose's fixed "
                 "layout of 33 landmarks and refuses them (checked on pose rows below)")

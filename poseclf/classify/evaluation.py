@@ -17,7 +17,8 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from ..errors import InputError
-from .pose_classifier import PoseClassifier, pose_rows
+from .pose_classifier import PoseClassifier
+from .pose_rows import pose_rows
 
 __all__ = ["CV_RANDOM_STATE", "MIN_POSES_PER_CLASS", "check_training_labels",
            "cross_validate_model", "evaluation_report", "small_classes_as_input_error"]

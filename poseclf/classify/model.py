@@ -32,7 +32,8 @@ from .evaluation import (
 from .loaded_model_checks import check_predicts
 from .model_io import TRUSTED_TYPES, read_model, write_model
 from .novelty import PARTIAL_LABEL, UNKNOWN_LABEL, NoveltyScorer
-from .pose_classifier import PoseClassifier, Predictions, plain_params, pose_rows
+from .pose_classifier import PoseClassifier, Predictions, plain_params
+from .pose_rows import pose_rows
 from .visibility import VisibilityCheck
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class PoseModel:
     Attributes
     ----------
     estimator : PoseClassifier
-        Fitted; its input is :func:`~poseclf.classify.pose_classifier.pose_rows`.
+        Fitted; its input is :func:`~poseclf.classify.pose_rows.pose_rows`.
     classes_ : list of str
     metadata : dict
         poseclf version, landmark schema, classifier name and parameters, training-set size and

@@ -21,14 +21,12 @@ import logging
 from typing import NamedTuple
 
 import numpy as np
-from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ..pose.landmarks import LANDMARK_DIMS, N_LANDMARKS, WORLD_DIMS
 from .classifiers import PoseKNNClassifier, make_classifier
 from .embedding import PoseEmbedder, mirror_landmarks, mirror_world_landmarks, pose_matrix
 from .lean_predict import LEAN_MAX_ROWS, lean_predict_proba, pipeline_predict_proba
@@ -39,32 +37,24 @@ from .novelty import (
     NoveltyEmbedder,
     NoveltyScorer,
 )
+from .pose_rows import (
+    N_IMAGE_COLUMNS,
+    N_POSE_COLUMNS,
+    check_rows,
+    image_matrix,
+    pose_rows,
+    row_landmarks,
+    row_world,
+    usable_world,
+)
 from .visibility import VisibilityCheck, fit_visibility
+
+__all__ = ["PoseClassifier", "Predictions", "build_pipeline", "plain_params", "pose_rows"]
 
 log = logging.getLogger(__name__)
 
-N_IMAGE_COLUMNS = N_LANDMARKS * LANDMARK_DIMS + 2  # landmarks, then image width and height
-N_WORLD_COLUMNS = N_LANDMARKS * WORLD_DIMS
-N_POSE_COLUMNS = N_IMAGE_COLUMNS + N_WORLD_COLUMNS
 LEAN_PROBE_ROWS = 32  # training embeddings (and as many perturbed) checking the lean path
 LEAN_PROBE_NOISE = 0.5  # perturbation of the probes, in novelty-scale units (off the data too)
-
-
-def pose_rows(landmarks, image_sizes=None, world_landmarks=None) -> np.ndarray:
-    """The ``(n, 233)`` float64 input of :class:`PoseClassifier`.
-
-    Columns: :func:`~poseclf.classify.embedding.pose_matrix` (132 landmarks, width, height), then
-    the ``(n, 33, 3)`` world landmarks flattened (NaN where ``world_landmarks`` is None or NaN).
-    """
-    image = pose_matrix(landmarks, image_sizes).astype(np.float64)
-    world = np.full((len(image), N_WORLD_COLUMNS), np.nan)
-    if world_landmarks is not None:
-        given = np.asarray(world_landmarks, dtype=np.float64)
-        if given.shape != (len(image), N_LANDMARKS, WORLD_DIMS):
-            raise ValueError(f"world_landmarks must have shape ({len(image)}, {N_LANDMARKS}, "
-                             f"{WORLD_DIMS}), got {given.shape}")
-        world = given.reshape(len(image), N_WORLD_COLUMNS)
-    return np.concatenate([image, world], axis=1)
 
 
 class Predictions(NamedTuple):
@@ -171,12 +161,12 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
                              "is None")
-        X = _check_rows(X)
+        X = check_rows(X)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         if len(y) != len(X):
             raise ValueError(f"{len(X)} pose rows but {len(y)} labels")
-        landmarks = _landmarks(X)
+        landmarks = row_landmarks(X)
         sizes = X[:, N_IMAGE_COLUMNS - 2:N_IMAGE_COLUMNS].astype(np.float32)
         pipeline = build_pipeline(self.classifier, embedder_params=self.embedder_params,
                                   classifier_params=self.classifier_params, mirror=self.mirror)
@@ -189,9 +179,9 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
             features = NoveltyEmbedder(plain_params(pipeline.named_steps["embed"].get_params()))
             self.novelty_features_ = features.fit()
             if negatives is not None:
-                negatives = _check_rows(negatives)
+                negatives = check_rows(negatives)
             self.novelty_, self.novelty_image_ = _fit_novelty(
-                features, landmarks, sizes, y, _usable_world(X), self.novelty_params or {},
+                features, landmarks, sizes, y, usable_world(X), self.novelty_params or {},
                 negatives)
             self.visibility_ = fit_visibility(
                 landmarks, y, {"percentile": (self.novelty_params or {}).get(
@@ -219,8 +209,8 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``(n, n_classes)`` in the order of :attr:`classes_`."""
         check_is_fitted(self, "pipeline_")
-        X = _check_rows(X)
-        return self._classify(self._cache()["embedder"].transform(_matrix(X)))
+        X = check_rows(X)
+        return self._classify(self._cache()["embedder"].transform(image_matrix(X)))
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of each pose (no rejection: see :meth:`predict_with_scores`)."""
@@ -241,8 +231,8 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         (NaN columns) is scored on the image landmarks against the image-only threshold.
         """
         check_is_fitted(self, "pipeline_")
-        X = _check_rows(X)
-        matrix = _matrix(X)
+        X = check_rows(X)
+        matrix = image_matrix(X)
         embedder = self._cache()["embedder"]
         image = None
         if self.novelty_features_ is not None:  # one embedding pass: the classifier's
@@ -255,9 +245,9 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         if self.novelty_ is None:
             nan = np.full(len(labels), np.nan)
             return Predictions(labels, proba, nan, np.zeros(len(labels), dtype=bool), nan)
-        world = _world(X) if X.shape[1] == N_POSE_COLUMNS else None
+        world = row_world(X) if X.shape[1] == N_POSE_COLUMNS else None
         novelty, threshold = self._novelty(embedded, image, world, labels)
-        partial = self.visibility_.is_partial(_landmarks(X))
+        partial = self.visibility_.is_partial(row_landmarks(X))
         if reject:
             labels = labels.copy()
             labels[novelty > threshold] = UNKNOWN_LABEL
@@ -338,53 +328,6 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         return rows.astype(np.float64) * scorer.scale_ + scorer.center_[:n]
 
 
-def _check_rows(X) -> np.ndarray:
-    """Pose rows as a 2-D float64 array of 233 (or, without world landmarks, 134) columns;
-    the image columns finite (world columns are NaN for poses without world landmarks)."""
-    if sparse.issparse(X):
-        raise TypeError("sparse input is not supported: pose rows are a dense array (make "
-                        "them with poseclf.classify.pose_classifier.pose_rows)")
-    if np.iscomplexobj(X):
-        raise ValueError("Complex data not supported: pose rows are real numbers")
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] not in (N_POSE_COLUMNS, N_IMAGE_COLUMNS):
-        raise ValueError(f"pose rows must have shape (n, {N_POSE_COLUMNS}) (or (n, "
-                         f"{N_IMAGE_COLUMNS}) without world landmarks), got {X.shape}; make "
-                         "them with poseclf.classify.pose_classifier.pose_rows")
-    if not np.isfinite(X[:, :N_IMAGE_COLUMNS]).all():
-        raise ValueError("Input contains NaN or infinity in the image landmark columns: give "
-                         "detected poses only")
-    return X
-
-
-def _matrix(X: np.ndarray) -> np.ndarray:
-    """The :func:`~poseclf.classify.embedding.pose_matrix` part (float32, as the embedder was
-    fitted)."""
-    return X[:, :N_IMAGE_COLUMNS].astype(np.float32)
-
-
-def _landmarks(X: np.ndarray) -> np.ndarray:
-    return X[:, :N_IMAGE_COLUMNS - 2].astype(np.float32).reshape(-1, N_LANDMARKS, LANDMARK_DIMS)
-
-
-def _world(X: np.ndarray) -> np.ndarray:
-    return X[:, N_IMAGE_COLUMNS:].reshape(-1, N_LANDMARKS, WORLD_DIMS)
-
-
-def _usable_world(X: np.ndarray) -> np.ndarray | None:
-    """Training world landmarks when every row has them, else None (image-only novelty)."""
-    if X.shape[1] != N_POSE_COLUMNS:
-        return None
-    world = _world(X)
-    finite = np.isfinite(world).all(axis=(1, 2))
-    if finite.all():
-        return world
-    if finite.any():
-        log.warning("%d of %d training poses have no world landmarks: novelty uses the image "
-                    "landmarks only", int((~finite).sum()), len(X))
-    return None
-
-
 def _fit_pipeline(pipeline: Pipeline, landmarks, sizes, labels, mirror: bool) -> Pipeline:
     """Fit on the poses (plus their mirror images when ``mirror``)."""
     X = pose_matrix(landmarks, sizes)
@@ -433,14 +376,14 @@ def _fit_novelty(features: NoveltyEmbedder, landmarks, sizes, labels, world, par
     mine = _novelty_input(features, landmarks, sizes, world)
     neg = neg_world = None
     if negatives is not None and len(negatives):
-        neg_landmarks = _landmarks(negatives)
+        neg_landmarks = row_landmarks(negatives)
         neg_sizes = negatives[:, N_IMAGE_COLUMNS - 2:N_IMAGE_COLUMNS].astype(np.float32)
         neg = _novelty_input(features, neg_landmarks, neg_sizes, None)
         if world is not None and negatives.shape[1] == N_POSE_COLUMNS:
-            has = np.isfinite(_world(negatives)).all(axis=(1, 2))
+            has = np.isfinite(row_world(negatives)).all(axis=(1, 2))
             if has.any():
                 neg_world = _novelty_input(features, neg_landmarks[has], neg_sizes[has],
-                                           _world(negatives)[has])
+                                           row_world(negatives)[has])
     image_scorer = NoveltyScorer(**params).fit(
         mine.image, labels, mine.image_mirror,
         None if neg is None else neg.image, None if neg is None else neg.image_mirror)

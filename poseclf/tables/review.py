@@ -77,7 +77,8 @@ def out_of_fold_proba(
     from sklearn.model_selection import LeaveOneOut, StratifiedKFold, cross_validate
 
     from ..classify.evaluation import check_training_labels, small_classes_as_input_error
-    from ..classify.pose_classifier import PoseClassifier, pose_rows
+    from ..classify.pose_classifier import PoseClassifier
+    from ..classify.pose_rows import pose_rows
     from ..pose.poses import Poses
 
     rows = df[df["detected"].astype(bool)].reset_index(drop=True)
