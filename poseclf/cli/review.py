@@ -9,8 +9,7 @@ import sys
 from ..classify.classifiers import CLASSIFIERS
 from ..errors import InputError, TableError
 from ..files import check_input_dir, check_input_file, check_output_dir
-from ._common import EXIT_OK, non_negative_int, positive_int
-from .dataset import _check_images_found, folds
+from ._common import EXIT_OK, check_images_found, non_negative_int, positive_int, row_folds
 
 
 def register(subparsers) -> None:
@@ -38,7 +37,7 @@ def register(subparsers) -> None:
                         "saved from the page); repeatable")
     parser.add_argument("--classifier", default="knn", choices=CLASSIFIERS,
                         help="classifier of the out-of-fold models (default: knn)")
-    parser.add_argument("--folds", type=folds, default=5, metavar="K",
+    parser.add_argument("--folds", type=row_folds, default=5, metavar="K",
                         help="K-fold cross-validation; 0 = leave-one-out (default: 5)")
     parser.add_argument("--least-typical", type=non_negative_int, default=10, metavar="N",
                         help="flag the N undisputed rows least like their class (default: 10)")
@@ -73,7 +72,7 @@ def run_review(args: argparse.Namespace) -> int:
 
         model = PoseModel.load(resolve_model(args.model), trusted=args.trust)
     df = load_table(args.table)
-    _check_images_found(df, args.images)
+    check_images_found(df, args.images)
     with tqdm(total=len(df), unit="row", desc="pictures", disable=not sys.stderr.isatty(),
               file=sys.stderr) as bar:
         built = build_review_page(
