@@ -23,9 +23,16 @@ def register(subparsers) -> None:
         "and 'Save list': the CSV is what `poseclf train --exclude` reads. Pictures of "
         "unchanged rows are reused when the page is made again.",
     )
-    parser.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
-    parser.add_argument("--images", required=True, metavar="DATA_DIR",
-                        help="folder the table paths are relative to")
+    parser.add_argument("table", metavar="TABLE",
+                        help="landmark table (.csv or .parquet)")
+    pictures = parser.add_mutually_exclusive_group()
+    pictures.add_argument("--images", metavar="DATA_DIR",
+                          help="folder the table paths are relative to (needed unless "
+                          "--skeletons-only)")
+    pictures.add_argument("--skeletons-only", action="store_true",
+                          help="draw each skeleton on a plain background of its photo's size "
+                          "(from the table) instead of the photo: a page to share without the "
+                          "photos, made without them")
     parser.add_argument("-o", "--output", required=True, metavar="OUT_DIR",
                         help="folder of the page (made if absent; a page there is updated)")
     parser.add_argument("--model", metavar="MODEL",
@@ -54,7 +61,12 @@ def run_review(args: argparse.Namespace) -> int:
     from ..tables.review_page import build_review_page, check_review_folder
 
     check_input_file(args.table, what="landmark table (.csv or .parquet)")
-    check_input_dir(args.images, option="--images")
+    if args.images is None and not args.skeletons_only:
+        raise InputError("--images DATA_DIR is needed to draw the photos (the folder the table "
+                         "paths are relative to); or give --skeletons-only for a page of the "
+                         "skeletons without the photos")
+    if args.images is not None:
+        check_input_dir(args.images, option="--images")
     for listed in args.exclude:
         check_input_file(listed, option="--exclude", what="exclusion list (CSV)")
     check_output_dir(args.output, option="-o",
@@ -72,11 +84,13 @@ def run_review(args: argparse.Namespace) -> int:
 
         model = PoseModel.load(resolve_model(args.model), trusted=args.trust)
     df = load_table(args.table)
-    check_images_found(df, args.images)
+    if args.images is not None:
+        check_images_found(df, args.images)
     with tqdm(total=len(df), unit="row", desc="pictures", disable=not sys.stderr.isatty(),
               file=sys.stderr) as bar:
         built = build_review_page(
-            df, args.images, args.output, table_path=args.table, model=model,
+            df, args.images, args.output, skeletons_only=args.skeletons_only,
+            table_path=args.table, model=model,
             model_name=args.model, exclude=args.exclude, classifier=args.classifier,
             folds=args.folds, least_typical=args.least_typical, workers=args.workers,
             progress=bar.update)
