@@ -19,9 +19,11 @@ import pytest
 from conftest import REPO, shared_data_or_skip
 
 from poseclf.cli import main
+from poseclf.errors import InputError
 from poseclf.pose.poses import Poses
 from poseclf.pose.table import load_table
 from poseclf.tables.exclusions import load_exclusions
+from poseclf.tables.model_page import build_model_page, card_html
 from poseclf.tables.review_cards import ANGLE_NAMES, joint_angles, review_cards
 from poseclf.tables.review_page import page_data, render_page
 from poseclf.tables.thumbnails import (
@@ -171,6 +173,38 @@ def test_review_skeletons_only_makes_a_page_without_images(tmp_path, capsys):
     html = (page / "index.html").read_text(encoding="utf-8")
     assert '"skeletons_only":true' in html and "no photos" in html
     assert len(list((page / THUMB_DIR).iterdir())) == len(rows)
+
+
+# -- a model alone: its card -------------------------------------------------------------------
+def test_review_of_a_model_alone_shows_its_card(tmp_path, capsys):
+    page = tmp_path / "card"
+    assert main(["review", str(REPO / "models" / "pushups.skops"), "-o", str(page)]) == 0
+    assert "model card page written" in capsys.readouterr().out
+    html = (page / "index.html").read_text(encoding="utf-8")
+    assert "<h1>pushups</h1>" in html and "Cross-validated accuracy:" in html
+    assert '<img src="pushups_confusion.png"' in html and "<th>class</th>" in html
+    assert (page / "pushups_confusion.png").is_file() and (page / "pushups.md").is_file()
+    assert "<td>pushups_down</td>" in html
+
+
+def test_a_model_without_cross_validation_has_no_card_page(tmp_path):
+    from poseclf.classify.model import PoseModel
+
+    model = PoseModel.load(REPO / "models" / "pushups.skops")
+    del model.metadata["cv_scores"]
+    with pytest.raises(InputError, match="no cross-validated scores"):
+        build_model_page(model, tmp_path / "card", name="bare")
+    assert not (tmp_path / "card").exists()
+
+
+def test_card_markdown_becomes_escaped_html():
+    text = ("# A <b> title\n\n- item `x<y`\n  goes on\n\n| a | n |\n|---|---:|\n| <i> | 1 |\n\n"
+            "![m](m.png)\n")
+    html = card_html(text)
+    assert "<h1>A &lt;b&gt; title</h1>" in html
+    assert "<li>item <code>x&lt;y</code> goes on</li>" in html
+    assert '<td>&lt;i&gt;</td><td style="text-align:right">1</td>' in html
+    assert '<img src="m.png" alt="m">' in html
 
 
 # -- the page in a browser ----------------------------------------------------------------------

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..classify.classifiers import CLASSIFIERS
-from ..errors import InputError, TableError
+from ..classify.model_file import MODEL_SUFFIX
+from ..errors import InputError, ModelFileError, TableError
 from ..files import check_input_dir, check_input_file, check_output_dir
+from ..pose.table import TABLE_SUFFIXES
 from ._common import EXIT_OK, check_images_found, non_negative_int, positive_int, row_folds
 
 
@@ -21,10 +24,11 @@ def register(subparsers) -> None:
         "label, the out-of-fold prediction, probability and novelty and the flags of "
         "`poseclf outliers`, and a per-class summary. Filter, sort, tick rows with a reason "
         "and 'Save list': the CSV is what `poseclf train --exclude` reads. Pictures of "
-        "unchanged rows are reused when the page is made again.",
+        "unchanged rows are reused when the page is made again. Given a model instead of a "
+        "table (MODEL.skops or a shipped model name), the page shows the model's card.",
     )
     parser.add_argument("table", metavar="TABLE",
-                        help="landmark table (.csv or .parquet)")
+                        help="landmark table (.csv or .parquet), or a model alone: its card")
     pictures = parser.add_mutually_exclusive_group()
     pictures.add_argument("--images", metavar="DATA_DIR",
                           help="folder the table paths are relative to (needed unless "
@@ -53,6 +57,38 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run_review)
 
 
+#: Options that only a table's page uses, refused with a model alone.
+TABLE_ONLY = (("images", "--images"), ("skeletons_only", "--skeletons-only"),
+              ("model", "--model"), ("exclude", "--exclude"))
+
+
+def run_model_page(args: argparse.Namespace) -> int:
+    """``poseclf review MODEL -o OUT``: a page with the model's card."""
+    from ..classify.model import PoseModel
+    from ..shipped import resolve_model
+    from ..tables.model_page import build_model_page
+    from ..tables.review_page import check_review_folder
+
+    for key, option in TABLE_ONLY:
+        if getattr(args, key):
+            raise InputError(f"{option} is for a landmark table; {args.table} is not one "
+                             f"({', '.join(TABLE_SUFFIXES)}), so it is read as a model, whose "
+                             "card needs only -o")
+    path = resolve_model(args.table)
+    check_output_dir(args.output, option="-o", inputs=[path])
+    check_review_folder(args.output)
+    try:
+        model = PoseModel.load(path, trusted=args.trust)
+    except ModelFileError as err:
+        if path.suffix.lower() == MODEL_SUFFIX:
+            raise
+        raise ModelFileError(f"{err}; TABLE is a landmark table "
+                             f"({', '.join(TABLE_SUFFIXES)}) or a model") from None
+    page = build_model_page(model, args.output, name=Path(args.table).stem)
+    print(f"model card page written to {page}")
+    return EXIT_OK
+
+
 def run_review(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
@@ -60,6 +96,8 @@ def run_review(args: argparse.Namespace) -> int:
     from ..tables.exclusions import load_exclusions
     from ..tables.review_page import build_review_page, check_review_folder
 
+    if Path(args.table).suffix.lower() not in TABLE_SUFFIXES:
+        return run_model_page(args)
     check_input_file(args.table, what="landmark table (.csv or .parquet)")
     if args.images is None and not args.skeletons_only:
         raise InputError("--images DATA_DIR is needed to draw the photos (the folder the table "
