@@ -3,6 +3,7 @@
 Usage::
 
     python bench/review_page.py [DATA_DIR] [--rows N] [--screenshot PNG]
+    python bench/review_page.py --readme-screenshot docs/review_page.jpg
 
 The table stacks the committed landmark tables of DATA_DIR's photo folders (default
 ../shared/data), their paths prefixed with the folder name, and repeats them up to N rows (default
@@ -13,6 +14,10 @@ is shared between rows that a real table would not share. Prints the wall and CP
 * a second run on the same folder (pictures reused);
 * the first screen in headless Chromium (navigation start to the page's ``reviewReady`` mark;
   target: under 1 s), when chromium, chromedriver and selenium are installed.
+
+``--readme-screenshot`` instead makes the README's picture: the page of the push-up table with
+``--skeletons-only`` (no photo in it, so it can be committed; no DATA_DIR needed), its first
+screen in headless Chromium at 1280x900, saved as a JPEG.
 """
 
 from __future__ import annotations
@@ -95,12 +100,38 @@ def first_screen(page: Path, screenshot: str | None) -> tuple[float, float] | No
         driver.quit()
 
 
+README_TABLE = REPO / "datasets" / "pushups_visolus.csv"
+README_JPEG_QUALITY = 80
+
+
+def readme_screenshot(target: Path) -> None:
+    """The README's screenshot: ``poseclf review`` of the push-up table, skeletons only."""
+    import cv2
+
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "review"
+        timed("review", str(README_TABLE), "--skeletons-only", "-o", str(page))
+        png = Path(tmp) / "screen.png"
+        if first_screen(page / "index.html", str(png)) is None:
+            raise SystemExit("chromium, chromedriver and selenium are needed for the screenshot")
+        frame = cv2.imread(str(png))
+        ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, README_JPEG_QUALITY])
+        assert ok
+        target.write_bytes(data.tobytes())
+    print(f"{target}: {frame.shape[1]}x{frame.shape[0]}, {len(data) / 1e3:.0f} KB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", nargs="?", default=str(REPO.parent / "shared" / "data"))
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--screenshot", metavar="PNG")
+    parser.add_argument("--readme-screenshot", metavar="JPG", type=Path,
+                        help="only make the README's screenshot (skeletons only) and stop")
     args = parser.parse_args()
+    if args.readme_screenshot:
+        readme_screenshot(args.readme_screenshot)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         table = make_table(Path(args.data).resolve(), work, args.rows)

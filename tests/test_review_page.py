@@ -19,12 +19,22 @@ import pytest
 from conftest import REPO, shared_data_or_skip
 
 from poseclf.cli import main
+from poseclf.errors import InputError
 from poseclf.pose.poses import Poses
 from poseclf.pose.table import load_table
 from poseclf.tables.exclusions import load_exclusions
+from poseclf.tables.model_page import build_model_page, card_html
 from poseclf.tables.review_cards import ANGLE_NAMES, joint_angles, review_cards
 from poseclf.tables.review_page import page_data, render_page
-from poseclf.tables.thumbnails import LARGE_DIR, THUMB_DIR, make_pictures
+from poseclf.tables.thumbnails import (
+    LARGE_DIR,
+    LARGE_SIZE,
+    PLAIN_BACKGROUND,
+    THUMB_DIR,
+    THUMB_SIZE,
+    make_pictures,
+    picture_names,
+)
 
 PUSHUPS = REPO / "datasets" / "pushups_visolus.csv"
 EXCLUSIONS = REPO / "datasets" / "exclusions.csv"
@@ -115,6 +125,86 @@ def test_a_missing_photo_has_no_picture_and_the_rest_do(few_photos, tmp_path):
     report = make_pictures(rows, data, tmp_path / "page", workers=1)
     assert report.unreadable == 1 and report.names[1] is None
     assert sum(n is not None for n in report.names) == 3
+
+
+# -- skeletons only: no photo read, none shown -------------------------------------------------
+def test_skeletons_only_pictures_need_no_photos_and_keep_the_photo_shape(tmp_path):
+    import cv2
+
+    df = load_table(PUSHUPS)
+    rows = pd.concat([df[df["detected"]].head(3), df[~df["detected"]].head(1)],
+                     ignore_index=True)
+    rows.loc[0, ["width", "height"]] = (1920, 1080)
+    rows.loc[1, ["width", "height"]] = (300, 400)  # smaller than the large view: as is
+    rows.loc[2, ["width", "height"]] = (np.nan, np.nan)  # size unknown: no picture
+    out = tmp_path / "page"
+    report = make_pictures(rows, None, out, workers=1, skeletons_only=True)
+    assert (report.made, report.reused, report.unreadable) == (3, 0, 1)
+    assert report.names[2] is None
+    wide = cv2.imread(str(out / LARGE_DIR / report.names[0]))
+    assert wide.shape[:2] == (round(1080 * LARGE_SIZE / 1920), LARGE_SIZE)
+    assert cv2.imread(str(out / LARGE_DIR / report.names[1])).shape[:2] == (400, 300)
+    thumb = cv2.imread(str(out / THUMB_DIR / report.names[0]))
+    assert thumb.shape[:2] == (THUMB_SIZE, THUMB_SIZE)
+    nobody = cv2.imread(str(out / LARGE_DIR / report.names[3]))  # no pose: the plain ground
+    assert np.abs(nobody.astype(int) - PLAIN_BACKGROUND[::-1]).max() <= 3
+    drawn = np.abs(wide.astype(int) - PLAIN_BACKGROUND[::-1]).max(axis=2) > 40
+    assert drawn.mean() > 0.002  # the skeleton is on it
+    again = make_pictures(rows, None, out, workers=1, skeletons_only=True)
+    assert (again.made, again.reused) == (0, 3)
+
+
+def test_the_picture_names_change_with_the_mode(tmp_path):
+    rows = load_table(PUSHUPS).head(5)
+    photos = picture_names(rows, tmp_path)
+    skeletons = picture_names(rows, None, skeletons_only=True)
+    assert not set(photos) & set(skeletons)
+    with pytest.raises(ValueError, match="images_root"):
+        picture_names(rows, None)
+
+
+def test_review_skeletons_only_makes_a_page_without_images(tmp_path, capsys):
+    rows = load_table(PUSHUPS).groupby("label").head(8)
+    table = tmp_path / "few.csv"
+    rows.to_csv(table, index=False)
+    page = tmp_path / "review"
+    assert main(["review", str(table), "--skeletons-only", "-o", str(page)]) == 0
+    assert f"{len(rows)} made, 0 reused, 0 unreadable" in capsys.readouterr().out
+    html = (page / "index.html").read_text(encoding="utf-8")
+    assert '"skeletons_only":true' in html and "no photos" in html
+    assert len(list((page / THUMB_DIR).iterdir())) == len(rows)
+
+
+# -- a model alone: its card -------------------------------------------------------------------
+def test_review_of_a_model_alone_shows_its_card(tmp_path, capsys):
+    page = tmp_path / "card"
+    assert main(["review", str(REPO / "models" / "pushups.skops"), "-o", str(page)]) == 0
+    assert "model card page written" in capsys.readouterr().out
+    html = (page / "index.html").read_text(encoding="utf-8")
+    assert "<h1>pushups</h1>" in html and "Cross-validated accuracy:" in html
+    assert '<img src="pushups_confusion.png"' in html and "<th>class</th>" in html
+    assert (page / "pushups_confusion.png").is_file() and (page / "pushups.md").is_file()
+    assert "<td>pushups_down</td>" in html
+
+
+def test_a_model_without_cross_validation_has_no_card_page(tmp_path):
+    from poseclf.classify.model import PoseModel
+
+    model = PoseModel.load(REPO / "models" / "pushups.skops")
+    del model.metadata["cv_scores"]
+    with pytest.raises(InputError, match="no cross-validated scores"):
+        build_model_page(model, tmp_path / "card", name="bare")
+    assert not (tmp_path / "card").exists()
+
+
+def test_card_markdown_becomes_escaped_html():
+    text = ("# A <b> title\n\n- item `x<y`\n  goes on\n\n| a | n |\n|---|---:|\n| <i> | 1 |\n\n"
+            "![m](m.png)\n")
+    html = card_html(text)
+    assert "<h1>A &lt;b&gt; title</h1>" in html
+    assert "<li>item <code>x&lt;y</code> goes on</li>" in html
+    assert '<td>&lt;i&gt;</td><td style="text-align:right">1</td>' in html
+    assert '<img src="m.png" alt="m">' in html
 
 
 # -- the page in a browser ----------------------------------------------------------------------

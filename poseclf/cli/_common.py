@@ -12,9 +12,11 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..errors import EXIT_INPUT, EXIT_RUN
+from ..errors import EXIT_INPUT, EXIT_RUN, InputError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..pose.extraction import ExtractOptions
 
 EXIT_OK = 0
@@ -89,6 +91,21 @@ def folds_or_zero(held_out: str, zero_means: str) -> Callable[[str], int]:
         return value
     parse.__name__ = "fold count"
     return parse
+
+
+#: Option type of ``--folds`` of the commands that score every row out of fold.
+row_folds = folds_or_zero("a row", "for leave-one-out")
+
+
+def check_images_found(df: pd.DataFrame, images: str) -> None:
+    """Refuse an --images folder that holds none of the table's files."""
+    from ..pictures.sheets import count_found_images
+
+    found, total = count_found_images(df, images)
+    if total and not found:
+        raise InputError(f"--images {images}: none of the table's image paths is there (0 of "
+                         f"the first {total}, e.g. {df['path'].iloc[0]}); give the folder the "
+                         "table was extracted from")
 
 
 def add_extractor_options(parser: argparse.ArgumentParser) -> None:

@@ -12,17 +12,15 @@ from ..pose.table import TABLE_SUFFIXES
 from ._common import (
     EXIT_OK,
     add_extractor_options,
+    check_images_found,
     extract_options,
     float_at_least,
-    folds_or_zero,
     non_negative_int,
     positive_int,
+    row_folds,
 )
 
 SHEET_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")  # what OpenCV writes
-
-
-folds = folds_or_zero("a row", "for leave-one-out")
 
 
 def register(subparsers) -> None:
@@ -138,17 +136,6 @@ def _check_sheet_options(args: argparse.Namespace) -> None:
     check_input_dir(args.images, option="--images")
 
 
-def _check_images_found(df, images: str) -> None:
-    """Refuse an --images folder that holds none of the table's files."""
-    from ..pictures.sheets import count_found_images
-
-    found, total = count_found_images(df, images)
-    if total and not found:
-        raise InputError(f"--images {images}: none of the table's image paths is there (0 of "
-                         f"the first {total}, e.g. {df['path'].iloc[0]}); give the folder the "
-                         "table was extracted from")
-
-
 # -- outliers -----------------------------------------------------------------------------------
 def _register_outliers(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -162,7 +149,7 @@ def _register_outliers(subparsers) -> None:
     parser.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
     parser.add_argument("--classifier", default="knn", choices=CLASSIFIERS,
                         help="classifier of the out-of-fold models (default: knn)")
-    parser.add_argument("--folds", type=folds, default=5, metavar="K",
+    parser.add_argument("--folds", type=row_folds, default=5, metavar="K",
                         help="K-fold cross-validation; 0 = leave-one-out (default: 5)")
     parser.add_argument("-o", "--output", metavar="OUTLIERS.csv", help="write the outlier list")
     _add_sheet_options(parser, "contact sheet of the flagged photos")
@@ -195,7 +182,7 @@ def run_outliers(args: argparse.Namespace) -> int:
         check_output_file(args.drop, option="--drop", inputs=[args.output])
     df = load_table(args.table)
     if args.sheet:
-        _check_images_found(df, args.images)
+        check_images_found(df, args.images)
     outliers = find_outliers(df, classifier=args.classifier, folds=args.folds,
                              least_typical=args.least_typical)
     counts = outliers["problem"].value_counts()
@@ -259,7 +246,7 @@ def run_stats(args: argparse.Namespace) -> int:
     _check_sheet_options(args)
     df = load_table(args.table)
     if args.sheet:
-        _check_images_found(df, args.images)
+        check_images_found(df, args.images)
     print(table_stats(df).to_string(float_format=lambda v: f"{v:.2f}"))
     aspect_note = resized_pictures_note(df, Path(args.table).name)
     if aspect_note:

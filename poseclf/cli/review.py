@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..classify.classifiers import CLASSIFIERS
-from ..errors import InputError, TableError
+from ..classify.model_file import MODEL_SUFFIX
+from ..errors import InputError, ModelFileError, TableError
 from ..files import check_input_dir, check_input_file, check_output_dir
-from ._common import EXIT_OK, non_negative_int, positive_int
-from .dataset import _check_images_found, folds
+from ..pose.table import TABLE_SUFFIXES
+from ._common import EXIT_OK, check_images_found, non_negative_int, positive_int, row_folds
 
 
 def register(subparsers) -> None:
@@ -22,11 +24,19 @@ def register(subparsers) -> None:
         "label, the out-of-fold prediction, probability and novelty and the flags of "
         "`poseclf outliers`, and a per-class summary. Filter, sort, tick rows with a reason "
         "and 'Save list': the CSV is what `poseclf train --exclude` reads. Pictures of "
-        "unchanged rows are reused when the page is made again.",
+        "unchanged rows are reused when the page is made again. Given a model instead of a "
+        "table (MODEL.skops or a shipped model name), the page shows the model's card.",
     )
-    parser.add_argument("table", metavar="TABLE", help="landmark table (.csv or .parquet)")
-    parser.add_argument("--images", required=True, metavar="DATA_DIR",
-                        help="folder the table paths are relative to")
+    parser.add_argument("table", metavar="TABLE",
+                        help="landmark table (.csv or .parquet), or a model alone: its card")
+    pictures = parser.add_mutually_exclusive_group()
+    pictures.add_argument("--images", metavar="DATA_DIR",
+                          help="folder the table paths are relative to (needed unless "
+                          "--skeletons-only)")
+    pictures.add_argument("--skeletons-only", action="store_true",
+                          help="draw each skeleton on a plain background of its photo's size "
+                          "(from the table) instead of the photo: a page to share without the "
+                          "photos, made without them")
     parser.add_argument("-o", "--output", required=True, metavar="OUT_DIR",
                         help="folder of the page (made if absent; a page there is updated)")
     parser.add_argument("--model", metavar="MODEL",
@@ -38,13 +48,45 @@ def register(subparsers) -> None:
                         "saved from the page); repeatable")
     parser.add_argument("--classifier", default="knn", choices=CLASSIFIERS,
                         help="classifier of the out-of-fold models (default: knn)")
-    parser.add_argument("--folds", type=folds, default=5, metavar="K",
+    parser.add_argument("--folds", type=row_folds, default=5, metavar="K",
                         help="K-fold cross-validation; 0 = leave-one-out (default: 5)")
     parser.add_argument("--least-typical", type=non_negative_int, default=10, metavar="N",
                         help="flag the N undisputed rows least like their class (default: 10)")
     parser.add_argument("--workers", type=positive_int, metavar="N",
                         help="threads drawing the pictures (default: one per CPU)")
     parser.set_defaults(func=run_review)
+
+
+#: Options that only a table's page uses, refused with a model alone.
+TABLE_ONLY = (("images", "--images"), ("skeletons_only", "--skeletons-only"),
+              ("model", "--model"), ("exclude", "--exclude"))
+
+
+def run_model_page(args: argparse.Namespace) -> int:
+    """``poseclf review MODEL -o OUT``: a page with the model's card."""
+    from ..classify.model import PoseModel
+    from ..shipped import resolve_model
+    from ..tables.model_page import build_model_page
+    from ..tables.review_page import check_review_folder
+
+    for key, option in TABLE_ONLY:
+        if getattr(args, key):
+            raise InputError(f"{option} is for a landmark table; {args.table} is not one "
+                             f"({', '.join(TABLE_SUFFIXES)}), so it is read as a model, whose "
+                             "card needs only -o")
+    path = resolve_model(args.table)
+    check_output_dir(args.output, option="-o", inputs=[path])
+    check_review_folder(args.output)
+    try:
+        model = PoseModel.load(path, trusted=args.trust)
+    except ModelFileError as err:
+        if path.suffix.lower() == MODEL_SUFFIX:
+            raise
+        raise ModelFileError(f"{err}; TABLE is a landmark table "
+                             f"({', '.join(TABLE_SUFFIXES)}) or a model") from None
+    page = build_model_page(model, args.output, name=Path(args.table).stem)
+    print(f"model card page written to {page}")
+    return EXIT_OK
 
 
 def run_review(args: argparse.Namespace) -> int:
@@ -54,8 +96,15 @@ def run_review(args: argparse.Namespace) -> int:
     from ..tables.exclusions import load_exclusions
     from ..tables.review_page import build_review_page, check_review_folder
 
+    if Path(args.table).suffix.lower() not in TABLE_SUFFIXES:
+        return run_model_page(args)
     check_input_file(args.table, what="landmark table (.csv or .parquet)")
-    check_input_dir(args.images, option="--images")
+    if args.images is None and not args.skeletons_only:
+        raise InputError("--images DATA_DIR is needed to draw the photos (the folder the table "
+                         "paths are relative to); or give --skeletons-only for a page of the "
+                         "skeletons without the photos")
+    if args.images is not None:
+        check_input_dir(args.images, option="--images")
     for listed in args.exclude:
         check_input_file(listed, option="--exclude", what="exclusion list (CSV)")
     check_output_dir(args.output, option="-o",
@@ -73,11 +122,13 @@ def run_review(args: argparse.Namespace) -> int:
 
         model = PoseModel.load(resolve_model(args.model), trusted=args.trust)
     df = load_table(args.table)
-    _check_images_found(df, args.images)
+    if args.images is not None:
+        check_images_found(df, args.images)
     with tqdm(total=len(df), unit="row", desc="pictures", disable=not sys.stderr.isatty(),
               file=sys.stderr) as bar:
         built = build_review_page(
-            df, args.images, args.output, table_path=args.table, model=model,
+            df, args.images, args.output, skeletons_only=args.skeletons_only,
+            table_path=args.table, model=model,
             model_name=args.model, exclude=args.exclude, classifier=args.classifier,
             folds=args.folds, least_typical=args.least_typical, workers=args.workers,
             progress=bar.update)

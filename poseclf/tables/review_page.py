@@ -65,7 +65,8 @@ def _number(value):
 
 
 def page_data(cards: ReviewCards, names: Sequence[str | None], *, title: str,
-              table_file: str, confusion: str | None, model_name: str | None = None) -> dict:
+              table_file: str, confusion: str | None, model_name: str | None = None,
+              skeletons_only: bool = False) -> dict:
     """The JSON block of the page (``names``: each table row's picture, by table position)."""
     card_rows = []
     for order, c in enumerate(cards.cards.itertuples(index=False)):
@@ -80,14 +81,16 @@ def page_data(cards: ReviewCards, names: Sequence[str | None], *, title: str,
     summary = [{"label": str(label), **{k: _number(v)
                                         for k, v in row.items()}}
                for label, row in cards.summary.iterrows()]
-    note = cards.note + (f"; model: {model_name}" if model_name else "")
+    note = cards.note + (f"; model: {model_name}" if model_name else "") + (
+        "; skeletons only: drawn on a plain background of each photo's size, no photos"
+        if skeletons_only else "")
     return {
         "title": title, "table": cards.table_name, "table_file": table_file,
         "list_name": f"{cards.table_name or 'table'}_excluded.csv", "note": note,
         "build": f"{cards.table_name}:{time.time_ns()}", "version": __version__,
         "classes": cards.classes, "flags": list(FLAGS), "angle_names": list(ANGLE_NAMES),
         "summary": summary, "confusion": confusion, "has_model": model_name is not None,
-        "cards": card_rows,
+        "skeletons_only": skeletons_only, "cards": card_rows,
     }
 
 
@@ -101,9 +104,10 @@ def render_page(data: dict) -> str:
 
 def build_review_page(
     df: pd.DataFrame,
-    images_root: str | os.PathLike,
+    images_root: str | os.PathLike | None,
     out_dir: str | os.PathLike,
     *,
+    skeletons_only: bool = False,
     table_path: str | os.PathLike = "table.csv",
     model=None,
     model_name: str | None = None,
@@ -118,11 +122,15 @@ def build_review_page(
 
     ``table_path`` names the table (its stem is the ``table`` column of the saved list);
     ``exclude`` lists (:func:`~poseclf.tables.exclusions.load_exclusions`) are shown ticked.
+    With ``skeletons_only`` the pictures show each skeleton on a plain background of its photo's
+    size and ``images_root`` is not read (it may be None): a page to share without the photos.
     Pictures made by an earlier run for unchanged rows are reused (see
     :mod:`poseclf.tables.thumbnails`); the rest of the arguments are those of
     :func:`~poseclf.tables.review_cards.review_cards` and
     :func:`~poseclf.tables.thumbnails.make_pictures`.
     """
+    if images_root is None and not skeletons_only:
+        raise ValueError("images_root is needed unless skeletons_only")
     out = check_review_folder(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER_NAME).write_text(f"poseclf {__version__} review page\n")
@@ -131,7 +139,7 @@ def build_review_page(
     cards = review_cards(df, table_name=stem, model=model, exclusions=exclusions,
                          classifier=classifier, folds=folds, least_typical=least_typical)
     pictures = make_pictures(df.reset_index(drop=True), images_root, out, workers=workers,
-                             progress=progress)
+                             progress=progress, skeletons_only=skeletons_only)
     confusion = None
     if cards.report is not None and cards.report["labels"]:
         from ..pictures.plots import save_confusion_matrix
@@ -140,7 +148,8 @@ def build_review_page(
                               title="out-of-fold predictions")
         confusion = CONFUSION_NAME
     data = page_data(cards, pictures.names, title=f"Review of {Path(table_path).name}",
-                     table_file=str(table_path), confusion=confusion, model_name=model_name)
+                     table_file=str(table_path), confusion=confusion, model_name=model_name,
+                     skeletons_only=skeletons_only)
     page = replace_atomically(out / PAGE_NAME,
                               lambda tmp: tmp.write_text(render_page(data), encoding="utf-8"))
     pruned = prune_pictures(out, pictures.names)

@@ -6,6 +6,10 @@ already there is therefore up to date and is reused, so a stopped run resumes wh
 a changed photo or a re-extracted row gets a new picture. Pictures of rows no longer in the
 table are removed at the end (:func:`prune_pictures`).
 
+With ``skeletons_only`` no photo is read: each skeleton is drawn on a plain background of the
+photo's size (the table's ``width`` and ``height``), so the pictures show nobody and need no
+image folder. The mode is part of the names: switching it makes every picture again.
+
 The rows are read and drawn by a pool of threads: OpenCV decodes, resizes and encodes with the
 GIL released, so the threads use every core without the cost of starting processes.
 """
@@ -37,6 +41,7 @@ THUMB_DIR, LARGE_DIR = "thumbs", "large"
 BATCH_ROWS = 16  # rows per task: frames of one video share a decode, and the pool stays busy
 PICTURE_VERSION = 1  # bump when the drawing changes, so old pictures are made again
 _NAME = re.compile(r"[0-9a-f]{20}\.jpg")
+PLAIN_BACKGROUND = (64, 64, 64)  # RGB: the skeleton's light centre line shows on it
 
 
 @dataclass
@@ -62,15 +67,35 @@ def _file_stamp(root: Path, path: str) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def picture_names(df: pd.DataFrame, images_root: str | os.PathLike, *,
-                  thumb_size: int = THUMB_SIZE, large_size: int = LARGE_SIZE) -> list[str]:
-    """The file name (``<hash>.jpg``) of each row's pictures; see the module docstring."""
-    root = Path(images_root)
+def _row_sizes(df: pd.DataFrame) -> list[tuple[int, int] | None]:
+    """(width, height) of each row's photo from the table; None where it is not known."""
+    sizes = df[["width", "height"]].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    return [(int(w), int(h)) if np.isfinite(w) and np.isfinite(h) and w >= 1 and h >= 1
+            else None for w, h in sizes]
+
+
+def picture_names(df: pd.DataFrame, images_root: str | os.PathLike | None, *,
+                  thumb_size: int = THUMB_SIZE, large_size: int = LARGE_SIZE,
+                  skeletons_only: bool = False) -> list[str]:
+    """The file name (``<hash>.jpg``) of each row's pictures; see the module docstring.
+
+    ``images_root`` is not used (and may be None) with ``skeletons_only``: the photo's size in
+    the table stands for its file.
+    """
+    if skeletons_only:
+        mode = "skeleton"
+        stamps = [f"{size[0]}x{size[1]}" if size else "nosize" for size in _row_sizes(df)]
+    else:
+        if images_root is None:
+            raise ValueError("images_root is needed unless skeletons_only")
+        root = Path(images_root)
+        mode = "photo"
+        stamps = [_file_stamp(root, path) for path in df["path"].astype(str)]
     landmarks = df[list(LANDMARK_COLUMNS)].to_numpy(np.float32)
     names = []
-    for path, values in zip(df["path"].astype(str), landmarks, strict=True):
+    for path, stamp, values in zip(df["path"].astype(str), stamps, landmarks, strict=True):
         key = hashlib.sha1(
-            f"{PICTURE_VERSION}|{thumb_size}|{large_size}|{path}|{_file_stamp(root, path)}|"
+            f"{PICTURE_VERSION}|{mode}|{thumb_size}|{large_size}|{path}|{stamp}|"
             .encode() + np.nan_to_num(values, nan=-1.0).tobytes())
         names.append(key.hexdigest()[:20] + ".jpg")
     return names
@@ -87,6 +112,22 @@ def large_view(image: np.ndarray, pose, size: int = LARGE_SIZE) -> np.ndarray:
     return SkeletonAnnotator().annotate(frame, Overlay(pose=pose))
 
 
+def plain_pictures(df: pd.DataFrame, size: int) -> list[np.ndarray | None]:
+    """A plain RGB background per row with its photo's aspect, the longest side at most
+    ``size`` (the photo's own size when smaller, as :func:`large_view` would show it); None
+    where the table does not know the photo's size (an unreadable file)."""
+    out: list[np.ndarray | None] = []
+    for row_size in _row_sizes(df):
+        if row_size is None:
+            out.append(None)
+            continue
+        width, height = row_size
+        scale = min(1.0, size / max(width, height))
+        out.append(np.full((max(1, round(height * scale)), max(1, round(width * scale)), 3),
+                           PLAIN_BACKGROUND, np.uint8))
+    return out
+
+
 def _write_jpeg(path: Path, frame: np.ndarray) -> None:
     ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
@@ -98,18 +139,25 @@ def _write_jpeg(path: Path, frame: np.ndarray) -> None:
 
 def make_pictures(
     df: pd.DataFrame,
-    images_root: str | os.PathLike,
+    images_root: str | os.PathLike | None,
     out_dir: str | os.PathLike,
     *,
     workers: int | None = None,
     thumb_size: int = THUMB_SIZE,
     large_size: int = LARGE_SIZE,
     progress: Callable[[int], object] | None = None,
+    skeletons_only: bool = False,
 ) -> PictureReport:
     """Write ``out_dir/thumbs/<name>`` and ``out_dir/large/<name>`` for every row of ``df``.
 
     Parameters
     ----------
+    images_root : path or None
+        The folder the table's paths are relative to; not read (may be None) with
+        ``skeletons_only``.
+    skeletons_only : bool, default=False
+        Draw each skeleton on a plain background of its photo's size instead of the photo;
+        rows whose size the table does not know count as unreadable.
     workers : int, optional
         Threads (default: the number of CPUs).
     progress : callable, optional
@@ -128,7 +176,8 @@ def make_pictures(
             with contextlib.suppress(OSError):
                 stale.unlink()
     names: list[str | None] = list(picture_names(df, images_root, thumb_size=thumb_size,
-                                                 large_size=large_size))
+                                                 large_size=large_size,
+                                                 skeletons_only=skeletons_only))
     done = {p.name for p in thumbs.iterdir()} & {p.name for p in larges.iterdir()}
     todo = [i for i, name in enumerate(names) if name not in done]
     todo.sort(key=lambda i: str(df["path"].iloc[i]))  # a video's frames in one batch
@@ -139,9 +188,10 @@ def make_pictures(
     def draw(batch: Sequence[int]) -> list[int]:
         rows = df.iloc[list(batch)]
         poses = row_poses(rows)
+        images = (plain_pictures(rows, large_size) if skeletons_only
+                  else read_row_images(images_root, rows["path"]))
         failed = []
-        for i, pose, image in zip(batch, poses, read_row_images(images_root, rows["path"]),
-                                  strict=True):
+        for i, pose, image in zip(batch, poses, images, strict=True):
             if image is None:
                 failed.append(i)
                 continue
