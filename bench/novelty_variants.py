@@ -45,7 +45,8 @@ from sklearn.neighbors import LocalOutlierFactor
 
 from poseclf.classify.embedding import mirror_landmarks, mirror_world_landmarks, pose_matrix
 from poseclf.classify.model import PoseModel
-from poseclf.classify.novelty import NoveltyScorer, mean_nearest_distance
+from poseclf.classify.nearest import mean_nearest_distance
+from poseclf.classify.novelty import NoveltyScorer
 from poseclf.pose.landmarks import PoseLandmark as L
 from poseclf.pose.poses import Poses
 

@@ -49,9 +49,10 @@ Choices, measured with ``bench/rejection.py`` on ``../shared/data``:
   (density relative to the neighbours') rejected 88% but accepted only 91% of the other yoga
   source and swung between 80% and 92% with its neighbour count, so it was not kept.
 * The mirror images of the reference poses and of the negatives are not saved but rebuilt at
-  load (a column map, :func:`mirror_map`), and the per-class rule's labels are class codes:
-  the shipped models' files went from 2.4-2.7 MB to 1.3-1.6 MB. Leaving the negatives' mirror
-  images out altogether measured worse (unseen yoga classes answered unknown 49% -> 30%).
+  load (a column map, :func:`~poseclf.classify.nearest.mirror_map`), and the per-class rule's
+  labels are class codes: the shipped models' files went from 2.4-2.7 MB to 1.3-1.6 MB.
+  Leaving the negatives' mirror images out altogether measured worse (unseen yoga classes
+  answered unknown 49% -> 30%).
 """
 
 from __future__ import annotations
@@ -63,6 +64,14 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
 from .embedding import DIRECTION_PAIRS, PoseEmbedder, world_directions
+from .nearest import (
+    FoldReference,
+    mean_nearest_distance,
+    mirror_map,
+    scale_rows,
+    squares,
+    with_mirrors,
+)
 
 UNKNOWN_LABEL = "unknown"  # answer for a pose unlike every training pose (novelty > threshold)
 PARTIAL_LABEL = "partial"  # answer for a pose whose key joints are not visible
@@ -95,97 +104,7 @@ CLASS_MARGIN = 1.2
 #: A negative this near a training pose (RMS over the scaled features, where held-out poses are
 #: 0.3-1 apart; float32 rounding leaves copies up to ~1e-3 apart) is that pose again.
 DUPLICATE_DISTANCE = 0.01
-#: The mirror images of the reference poses are not saved when they are the poses' own features
-#: with the columns swapped and some negated (left and right exchanged, x directions flipped),
-#: to within this in scaled units (float32 rounding leaves ~1e-6; thresholds are ~1): the file
-#: keeps the column map (:attr:`NoveltyScorer.mirror_columns_`) and loading rebuilds them.
-MIRROR_TOLERANCE = 1e-4
-_MIRROR_PROBE_ROWS = 256  # rows on which the candidate column map is found (then checked on all)
 WORLD_DIRECTION_WEIGHT = 0.5  # world-landmark limb directions, relative to the image part
-_BLOCK_ELEMENTS = 1 << 20  # query x reference distances computed per block (8 MB float64)
-
-def _scaled(X: np.ndarray, center: np.ndarray, scale: float) -> np.ndarray:
-    return ((X - center) / scale).astype(np.float32)
-
-
-def mirror_map(poses: np.ndarray, mirrors: np.ndarray,
-               tolerance: float = MIRROR_TOLERANCE) -> tuple[np.ndarray, np.ndarray] | None:
-    """Columns and signs with ``mirrors ~ poses[:, columns] * signs`` for every row (to within
-    ``tolerance``), or None when the features of a mirror image are not such a signed
-    permutation of the pose's."""
-    if poses.shape != mirrors.shape or not len(poses):
-        return None
-    probe = np.unique(np.linspace(0, len(poses) - 1, _MIRROR_PROBE_ROWS).astype(int))
-    a, b = poses[probe], mirrors[probe]
-    columns = np.empty(poses.shape[1], dtype=np.int32)
-    signs = np.empty(poses.shape[1], dtype=np.float32)
-    for j in range(poses.shape[1]):
-        same = np.abs(b[:, j, None] - a).max(axis=0)
-        flipped = np.abs(b[:, j, None] + a).max(axis=0)
-        k_same, k_flipped = int(np.argmin(same)), int(np.argmin(flipped))
-        if same[k_same] <= flipped[k_flipped]:
-            columns[j], signs[j] = k_same, 1.0
-        else:
-            columns[j], signs[j] = k_flipped, -1.0
-    if np.abs(poses[:, columns] * signs - mirrors).max() > tolerance:
-        return None
-    return columns, signs
-
-
-def _with_mirrors(poses: np.ndarray, columns: np.ndarray | None,
-                  signs: np.ndarray | None) -> np.ndarray:
-    """Stored reference poses and, with a column map, their rebuilt mirror images after them."""
-    if columns is None:
-        return poses
-    return np.concatenate([poses, (poses[:, columns] * signs).astype(poses.dtype)])
-
-
-def mean_nearest_distance(Q: np.ndarray, ref: np.ndarray, n_neighbors: int,
-                          ref_sq: np.ndarray | None = None) -> np.ndarray:
-    """Mean of the ``n_neighbors`` smallest RMS feature distances from each query to ``ref``.
-
-    Squared distances as ``|q|^2 + |r|^2 - 2 q.r`` (one matrix product) in float64, whatever
-    the inputs' type: in float32 the cancellation leaves errors of ~1e-4 that differ with the
-    CPU's BLAS kernel, so a model's novelty would depend on the machine. ``ref_sq``: the
-    precomputed ``|r|^2`` of ``ref`` (then ``ref`` should be float64 already).
-    """
-    k = min(int(n_neighbors), len(ref))
-    ref = np.asarray(ref, dtype=np.float64)
-    if ref_sq is None:
-        ref_sq = np.einsum("ij,ij->i", ref, ref)
-    out = np.empty(len(Q))
-    block = max(1, _BLOCK_ELEMENTS // max(1, len(ref)))
-    for start in range(0, len(Q), block):
-        q = np.asarray(Q[start:start + block], dtype=np.float64)
-        sq = np.einsum("ij,ij->i", q, q)[:, None] + ref_sq[None] - 2.0 * (q @ ref.T)
-        nearest = np.partition(sq, k - 1, axis=1)[:, :k] if k < len(ref) else sq
-        out[start:start + block] = np.sqrt(np.maximum(nearest, 0.0) / Q.shape[1]).mean(axis=1)
-    return out
-
-
-def _squares(ref: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->i", ref, ref)
-
-
-class _FoldReference(BaseEstimator):
-    """One calibration fold's reference set (its poses and their mirror images), scaled as the
-    whole training set is; ``predict`` scores the held-out poses against it. Used by
-    :meth:`NoveltyScorer.fit` through ``cross_val_predict``; never saved."""
-
-    def __init__(self, center=None, scale: float = 1.0, n_neighbors: int = DEFAULT_NEIGHBORS):
-        self.center = center
-        self.scale = scale
-        self.n_neighbors = n_neighbors
-
-    def fit(self, X, y=None, X_mirror=None) -> _FoldReference:
-        ref = X if X_mirror is None else np.concatenate([X, X_mirror])
-        self.reference_ = _scaled(ref, self.center, self.scale)
-        return self
-
-    def predict(self, X) -> np.ndarray:
-        """Novelty of each held-out pose (what ``cross_val_predict`` collects)."""
-        return mean_nearest_distance(_scaled(X, self.center, self.scale), self.reference_,
-                                     self.n_neighbors)
 
 
 class NoveltyScorer(BaseEstimator):
@@ -286,7 +205,7 @@ class NoveltyScorer(BaseEstimator):
         # each pose scored against the other folds (and their mirror images, never its own)
         splitter = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
         held_out = cross_val_predict(
-            _FoldReference(self.center_, self.scale_, self.n_neighbors), X, y, cv=splitter,
+            FoldReference(self.center_, self.scale_, self.n_neighbors), X, y, cv=splitter,
             params=None if X_mirror is None else {"X_mirror": X_mirror})
         self.reference_ = self._scaled(both)
         self.threshold_ = float(np.percentile(held_out, self.percentile))
@@ -396,7 +315,7 @@ class NoveltyScorer(BaseEstimator):
             (held_out <= self.threshold_) & (ratios <= self.negative_ratio_)))
 
     def _scaled(self, X: np.ndarray) -> np.ndarray:
-        return _scaled(X, self.center_, self.scale_)
+        return scale_rows(X, self.center_, self.scale_)
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -420,11 +339,11 @@ class NoveltyScorer(BaseEstimator):
             return cache
         columns, signs = stored[3], getattr(self, "mirror_signs_", None)
         # float64 (see mean_nearest_distance); the file keeps float32
-        ref = _with_mirrors(self.reference_, columns, signs).astype(np.float64)
-        cache = {"stored": stored, "reference": ref, "reference_sq": _squares(ref)}
+        ref = with_mirrors(self.reference_, columns, signs).astype(np.float64)
+        cache = {"stored": stored, "reference": ref, "reference_sq": squares(ref)}
         if stored[1] is not None:
-            negatives = _with_mirrors(stored[1], columns, signs).astype(np.float64)
-            cache.update(negatives=negatives, negatives_sq=_squares(negatives))
+            negatives = with_mirrors(stored[1], columns, signs).astype(np.float64)
+            cache.update(negatives=negatives, negatives_sq=squares(negatives))
         labels = stored[2]
         if labels is not None and getattr(self, "classes_", None) is not None:
             if labels.dtype.kind in "US":  # files from before the class codes: names
@@ -434,7 +353,7 @@ class NoveltyScorer(BaseEstimator):
             cache["classes"] = []
             for code in range(len(self.classes_)):
                 mine = np.ascontiguousarray(ref[labels == code])
-                cache["classes"].append((mine, _squares(mine)))
+                cache["classes"].append((mine, squares(mine)))
         self.__dict__["_cache"] = cache
         return cache
 
