@@ -217,21 +217,10 @@ def _add_reject_option(parser: argparse.ArgumentParser) -> None:
 def _table_arrays(paths, exclude=(), aspect: float | None = 1.0) -> tuple:
     """Landmarks, sizes, labels and world landmarks of the detected, not excluded rows; with
     ``aspect`` other than 1, each table's widths corrected (None: its own estimate)."""
-    if aspect == 1.0:
-        table, dropped = load_training_tables(paths, exclude)
-    else:
-        import pandas as pd
-
-        from ..pose.aspect import correct_aspect
-
-        frames, dropped = [], 0
-        for path in paths:
-            part, n = load_training_tables([path], exclude)
-            part, factor = correct_aspect(part, aspect)
-            print(f"{path}: pixel widths divided by {factor:.2f} (--aspect)")
-            frames.append(part)
-            dropped += n
-        table = pd.concat(frames, ignore_index=True)
+    table, dropped = load_training_tables(
+        paths, exclude, aspect=aspect,
+        on_aspect=lambda path, factor: print(f"{path}: pixel widths divided by {factor:.2f} "
+                                             "(--aspect)"))
     if exclude:
         print(f"left out {dropped} row(s) named in {', '.join(map(str, exclude))}")
     lm, sizes, labels = training_arrays(table)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import TableError
+from ..pose.aspect import correct_aspect
 from ..pose.table import load_table
 
 log = logging.getLogger(__name__)
@@ -65,11 +66,16 @@ def apply_exclusions(df: pd.DataFrame, exclusions: pd.DataFrame,
 
 
 def load_training_tables(paths: Sequence[str | os.PathLike],
-                         exclude: Sequence[str | os.PathLike] = ()) -> tuple[pd.DataFrame, int]:
+                         exclude: Sequence[str | os.PathLike] = (), *,
+                         aspect: float | None = 1.0,
+                         on_aspect: Callable[[str | os.PathLike, float], None] | None = None,
+                         ) -> tuple[pd.DataFrame, int]:
     """Read tables, drop the rows their exclusion lists name, stack them.
 
     Returns the stacked table and the number of rows dropped. Entries for these tables that
-    match no row are logged (a stale list), not an error.
+    match no row are logged (a stale list), not an error. ``aspect`` other than 1 undoes a
+    horizontal stretch of each table's pictures (:func:`~poseclf.pose.aspect.correct_aspect`;
+    None: each table's own estimate); ``on_aspect(path, factor)`` hears the factor applied.
     """
     if not paths:
         raise TableError("no table given")
@@ -79,6 +85,10 @@ def load_training_tables(paths: Sequence[str | os.PathLike],
         df = load_table(path)
         kept, matched = apply_exclusions(df, exclusions, Path(path).stem)
         dropped += len(df) - len(kept)
+        if aspect != 1.0:
+            kept, factor = correct_aspect(kept, aspect)
+            if on_aspect is not None:
+                on_aspect(path, factor)
         used.update(zip(matched["table"], matched["path"], strict=True))
         frames.append(kept)
     stems = {"", *(Path(p).stem for p in paths)}  # entries for other tables are not stale
