@@ -271,6 +271,8 @@ CASES = [
          "{w}/notes.md: not a skops model file"),
     Case("review model with a list", ("review", "pushups", "--exclude", "{w}/notes.csv", "-o",
                                       "{w}/rev"), 2, "--exclude is for a landmark table"),
+    Case("review model with folds", ("review", "pushups", "--folds", "3", "-o", "{w}/rev"), 2,
+         "--folds is for a landmark table"),
     Case("review missing images", ("review", T, "--images", "{w}/nowhere", "-o", "{w}/rev"), 2,
          "--images {w}/nowhere: no such folder"),
     Case("review wrong images", ("review", T, "--images", "{w}/data", "-o", "{w}/rev"), 2,

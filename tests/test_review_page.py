@@ -369,3 +369,31 @@ def test_the_reviewed_pushup_rows_saved_from_the_page_equal_exclusions_csv(brows
     listed = pd.read_csv(saved, dtype=str, keep_default_na=False)
     pd.testing.assert_frame_equal(listed.sort_values("path").reset_index(drop=True),
                                   expected.sort_values("path").reset_index(drop=True))
+
+
+@pytest.mark.slow
+def test_a_skeletons_only_page_shows_its_pictures_in_the_browser(browser, tmp_path):
+    """Made from the shipped table alone (no photo read), so it runs without ../shared too."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    rows = load_table(PUSHUPS).groupby("label").head(3).reset_index(drop=True)
+    table = tmp_path / "tiny.csv"
+    rows.to_csv(table, index=False)
+    page = tmp_path / "review"
+    assert main(["review", str(table), "--skeletons-only", "-o", str(page)]) == 0
+    _open(browser, page / "index.html")
+    images = browser.find_elements(By.CSS_SELECTOR, ".card img")
+    assert len(images) == len(rows)
+    for image in images:
+        browser.execute_script("arguments[0].scrollIntoView()", image)
+    deadline = time.monotonic() + DOWNLOAD_WAIT_S
+    while time.monotonic() < deadline and not all(
+            browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth",
+                                   image) for image in images):
+        time.sleep(0.1)
+    assert all(browser.execute_script("return arguments[0].naturalWidth", image) > 0
+               for image in images), "a skeleton picture did not load from disk"
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT, Keys.ENTER)
+    assert browser.find_element(By.ID, "viewer").is_displayed()
+    assert "/large/" in browser.find_element(By.ID, "big").get_attribute("src")

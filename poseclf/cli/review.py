@@ -46,11 +46,11 @@ def register(subparsers) -> None:
     parser.add_argument("--exclude", action="append", default=[], metavar="LIST.csv",
                         help="show the rows this exclusion list names as ticked (e.g. a list "
                         "saved from the page); repeatable")
-    parser.add_argument("--classifier", default="knn", choices=CLASSIFIERS,
+    parser.add_argument("--classifier", choices=CLASSIFIERS,
                         help="classifier of the out-of-fold models (default: knn)")
-    parser.add_argument("--folds", type=row_folds, default=5, metavar="K",
+    parser.add_argument("--folds", type=row_folds, metavar="K",
                         help="K-fold cross-validation; 0 = leave-one-out (default: 5)")
-    parser.add_argument("--least-typical", type=non_negative_int, default=10, metavar="N",
+    parser.add_argument("--least-typical", type=non_negative_int, metavar="N",
                         help="flag the N undisputed rows least like their class (default: 10)")
     parser.add_argument("--workers", type=positive_int, metavar="N",
                         help="threads drawing the pictures (default: one per CPU)")
@@ -59,7 +59,12 @@ def register(subparsers) -> None:
 
 #: Options that only a table's page uses, refused with a model alone.
 TABLE_ONLY = (("images", "--images"), ("skeletons_only", "--skeletons-only"),
-              ("model", "--model"), ("exclude", "--exclude"))
+              ("model", "--model"), ("exclude", "--exclude"), ("classifier", "--classifier"),
+              ("folds", "--folds"), ("least_typical", "--least-typical"),
+              ("workers", "--workers"))
+#: The table page's defaults of the options above that have one (None on the parser, so that
+#: an option given with a model alone is seen and refused).
+TABLE_DEFAULTS = {"classifier": "knn", "folds": 5, "least_typical": 10}
 
 
 def run_model_page(args: argparse.Namespace) -> int:
@@ -70,7 +75,7 @@ def run_model_page(args: argparse.Namespace) -> int:
     from ..tables.review_page import check_review_folder
 
     for key, option in TABLE_ONLY:
-        if getattr(args, key):
+        if getattr(args, key) not in (None, False, []):
             raise InputError(f"{option} is for a landmark table; {args.table} is not one "
                              f"({', '.join(TABLE_SUFFIXES)}), so it is read as a model, whose "
                              "card needs only -o")
@@ -98,6 +103,9 @@ def run_review(args: argparse.Namespace) -> int:
 
     if Path(args.table).suffix.lower() not in TABLE_SUFFIXES:
         return run_model_page(args)
+    for key, default in TABLE_DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, default)
     check_input_file(args.table, what="landmark table (.csv or .parquet)")
     if args.images is None and not args.skeletons_only:
         raise InputError("--images DATA_DIR is needed to draw the photos (the folder the table "
