@@ -7,7 +7,8 @@ Run from the repository root::
 Prints frames per second of (a) decoding alone, (b) decoding + BlazePose Full in tracking mode,
 (c) the whole ``poseclf video`` loop (:func:`poseclf.video.run.run_video`: decoding, BlazePose,
 classification, smoothing, counting, drawing, writing the mp4 and the timeline), the ratio
-(c)/(b) against the 90 % target, and the time per frame of classification + smoothing + counting
+(c)/(b) against the 105 % target (issue 18: decoding, drawing and writing overlap BlazePose),
+and the time per frame of classification + smoothing + counting
 (target: under 1 ms; best of ``--classify-repeat`` passes over the tracked poses) and of
 drawing + mp4 writing. The model (``--classifier``, default the shipped default ``svm``, with
 open-set rejection on) is trained on the ``pushups_visolus`` photos.
@@ -43,7 +44,7 @@ from poseclf.video.smoothing import LabelSmoother
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import CACHE, DATA, reviewed_table  # noqa: E402 (bench/ is not a package)
 
-WHOLE_LOOP_TARGET = 0.90  # issue 5: whole loop >= 90 % of decode + BlazePose frames/s
+WHOLE_LOOP_TARGET = 1.05  # issue 18: whole loop >= 105 % of decode + BlazePose frames/s
 PER_FRAME_TARGET_MS = 1.0  # issue 5: classification + smoothing + counting per frame
 
 

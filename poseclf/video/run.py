@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..pose.landmarks import NO_PERSON
 from ..pose.video_sources import (
@@ -52,6 +53,7 @@ from .outputs import (
     check_outputs,
     open_window,
 )
+from .prefetch import ReadAhead
 from .results import (
     STOP_END,
     STOP_INTERRUPTED,
@@ -235,9 +237,13 @@ def run_video(
             ):
                 window_open = bool(show) and open_window()
                 sinks = Sinks(video, rows, window=window_open, progress=progress)
-                with (extract or ExtractOptions()).extractor(static_image_mode=False) as extractor:
-                    results = label_frames(itertools.chain([first], iter_frames(capture)),
-                                           extractor, model, smoother, counter, reject=reject)
+                with (
+                    (extract or ExtractOptions()).extractor(static_image_mode=False) as extractor,
+                    _frames(first, capture, info) as frames,
+                    threadpool_limits(limits=1),  # one BLAS thread: the other core is busy
+                ):
+                    results = label_frames(frames, extractor, model, smoother, counter,
+                                           reject=reject)
                     run_frames(results, info, sinks, Stops(signals, max_frames), report)
             # closed: the mp4 has its index, the timeline every row
             if report.frames > 0:
@@ -299,6 +305,21 @@ def make_counter(count: str, fps: float, *, enter: float | None = None,
     thresholds = {k: v for k, v in (("enter", enter), ("exit", exit)) if v is not None}
     return RepetitionCounter(count, max_missing=seconds_to_frames(COUNTER_MAX_MISSING_S, fps),
                              min_out=seconds_to_frames(COUNTER_MIN_OUT_S, fps), **thresholds)
+
+
+@contextlib.contextmanager
+def _frames(first: np.ndarray, capture: cv2.VideoCapture, info: VideoInfo) -> Iterator:
+    """The source's frames from ``first`` on; a file's are decoded ahead in a thread.
+
+    A live source is read in the loop's thread: reading ahead would only add latency, and a
+    stream's read can wait up to its timeout, which the thread could not be stopped during.
+    """
+    frames = itertools.chain([first], iter_frames(capture))
+    if info.live:
+        yield frames
+        return
+    with ReadAhead(frames) as ahead:
+        yield ahead
 
 
 class _Null:
