@@ -34,6 +34,7 @@ from .model_io import TRUSTED_TYPES, read_model, write_model
 from .novelty import PARTIAL_LABEL, UNKNOWN_LABEL, NoveltyScorer
 from .pose_classifier import PoseClassifier, Predictions, plain_params
 from .pose_rows import pose_rows
+from .subsample import DEFAULT_MAX_POSES, subsample_indices
 from .visibility import VisibilityCheck
 
 if TYPE_CHECKING:
@@ -91,7 +92,8 @@ class PoseModel:
               mirror: bool = True, embedder_params: dict | None = None,
               classifier_params: dict | None = None, novelty_params: dict | None = None,
               visibility_params: dict | None = None, world_landmarks=None,
-              negatives: Negatives | None = None) -> PoseModel:
+              negatives: Negatives | None = None,
+              max_poses: int | None = DEFAULT_MAX_POSES) -> PoseModel:
         """Fit on ``(n, 33, 4)`` landmarks, ``(n, 2)`` sizes (None: square) and labels.
 
         ``cv`` > 1 also records stratified K-fold scores in the metadata (0 skips it).
@@ -108,12 +110,22 @@ class PoseModel:
         :func:`~poseclf.classify.negatives.everyday_negatives`, the default of ``poseclf
         train``): poses that are none of the classes; a pose nearer to them than the training
         poses are is ``unknown`` (see :meth:`~poseclf.classify.novelty.NoveltyScorer.fit`).
+        ``max_poses`` bounds the training set: a larger one is thinned to evenly spaced poses of
+        each class (:mod:`~poseclf.classify.subsample`; None: every pose), recorded in the
+        metadata as ``n_given``.
         """
         landmarks = np.asarray(landmarks, dtype=np.float32)
         labels = np.asarray(labels, dtype=object).astype(str)
         if len(labels) != len(landmarks):
             raise ValueError(f"{len(landmarks)} landmark sets but {len(labels)} labels")
         check_training_labels(labels)
+        n_given = len(labels)
+        keep = subsample_indices(labels, max_poses)
+        if len(keep) < n_given:
+            landmarks, labels = landmarks[keep], labels[keep]
+            image_sizes = None if image_sizes is None else np.asarray(image_sizes)[keep]
+            world_landmarks = (None if world_landmarks is None
+                               else np.asarray(world_landmarks)[keep])
         rows = pose_rows(landmarks, image_sizes, world_landmarks)
         estimator = PoseClassifier(classifier, classifier_params=classifier_params,
                                    embedder_params=embedder_params, mirror=mirror,
@@ -133,6 +145,8 @@ class PoseModel:
                                           poses.world_landmarks)
             estimator.fit(rows, labels, negatives=negative_rows)
         metadata = _training_metadata(estimator, labels, scores)
+        if n_given > len(labels):
+            metadata["n_given"] = n_given
         if metadata["rejection"] is not None and negatives is not None:
             metadata["rejection"]["negatives_sources"] = dict(negatives.sources)
         return cls(estimator, metadata)

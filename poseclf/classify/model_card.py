@@ -52,7 +52,9 @@ def write_model_card(
         "",
         f"- Classifier: `{meta['classifier']}`; poseclf {meta['poseclf_version']}, "
         f"landmark schema {meta['schema_version']}, trained {meta['trained_at']}",
-        f"- Training poses: {meta['n_samples']} (detected photos/frames), "
+        f"- Training poses: {meta['n_samples']} (detected photos/frames"
+        + (f"; evenly spaced per class from {meta['n_given']}" if "n_given" in meta else "")
+        + "), "
         f"{'with' if meta.get('mirror_augmentation') else 'without'} left-right mirror "
         "augmentation",
     ]

@@ -104,6 +104,9 @@ def _check_metadata_values(meta: dict) -> None:
               "class_counts must map class names to counts >= 1", {name: count})
     _need(sum(counts.values()) == n, f"class_counts must add up to n_samples ({n})",
           sum(counts.values()))
+    if "n_given" in meta:
+        _need(_is_int(meta["n_given"]) and meta["n_given"] > n,
+              f"n_given must be a whole number above n_samples ({n})", meta["n_given"])
     for key, kind in (("trained_at", str), ("mirror_augmentation", bool),
                       ("embedder_params", dict), ("classifier_params", dict)):
         if key in meta:

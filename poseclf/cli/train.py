@@ -18,6 +18,7 @@ from ..classify.negatives import Negatives, everyday_negatives, negatives_from_t
 from ..classify.novelty import (
     DEFAULT_PERCENTILE,
 )
+from ..classify.subsample import DEFAULT_MAX_POSES
 from ..classify.visibility import (
     KEY_JOINTS,
     PARTIAL_MAX_HIDDEN_JOINTS,
@@ -44,6 +45,7 @@ DEFAULT_CLASSIFIER = "svm"  # best cross-source accuracy in bench/accuracy.py
 DEFAULT_CV = 5
 SEARCHABLE = ("svm", "knn")  # classifiers with a grid search (classifiers.SVM_GRID, KNN_GRID)
 CARD_SUFFIXES = (".md",)
+MIN_MAX_POSES = 100  # --max-poses below this leaves classes too few poses
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")  # what matplotlib writes
 
 
@@ -56,6 +58,15 @@ def joint_count(text: str) -> int:
     if value > len(KEY_JOINTS):
         raise argparse.ArgumentTypeError(f"{value} is too many: there are {len(KEY_JOINTS)} "
                                          "key joints; give 0 to 6")
+    return value
+
+
+def max_poses(text: str) -> int:
+    """Option type: 0 (no bound) or a training-set bound of at least :data:`MIN_MAX_POSES`."""
+    value = non_negative_int(text)
+    if 0 < value < MIN_MAX_POSES:
+        raise argparse.ArgumentTypeError(f"{value} is too few to train and cross-validate on; "
+                                         f"give {MIN_MAX_POSES} or more, or 0 for every pose")
     return value
 
 
@@ -105,6 +116,12 @@ def register(subparsers) -> None:
     train.add_argument("--cv", type=cv_folds, default=DEFAULT_CV, metavar="K",
                        help=f"folds of the reported cross-validation, 0 to skip "
                        f"(default: {DEFAULT_CV})")
+    train.add_argument("--max-poses", type=max_poses, default=DEFAULT_MAX_POSES,
+                       metavar="N",
+                       help="train on at most N poses: a larger table is thinned to evenly "
+                       "spaced poses of each class, in equal shares (a smaller class keeps all "
+                       f"its poses); 0 = every pose, slow above ~10k (default: "
+                       f"{DEFAULT_MAX_POSES})")
     train.add_argument("--search", action="store_true",
                        help="pick svm C and gamma, or knn neighbour counts, by "
                        "cross-validated grid search")
@@ -247,14 +264,16 @@ def run_train(args: argparse.Namespace) -> int:
         model = PoseModel.train(
             lm, sizes, labels, args.classifier, cv=args.cv, mirror=not args.no_mirror,
             classifier_params=params, novelty_params={"percentile": args.reject_percentile},
-            world_landmarks=world, negatives=negatives,
+            world_landmarks=world, negatives=negatives, max_poses=args.max_poses or None,
             visibility_params={"rule": args.partial_rule,
                                "min_visibility": args.min_visibility,
                                "max_hidden_joints": args.max_hidden_joints})
     meta = model.metadata
     if args.exclude:  # provenance, shown by the model card
         meta["excluded"] = {"rows": dropped, "lists": [str(p) for p in args.exclude]}
-    print(f"trained {args.classifier} on {meta['n_samples']} poses, "
+    thinned = (f" (evenly spaced per class from {meta['n_given']}; --max-poses)"
+               if "n_given" in meta else "")
+    print(f"trained {args.classifier} on {meta['n_samples']} poses{thinned}, "
           f"{len(model.classes_)} classes")
     scores = meta["cv_scores"]
     if scores:
