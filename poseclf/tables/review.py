@@ -143,8 +143,8 @@ def find_outliers(
     model would answer ``unknown``: often a bad detection, such as BlazePose finding a bystander
     or mixing two people, or a rare variant of the pose). With ``least_typical`` = N, the N
     undisputed rows of highest novelty follow as ``least typical``: not outliers, but where
-    bad detections hide when there are several alike (on the push-up photos, 5 of the 6 bad
-    detections were among the 9 least typical rows, and only 1 was disputed).
+    bad detections hide when there are several alike (on the push-up photos, 4 of the 7 reviewed
+    bad detections are among the 10 least typical rows, 2 are disputed, 1 is neither).
 
     Returns
     -------
