@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 #: Poses a model trains on at most (``poseclf train --max-poses``); bench/scale.py measures it.
-DEFAULT_MAX_POSES = 5000
+DEFAULT_MAX_POSES = 2000
 
 
 def class_quotas(counts: dict[str, int], max_poses: int) -> dict[str, int]:
