@@ -444,7 +444,8 @@ class NoveltyEmbedder(BaseEstimator):
         """Build the image embedder (nothing is learned from data)."""
         if not self.world_weight > 0:
             raise ValueError(f"world_weight must be > 0, got {self.world_weight!r}")
-        params = {**(self.embedder_params or {}), "directions": True}
+        # the picture part only: world landmarks have their own part (world directions)
+        params = {**(self.embedder_params or {}), "directions": True, "world": "off"}
         self.image_embedder_ = PoseEmbedder(**params).fit(np.zeros((1, 33, 4)))
         self.n_image_features_ = int(self.image_embedder_.n_features_out_)
         self.n_world_features_ = 3 * len(DIRECTION_PAIRS)
