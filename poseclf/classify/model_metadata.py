@@ -105,7 +105,8 @@ def _check_metadata_values(meta: dict) -> None:
     _need(sum(counts.values()) == n, f"class_counts must add up to n_samples ({n})",
           sum(counts.values()))
     for key, kind in (("trained_at", str), ("mirror_augmentation", bool),
-                      ("embedder_params", dict), ("classifier_params", dict)):
+                      ("embedder_params", dict), ("classifier_params", dict),
+                      ("view_augmentation", dict)):
         if key in meta:
             _need(isinstance(meta[key], kind), f"{key} must be a {kind.__name__}", meta[key])
     if get("cv_scores") is not None:
