@@ -51,18 +51,13 @@ def world_points(X: np.ndarray) -> np.ndarray:
 def facing_yaw(points: np.ndarray) -> np.ndarray:
     """Yaw (radians, ``(n,)``) that turns each pose's hip line onto +x (the shoulder line when
     the hips have no horizontal extent, 0 when neither has)."""
-    def line(pair):
-        d = points[:, pair[0]] - points[:, pair[1]]
-        return d[:, 0], d[:, 2]
-
-    hx, hz = line(_HIPS)
-    sx, sz = line(_SHOULDERS)
-    extent = np.maximum(np.abs(points[..., :2]).max(axis=(1, 2)), SIZE_EPS)
-    use_hips = np.hypot(hx, hz) > LINE_EPS * extent
-    use_shoulders = ~use_hips & (np.hypot(sx, sz) > LINE_EPS * extent)
-    x = np.where(use_hips, hx, np.where(use_shoulders, sx, 1.0))
-    z = np.where(use_hips, hz, np.where(use_shoulders, sz, 0.0))
-    return np.arctan2(z, x)
+    hip = points[:, _HIPS[0]] - points[:, _HIPS[1]]
+    shoulder = points[:, _SHOULDERS[0]] - points[:, _SHOULDERS[1]]
+    extent = np.maximum(np.abs(points[..., :2]).max(axis=(1, 2)), SIZE_EPS) * LINE_EPS
+    use_hips = np.hypot(hip[:, 0], hip[:, 2]) > extent
+    line = np.where(use_hips[:, None], hip, shoulder)
+    has_line = use_hips | (np.hypot(shoulder[:, 0], shoulder[:, 2]) > extent)
+    return np.where(has_line, np.arctan2(line[:, 2], line[:, 0]), 0.0)
 
 
 def facing_points(points: np.ndarray, torso_size_multiplier: float) -> np.ndarray:
@@ -79,11 +74,13 @@ def facing_points(points: np.ndarray, torso_size_multiplier: float) -> np.ndarra
     c, s = np.cos(a)[:, None], np.sin(a)[:, None]
     x, z = pts[..., 0].copy(), pts[..., 2].copy()
     pts[..., 0] = c * x + s * z
-    pts[..., 2] = -s * x + c * z
-    radius = np.linalg.norm(pts, axis=2)
-    size = np.maximum(np.maximum(radius[:, N_LANDMARKS + 1] * torso_size_multiplier,
-                                 radius.max(axis=1)), SIZE_EPS)
-    return pts / size[:, None, None]
+    pts[..., 2] = c * z - s * x
+    # plain element-wise squares (np.linalg.norm costs more than the rest for one pose)
+    sq = pts * pts
+    radius = np.sqrt(sq.sum(axis=2))
+    size = np.maximum(radius[:, N_LANDMARKS + 1] * torso_size_multiplier, radius.max(axis=1))
+    pts /= np.maximum(size, SIZE_EPS).reshape(n, 1, 1)
+    return pts
 
 
 def world_features(X: np.ndarray, pairs: np.ndarray, angles: np.ndarray | None,
