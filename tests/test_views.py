@@ -182,6 +182,9 @@ def test_training_with_views_and_world_features_on_a_real_table(pushups, tmp_pat
     one = model.predict_with_scores(lm[test][:1], sizes[test][:1],
                                     world_landmarks=world[test][:1])
     assert one.proba.shape == (1, 2) and np.isfinite(one.novelty).all()
+    assert model.estimator._cache()["lean"] is not None  # the fast path was checked and kept
+    np.testing.assert_allclose(one.proba, model.predict_with_scores(
+        lm[test], sizes[test], world_landmarks=world[test]).proba[:1], atol=1e-9)
     assert set(model.predict(lm[test], sizes[test])) <= {*model.classes_, "unknown", "partial"}
     saved = PoseModel.load(model.save(tmp_path / "m.skops"))
     np.testing.assert_allclose(
