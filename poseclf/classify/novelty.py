@@ -415,7 +415,9 @@ class NoveltyEmbedder(BaseEstimator):
 
     Image part: :class:`~poseclf.classify.embedding.PoseEmbedder` with the classifier's parameters
     and limb directions added (``directions=True``; the classifier's own embedding is its first
-    columns). World part: the unit 3D directions of the same limbs from BlazePose's world
+    columns), always on the picture (``world="off"``: a classifier on 3D features keeps the same
+    novelty space, so the rejection measured with ``bench/rejection_protocols.py`` holds for
+    it). World part: the unit 3D directions of the same limbs from BlazePose's world
     landmarks (:func:`~poseclf.classify.embedding.world_directions`), times ``world_weight``.
 
     Parameters
