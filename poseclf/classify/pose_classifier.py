@@ -116,6 +116,9 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         Yaw angles in degrees, each in (0, 90]: also train on every pose turned by ``+a`` and
         ``-a`` about the vertical, made from its world landmarks
         (:func:`~poseclf.classify.views.augment_views`; poses without them get no views).
+        With ``embedder_params={"world": "only"}`` the yaw views are exact copies in feature
+        space (the 3D features are yaw-normalised): for ``knn`` they only act as smaller
+        neighbour counts (``bench/accuracy.py --view-options`` shows both rows equal).
     view_pitch : float, default=0
         Pitch angle in degrees, in [0, 90]: also train on the poses tilted by ``+-view_pitch``
         (0: no tilted views). Needs no ``views``.
