@@ -2,11 +2,19 @@
 
 Run from the repository root::
 
-    python bench/accuracy.py [--data ../shared/data] [--cache /work/cache]
+    python bench/accuracy.py [--view-options] [--classifiers knn svm] [--data ../shared/data]
 
-Prints, in one run: stratified 5-fold accuracy of each classifier on each image dataset in
-``../shared/data``, cross-source accuracy (train on one source, test on another), and the
-per-pose prediction time of the vectorised k-NN against the reference loop.
+Prints, in one run: stratified 5-fold accuracy of each classifier on each table (in-source),
+leave-one-source-out accuracy (train on one source, test on the classes it shares with another:
+the yoga sources both ways, the sit/stand sources both ways, push-up photos and video frames both
+ways), each beside MediaPipe's reference k-NN, and the per-pose prediction time of the
+classifiers against the reference loop.
+
+The tables are the landmark tables in ``datasets/`` with the reviewed rows of
+``datasets/exclusions.csv`` left out (as the shipped models are trained), world landmarks
+included; ``--data`` extracts them from image folders instead (cached in ``--cache``).
+``--view-options`` adds, for each classifier, a row per option of issue 17 (view augmentation
+from world landmarks, 3D world features: :data:`VIEW_OPTIONS`).
 """
 
 from __future__ import annotations
@@ -20,17 +28,20 @@ import pandas as pd
 
 from poseclf.classify.classifiers import CLASSIFIERS
 from poseclf.classify.embedding import mirror_landmarks
-from poseclf.classify.evaluation import cross_validate_model, evaluation_report
+from poseclf.classify.evaluation import cross_validate_model
 from poseclf.classify.model import PoseModel
+from poseclf.classify.pose_classifier import PoseClassifier
+from poseclf.classify.pose_rows import pose_rows
 from poseclf.errors import ImageReadError
 from poseclf.pose.image_paths import is_image_path
 from poseclf.pose.images import read_image
 from poseclf.pose.landmarks import NO_PERSON
-from poseclf.pose.poses import Poses, training_arrays
+from poseclf.pose.poses import Poses, training_arrays, training_world_landmarks
 from poseclf.pose.table import check_table, load_table, save_table
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
+TABLES = REPO / "datasets"  # landmark tables the project extracted (see datasets/README.md)
 CACHE = REPO.parent / "cache"  # outside the repository
 EXCLUSIONS = REPO / "datasets" / "exclusions.csv"  # rows left out after review (bad detections)
 
@@ -184,48 +195,95 @@ CROSS_SOURCE = [  # (train dataset, test dataset): classes they share are compar
     ("yoga_marchenkova", "yoga_manoj"),
     ("sitstand_multimediaimg", "sitstand_rhpr"),
     ("sitstand_rhpr", "sitstand_multimediaimg"),
+    ("pushups_visolus", "pushup_video"),  # push-up photos -> frames of one video
+    ("pushup_video", "pushups_visolus"),
 ]
+#: Short column names of the tables.
+SHORT = {"yoga_manoj": "manoj", "yoga_marchenkova": "march", "sitstand_multimediaimg": "mmi",
+         "sitstand_rhpr": "rhpr", "pushups_visolus": "photo", "pushup_video": "video",
+         "sit_video": "sitvid"}
+#: ``--view-options``: name -> PoseClassifier parameters (issue 17's options, alone and combined)
+VIEW_OPTIONS: dict[str, dict] = {
+    "default": {},
+    "views 15,30": {"views": (15, 30)},
+    "views 15,30 p10": {"views": (15, 30), "view_pitch": 10},
+    "world only": {"embedder_params": {"world": "only"}},
+    "world concat": {"embedder_params": {"world": "concat"}},
+    "world only+views": {"embedder_params": {"world": "only"}, "views": (15, 30)},
+    "concat+views": {"embedder_params": {"world": "concat"}, "views": (15, 30)},
+    # yaw views of yaw-normalised 3D features are copies: for the k-NN, 5 copies of each pose
+    # are neighbour counts 30/10 divided by 5; this row shows it (k-NN only)
+    "world only, k 6/2": {"embedder_params": {"world": "only"}, "only": "knn",
+                          "classifier_params": {"top_n_by_max_distance": 6,
+                                                "top_n_by_mean_distance": 2}},
+}
 
 
-def _row(name: str, cells: list[str]) -> str:
-    return f"{name:<24}" + "".join(f"{c:>11}" for c in cells)
+def _row(name: str, cells: list[str], width: int = 8) -> str:
+    return f"{name:<28}" + "".join(f"{c:>{width}}" for c in cells)
 
 
-def fold_accuracy_table(tables: dict, classifiers, embedder_params=None) -> None:
-    print("\nStratified 5-fold accuracy (%), mirror augmentation on the training folds")
+def _options(base: dict, option: dict) -> dict:
+    """PoseClassifier parameters: the command line's embedder parameters, then ``option``."""
+    embedder = {**(base.get("embedder_params") or {}), **(option.get("embedder_params") or {})}
+    return {**option, "embedder_params": embedder}
+
+
+def _applying(options: dict, classifier: str) -> list[tuple[str, dict]]:
+    """The options that apply to ``classifier`` (without their ``only`` key)."""
+    return [(name, {k: v for k, v in params.items() if k != "only"})
+            for name, params in options.items() if params.get("only", classifier) == classifier]
+
+
+def fold_accuracy_table(tables: dict, classifiers, options: dict) -> None:
+    """In-source: stratified 5-fold accuracy on each table (augmentation on training folds)."""
+    print("\nIn-source: stratified 5-fold accuracy (%), augmentation on the training folds only")
     names = list(tables)
-    print(_row("classifier", [n[:10] for n in names]))
+    print(_row("classifier / option", [SHORT.get(n, n[:7]) for n in names]), flush=True)
     print(_row("reference k-NN (loop)", [
-        f"{100 * reference_cv_accuracy(*tables[n]):.1f}" for n in names]))
+        f"{100 * reference_cv_accuracy(*tables[n][:3]):.1f}" for n in names]), flush=True)
     for clf in classifiers:
-        scores = [cross_validate_model(*tables[n], clf, embedder_params=embedder_params)
-                  for n in names]
-        print(_row(clf, [f"{100 * r['accuracy']:.1f}" for r in scores]), flush=True)
+        for name, params in _applying(options, clf):
+            scores = [cross_validate_model(*tables[n][:3], clf, world_landmarks=tables[n][3],
+                                           **params) for n in names]
+            print(_row(f"{clf} {name}", [f"{100 * r['accuracy']:.1f}" for r in scores]),
+                  flush=True)
 
 
-def cross_source_table(tables: dict, classifiers, embedder_params=None) -> None:
-    print("\nCross-source accuracy (%): train on one source, test on the shared classes of another")
+def source_accuracy(train: tuple, test: tuple, classifier: str, params: dict) -> float:
+    """Accuracy on ``test`` (landmarks, sizes, labels, world) of a classifier fitted on
+    ``train``, both restricted to their shared classes; no rejection (compared elsewhere)."""
+    shared = sorted(set(train[2]) & set(test[2]))
+    ka, kb = np.isin(train[2], shared), np.isin(test[2], shared)
+    est = PoseClassifier(classifier, rejection=False, **params)
+    est.fit(pose_rows(train[0][ka], train[1][ka], train[3][ka]), train[2][ka])
+    pred = est.predict(pose_rows(test[0][kb], test[1][kb], test[3][kb]))
+    return float(np.mean(pred == test[2][kb]))
+
+
+def cross_source_table(tables: dict, classifiers, options: dict) -> None:
+    """Leave-one-source-out: train on one source, test on the shared classes of another."""
+    print("\nLeave-one-source-out accuracy (%): train on one source, test on the classes it "
+          "shares with another")
     pairs = [(a, b) for a, b in CROSS_SOURCE if a in tables and b in tables]
-    print(_row("classifier", [f"{a[:5]}>{b[:5]}" for a, b in pairs]))
-    rows = {"reference k-NN (loop)": []}
+    print(_row("classifier / option", [f"{SHORT.get(a, a[:3])}>{SHORT.get(b, b[:3])}"
+                                       for a, b in pairs], 12), flush=True)
+    ref = []
     for a, b in pairs:
-        lm_a, s_a, y_a = tables[a]
-        lm_b, s_b, y_b = tables[b]
+        (lm_a, s_a, y_a, _), (lm_b, s_b, y_b, _) = tables[a], tables[b]
         shared = sorted(set(y_a) & set(y_b))
         ka, kb = np.isin(y_a, shared), np.isin(y_b, shared)
-        ref = ReferenceKNN().fit(lm_a[ka], s_a[ka], y_a[ka]).predict(lm_b[kb], s_b[kb])
-        rows["reference k-NN (loop)"].append(f"{100 * np.mean(ref == y_b[kb]):.1f}")
-        for clf in classifiers:
-            model = PoseModel.train(lm_a[ka], s_a[ka], y_a[ka], clf, cv=0,
-                                    embedder_params=embedder_params)
-            # reject=False: compare the classifiers (open-set rejection is judged elsewhere)
-            report = evaluation_report(y_b[kb], model.predict(lm_b[kb], s_b[kb], reject=False))
-            rows.setdefault(clf, []).append(f"{100 * report['accuracy']:.1f}")
-    for name, cells in rows.items():
-        print(_row(name, cells))
+        pred = ReferenceKNN().fit(lm_a[ka], s_a[ka], y_a[ka]).predict(lm_b[kb], s_b[kb])
+        ref.append(f"{100 * np.mean(pred == y_b[kb]):.1f}")
+    print(_row("reference k-NN (loop)", ref, 12), flush=True)
+    for clf in classifiers:
+        for name, params in _applying(options, clf):
+            cells = [100 * source_accuracy(tables[a], tables[b], clf, params) for a, b in pairs]
+            print(_row(f"{clf} {name}", [f"{c:.1f}" for c in cells], 12), flush=True)
 
 
 def speed_table(tables: dict, n_train: int = 1000, n_queries: int = 200) -> None:
+    tables = {name: t[:3] for name, t in tables.items()}
     lm = np.concatenate([t[0] for t in tables.values()])
     sizes = np.concatenate([t[1] for t in tables.values()])
     labels = np.concatenate([t[2] for t in tables.values()])
@@ -257,10 +315,28 @@ def speed_table(tables: dict, n_train: int = 1000, n_queries: int = 200) -> None
               f"speed-up vs reference: {t_ref / t:4.0f}x single, {t_ref / t_batch:5.0f}x batched")
 
 
+def project_tables(folder: Path = TABLES) -> dict[str, pd.DataFrame]:
+    """The landmark tables of ``datasets/`` (``*_segments.csv`` and lists are not tables),
+    without the rows :data:`EXCLUSIONS` names."""
+    from poseclf.tables.exclusions import apply_exclusions, load_exclusions
+
+    exclusions = load_exclusions([EXCLUSIONS])
+    out = {}
+    for path in sorted(folder.glob("*.csv")):
+        if path == EXCLUSIONS or path.stem.endswith("_segments"):
+            continue
+        out[path.stem] = apply_exclusions(load_table(path), exclusions, path.stem)[0]
+    return out
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, default=None,
+                        help=f"extract the tables from the image folders here (e.g. {DATA}) "
+                        "instead of reading datasets/*.csv")
     parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--view-options", action="store_true",
+                        help="also each option of issue 17: " + ", ".join(VIEW_OPTIONS))
     parser.add_argument("--classifiers", nargs="+", default=list(CLASSIFIERS))
     parser.add_argument("--pairs", default="mediapipe", choices=("mediapipe", "all"))
     parser.add_argument("--angles", action="store_true")
@@ -271,15 +347,22 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     embedder_params = {"pairs": args.pairs, "angles": args.angles,
                        "directions": args.directions}
+    if args.data is not None:
+        found = {d.name: cached_table(d, args.cache) for d in image_datasets(args.data)}
+    else:
+        found = project_tables()
     tables = {}
-    for d in image_datasets(args.data):
-        lm, sizes, labels = training_arrays(cached_table(d, args.cache))
-        tables[d.name] = (lm, sizes, labels.astype(str))
-        print(f"{d.name}: {len(labels)} poses, {len(set(labels))} classes")
+    for name, table in found.items():
+        lm, sizes, labels = training_arrays(table)
+        tables[name] = (lm, sizes, labels.astype(str), training_world_landmarks(table))
+        print(f"{name}: {len(labels)} poses, {len(set(labels))} classes")
     print(f"embedder: {embedder_params}")
+    chosen = VIEW_OPTIONS if args.view_options else {"default": {}}
+    options = {name: _options({"embedder_params": embedder_params}, option)
+               for name, option in chosen.items()}
     if not args.speed_only:
-        fold_accuracy_table(tables, args.classifiers, embedder_params)
-        cross_source_table(tables, args.classifiers, embedder_params)
+        fold_accuracy_table(tables, args.classifiers, options)
+        cross_source_table(tables, args.classifiers, options)
     speed_table(tables)
 
 

@@ -24,7 +24,8 @@ pose's threshold: the ratio and per-class rules of the negatives included), the 
 (the calibrated novelty threshold, floored by the negatives, without those two rules) and
 ``partial``. ``--no-negatives`` gives the figures of the rule before negatives.
 ``--variants`` adds a line under each: other novelty scores on the same models and folds
-(``bench/novelty_variants.py``), ``whole/unknown`` for each.
+(``bench/novelty_variants.py``), ``whole/unknown`` for each. ``--views``, ``--view-pitch`` and
+``--world-features`` train the models with those options of ``poseclf train``.
 """
 
 from __future__ import annotations
@@ -72,13 +73,15 @@ def table(name: str, reviewed: bool = True) -> pd.DataFrame:
 
 
 VARIANTS_ON = False  # --variants
+TRAIN_OPTIONS: dict = {}  # --views, --view-pitch, --world-features: PoseModel.train options
 
 
 def train(df: pd.DataFrame, classifier: str, negatives: Negatives | None) -> PoseModel:
     poses = Poses.from_table(df)
     labels = df["label"].to_numpy(str)
     model = PoseModel.train(poses.landmarks, poses.image_sizes, labels, classifier, cv=0,
-                            world_landmarks=poses.world_landmarks, negatives=negatives)
+                            world_landmarks=poses.world_landmarks, negatives=negatives,
+                            **TRAIN_OPTIONS)
     if VARIANTS_ON:
         neg = None if negatives is None else negatives.poses[negatives.poses.detected]
         model.variants = Variants(model, poses, labels, neg)
@@ -171,12 +174,19 @@ def main(argv=None) -> int:
                         help="train without negatives (the rule before them)")
     parser.add_argument("--variants", action="store_true",
                         help="also measure other novelty scores (bench/novelty_variants.py)")
+    parser.add_argument("--views", type=lambda t: tuple(map(float, t.split(","))), default=(),
+                        help="yaw angles of the view augmentation, e.g. 15,30")
+    parser.add_argument("--view-pitch", type=float, default=0.0)
+    parser.add_argument("--world-features", choices=("off", "only", "concat"), default="off")
     args = parser.parse_args(argv)
     global VARIANTS_ON
     VARIANTS_ON = args.variants
+    TRAIN_OPTIONS.update(views=args.views, view_pitch=args.view_pitch)
+    if args.world_features != "off":
+        TRAIN_OPTIONS["embedder_params"] = {"world": args.world_features}
     start = time.perf_counter()
     negatives = None if args.no_negatives else everyday_negatives()
-    print(f"classifier {args.classifier}; negatives: "
+    print(f"classifier {args.classifier}; options {TRAIN_OPTIONS}; negatives: "
           + ("none" if negatives is None else ", ".join(
               f"{k} {v}" for k, v in negatives.sources.items())) + "\n")
     loso = leave_one_source_out(args.classifier, negatives)

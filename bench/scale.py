@@ -9,10 +9,10 @@ Builds landmark tables of each size from the shipped training tables (``yoga_man
 ``sitstand_rhpr``, ``pushups_visolus``: every detected row, drawn again and again with a little
 Gaussian noise on the landmarks, as the frames of a long video are), writes each as CSV and
 times (in CPU seconds, one BLAS thread) what ``poseclf train`` does with it by default: reading
-the table, 5-fold cross-validation, training with the everyday negatives and calibrating rejection. Then the
-per-pose prediction the video loop makes (:meth:`PoseModel.score_pose`: probabilities, novelty
-and the whole rejection rule), in ms per pose. Targets (issue 18): 100k poses trained in
-<= 60 s, <= 1 ms per pose.
+the table, 5-fold cross-validation, training with the everyday negatives and calibrating
+rejection. Then the per-pose prediction the video loop makes (:meth:`PoseModel.score_pose`:
+probabilities, novelty and the whole rejection rule), in ms per pose. Targets (issue 18): 100k
+poses trained in <= 60 s, <= 1 ms per pose.
 
 ``--compare-at N`` also trains on an N-pose table with every pose (``max_poses=None``) and
 compares both models on real photos of other sources (``yoga_marchenkova``,

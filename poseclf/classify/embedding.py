@@ -11,7 +11,9 @@ colab), with aspect-correct coordinates added:
    down (BlazePose depth is its least reliable axis), optionally joint angles.
 
 Input is one ``X``, either a ``(n, 33, 4)`` stack (square images assumed) or a ``(n, 134)`` matrix
-from :func:`pose_matrix` (132 flattened landmarks, then image width and height).
+from :func:`pose_matrix` (132 flattened landmarks, then image width and height). With
+``world="only"`` or ``"concat"`` the features come (also) from the 3D world landmarks of pose rows
+``(n, 233)`` (:mod:`poseclf.classify.world_embedding`: yaw-normalised, so the hips face the camera).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..pose.landmarks import LANDMARK_DIMS, LANDMARK_NAMES, MIRROR_PERMUTATION, N_LANDMARKS
+from .world_embedding import world_features
 
 TORSO_SIZE_MULTIPLIER = 2.5  # MediaPipe pose classification: size = max(2.5 x torso, farthest)
 Z_WEIGHT = 0.2  # MediaPipe pose classification's axes_weights = (1.0, 1.0, 0.2)
@@ -31,7 +34,9 @@ DIRECTION_WEIGHT = 0.5  # unit limb vectors (components in [-1, 1]); weight rela
 SIZE_EPS = 1e-6  # px: below this the pose has no size (all landmarks equal); avoids 0 / 0
 N_FLAT = N_LANDMARKS * LANDMARK_DIMS  # 132 flattened landmark values
 N_MATRIX = N_FLAT + 2  # + image width and height (pixels)
+N_ROWS = N_MATRIX + N_LANDMARKS * 3  # pose rows: + world landmarks (pose_rows.pose_rows)
 PAIR_SETS = ("mediapipe", "all")
+WORLD_MODES = ("off", "only", "concat")  # PoseEmbedder(world=...): picture, 3D or both
 
 _I = {name: i for i, name in enumerate(LANDMARK_NAMES)}
 _HIPS = (_I["left_hip"], _I["right_hip"])
@@ -243,11 +248,18 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
         ``direction_weight``: independent of limb lengths and body proportions.
     direction_weight : float, default=0.5
         Scale of the direction features relative to the distance features.
+    world : {"off", "only", "concat"}, default="off"
+        ``"off"``: picture landmarks only; ``"only"``: the pairs (and angles) from the
+        yaw-normalised 3D world landmarks instead
+        (:func:`~poseclf.classify.world_embedding.world_features`); ``"concat"``: the picture
+        embedding, then those. With world features the input is pose rows ``(n, 233)``
+        (:func:`~poseclf.classify.pose_rows.pose_rows`); a row without world landmarks (NaN, or
+        a ``(n, 134)`` input) uses its picture landmarks as its 3D points.
 
     Attributes
     ----------
     n_features_in_ : int
-        134 (:func:`pose_matrix` columns).
+        134 (:func:`pose_matrix` columns), 233 (pose rows) with world features.
     n_features_out_ : int
         Length of the embedding.
 
@@ -269,6 +281,7 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
         angle_weight: float = ANGLE_WEIGHT,
         directions: bool = False,
         direction_weight: float = DIRECTION_WEIGHT,
+        world: str = "off",
     ):
         self.pairs = pairs
         self.angles = angles
@@ -277,6 +290,11 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
         self.angle_weight = angle_weight
         self.directions = directions
         self.direction_weight = direction_weight
+        self.world = world
+
+    def __setstate__(self, state):
+        state.setdefault("world", "off")  # model files saved before the option existed
+        super().__setstate__(state)
 
     def _pair_list(self) -> tuple[tuple[int, int], ...]:
         return MEDIAPIPE_PAIRS if self.pairs == "mediapipe" else ALL_PAIRS
@@ -291,14 +309,24 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
             )
         if not self.z_weight >= 0 or not self.angle_weight >= 0 or not self.direction_weight >= 0:
             raise ValueError("z_weight, angle_weight and direction_weight must be >= 0")
-        _split_input(X)
-        self.n_features_in_ = N_MATRIX
-        self.n_features_out_ = (
+        if self.world not in WORLD_MODES:
+            raise ValueError(f"world must be one of {WORLD_MODES}, got {self.world!r}")
+        _split_input(self._image_input(X))
+        self.n_features_in_ = N_MATRIX if self.world == "off" else N_ROWS
+        image = (
             3 * len(self._pair_list())
             + (len(ANGLE_TRIPLES) if self.angles else 0)
             + (3 * len(DIRECTION_PAIRS) if self._directions else 0)
         )
+        world = 3 * len(self._pair_list()) + (len(ANGLE_TRIPLES) if self.angles else 0)
+        self.n_features_out_ = {"off": image, "only": world, "concat": image + world}[self.world]
         return self
+
+    def _image_input(self, X):
+        """The picture part of ``X`` (pose rows keep their world columns out of it)."""
+        if self.world != "off" and getattr(X, "ndim", 0) == 2 and X.shape[1] == N_ROWS:
+            return X[:, :N_MATRIX]
+        return X
 
     @property
     def _directions(self) -> bool:
@@ -308,6 +336,20 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
         """Embedding of each pose, float64 ``(n, n_features_out_)``."""
         if not hasattr(self, "n_features_out_"):  # cheaper than check_is_fitted per frame
             check_is_fitted(self)
+        if self.world == "off":
+            return self._image_features(X)
+        image = self._image_input(X)
+        lm, sizes = _split_input(image)  # checks the picture part (the world part may be NaN)
+        rows = (np.asarray(X, dtype=np.float64) if image is not X
+                else np.concatenate([lm.reshape(len(lm), -1), sizes], axis=1))
+        world = world_features(rows, _PAIR_INDEX[self.pairs], _ANGLE_INDEX if self.angles
+                               else None, self.torso_size_multiplier, self.angle_weight)
+        if self.world == "only":
+            return world
+        return np.concatenate([self._image_features(image), world], axis=1)
+
+    def _image_features(self, X) -> np.ndarray:
+        """The picture embedding."""
         pts = normalized_points(X, self.torso_size_multiplier)
         pts[:, :, 2] *= self.z_weight
         pairs = _PAIR_INDEX["mediapipe" if self.pairs == "mediapipe" else "all"]
@@ -346,6 +388,15 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
             d_index, d_sign = _pair_mirror_map(DIRECTION_PAIRS, offset)
             index += d_index
             sign += d_sign
+        # the world part mirrors like the picture's pairs and angles (mirroring then turning to
+        # face the camera equals turning then mirroring), without directions
+        n_world = 3 * len(pairs) + (len(ANGLE_TRIPLES) if self.angles else 0)
+        if self.world == "only":
+            index, sign = index[:n_world], sign[:n_world]
+        elif self.world == "concat":
+            offset = len(index)
+            index += [offset + i for i in index[:n_world]]
+            sign += sign[:n_world]
         return np.asarray(index, dtype=np.intp), np.asarray(sign)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
@@ -358,6 +409,9 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
         if self._directions:
             out += [f"dir_{names[a]}>{names[b]}_{axis}" for a, b in DIRECTION_PAIRS
                     for axis in "xyz"]
+        n_world = 3 * len(self._pair_list()) + (len(ANGLE_TRIPLES) if self.angles else 0)
+        world = [f"world_{name}" for name in out[:n_world]]
+        out = {"off": out, "only": world, "concat": out + world}[self.world]
         return np.asarray(out, dtype=object)
 
 

@@ -54,8 +54,9 @@ def evaluation_report(y_true, y_pred, classes=None) -> dict:
 def cross_validate_model(landmarks, image_sizes, labels, classifier: str = "svm", *,
                          cv: int = 5, mirror: bool = True, embedder_params: dict | None = None,
                          classifier_params: dict | None = None,
-                         random_state: int = CV_RANDOM_STATE) -> dict:
-    """Stratified K-fold evaluation; mirror augmentation only on the training folds.
+                         random_state: int = CV_RANDOM_STATE, world_landmarks=None,
+                         views=None, view_pitch: float = 0.0) -> dict:
+    """Stratified K-fold evaluation; mirror and view augmentation only on the training folds.
 
     ``cv`` is lowered to the size of the smallest class (at least 2). Returns
     :func:`evaluation_report` of the out-of-fold predictions plus ``cv`` (folds used).
@@ -73,10 +74,11 @@ def cross_validate_model(landmarks, image_sizes, labels, classifier: str = "svm"
         log.warning("cv lowered from %d to %d folds (smallest class has %d samples)",
                     cv, folds, counts.min())
     estimator = PoseClassifier(classifier, classifier_params=classifier_params,
-                               embedder_params=embedder_params, mirror=mirror, rejection=False)
+                               embedder_params=embedder_params, mirror=mirror, rejection=False,
+                               views=views, view_pitch=view_pitch)
     splitter = StratifiedKFold(folds, shuffle=True, random_state=random_state)
-    proba = cross_val_predict(estimator, pose_rows(landmarks, image_sizes), labels, cv=splitter,
-                              method="predict_proba")
+    proba = cross_val_predict(estimator, pose_rows(landmarks, image_sizes, world_landmarks),
+                              labels, cv=splitter, method="predict_proba")
     pred = np.unique(labels)[np.argmax(proba, axis=1)]
     report = evaluation_report(labels, pred)
     report["cv"] = folds

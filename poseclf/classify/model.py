@@ -35,6 +35,7 @@ from .novelty import PARTIAL_LABEL, UNKNOWN_LABEL, NoveltyScorer
 from .pose_classifier import PoseClassifier, Predictions, plain_params
 from .pose_rows import pose_rows
 from .subsample import DEFAULT_MAX_POSES, subsample_indices
+from .views import check_view_angles
 from .visibility import VisibilityCheck
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class PoseModel:
               mirror: bool = True, embedder_params: dict | None = None,
               classifier_params: dict | None = None, novelty_params: dict | None = None,
               visibility_params: dict | None = None, world_landmarks=None,
-              negatives: Negatives | None = None,
+              negatives: Negatives | None = None, views=None, view_pitch: float = 0.0,
               max_poses: int | None = DEFAULT_MAX_POSES) -> PoseModel:
         """Fit on ``(n, 33, 4)`` landmarks, ``(n, 2)`` sizes (None: square) and labels.
 
@@ -106,6 +107,8 @@ class PoseModel:
         ``world_landmarks`` ``(n, 33, 3)`` (BlazePose world landmarks, e.g.
         ``Poses.from_table(rows).world_landmarks``) add 3D limb directions to the novelty
         features; without them, or when some are missing, novelty uses the image landmarks only.
+        They are also what ``views``/``view_pitch`` (synthetic views, see
+        :class:`PoseClassifier`) and ``embedder_params={"world": ...}`` (3D features) use.
         ``negatives`` (:class:`~poseclf.classify.negatives.Negatives`, e.g.
         :func:`~poseclf.classify.negatives.everyday_negatives`, the default of ``poseclf
         train``): poses that are none of the classes; a pose nearer to them than the training
@@ -130,13 +133,15 @@ class PoseModel:
         estimator = PoseClassifier(classifier, classifier_params=classifier_params,
                                    embedder_params=embedder_params, mirror=mirror,
                                    novelty_params=novelty_params,
-                                   visibility_params=visibility_params)
+                                   visibility_params=visibility_params, views=views,
+                                   view_pitch=view_pitch)
         with small_classes_as_input_error(labels):
             scores = None
             if cv and cv > 1:
                 report = cross_validate_model(
                     landmarks, image_sizes, labels, classifier, cv=cv, mirror=mirror,
-                    embedder_params=embedder_params, classifier_params=classifier_params)
+                    embedder_params=embedder_params, classifier_params=classifier_params,
+                    world_landmarks=world_landmarks, views=views, view_pitch=view_pitch)
                 scores = _cv_scores(report)
             negative_rows = None
             if negatives is not None and len(negatives):
@@ -286,6 +291,8 @@ def _training_metadata(estimator: PoseClassifier, labels: np.ndarray,
     if hasattr(estimator, "best_params_"):
         params["best_params"] = plain_params(estimator.best_params_)
     embedder_params = plain_params(estimator.pipeline_.named_steps["embed"].get_params())
+    yaw, pitch = check_view_angles(estimator.views, estimator.view_pitch)
+    views = {"view_augmentation": {"yaw": list(yaw), "pitch": pitch}} if yaw or pitch else {}
     return {
         "poseclf_version": __version__,
         "schema_version": SCHEMA_VERSION,
@@ -293,6 +300,7 @@ def _training_metadata(estimator: PoseClassifier, labels: np.ndarray,
         "classifier_params": params,
         "embedder_params": embedder_params,
         "mirror_augmentation": bool(estimator.mirror),
+        **views,
         "n_samples": len(labels),
         "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
         "cv_scores": scores,

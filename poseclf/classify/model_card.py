@@ -58,6 +58,13 @@ def write_model_card(
         f"{'with' if meta.get('mirror_augmentation') else 'without'} left-right mirror "
         "augmentation",
     ]
+    views = meta.get("view_augmentation")
+    if views:
+        lines.append(f"- View augmentation from world landmarks: yaw +-{views.get('yaw')} "
+                     f"degrees, pitch +-{views.get('pitch')} degrees")
+    world = (meta.get("embedder_params") or {}).get("world", "off")
+    if world != "off":
+        lines.append(f"- 3D features from world landmarks: `{world}`")
     if tables:
         lines.append("- Training tables: " + ", ".join(f"`{t}`" for t in tables))
     excluded = meta.get("excluded")

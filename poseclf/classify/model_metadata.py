@@ -108,7 +108,8 @@ def _check_metadata_values(meta: dict) -> None:
         _need(_is_int(meta["n_given"]) and meta["n_given"] > n,
               f"n_given must be a whole number above n_samples ({n})", meta["n_given"])
     for key, kind in (("trained_at", str), ("mirror_augmentation", bool),
-                      ("embedder_params", dict), ("classifier_params", dict)):
+                      ("embedder_params", dict), ("classifier_params", dict),
+                      ("view_augmentation", dict)):
         if key in meta:
             _need(isinstance(meta[key], kind), f"{key} must be a {kind.__name__}", meta[key])
     if get("cv_scores") is not None:

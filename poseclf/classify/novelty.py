@@ -415,7 +415,9 @@ class NoveltyEmbedder(BaseEstimator):
 
     Image part: :class:`~poseclf.classify.embedding.PoseEmbedder` with the classifier's parameters
     and limb directions added (``directions=True``; the classifier's own embedding is its first
-    columns). World part: the unit 3D directions of the same limbs from BlazePose's world
+    columns), always on the picture (``world="off"``: a classifier on 3D features keeps the same
+    novelty space, so the rejection measured with ``bench/rejection_protocols.py`` holds for
+    it). World part: the unit 3D directions of the same limbs from BlazePose's world
     landmarks (:func:`~poseclf.classify.embedding.world_directions`), times ``world_weight``.
 
     Parameters
@@ -444,7 +446,8 @@ class NoveltyEmbedder(BaseEstimator):
         """Build the image embedder (nothing is learned from data)."""
         if not self.world_weight > 0:
             raise ValueError(f"world_weight must be > 0, got {self.world_weight!r}")
-        params = {**(self.embedder_params or {}), "directions": True}
+        # the picture part only: world landmarks have their own part (world directions)
+        params = {**(self.embedder_params or {}), "directions": True, "world": "off"}
         self.image_embedder_ = PoseEmbedder(**params).fit(np.zeros((1, 33, 4)))
         self.n_image_features_ = int(self.image_embedder_.n_features_out_)
         self.n_world_features_ = 3 * len(DIRECTION_PAIRS)

@@ -5,12 +5,13 @@
 ``cross_validate``, ``GridSearchCV``) work on it. Its input is a **pose row** per pose
 (:func:`pose_rows`): the 132 image landmark values, the image width and height, then the 99
 world landmark values (NaN when a pose has none). ``fit`` trains the embedding + classifier
-pipeline (with the left-right mirror images of the poses), the novelty scorers and the visibility
-rule; :meth:`PoseClassifier.predict_with_scores` applies the rejection (``unknown``,
-``partial``). The single-pose fast path (:mod:`poseclf.classify.lean_predict`) is built here, once
-per fitted estimator.
+pipeline (with the left-right mirror images of the poses and, with ``views``, the poses seen from
+other angles: :mod:`poseclf.classify.views`), the novelty scorers and the visibility rule;
+:meth:`PoseClassifier.predict_with_scores` applies the rejection (``unknown``, ``partial``). The
+single-pose fast path (:mod:`poseclf.classify.lean_predict`) is built here, once per fitted
+estimator.
 
-Imports: NumPy, scikit-learn, :mod:`poseclf.classify.embedding`,
+Imports: NumPy, scikit-learn, :mod:`poseclf.classify.embedding`, :mod:`poseclf.classify.views`,
 :mod:`poseclf.classify.classifiers`, :mod:`poseclf.classify.novelty` and
 :mod:`poseclf.classify.lean_predict`; nothing of files, tables or video.
 """
@@ -40,6 +41,7 @@ from .novelty import (
 from .pose_rows import (
     N_IMAGE_COLUMNS,
     N_POSE_COLUMNS,
+    N_WORLD_COLUMNS,
     check_rows,
     image_matrix,
     pose_rows,
@@ -47,6 +49,7 @@ from .pose_rows import (
     row_world,
     usable_world,
 )
+from .views import augment_views, check_view_angles
 from .visibility import VisibilityCheck, fit_visibility
 
 __all__ = ["PoseClassifier", "Predictions", "build_pipeline", "plain_params", "pose_rows"]
@@ -55,6 +58,7 @@ log = logging.getLogger(__name__)
 
 LEAN_PROBE_ROWS = 32  # training embeddings (and as many perturbed) checking the lean path
 LEAN_PROBE_NOISE = 0.5  # perturbation of the probes, in novelty-scale units (off the data too)
+LEAN_PROBE_WORLD_NOISE = 0.05  # perturbation of the query probes of world-feature embeddings
 
 
 class Predictions(NamedTuple):
@@ -108,6 +112,16 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         Options of the classifier builder and of :class:`~poseclf.classify.embedding.PoseEmbedder`.
     mirror : bool, default=True
         Also train on the left-right mirror image of every pose.
+    views : sequence of float, optional
+        Yaw angles in degrees, each in (0, 90]: also train on every pose turned by ``+a`` and
+        ``-a`` about the vertical, made from its world landmarks
+        (:func:`~poseclf.classify.views.augment_views`; poses without them get no views).
+        With ``embedder_params={"world": "only"}`` the yaw views are exact copies in feature
+        space (the 3D features are yaw-normalised): for ``knn`` they only act as smaller
+        neighbour counts (``bench/accuracy.py --view-options`` shows both rows equal).
+    view_pitch : float, default=0
+        Pitch angle in degrees, in [0, 90]: also train on the poses tilted by ``+-view_pitch``
+        (0: no tilted views). Needs no ``views``.
     novelty_params : dict, optional
         :class:`~poseclf.classify.novelty.NoveltyScorer` options (``n_neighbors``,
         ``percentile``, ``cv``).
@@ -141,7 +155,7 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, classifier: str = "svm", *, classifier_params: dict | None = None,
                  embedder_params: dict | None = None, mirror: bool = True,
                  novelty_params: dict | None = None, visibility_params: dict | None = None,
-                 rejection: bool = True):
+                 rejection: bool = True, views=None, view_pitch: float = 0.0):
         self.classifier = classifier
         self.classifier_params = classifier_params
         self.embedder_params = embedder_params
@@ -149,6 +163,8 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         self.novelty_params = novelty_params
         self.visibility_params = visibility_params
         self.rejection = rejection
+        self.views = views
+        self.view_pitch = view_pitch
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, X, y, negatives=None) -> PoseClassifier:
@@ -166,11 +182,15 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         if len(y) != len(X):
             raise ValueError(f"{len(X)} pose rows but {len(y)} labels")
+        yaw, pitch = check_view_angles(self.views, self.view_pitch)
         landmarks = row_landmarks(X)
         sizes = X[:, N_IMAGE_COLUMNS - 2:N_IMAGE_COLUMNS].astype(np.float32)
+        world = (row_world(X) if X.shape[1] == N_POSE_COLUMNS
+                 else np.full((len(X), 33, 3), np.nan))
         pipeline = build_pipeline(self.classifier, embedder_params=self.embedder_params,
                                   classifier_params=self.classifier_params, mirror=self.mirror)
-        self.pipeline_ = _fit_pipeline(pipeline, landmarks, sizes, y, self.mirror)
+        self.pipeline_ = _fit_pipeline(pipeline, landmarks, sizes, y, self.mirror,
+                                       world=world, views=yaw, pitch=pitch)
         if hasattr(pipeline, "best_params_"):
             self.best_params_ = pipeline.best_params_
         self.classes_ = pipeline.classes_
@@ -210,7 +230,7 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         """Class probabilities ``(n, n_classes)`` in the order of :attr:`classes_`."""
         check_is_fitted(self, "pipeline_")
         X = check_rows(X)
-        return self._classify(self._cache()["embedder"].transform(image_matrix(X)))
+        return self._classify(self._embed(X))
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of each pose (no rejection: see :meth:`predict_with_scores`)."""
@@ -235,11 +255,12 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         matrix = image_matrix(X)
         embedder = self._cache()["embedder"]
         image = None
-        if self.novelty_features_ is not None:  # one embedding pass: the classifier's
-            image = self.novelty_features_.image_features(matrix)  # embedding is its first
-            embedded = image[:, :embedder.n_features_out_]  # columns
+        if self.novelty_features_ is not None:
+            image = self.novelty_features_.image_features(matrix)
+        if image is not None and embedder.world == "off":  # one embedding pass: the
+            embedded = image[:, :embedder.n_features_out_]  # classifier's is its first columns
         else:
-            embedded = embedder.transform(matrix)
+            embedded = self._embed(X)
         proba = self._classify(embedded)
         labels = self.classes_.astype(object)[np.argmax(proba, axis=1)]
         if self.novelty_ is None:
@@ -283,6 +304,16 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
                                                                    novelty[~has_world])
         return novelty, threshold
 
+    def _embed(self, X: np.ndarray) -> np.ndarray:
+        """The classifier's embedding of checked pose rows: picture columns, or with world
+        features the whole rows (world columns NaN when ``X`` has none)."""
+        embedder = self._cache()["embedder"]
+        if embedder.world == "off":
+            return embedder.transform(image_matrix(X))
+        if X.shape[1] != N_POSE_COLUMNS:
+            X = np.concatenate([X, np.full((len(X), N_WORLD_COLUMNS), np.nan)], axis=1)
+        return embedder.transform(X)
+
     # -- the single-pose fast path ----------------------------------------------------------
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -320,6 +351,9 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         scorer = self.novelty_image_ or self.novelty_
         if scorer is None:
             return embedded
+        if self._cache()["embedder"].world != "off":  # the novelty features are not a prefix
+            return np.concatenate([embedded, embedded + np.random.default_rng(0).normal(
+                0, LEAN_PROBE_WORLD_NOISE, embedded.shape)])
         n = embedded.shape[1]  # the classifier's embedding is the first columns of the novelty's
         ref = scorer.reference_[:, :n]
         rows = ref[np.linspace(0, len(ref) - 1, min(LEAN_PROBE_ROWS, len(ref))).astype(int)]
@@ -328,15 +362,28 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         return rows.astype(np.float64) * scorer.scale_ + scorer.center_[:n]
 
 
-def _fit_pipeline(pipeline: Pipeline, landmarks, sizes, labels, mirror: bool) -> Pipeline:
-    """Fit on the poses (plus their mirror images when ``mirror``)."""
-    X = pose_matrix(landmarks, sizes)
+def _fit_pipeline(pipeline: Pipeline, landmarks, sizes, labels, mirror: bool, *,
+                  world: np.ndarray, views=(), pitch: float = 0.0) -> Pipeline:
+    """Fit on the poses, plus their synthetic ``views``/``pitch`` views
+    (:func:`~poseclf.classify.views.augment_views`), plus the mirror images of all when
+    ``mirror``. The embedder gets pose matrices, or pose rows when it uses world features."""
     y = np.asarray(labels)
-    groups = np.arange(len(y))  # a pose and its mirror image share a group
+    groups = np.arange(len(y))  # a pose, its views and their mirror images share a group
+    if len(views) or pitch:
+        made = augment_views(landmarks, sizes, world, views, pitch=pitch)
+        landmarks = np.concatenate([landmarks, made.landmarks.astype(np.float32)])
+        sizes = np.concatenate([sizes, sizes[made.source]])
+        world = np.concatenate([world, made.world])
+        y, groups = np.concatenate([y, y[made.source]]), np.concatenate([groups, made.source])
     if mirror:
-        X = np.concatenate([X, pose_matrix(mirror_landmarks(landmarks), sizes)])
-        y = np.concatenate([y, y])
-        groups = np.concatenate([groups, groups])
+        landmarks = np.concatenate([landmarks, mirror_landmarks(landmarks)])
+        sizes = np.concatenate([sizes, sizes])
+        world = np.concatenate([world, mirror_world_landmarks(world)])
+        y, groups = np.concatenate([y, y]), np.concatenate([groups, groups])
+    if pipeline.named_steps["embed"].world == "off":
+        X = pose_matrix(landmarks, sizes)
+    else:
+        X = pose_rows(landmarks, sizes, world)
     search = pipeline.steps[-1][1]
     if isinstance(search, GridSearchCV):  # grouped folds: see classifiers._grid_search
         pipeline.fit(X, y, **{f"{pipeline.steps[-1][0]}__groups": groups})

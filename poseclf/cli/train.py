@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..classify.classifiers import CLASSIFIERS
+from ..classify.embedding import WORLD_MODES
 from ..classify.evaluation import check_training_labels
 from ..classify.model import PoseModel
 from ..classify.model_card import confusion_path, describe_rejection, write_model_card
@@ -19,6 +20,7 @@ from ..classify.novelty import (
     DEFAULT_PERCENTILE,
 )
 from ..classify.subsample import DEFAULT_MAX_POSES
+from ..classify.views import MAX_VIEW_ANGLE
 from ..classify.visibility import (
     KEY_JOINTS,
     PARTIAL_MAX_HIDDEN_JOINTS,
@@ -68,6 +70,19 @@ def max_poses(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{value} is too few to train and cross-validate on; "
                                          f"give {MIN_MAX_POSES} or more, or 0 for every pose")
     return value
+
+
+view_pitch = float_in(0.0, MAX_VIEW_ANGLE)
+
+
+def view_angles(text: str) -> tuple[float, ...]:
+    """Option type: comma-separated yaw angles in degrees, each in (0, 90]."""
+    parse = float_in(0.0, MAX_VIEW_ANGLE, low_open=True)
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or any(not p for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of angles: give degrees "
+                                         "separated by commas, e.g. 15,30")
+    return tuple(parse(p) for p in parts)
 
 
 def _check_train_files(args: argparse.Namespace) -> None:
@@ -131,6 +146,15 @@ def register(subparsers) -> None:
                        "(needs pip install \"poseclf[cluster]\")")
     train.add_argument("--no-mirror", action="store_true",
                        help="do not add left-right mirrored poses to the training set")
+    train.add_argument("--views", type=view_angles, default=(), metavar="DEG[,DEG...]",
+                       help="also train on every pose turned by +-each yaw angle about the "
+                       "vertical, made from its world landmarks (e.g. 15,30; each in (0, 90])")
+    train.add_argument("--view-pitch", type=view_pitch, default=0.0, metavar="DEG",
+                       help="also train on every pose tilted by +-DEG (0 to 90; default 0: none)")
+    train.add_argument("--world-features", choices=WORLD_MODES, default="off",
+                       help="3D features from the world landmarks, turned so the hips face the "
+                       "camera: only them, or concatenated with the picture embedding "
+                       "(default: off)")
     reject = train.add_argument_group(
         "rejection ('unknown' and 'partial' answers; see poseclf.classify.novelty)")
     reject.add_argument("--reject-percentile", type=float_in(0, 100, low_open=True),
@@ -264,6 +288,8 @@ def run_train(args: argparse.Namespace) -> int:
         model = PoseModel.train(
             lm, sizes, labels, args.classifier, cv=args.cv, mirror=not args.no_mirror,
             classifier_params=params, novelty_params={"percentile": args.reject_percentile},
+            embedder_params={"world": args.world_features} if args.world_features != "off"
+            else None, views=args.views, view_pitch=args.view_pitch,
             world_landmarks=world, negatives=negatives, max_poses=args.max_poses or None,
             visibility_params={"rule": args.partial_rule,
                                "min_visibility": args.min_visibility,
