@@ -45,7 +45,8 @@ def _register_extract(subparsers) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="TABLE",
                         help="landmark table to write (.csv or .parquet)")
     parser.add_argument("--workers", type=positive_int, metavar="N",
-                        help="worker processes (default: all cores)")
+                        help="processes extracting, this one included (default: one per "
+                        "core, fewer for a small folder)")
     parser.add_argument("--batch-size", type=positive_int, metavar="N",
                         help="images per worker task (default: automatic, at most 32)")
     parser.add_argument("--checkpoint-seconds", type=float_at_least(0), metavar="S", default=None,

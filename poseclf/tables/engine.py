@@ -7,9 +7,11 @@ to do into tasks. :func:`run_plan` owns everything else:
 
 - the resume rule: a unit is reused when every row of it is in the previous table with the same
   path, file (size, modification time), label, plan-specific columns and BlazePose settings;
-- the tasks: in this process when there is one worker, else :class:`joblib.Parallel` over local
-  processes or the Dask cluster the caller names (``cluster=``, see :mod:`poseclf.tables.cluster`);
-  a worker process keeps one image-mode extractor and ends with the process that started it;
+- the tasks: in this process when there is one worker; else this process and local worker
+  processes take them from one list (:mod:`poseclf.tables.local_pool`), or
+  :class:`joblib.Parallel` runs them on the Dask cluster the caller names (``cluster=``, see
+  :mod:`poseclf.tables.cluster`); a worker process keeps one image-mode extractor and ends with
+  the process that started it;
 - checkpoints: new rows are saved atomically as they come, at most every ``checkpoint_s``
   seconds, and the table the run started from keeps its other rows until each is redone, so a
   stopped or failed run never leaves less than it found; only a complete run replaces it;
@@ -23,7 +25,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from ..errors import TableError
 from ..pose.extraction import ExtractOptions, PoseExtractor
 from ..pose.table import load_table, save_table
 from .cluster import cluster_or_local
+from .local_pool import Task, as_tables, parts, run_local
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +46,9 @@ MTIME_TOLERANCE_S = 1e-3  # file systems and CSV round-trips keep mtime to bette
 DEFAULT_CHECKPOINT_S = 10.0  # seconds between table saves: at most this much work is lost
 CHECKPOINT_COST_FACTOR = 20.0  # wait >= 20x the last save's duration: saving costs <= 5 %
 
-#: A task: a picklable function and its arguments; it returns a table of rows or an iterable
-#: of them (yielded as each part is done, e.g. per video segment).
-Task = tuple[Callable, tuple]
+#: Rows (images, frames) per process when ``workers`` is not given (:func:`auto_workers`): a
+#: worker's start-up is worth ~30 photos of BlazePose Full, and this process works too.
+ROWS_PER_WORKER = 40
 
 
 @dataclass
@@ -252,7 +255,8 @@ def run_plan(plan: Plan, options: ExtractOptions, table: Path | None, *,
         ``.csv`` or ``.parquet``, saved as rows come and replaced at the end; None: nothing
         is read or written (the rows are returned).
     workers : int, optional
-        Local worker processes (default: all cores); 1 runs in this process.
+        Processes working, this one included (default: :func:`auto_workers`, up to one per
+        core); 1 runs in this process only.
     cluster : str, optional
         A Dask scheduler address or ``local:N`` (:mod:`poseclf.tables.cluster`); ``workers`` is then
         ignored.
@@ -291,29 +295,35 @@ def _run_tasks(plan: Plan, todo: list[int], workers: int | None,
     if not todo:
         return
     with cluster_or_local(cluster) as slots:
-        n_workers = slots or workers or joblib.cpu_count()
+        n_rows = sum(len(plan.units[i]) for i in todo)
+        n_workers = slots or workers or auto_workers(n_rows, joblib.cpu_count())
         in_process = cluster is None and n_workers == 1
         tasks = plan.tasks(todo, n_workers, in_process)
-        if in_process:
+        if in_process or (cluster is None and len(tasks) == 1):
             for function, args in tasks:
-                yield from _frames(function(*args))
+                yield from parts(function(*args))
             return
-        # a cluster: every slot (joblib's Dask setting); local: no more processes than tasks
-        parallel = joblib.Parallel(n_jobs=None if cluster else min(n_workers, len(tasks)),
-                                   return_as="generator_unordered")
+        if cluster is None:  # this process works too, beside n_workers - 1 processes
+            yield from run_local(tasks, min(n_workers, len(tasks)), _worker_task)
+            return
+        # a cluster: every slot (joblib's Dask setting)
+        parallel = joblib.Parallel(n_jobs=None, return_as="generator_unordered")
         for frames in parallel(joblib.delayed(_worker_task)(function, args, os.getpid())
                                for function, args in tasks):
             yield from frames
 
 
-def _frames(result: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterable[pd.DataFrame]:
-    return [result] if isinstance(result, pd.DataFrame) else result
+def auto_workers(n_rows: int, cores: int) -> int:
+    """Processes (this one included) for ``n_rows`` rows when ``--workers`` is not given: one
+    per core, but one per :data:`ROWS_PER_WORKER` rows at most, since a worker process costs
+    2-3 s of CPU to start (a handful of photos is done sooner here alone)."""
+    return max(1, min(cores, n_rows // ROWS_PER_WORKER))
 
 
 def _worker_task(function: Callable, args: Sequence, parent_pid: int) -> list[pd.DataFrame]:
     """A task on a worker process, which ends when the process that started the run dies."""
     _stop_with_parent(parent_pid)
-    return list(_frames(function(*args)))
+    return as_tables(function(*args))
 
 
 # -- worker processes -----------------------------------------------------------------------------
