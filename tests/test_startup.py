@@ -56,6 +56,16 @@ def test_import_poseclf_is_light_and_its_names_load_on_use():
     assert {"sklearn", "cv2"} <= loaded
 
 
+def test_every_public_name_still_imports():
+    import poseclf
+
+    for name in poseclf.__all__:
+        assert getattr(poseclf, name) is not None, name
+    assert set(poseclf.__all__) <= set(dir(poseclf))
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        poseclf.Nothing  # noqa: B018
+
+
 def test_stats_imports_no_model_or_image_library():
     table = REPO / "datasets" / "pushups_visolus.csv"
     assert imported_by(run_cli(["stats", str(table)])) & {"sklearn", "mediapipe", "cv2"} == set()
