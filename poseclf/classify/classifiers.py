@@ -22,6 +22,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_X_y
 
 from .calibrated_svc import PlattSVC
+from .defaults import CLASSIFIERS
 from .embedding import float_matrix
 
 TOP_N_BY_MAX_DISTANCE = 30  # MediaPipe pose classification: candidates by max per-axis distance
@@ -260,9 +261,9 @@ def _knn(*, search: bool = False, cv: int = 5, random_state: int = RANDOM_STATE,
     return _grid_search(knn, KNN_GRID, cv, random_state) if search else knn
 
 
+#: A builder per name of :data:`~poseclf.classify.defaults.CLASSIFIERS` (the names accepted by
+#: :func:`make_classifier` and ``--classifier``; kept there, importable without scikit-learn).
 _BUILDERS = {"knn": _knn, "svm": _svm, "logreg": _logreg, "mlp": _mlp}
-#: Names accepted by :func:`make_classifier` (and ``--classifier``).
-CLASSIFIERS: tuple[str, ...] = tuple(_BUILDERS)
 
 
 def make_classifier(name: str, **params) -> BaseEstimator:

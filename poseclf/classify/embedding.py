@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..pose.landmarks import LANDMARK_DIMS, LANDMARK_NAMES, MIRROR_PERMUTATION, N_LANDMARKS
+from .defaults import WORLD_MODES
 from .world_embedding import world_features
 
 TORSO_SIZE_MULTIPLIER = 2.5  # MediaPipe pose classification: size = max(2.5 x torso, farthest)
@@ -36,7 +37,6 @@ N_FLAT = N_LANDMARKS * LANDMARK_DIMS  # 132 flattened landmark values
 N_MATRIX = N_FLAT + 2  # + image width and height (pixels)
 N_ROWS = N_MATRIX + N_LANDMARKS * 3  # pose rows: + world landmarks (pose_rows.pose_rows)
 PAIR_SETS = ("mediapipe", "all")
-WORLD_MODES = ("off", "only", "concat")  # PoseEmbedder(world=...): picture, 3D or both
 
 _I = {name: i for i, name in enumerate(LANDMARK_NAMES)}
 _HIPS = (_I["left_hip"], _I["right_hip"])

@@ -63,6 +63,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
+from .defaults import DEFAULT_PERCENTILE
 from .embedding import DIRECTION_PAIRS, PoseEmbedder, world_directions
 from .nearest import (
     FoldReference,
@@ -78,7 +79,6 @@ PARTIAL_LABEL = "partial"  # answer for a pose whose key joints are not visible
 REJECTION_LABELS: tuple[str, ...] = (UNKNOWN_LABEL, PARTIAL_LABEL)
 
 DEFAULT_NEIGHBORS = 5  # nearest training poses averaged (a pose and its mirror count as 2)
-DEFAULT_PERCENTILE = 99.0  # of held-out in-class novelty scores: ~1% of known poses rejected
 DEFAULT_CALIBRATION_CV = 5  # folds of the threshold calibration
 CALIBRATION_RANDOM_STATE = 0  # same folds every run
 CALIBRATION_PERCENTILES = (50, 90, 95, 99, 100)  # held-out score summary kept in the metadata

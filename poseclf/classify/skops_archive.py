@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelFileError
-from .model_file import MODEL_FORMAT, REMAKE, _reason, mib
+from .model_file import MODEL_FORMAT, REMAKE, _reason, mib, sniff
 from .model_metadata import check_format, check_metadata
 
 MAX_MODEL_BYTES = 512 << 20  # what skops may read into memory, in all
@@ -49,6 +49,23 @@ NPY_MAX_HEADER = 10_000  # numpy's own limit on a .npy header
 def inspect_skops(path: Path, trusted: bool) -> dict:
     """Check a skops file from its zip directory, ``schema.json`` and ``.npy`` headers; return
     the parsed schema. Never decompresses more than a header of any array."""
+    return _inspect(path, trusted)[0]
+
+
+def read_metadata(path: Path) -> dict:
+    """The metadata of a poseclf model file, read from its ``schema.json`` after checks 2 and 3
+    of :mod:`poseclf.classify.model_file` (first bytes, zip directory, sizes, format, metadata).
+
+    Nothing is loaded, so neither skops nor scikit-learn is imported: ``poseclf models`` lists
+    the shipped models this way. A file that passes may still fail the checks of the loaded
+    payload (step 4), which :meth:`~poseclf.classify.model.PoseModel.load` runs.
+    """
+    sniff(path, trusted=False)
+    return _inspect(path, trusted=False)[1]
+
+
+def _inspect(path: Path, trusted: bool) -> tuple[dict, dict | None]:
+    """The parsed schema and (unless ``trusted``) the checked metadata of a skops file."""
     try:
         with zipfile.ZipFile(path) as archive:
             return _inspect_archive(archive, path, trusted)
@@ -64,7 +81,8 @@ def inspect_skops(path: Path, trusted: bool) -> dict:
                              f"{REMAKE}") from None
 
 
-def _inspect_archive(archive: zipfile.ZipFile, path: Path, trusted: bool) -> dict:
+def _inspect_archive(archive: zipfile.ZipFile, path: Path, trusted: bool
+                     ) -> tuple[dict, dict | None]:
     infos = {}
     for info in archive.infolist():
         if info.filename in infos:
@@ -84,6 +102,7 @@ def _inspect_archive(archive: zipfile.ZipFile, path: Path, trusted: bool) -> dic
         raise ModelFileError(f"{path}: damaged skops model file (schema.json holds no "
                              f"object); {REMAKE}")
     arrays = _check_members(archive, infos, schema, path, trusted)
+    meta = None
     if not trusted:
         scalars = {name for name, shape, _ in arrays if shape == ()}
 
@@ -95,7 +114,7 @@ def _inspect_archive(archive: zipfile.ZipFile, path: Path, trusted: bool) -> dic
 
         meta = check_schema_payload(schema, path, scalar)
         _check_proportions(arrays, meta, path)
-    return schema
+    return schema, meta
 
 
 def _referenced_files(schema: dict) -> list[tuple[str, dict]]:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Poses a model trains on at most (``poseclf train --max-poses``); bench/scale.py measures it.
-DEFAULT_MAX_POSES = 2000
+from .defaults import DEFAULT_MAX_POSES as DEFAULT_MAX_POSES  # --help shows it without NumPy
 
 
 def class_quotas(counts: dict[str, int], max_poses: int) -> dict[str, int]:

@@ -32,8 +32,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..pose.landmarks import LANDMARK_NAMES, N_LANDMARKS
+from .defaults import MAX_VIEW_ANGLE
 
-MAX_VIEW_ANGLE = 90.0  # degrees: beyond it the back of the pose would face the camera
 MIN_VIEW_SCALE = 1e-6  # px per metre: a fitted scale below this is degenerate (no views)
 _HIPS = [LANDMARK_NAMES.index("left_hip"), LANDMARK_NAMES.index("right_hip")]
 

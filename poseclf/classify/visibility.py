@@ -9,7 +9,8 @@ count, and the number tolerated is calibrated by cross-validation. :class:`Visib
 also keeps the older rule (``rule="visible"``) of model files made before it.
 
 Imports: NumPy, scikit-learn's fold splitter, :mod:`poseclf.pose.landmarks` and the calibration
-constants of :mod:`poseclf.classify.novelty`.
+constants of :mod:`poseclf.classify.novelty`; its defaults are in
+:mod:`poseclf.classify.defaults` (the command line shows them).
 """
 
 from __future__ import annotations
@@ -18,14 +19,9 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
 from ..pose.landmarks import PoseLandmark
+from .defaults import PARTIAL_MAX_HIDDEN_JOINTS, PARTIAL_MIN_VISIBILITY, VISIBILITY_RULES
 from .novelty import CALIBRATION_RANDOM_STATE, DEFAULT_CALIBRATION_CV, DEFAULT_PERCENTILE
 
-#: BlazePose visibility below which a landmark counts as not seen. 0.3 (not MediaPipe's drawing
-#: threshold 0.5): see the module notes.
-PARTIAL_MIN_VISIBILITY = 0.3
-#: Joints (of the 6 in :data:`KEY_JOINTS`) that may be hidden before a pose is partial: one
-#: (e.g. feet cut off) is tolerated, two (knees and ankles: a photo cut at the waist) are not.
-PARTIAL_MAX_HIDDEN_JOINTS = 1
 #: Tolerance, in image widths/heights, for a landmark just outside the image to count as inside.
 PARTIAL_FRAME_MARGIN = 0.0
 
@@ -40,7 +36,6 @@ KEY_JOINTS: dict[str, tuple[int, int]] = {
 }
 
 _KEY_JOINT_INDEX = np.asarray(list(KEY_JOINTS.values()))  # (6, 2), built once
-VISIBILITY_RULES = ("visible", "placed")
 #: A joint counts for a model when it is inside the picture in this share of every class's
 #: training poses.
 REQUIRED_SHARE = 0.9

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..classify.classifiers import CLASSIFIERS
+from ..classify.defaults import CLASSIFIERS
 from ..errors import InputError
 from ..files import check_input_dir, check_input_file, check_output_file, replace_atomically
-from ..pose.table import TABLE_SUFFIXES
+from ..pose.defaults import TABLE_SUFFIXES
 from ._common import (
     EXIT_OK,
     add_extractor_options,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..demo import run_demo
 from ..files import check_output_dir
 from ._common import EXIT_OK
 
@@ -31,6 +30,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..demo import run_demo
+
     check_output_dir(args.out, option="-o")
     report = run_demo(args.out)
     for line in report.lines:

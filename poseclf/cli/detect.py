@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import InputError
-from ..pictures.detect import DRAWING_ENDING, PLOT_ENDING, detect_files
-from ..pictures.detect import printable as shown
 from ._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -70,6 +69,13 @@ def check_images(command: str, paths: Sequence[str],
     return None if problems else images
 
 
+def shown(text: str | os.PathLike) -> str:
+    """A path or message as printable text (:func:`poseclf.pictures.detect.printable`)."""
+    from ..pictures.detect import printable  # OpenCV with it: not at start-up
+
+    return printable(text)
+
+
 def report_unreadable(command: str, error: str) -> None:
     """One stderr line for a problem with an input (for an unreadable image, the run goes on)."""
     print(f"poseclf {command}: error: {shown(' '.join(error.split()))}", file=sys.stderr)
@@ -78,6 +84,8 @@ def report_unreadable(command: str, error: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..pictures.detect import DRAWING_ENDING, PLOT_ENDING, detect_files
+
     images = check_images("detect", args.images, {"--draw": (args.draw, DRAWING_ENDING),
                                                   "--plot3d": (args.plot3d, PLOT_ENDING)})
     if images is None:

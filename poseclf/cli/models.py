@@ -1,11 +1,15 @@
-"""``poseclf models``: list the trained models that ship with poseclf."""
+"""``poseclf models``: list the trained models that ship with poseclf.
+
+The list comes from each file's metadata (:func:`~poseclf.classify.skops_archive.read_metadata`),
+checked as a load checks it up to the arrays, without loading scikit-learn: the command answers
+in a fraction of a second instead of the ~3 s that loading the models takes.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ..classify.model import PoseModel
 from ..errors import PoseclfError
 from ..shipped import shipped_models
 from ._common import EXIT_FAILURE, EXIT_OK
@@ -15,25 +19,27 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "models", help="list the models that ship with poseclf",
         description="Shipped models can be used by name: `poseclf predict --model yoga ...`. "
-        "A shipped model that cannot be loaded is reported on one line (exit status 1) and the "
-        "others are still listed.")
+        "A shipped model whose file is damaged or refused is reported on one line (exit status "
+        "1) and the others are still listed.")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..classify.skops_archive import read_metadata
+
     failed = 0
     for shipped in shipped_models():
         try:
-            model = PoseModel.load(shipped.path)
+            meta = read_metadata(shipped.path)
         except PoseclfError as err:  # one broken installed file does not hide the others
             failed += 1
             print(f"poseclf models: error: {' '.join(str(err).split())} (reinstall poseclf "
                   "to restore the shipped models)", file=sys.stderr)
             continue
-        scores = model.metadata.get("cv_scores") or {}
+        scores = meta.get("cv_scores") or {}
         accuracy = f"{scores['accuracy']:.3f}" if scores else "-"
-        print(f"{shipped.name:<10} {model.metadata['classifier']:<6} "
-              f"cv-accuracy={accuracy}  classes: {', '.join(model.classes_)}")
+        print(f"{shipped.name:<10} {meta['classifier']:<6} "
+              f"cv-accuracy={accuracy}  classes: {', '.join(map(str, meta['class_counts']))}")
         if shipped.card:
             print(f"{'':<10} card: {shipped.card}")
     if not shipped_models():

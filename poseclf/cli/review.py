@@ -7,11 +7,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..classify.classifiers import CLASSIFIERS
+from ..classify.defaults import CLASSIFIERS
 from ..classify.model_file import MODEL_SUFFIX
 from ..errors import InputError, ModelFileError, TableError
 from ..files import check_input_dir, check_input_file, check_output_dir
-from ..pose.table import TABLE_SUFFIXES
+from ..pose.defaults import TABLE_SUFFIXES
 from ._common import EXIT_OK, check_images_found, non_negative_int, positive_int, row_folds
 
 

@@ -6,32 +6,21 @@ import argparse
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from ..classify.classifiers import CLASSIFIERS
-from ..classify.embedding import WORLD_MODES
-from ..classify.evaluation import check_training_labels
-from ..classify.model import PoseModel
-from ..classify.model_card import confusion_path, describe_rejection, write_model_card
-from ..classify.model_file import MODEL_SUFFIX
-from ..classify.negatives import Negatives, everyday_negatives, negatives_from_tables
-from ..classify.novelty import (
+from ..classify.defaults import (
+    CLASSIFIERS,
+    DEFAULT_MAX_POSES,
     DEFAULT_PERCENTILE,
-)
-from ..classify.subsample import DEFAULT_MAX_POSES
-from ..classify.views import MAX_VIEW_ANGLE
-from ..classify.visibility import (
-    KEY_JOINTS,
+    MAX_VIEW_ANGLE,
     PARTIAL_MAX_HIDDEN_JOINTS,
     PARTIAL_MIN_VISIBILITY,
     VISIBILITY_RULES,
+    WORLD_MODES,
 )
+from ..classify.model_file import MODEL_SUFFIX
 from ..errors import InputError, PoseclfError, TableError
 from ..files import check_input_file, check_output_file, same_file
-from ..pose.poses import training_arrays, training_world_landmarks
-from ..tables.cluster import cluster_or_local
-from ..tables.exclusions import load_training_tables
 from ._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -42,6 +31,10 @@ from ._common import (
     non_negative_int,
     probability,
 )
+
+if TYPE_CHECKING:  # the library is imported by the commands that run, not by --help
+    from ..classify.model import PoseModel
+    from ..classify.negatives import Negatives
 
 DEFAULT_CLASSIFIER = "svm"  # best cross-source accuracy in bench/accuracy.py
 DEFAULT_CV = 5
@@ -56,6 +49,8 @@ cv_folds = folds_or_zero("a pose", "to skip cross-validation")
 
 def joint_count(text: str) -> int:
     """Option type: a number of the 6 key joints, 0 to 6."""
+    from ..classify.visibility import KEY_JOINTS
+
     value = non_negative_int(text)
     if value > len(KEY_JOINTS):
         raise argparse.ArgumentTypeError(f"{value} is too many: there are {len(KEY_JOINTS)} "
@@ -87,6 +82,8 @@ def view_angles(text: str) -> tuple[float, ...]:
 
 def _check_train_files(args: argparse.Namespace) -> None:
     """Every file train reads exists; every file it writes can be written and is no input."""
+    from ..classify.model_card import confusion_path
+
     inputs = [*args.tables, *args.exclude]
     for i, table in enumerate(args.tables):
         check_input_file(table, what="landmark table (.csv or .parquet)")
@@ -258,6 +255,9 @@ def _add_reject_option(parser: argparse.ArgumentParser) -> None:
 def _table_arrays(paths, exclude=(), aspect: float | None = 1.0) -> tuple:
     """Landmarks, sizes, labels and world landmarks of the detected, not excluded rows; with
     ``aspect`` other than 1, each table's widths corrected (None: its own estimate)."""
+    from ..pose.poses import training_arrays, training_world_landmarks
+    from ..tables.exclusions import load_training_tables
+
     table, dropped = load_training_tables(
         paths, exclude, aspect=aspect,
         on_aspect=lambda path, factor: print(f"{path}: pixel widths divided by {factor:.2f} "
@@ -272,6 +272,11 @@ def _table_arrays(paths, exclude=(), aspect: float | None = 1.0) -> tuple:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..classify.evaluation import check_training_labels
+    from ..classify.model import PoseModel
+    from ..classify.model_card import write_model_card
+    from ..tables.cluster import cluster_or_local
+
     if args.card and not args.cv:
         raise PoseclfError("--card needs cross-validation: use --cv 2 or more")
     if args.cluster and not args.search:
@@ -321,6 +326,8 @@ def run_train(args: argparse.Namespace) -> int:
 def _negatives(args: argparse.Namespace) -> Negatives | None:
     """The negatives ``train`` calibrates with: the given tables, the shipped everyday poses,
     or none."""
+    from ..classify.negatives import everyday_negatives, negatives_from_tables
+
     if args.no_negatives:
         return None
     if args.negatives:
@@ -329,6 +336,8 @@ def _negatives(args: argparse.Namespace) -> Negatives | None:
 
 
 def _rejection_line(model: PoseModel) -> str:
+    from ..classify.model_card import describe_rejection
+
     info = model.metadata.get("rejection")
     if not model.can_reject or not info:
         return "rejection: not available (model file without novelty data; retrain to enable)"
@@ -336,6 +345,8 @@ def _rejection_line(model: PoseModel) -> str:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from ..classify.model import PoseModel
+
     check_input_file(args.table, what="landmark table (.csv or .parquet)")
     for listed in args.exclude:
         check_input_file(listed, option="--exclude", what="exclusion list (CSV)")
@@ -377,6 +388,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def _foreign_classes(labels, model: PoseModel, table: str, model_name: str) -> dict[str, int]:
     """Counts of the table's classes that the model lacks; none in common is an error."""
+    import numpy as np
+
     names, counts = np.unique(np.asarray(labels, dtype=object).astype(str), return_counts=True)
     foreign = {str(n): int(c) for n, c in zip(names, counts, strict=True)
                if n not in model.classes_}
@@ -410,6 +423,7 @@ def _json_safe(value):
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    from ..classify.model import PoseModel
     from ..classify.predict import DRAWING_ENDING, predict_images
     from ._common import EXIT_USAGE
     from .detect import check_images, report_unreadable, shown

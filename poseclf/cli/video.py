@@ -9,11 +9,9 @@ import sys
 from collections.abc import Callable
 
 from ..errors import InputError
-from ..pose.video_sources import DEFAULT_TIMEOUT_S, SourceTimeout
+from ..pose.defaults import DEFAULT_TIMEOUT_S
 from ..video.counting import ENTER_THRESHOLD, EXIT_THRESHOLD
-from ..video.outputs import TIMELINE_SUFFIXES, VIDEO_CODECS, display_problem
-from ..video.run import STOP_TERMINATED, Smoothing, run_video
-from ..video.smoothing import (
+from ..video.defaults import (
     DEFAULT_ALPHA,
     DEFAULT_MARGIN,
     DEFAULT_MAX_MISSING,
@@ -21,7 +19,8 @@ from ..video.smoothing import (
     DEFAULT_MIN_FRAMES,
     DEFAULT_WINDOW,
     DEFAULT_WINDOW_VIDEO,
-    parse_length,
+    TIMELINE_SUFFIXES,
+    VIDEO_CODECS,
 )
 from ._common import (
     EXIT_INTERRUPTED,
@@ -41,6 +40,8 @@ def length(minimum: int) -> Callable[[str], int | float]:
     Returns the text unchanged (converted with the source's frame rate once it is open).
     """
     def parse(text: str) -> str:
+        from ..video.smoothing import parse_length
+
         try:
             parse_length(text, minimum=minimum)
         except ValueError as err:
@@ -119,6 +120,8 @@ def register(subparsers) -> None:
 
 def check_options(args: argparse.Namespace) -> None:
     """The checks that involve several options; an :class:`InputError` names them and the fix."""
+    from ..video.outputs import display_problem
+
     if args.count is None and (args.enter is not None or args.exit is not None):
         given = "--enter" if args.enter is not None else "--exit"
         raise InputError(f"{given} sets a threshold of --count; give --count CLASS too")
@@ -136,6 +139,9 @@ def check_options(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..pose.video_sources import SourceTimeout
+    from ..video.run import STOP_TERMINATED, Smoothing, run_video
+
     check_options(args)
     if not getattr(args, "verbose", False):
         # FFmpeg's decoder messages ("moov atom not found", ...) would come before our own

@@ -6,7 +6,8 @@ of the outputs per image), ``video_sources`` (webcams, video files, streams and 
 ``video_frames`` (frames of a video file by index), ``row_pictures`` (the picture of a table
 row, for the contact sheets), ``extraction`` (BlazePose:
 :class:`~poseclf.pose.extraction.PoseExtractor`), ``poses`` (:class:`~poseclf.pose.poses.Poses`,
-a batch of poses) and ``table`` (the landmark table's schema, which ``Poses`` reads and writes).
+a batch of poses) and ``table`` (the landmark table's schema, which ``Poses`` reads and writes);
+``defaults`` holds what ``poseclf --help`` shows, without importing OpenCV, pandas or NumPy.
 May import: only :mod:`poseclf.errors` and :mod:`poseclf.files`; every later stage (pictures,
 classify, tables, video) may import it. This ``__init__`` imports nothing, so importing one stage
 does not import the others.

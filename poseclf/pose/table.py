@@ -20,20 +20,26 @@ Columns, in this order:
 
 Builders may add columns of their own (for example ``file_size`` and ``file_mtime`` for resuming,
 ``frame`` and ``time_s`` for video rows); readers ignore columns they do not know.
-CSV or Parquet is chosen by the file extension.
+CSV or Parquet is chosen by the file extension. pandas (~0.4 s to import) is imported by the
+functions that read tables, so that the schema's names (e.g. :data:`SCHEMA_VERSION`, which
+``poseclf models`` checks) cost nothing.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..errors import TableError
 from ..files import replace_atomically
+from .defaults import TABLE_SUFFIXES
 from .landmarks import LANDMARK_NAMES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA_VERSION = 1  # bump when the columns below change meaning
 META_COLUMNS: tuple[str, ...] = ("path", "label", "width", "height", "detected", "reason")
@@ -44,7 +50,7 @@ WORLD_COLUMNS: tuple[str, ...] = tuple(
     f"{name}_{axis}" for name in LANDMARK_NAMES for axis in ("wx", "wy", "wz")
 )
 TABLE_COLUMNS: tuple[str, ...] = META_COLUMNS + LANDMARK_COLUMNS + WORLD_COLUMNS
-TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+UNREADABLE = "unreadable"  # reason prefix of a file that is not a readable image
 
 
 def check_table(df: pd.DataFrame, source: str | os.PathLike = "table") -> pd.DataFrame:
@@ -108,6 +114,8 @@ def _refuse_bad_cells(bad: pd.Series, column: pd.Series, name: str, source, why:
 
 
 def _numbers(column: pd.Series, name: str, source) -> pd.Series:
+    import pandas as pd
+
     if pd.api.types.is_numeric_dtype(column) and column.dtype != bool:
         return column.astype("float64")
     numbers = pd.to_numeric(column, errors="coerce")
@@ -144,6 +152,8 @@ def _check_finite(values: np.ndarray, df: pd.DataFrame, source) -> None:
 
 def load_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a landmark table from CSV or Parquet (chosen by extension) and check its schema."""
+    import pandas as pd
+
     path = Path(path)
     if not path.is_file():
         raise TableError(
@@ -173,6 +183,8 @@ def load_tables(paths) -> pd.DataFrame:
     frames = [load_table(p) for p in paths]
     if not frames:
         raise TableError("no table given")
+    import pandas as pd
+
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 

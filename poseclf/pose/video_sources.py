@@ -23,9 +23,9 @@ import numpy as np
 
 from ..errors import InputError, PoseclfError
 from ..files import check_input_file
+from .defaults import DEFAULT_TIMEOUT_S
 
 DEFAULT_FPS = 30.0  # frames/s assumed when a camera or stream does not report its rate
-DEFAULT_TIMEOUT_S = 10.0  # s a camera or stream gets to open and give a frame
 STREAM_MARGIN_S = 1.0  # s more before giving up on FFmpeg's own deadlines (DNS ignores them)
 
 

@@ -30,15 +30,15 @@ from ..pose.image_paths import IMAGE_EXTENSIONS, is_image_path
 from ..pose.images import read_image
 from ..pose.landmarks import NO_PERSON, Pose
 from ..pose.poses import Poses
-from ..pose.table import TABLE_COLUMNS
+from ..pose.table import TABLE_COLUMNS, UNREADABLE
 from ..pose.table import check_table as _check_table
 from .engine import DEFAULT_CHECKPOINT_S, Plan, Task, run_plan, worker_extractor
+from .review import class_summary
 
 logger = logging.getLogger(__name__)
 
 #: Extra columns written by :func:`extract_folder` (after the schema's columns).
 RESUME_COLUMNS: tuple[str, ...] = ("file_size", "file_mtime", "extractor")
-UNREADABLE = "unreadable"  # reason prefix of a file that is not a readable image
 MAX_BATCH_SIZE = 32  # images per task: ~0.6 s of BlazePose Full, amortises dispatch
 BATCHES_PER_WORKER = 8  # at least this many tasks per worker, for load balance and progress
 
@@ -244,19 +244,6 @@ class ExtractionReport:
 
 
 MAX_FAILURES_SHOWN = 20  # failure lines in the printed summary; the table has them all
-
-
-def class_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Per-class counts of a landmark table: images, detected, no_person, unreadable."""
-    reason = df["reason"].fillna("").astype(str)
-    counts = pd.DataFrame({
-        "label": df["label"].astype(str),
-        "images": 1,
-        "detected": df["detected"].astype(bool).astype(int),
-        "no_person": (reason == NO_PERSON).astype(int),
-        "unreadable": reason.str.startswith(UNREADABLE).astype(int),
-    })
-    return counts.groupby("label", sort=True).sum()
 
 
 # -- the run ------------------------------------------------------------------------------------

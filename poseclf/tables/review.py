@@ -11,11 +11,24 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..pose.table import LANDMARK_COLUMNS
-from .dataset import class_summary
+from ..pose.landmarks import NO_PERSON
+from ..pose.table import LANDMARK_COLUMNS, UNREADABLE
 
 # -- statistics -------------------------------------------------------------------------
 VISIBILITY_COLUMNS: tuple[str, ...] = tuple(c for c in LANDMARK_COLUMNS if c.endswith("_v"))
+
+
+def class_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per-class counts of a landmark table: images, detected, no_person, unreadable."""
+    reason = df["reason"].fillna("").astype(str)
+    counts = pd.DataFrame({
+        "label": df["label"].astype(str),
+        "images": 1,
+        "detected": df["detected"].astype(bool).astype(int),
+        "no_person": (reason == NO_PERSON).astype(int),
+        "unreadable": reason.str.startswith(UNREADABLE).astype(int),
+    })
+    return counts.groupby("label", sort=True).sum()
 
 
 def table_stats(df: pd.DataFrame) -> pd.DataFrame:

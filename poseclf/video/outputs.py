@@ -26,13 +26,12 @@ import numpy as np
 
 from ..files import check_output_file, current_umask, glob_escape, process_alive
 from ..pose.video_sources import VideoError, VideoInfo
+from .defaults import TIMELINE_SUFFIXES, VIDEO_CODECS
 
 logger = logging.getLogger(__name__)
 
 TIMELINE_COLUMNS = ("frame", "time_s", "detected", "raw_label", "label", "confidence",
                     "repetitions")
-VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}  # FourCC
-TIMELINE_SUFFIXES = (".csv", ".jsonl")
 PROBABILITY_PREFIX = "p_"  # timeline column of each class's smoothed probability
 WINDOW_TITLE = "poseclf"
 TIMELINE_DECIMALS = 4  # probabilities and times in the timeline

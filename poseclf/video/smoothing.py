@@ -31,20 +31,16 @@ import numpy as np
 
 from ..pose.landmarks import NO_PERSON
 
-# MediaPipe pose classification (EMADictSmoothing defaults): 10 frames = 0.33 s at 30 fps.
-DEFAULT_WINDOW = 10  # frames
-DEFAULT_ALPHA = 0.2  # weight decay per frame back in time
-# Hysteresis, chosen with `bench/video_quality.py --grid` on all four dev videos: a 0.1 margin
-# halves the extra switches (squat: 13 -> 7, truth 7); each extra min_frame only adds lag (about
-# 1 point of frame accuracy per frame on every video) because the EMA already absorbs one-frame
-# spikes (a single frame weighs at most 1/4.5 of the average at window 10, alpha 0.2).
-DEFAULT_MIN_FRAMES = 1  # frames a new class must stay ahead (raise it for noisy models)
-DEFAULT_MARGIN = 0.1  # smoothed-probability lead the new class needs over the shown label
-DEFAULT_MAX_MISSING = 5  # frames without a pose bridged before showing no_person: 0.17 s at 30 fps
-#: Video defaults in seconds, so a 5 fps clip is smoothed over the same time as a 30 fps one
-#: (MediaPipe's 10-frame window assumes about 30 fps; 10 frames at 5 fps would lag by 2 s).
-DEFAULT_WINDOW_VIDEO = "0.33s"  # = DEFAULT_WINDOW frames at 30 fps
-DEFAULT_MAX_MISSING_VIDEO = "0.17s"  # = DEFAULT_MAX_MISSING frames at 30 fps
+# The smoother's defaults live where --help reads them without NumPy; still importable here.
+from .defaults import (
+    DEFAULT_ALPHA,
+    DEFAULT_MARGIN,
+    DEFAULT_MAX_MISSING,
+    DEFAULT_MIN_FRAMES,
+    DEFAULT_WINDOW,
+)
+from .defaults import DEFAULT_MAX_MISSING_VIDEO as DEFAULT_MAX_MISSING_VIDEO
+from .defaults import DEFAULT_WINDOW_VIDEO as DEFAULT_WINDOW_VIDEO
 
 
 def seconds_to_frames(seconds: float, fps: float, *, minimum: int = 1) -> int:

@@ -1,0 +1,38 @@
+"""The classifier names and rejection defaults that ``poseclf --help`` shows.
+
+This module imports nothing, so that the command line builds its help without loading
+scikit-learn (about 1.4 s). The modules that use these values import them from here:
+:mod:`~poseclf.classify.classifiers` (:data:`CLASSIFIERS`), :mod:`~poseclf.classify.novelty`
+(:data:`DEFAULT_PERCENTILE`) and :mod:`~poseclf.classify.visibility` (the ``partial`` rule).
+"""
+
+from __future__ import annotations
+
+#: Names accepted by :func:`~poseclf.classify.classifiers.make_classifier` (and
+#: ``--classifier``), in the order the help lists them; ``tests/test_startup.py`` checks that
+#: each has a builder.
+CLASSIFIERS: tuple[str, ...] = ("knn", "svm", "logreg", "mlp")
+
+#: Poses a model trains on at most (``poseclf train --max-poses``; see
+#: :mod:`poseclf.classify.subsample`); bench/scale.py measures it.
+DEFAULT_MAX_POSES = 2000
+
+DEFAULT_PERCENTILE = 99.0  # of held-out in-class novelty scores: ~1% of known poses rejected
+
+#: BlazePose visibility below which a landmark counts as not seen. 0.3 (not MediaPipe's drawing
+#: threshold 0.5): see the notes of :mod:`poseclf.classify.visibility`.
+PARTIAL_MIN_VISIBILITY = 0.3
+#: Joints (of the 6 in :data:`~poseclf.classify.visibility.KEY_JOINTS`) that may be hidden
+#: before a pose is partial: one (e.g. feet cut off) is tolerated, two (knees and ankles: a
+#: photo cut at the waist) are not.
+PARTIAL_MAX_HIDDEN_JOINTS = 1
+#: The rules of :class:`~poseclf.classify.visibility.VisibilityCheck`: ``visible`` (low
+#: visibility counts as missing) or ``placed`` (only a landmark placed out of the picture).
+VISIBILITY_RULES: tuple[str, ...] = ("visible", "placed")
+
+#: ``PoseEmbedder(world=...)`` (``--world-features``): picture features, 3D (world landmark)
+#: features, or both (:mod:`~poseclf.classify.world_embedding`).
+WORLD_MODES: tuple[str, ...] = ("off", "only", "concat")
+#: Largest synthetic view angle, degrees (``--views``, ``--view-pitch``; see
+#: :mod:`~poseclf.classify.views`): beyond it the back of the pose would face the camera.
+MAX_VIEW_ANGLE = 90.0
