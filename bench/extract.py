@@ -3,6 +3,7 @@
 Usage::
 
     python bench/extract.py [DATA_DIR] [--limit N]
+    python bench/extract.py [DATA_DIR] --whole-process 100,1000
 
 DATA_DIR defaults to ../shared/data (first-level folders are the classes). Prints images/s of
 
@@ -26,6 +27,8 @@ import argparse
 import os
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -164,11 +167,77 @@ def limited_copy(root: Path, limit: int, dest: Path) -> Path:
     return dest
 
 
+BARE_SCRIPT = """
+import sys
+from pathlib import Path
+import cv2
+from mediapipe.python.solutions import pose as mp_pose
+root = Path(sys.argv[1])
+with mp_pose.Pose(static_image_mode=True, model_complexity=1) as pose:
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        image = cv2.imread(str(path))
+        if image is not None:
+            pose.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+"""
+TARGET_WHOLE = 0.6  # issue 18: poseclf extract (2 cores) wall <= 0.6x the bare loop's
+
+
+def sized_copy(root: Path, n: int, dest: Path) -> Path:
+    """``n`` images linked from ``root`` into ``dest`` (repeated under new names if needed)."""
+    items = scan_folder(root).items
+    for i in range(n):
+        item = items[i % len(items)]
+        source = Path(item.path)
+        target = dest / source.parent / f"{i // len(items)}_{source.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(root / item.path, target)
+    return dest
+
+
+def _timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def whole_process_rows(data: Path, sizes: list[int], workdir: Path) -> None:
+    """Each command as a user runs it (a new process: imports, model, workers, table), against
+    the bare loop (cv2.imread + BlazePose in one new process, nothing else)."""
+    print(f"\nwhole process, as a user runs it ({os.cpu_count()} cores; target: default "
+          f"workers <= {TARGET_WHOLE}x the bare loop, and 2 workers never slower than 1):")
+    print("| images | bare loop s | --workers 1 | --workers 2 | default | default / bare |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        root = sized_copy(data, n, workdir / f"sized_{n}")
+        bare = _timed([sys.executable, "-c", BARE_SCRIPT, str(root)])
+        runs = {}
+        for name, extra in (("1", ["--workers", "1"]), ("2", ["--workers", "2"]),
+                            ("default", [])):
+            table = workdir / f"sized_{n}_{name}.csv"
+            runs[name] = _timed([sys.executable, "-m", "poseclf", "extract", str(root), "-o",
+                                 str(table), "-q", "--no-resume", *extra])
+        ratio = runs["default"] / bare
+        print(f"| {n:,} | {bare:.1f} | {runs['1']:.1f} | {runs['2']:.1f} | "
+              f"{runs['default']:.1f} | {ratio:.2f} "
+              f"({'met' if ratio <= TARGET_WHOLE else 'NOT met'}) |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, help="use only the first N images of the scan")
+    parser.add_argument("--whole-process", metavar="N,N",
+                        help="only the whole-process table (e.g. 100,1000 images): poseclf "
+                        "extract as a command against the bare loop")
     args = parser.parse_args()
+    if args.whole_process:
+        workdir = Path(tempfile.mkdtemp(prefix="poseclf-bench-"))
+        try:
+            whole_process_rows(args.data, [int(v) for v in args.whole_process.split(",")],
+                               workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return
     workdir = Path(tempfile.mkdtemp(prefix="poseclf-bench-"))
     try:
         root = args.data
