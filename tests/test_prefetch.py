@@ -59,3 +59,9 @@ def test_it_must_be_entered():
         list(ReadAhead(_frames(2)))
     with pytest.raises(ValueError, match="size"):
         ReadAhead(_frames(2), size=0)
+
+
+def test_a_conversion_is_done_ahead_and_comes_with_its_frame():
+    with ReadAhead(_frames(5), convert=lambda f: f + 100) as ahead:
+        pairs = list(ahead)
+    assert [(int(a[0, 0]), int(b[0, 0])) for a, b in pairs] == [(i, i + 100) for i in range(5)]

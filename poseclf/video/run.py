@@ -103,20 +103,24 @@ def load_model(model):
     return model
 
 
-def label_frames(frames: Iterable[np.ndarray], extractor, model, smoother: LabelSmoother,
+def label_frames(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]], extractor, model,
+                 smoother: LabelSmoother,
                  counter: RepetitionCounter | None = None, *,
                  reject: bool = True) -> Iterator[FrameResult]:
     """Label BGR frames one by one: BlazePose, the model, the smoother and the counter.
 
     The heart of :func:`run_video`, with no window, thread or file: drive it from Python
     (notebooks, tests, an app's own capture loop). ``extractor`` should be in video
-    (tracking) mode; frames are read only as results are asked for.
+    (tracking) mode; frames are read only as results are asked for. ``frames`` are BGR
+    arrays, or ``(bgr, rgb)`` pairs from a reader that converts them ahead
+    (:class:`~poseclf.video.prefetch.ReadAhead`).
     """
     count_index = None if counter is None else counter.index_in(smoother.classes)
     classes = tuple(smoother.classes)
     count_class = None if counter is None else counter.class_name
-    for index, frame in enumerate(frames):
-        pose = extractor(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    for index, item in enumerate(frames):
+        frame, rgb = item if isinstance(item, tuple) else (item, None)
+        pose = extractor(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb is None else rgb)
         proba, reason = _classify(model, pose, reject)
         smoothed = smoother.update(proba, absent=reason)
         repetitions = None
@@ -318,8 +322,12 @@ def _frames(first: np.ndarray, capture: cv2.VideoCapture, info: VideoInfo) -> It
     if info.live:
         yield frames
         return
-    with ReadAhead(frames) as ahead:
+    with ReadAhead(frames, convert=_to_rgb) as ahead:
         yield ahead
+
+
+def _to_rgb(frame: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
 class _Null:
