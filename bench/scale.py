@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python bench/scale.py [--sizes 1000,10000,100000] [--classifiers svm,knn]
-                          [--compare-at 10000] [--max-poses 2000]
+                          [--compare-at 10000] [--max-poses 5000]
 
 Builds landmark tables of each size from the shipped training tables (``yoga_manoj``,
 ``sitstand_rhpr``, ``pushups_visolus``: every detected row, drawn again and again with a little

@@ -15,7 +15,7 @@ CLASSIFIERS: tuple[str, ...] = ("knn", "svm", "logreg", "mlp")
 
 #: Poses a model trains on at most (``poseclf train --max-poses``; see
 #: :mod:`poseclf.classify.subsample`); bench/scale.py measures it.
-DEFAULT_MAX_POSES = 2000
+DEFAULT_MAX_POSES = 5000
 
 DEFAULT_PERCENTILE = 99.0  # of held-out in-class novelty scores: ~1% of known poses rejected
 
