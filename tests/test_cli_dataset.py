@@ -147,6 +147,7 @@ def test_segments_from_annotations_keep_only_the_asked_labels(sit_video):
     assert sum(len(s.frames()) for s in all_segments) == n_frames
 
 
+@pytest.mark.slow  # a whole video in tracking mode (2 s)
 def test_extract_video_segments_labels_frames(sit_video, tmp_path):
     segments_csv, segments = short_segments(sit_video, tmp_path)
     table = tmp_path / "video.csv"
@@ -211,7 +212,8 @@ def mislabelled_table(uninterrupted, tmp_path):
     return table, set(df.loc[wrong, "path"])
 
 
-@pytest.mark.parametrize("folds", [0, 5], ids=["leave-one-out", "5-fold"])
+@pytest.mark.parametrize("folds", [pytest.param(0, marks=pytest.mark.slow), 5],
+                         ids=["leave-one-out", "5-fold"])  # leave-one-out: 2 s
 def test_outliers_flags_mislabelled_photos_and_drops_them(
         mislabelled_table, many_photos, tmp_path, capsys, folds):
     import cv2

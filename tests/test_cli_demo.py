@@ -10,6 +10,7 @@ from poseclf.cli import main
 pytestmark = pytest.mark.usefixtures("one_blas_thread")  # trains models: see conftest
 
 
+@pytest.mark.slow  # the whole demo: BlazePose, a plot, training (2 s)
 def test_demo_runs_the_whole_flow_and_says_where_the_pictures_are(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out

@@ -50,6 +50,7 @@ def test_quick_commands_import_no_heavy_library(argv):
     assert imported_by(run_cli(argv)) & set(HEAVY) == set()
 
 
+@pytest.mark.slow  # fresh interpreters importing every public name (2 s)
 def test_import_poseclf_is_light_and_its_names_load_on_use():
     assert imported_by("import poseclf; poseclf.__version__") & set(HEAVY) == set()
     loaded = imported_by("from poseclf import PoseModel, read_image, LANDMARK_NAMES")

@@ -253,6 +253,7 @@ def test_report_counts_people_the_model_rejects(tmp_path, capsys):
     assert "0 repetitions of pushups_down" in out
 
 
+@pytest.mark.slow  # BlazePose on a video; test_video_loop covers the loop without it (2 s)
 def test_label_frames_drives_the_loop_from_python_like_run_video(pushup_model, tmp_path):
     """No window, thread or file: the same labels and count as ``poseclf video``'s timeline."""
     from poseclf.classify.model import PoseModel
