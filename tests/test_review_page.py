@@ -272,8 +272,10 @@ def _save(driver) -> Path:
     driver.find_element(By.ID, "save").click()
     deadline = time.monotonic() + DOWNLOAD_WAIT_S
     while time.monotonic() < deadline:
-        done = list(driver.downloads.glob("*.csv"))
-        if done:
+        # the download is whole once Chromium's .crdownload is gone and the file has bytes
+        # (it was seen once empty under its final name: CI read it too early)
+        done = [p for p in driver.downloads.glob("*.csv") if p.stat().st_size > 0]
+        if done and not list(driver.downloads.glob("*.crdownload")):
             return done[0]
         time.sleep(0.1)
     raise AssertionError(f"no CSV in {driver.downloads} after {DOWNLOAD_WAIT_S} s")
