@@ -280,7 +280,7 @@ def run_plan(plan: Plan, options: ExtractOptions, table: Path | None, *,
     try:
         with checkpointed(saver, lambda: plan.stopped % (saver.n_added, n_rows, len(kept))
                           ) as final:
-            for rows in _run_tasks(plan, todo, workers, cluster):
+            for rows in _run_tasks(plan, todo, n_rows, workers, cluster):
                 saver.add(rows)
                 bar.update(len(rows))
     finally:
@@ -289,13 +289,12 @@ def run_plan(plan: Plan, options: ExtractOptions, table: Path | None, *,
     return PlanRun(previous, kept, n_redone, saver.n_added, final[0])
 
 
-def _run_tasks(plan: Plan, todo: list[int], workers: int | None,
+def _run_tasks(plan: Plan, todo: list[int], n_rows: int, workers: int | None,
                cluster: str | None) -> Iterator[pd.DataFrame]:
-    """Row tables of the tasks of the units ``todo``, as they finish."""
+    """Row tables of the tasks of the units ``todo`` (``n_rows`` rows), as they finish."""
     if not todo:
         return
     with cluster_or_local(cluster) as slots:
-        n_rows = sum(len(plan.units[i]) for i in todo)
         n_workers = slots or workers or auto_workers(n_rows, joblib.cpu_count())
         in_process = cluster is None and n_workers == 1
         tasks = plan.tasks(todo, n_workers, in_process)
