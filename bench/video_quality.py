@@ -92,7 +92,8 @@ def tasks(data: Path) -> list[VideoTask]:
     ]
 
 
-def train_model(task: VideoTask, data: Path, cache: Path, classifier: str) -> PoseModel:
+def train_model(task: VideoTask, data: Path, cache: Path, classifier: str,
+                world_features: str = "off") -> PoseModel:
     parts = []
     for label, folders in task.sources.items():
         for dataset, folder in folders:
@@ -102,8 +103,10 @@ def train_model(task: VideoTask, data: Path, cache: Path, classifier: str) -> Po
             parts.append(df)
     table = pd.concat(parts, ignore_index=True)
     lm, sizes, labels = training_arrays(table)
+    embedder = {"world": world_features} if world_features != "off" else None
     return PoseModel.train(lm, sizes, labels, classifier=classifier, cv=0,
-                           world_landmarks=training_world_landmarks(table))
+                           world_landmarks=training_world_landmarks(table),
+                           embedder_params=embedder)
 
 
 def ground_truth(annotations: dict, video: str) -> np.ndarray:
@@ -178,6 +181,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--classifier", default="knn", choices=CLASSIFIERS,
                         help="default: knn (MediaPipe's method; figures comparable over time)")
+    parser.add_argument("--world-features", default="off", choices=("off", "only", "concat"),
+                        help="as poseclf train --world-features (default: off)")
     parser.add_argument("--grid", action="store_true",
                         help="also replay other smoothing settings on the same probabilities")
     args = parser.parse_args(argv)
@@ -188,7 +193,8 @@ def main(argv=None) -> int:
           f"{'reps':>5} {'true':>5} {'fps':>6}")
     for task in tasks(args.data):
         video = args.data / "videos" / task.video
-        model = train_model(task, args.data, args.cache, args.classifier)
+        model = train_model(task, args.data, args.cache, args.classifier,
+                            args.world_features)
         truth = ground_truth(annotations, task.video)
         fps = float(annotations[task.video]["fps"])
         with tempfile.TemporaryDirectory() as tmp:

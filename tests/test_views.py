@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from conftest import REPO
 
+from poseclf.classify.defaults import DEFAULT_WORLD_FEATURES
 from poseclf.classify.embedding import PoseEmbedder, mirror_landmarks, mirror_world_landmarks
 from poseclf.classify.model import PoseModel
 from poseclf.classify.pose_classifier import PoseClassifier
@@ -166,7 +167,8 @@ def pushups():
 
 
 @pytest.mark.parametrize("options", [
-    {"views": (15, 30), "view_pitch": 10},
+    {"views": (15, 30), "view_pitch": 10, "embedder_params": {"world": "off"}},
+    {},  # the defaults: 3D features only
     {"embedder_params": {"world": "only"}},
     {"embedder_params": {"world": "concat"}, "views": (15,)},
 ])
@@ -192,7 +194,7 @@ def test_training_with_views_and_world_features_on_a_real_table(pushups, tmp_pat
     assert saved.metadata.get("view_augmentation", {}).get("yaw") == list(
         map(float, options.get("views", ()))) or "views" not in options
     assert saved.pipeline.named_steps["embed"].world == options.get(
-        "embedder_params", {}).get("world", "off")
+        "embedder_params", {}).get("world", DEFAULT_WORLD_FEATURES)
 
 
 def test_views_add_training_rows_only_for_poses_with_world_landmarks(pushups):

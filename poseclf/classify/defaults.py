@@ -12,6 +12,14 @@ from __future__ import annotations
 #: ``--classifier``), in the order the help lists them; ``tests/test_startup.py`` checks that
 #: each has a builder.
 CLASSIFIERS: tuple[str, ...] = ("knn", "svm", "logreg", "mlp")
+#: What ``poseclf train`` and :meth:`~poseclf.classify.model.PoseModel.train` fit unless told
+#: otherwise: MediaPipe's two-stage k-NN on yaw-normalised 3D features (``--world-features
+#: only``). Chosen on bench/accuracy.py's leave-one-source-out figures (photos of one source,
+#: scored on another's), where it has the best mean (95.8%) and worst case (87.3%) of the
+#: classifiers and options measured; the SVM on picture features, the default before, was
+#: best in-source but fell to 56.1% from push-up video frames to photos.
+DEFAULT_CLASSIFIER = "knn"
+DEFAULT_WORLD_FEATURES = "only"
 
 #: Poses a model trains on at most (``poseclf train --max-poses``; see
 #: :mod:`poseclf.classify.subsample`); bench/scale.py measures it.

@@ -22,6 +22,7 @@ import numpy as np
 from .._version import __version__
 from ..pose.landmarks import Pose
 from ..pose.table import SCHEMA_VERSION
+from .defaults import DEFAULT_CLASSIFIER, DEFAULT_WORLD_FEATURES
 from .embedding import pose_matrix
 from .evaluation import (
     check_training_labels,
@@ -89,13 +90,19 @@ class PoseModel:
                               doc="Image-only scorer when :attr:`novelty_` uses world landmarks.")
 
     @classmethod
-    def train(cls, landmarks, image_sizes, labels, classifier: str = "svm", *, cv: int = 5,
+    def train(cls, landmarks, image_sizes, labels, classifier: str = DEFAULT_CLASSIFIER, *,
+              cv: int = 5,
               mirror: bool = True, embedder_params: dict | None = None,
               classifier_params: dict | None = None, novelty_params: dict | None = None,
               visibility_params: dict | None = None, world_landmarks=None,
               negatives: Negatives | None = None, views=None, view_pitch: float = 0.0,
               max_poses: int | None = DEFAULT_MAX_POSES) -> PoseModel:
         """Fit on ``(n, 33, 4)`` landmarks, ``(n, 2)`` sizes (None: square) and labels.
+
+        The defaults are ``poseclf train``'s: ``classifier`` k-NN and, when
+        ``embedder_params`` is None, 3D features only (``{"world": "only"}``; see
+        :data:`~poseclf.classify.defaults.DEFAULT_CLASSIFIER`). Pass
+        ``embedder_params={"world": "off"}`` for picture features only.
 
         ``cv`` > 1 also records stratified K-fold scores in the metadata (0 skips it).
         ``mirror`` adds the left-right mirrored poses to the training set.
@@ -130,6 +137,8 @@ class PoseModel:
             world_landmarks = (None if world_landmarks is None
                                else np.asarray(world_landmarks)[keep])
         rows = pose_rows(landmarks, image_sizes, world_landmarks)
+        if embedder_params is None:
+            embedder_params = {"world": DEFAULT_WORLD_FEATURES}
         estimator = PoseClassifier(classifier, classifier_params=classifier_params,
                                    embedder_params=embedder_params, mirror=mirror,
                                    novelty_params=novelty_params,

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 
 from ..classify.defaults import (
     CLASSIFIERS,
+    DEFAULT_CLASSIFIER,
     DEFAULT_MAX_POSES,
     DEFAULT_PERCENTILE,
+    DEFAULT_WORLD_FEATURES,
     MAX_VIEW_ANGLE,
     PARTIAL_MAX_HIDDEN_JOINTS,
     PARTIAL_MIN_VISIBILITY,
@@ -36,7 +38,6 @@ if TYPE_CHECKING:  # the library is imported by the commands that run, not by --
     from ..classify.model import PoseModel
     from ..classify.negatives import Negatives
 
-DEFAULT_CLASSIFIER = "svm"  # best cross-source accuracy in bench/accuracy.py
 DEFAULT_CV = 5
 SEARCHABLE = ("svm", "knn")  # classifiers with a grid search (classifiers.SVM_GRID, KNN_GRID)
 CARD_SUFFIXES = (".md",)
@@ -148,10 +149,10 @@ def register(subparsers) -> None:
                        "vertical, made from its world landmarks (e.g. 15,30; each in (0, 90])")
     train.add_argument("--view-pitch", type=view_pitch, default=0.0, metavar="DEG",
                        help="also train on every pose tilted by +-DEG (0 to 90; default 0: none)")
-    train.add_argument("--world-features", choices=WORLD_MODES, default="off",
+    train.add_argument("--world-features", choices=WORLD_MODES, default=DEFAULT_WORLD_FEATURES,
                        help="3D features from the world landmarks, turned so the hips face the "
-                       "camera: only them, or concatenated with the picture embedding "
-                       "(default: off)")
+                       "camera: only them, or concatenated with the picture embedding, or off "
+                       f"(picture features only) (default: {DEFAULT_WORLD_FEATURES})")
     reject = train.add_argument_group(
         "rejection ('unknown' and 'partial' answers; see poseclf.classify.novelty)")
     reject.add_argument("--reject-percentile", type=float_in(0, 100, low_open=True),
@@ -293,8 +294,8 @@ def run_train(args: argparse.Namespace) -> int:
         model = PoseModel.train(
             lm, sizes, labels, args.classifier, cv=args.cv, mirror=not args.no_mirror,
             classifier_params=params, novelty_params={"percentile": args.reject_percentile},
-            embedder_params={"world": args.world_features} if args.world_features != "off"
-            else None, views=args.views, view_pitch=args.view_pitch,
+            embedder_params={"world": args.world_features}, views=args.views,
+            view_pitch=args.view_pitch,
             world_landmarks=world, negatives=negatives, max_poses=args.max_poses or None,
             visibility_params={"rule": args.partial_rule,
                                "min_visibility": args.min_visibility,
