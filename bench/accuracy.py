@@ -204,7 +204,7 @@ SHORT = {"yoga_manoj": "manoj", "yoga_marchenkova": "march", "sitstand_multimedi
          "sit_video": "sitvid"}
 #: ``--view-options``: name -> PoseClassifier parameters (issue 17's options, alone and combined)
 VIEW_OPTIONS: dict[str, dict] = {
-    "default": {},
+    "picture only": {},  # PoseClassifier's own default (poseclf train's is "world only")
     "views 15,30": {"views": (15, 30)},
     "views 15,30 p10": {"views": (15, 30), "view_pitch": 10},
     "world only": {"embedder_params": {"world": "only"}},

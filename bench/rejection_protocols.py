@@ -3,7 +3,7 @@ landmark tables (``datasets/``), in one run.
 
 Run from the repository root (no photos needed: the tables are poseclf's own extraction)::
 
-    python bench/rejection_protocols.py [--classifier svm] [--no-negatives]
+    python bench/rejection_protocols.py [--classifier knn] [--world-features only] [--no-negatives]
 
 Models are trained as ``poseclf train`` trains them by default (world landmarks, the shipped
 everyday negatives, ``datasets/exclusions.csv`` applied), except that the negatives never hold
@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
+from poseclf.classify.defaults import DEFAULT_CLASSIFIER, DEFAULT_WORLD_FEATURES, WORLD_MODES
 from poseclf.classify.model import PoseModel
 from poseclf.classify.negatives import Negatives, everyday_negatives, negatives_from_frames
 from poseclf.pose.poses import Poses
@@ -169,7 +170,7 @@ def leave_classes_out(classifier: str, use_negatives: bool) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--classifier", default="svm")
+    parser.add_argument("--classifier", default=DEFAULT_CLASSIFIER)
     parser.add_argument("--no-negatives", action="store_true",
                         help="train without negatives (the rule before them)")
     parser.add_argument("--variants", action="store_true",
@@ -177,13 +178,12 @@ def main(argv=None) -> int:
     parser.add_argument("--views", type=lambda t: tuple(map(float, t.split(","))), default=(),
                         help="yaw angles of the view augmentation, e.g. 15,30")
     parser.add_argument("--view-pitch", type=float, default=0.0)
-    parser.add_argument("--world-features", choices=("off", "only", "concat"), default="off")
+    parser.add_argument("--world-features", choices=WORLD_MODES, default=DEFAULT_WORLD_FEATURES)
     args = parser.parse_args(argv)
     global VARIANTS_ON
     VARIANTS_ON = args.variants
-    TRAIN_OPTIONS.update(views=args.views, view_pitch=args.view_pitch)
-    if args.world_features != "off":
-        TRAIN_OPTIONS["embedder_params"] = {"world": args.world_features}
+    TRAIN_OPTIONS.update(views=args.views, view_pitch=args.view_pitch,
+                         embedder_params={"world": args.world_features})
     start = time.perf_counter()
     negatives = None if args.no_negatives else everyday_negatives()
     print(f"classifier {args.classifier}; options {TRAIN_OPTIONS}; negatives: "

@@ -144,7 +144,8 @@ def cross_source_table() -> None:
         proba = {}
         for version, builder in VERSIONS.items():
             with svm_built_by(builder):
-                model = PoseModel.train(lm_a[ka], s_a[ka], y_a[ka], "svm", cv=0)
+                model = PoseModel.train(lm_a[ka], s_a[ka], y_a[ka], "svm", cv=0,
+                                        embedder_params={"world": "off"})
             proba[version] = model.predict_proba(lm_b[kb], s_b[kb])
         compare(f"{a[:11]}>{b[:11]}", y_b[kb], np.asarray(model.classes_), proba)
 
@@ -169,7 +170,8 @@ def speed_table(before_lean: Path | None, repeat: int) -> None:
         row, proba = {}, {}
         for version, builder in VERSIONS.items():
             with svm_built_by(builder):
-                model = PoseModel.train(lm, sizes, labels, "svm", cv=0)
+                model = PoseModel.train(lm, sizes, labels, "svm", cv=0,
+                                        embedder_params={"world": "off"})
             embed, classifier = model.pipeline[:-1], model.pipeline[-1]
             X = embed.transform(pose_matrix(lm, sizes))
             one = X[:1]

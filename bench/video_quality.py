@@ -3,11 +3,12 @@
 Run from the repository root::
 
     python bench/video_quality.py [--data ../shared/data] [--cache ../cache] [--grid]
-                                  [--classifier svm|knn|...]
+                                  [--classifier svm|knn|...] [--world-features off|only|concat]
 
 For each video in ``videos/annotations.json`` a model is trained as ``poseclf train`` does
-(world landmarks, the rows of ``datasets/exclusions.csv`` left out; classifier knn unless
-``--classifier`` says otherwise) on photo datasets only (never on frames of the scored video):
+(world landmarks, the rows of ``datasets/exclusions.csv`` left out; its default classifier
+and features unless ``--classifier`` / ``--world-features`` say otherwise) on photo datasets
+only (never on frames of the scored video):
 
 * ``pushup2.mp4``: ``pushups_visolus`` (pushups_up / pushups_down); counts ``pushups_down``.
 * ``squat.mp4``: no squat photos exist, so ``up`` = standing people (sit/stand "standing" and
@@ -40,7 +41,12 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from poseclf.classify.classifiers import CLASSIFIERS
+from poseclf.classify.defaults import (
+    CLASSIFIERS,
+    DEFAULT_CLASSIFIER,
+    DEFAULT_WORLD_FEATURES,
+    WORLD_MODES,
+)
 from poseclf.classify.model import PoseModel
 from poseclf.pose.extraction import PoseExtractor
 from poseclf.pose.landmarks import NO_PERSON
@@ -93,7 +99,7 @@ def tasks(data: Path) -> list[VideoTask]:
 
 
 def train_model(task: VideoTask, data: Path, cache: Path, classifier: str,
-                world_features: str = "off") -> PoseModel:
+                world_features: str = DEFAULT_WORLD_FEATURES) -> PoseModel:
     parts = []
     for label, folders in task.sources.items():
         for dataset, folder in folders:
@@ -103,10 +109,9 @@ def train_model(task: VideoTask, data: Path, cache: Path, classifier: str,
             parts.append(df)
     table = pd.concat(parts, ignore_index=True)
     lm, sizes, labels = training_arrays(table)
-    embedder = {"world": world_features} if world_features != "off" else None
     return PoseModel.train(lm, sizes, labels, classifier=classifier, cv=0,
                            world_landmarks=training_world_landmarks(table),
-                           embedder_params=embedder)
+                           embedder_params={"world": world_features})
 
 
 def ground_truth(annotations: dict, video: str) -> np.ndarray:
@@ -179,10 +184,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--cache", type=Path, default=CACHE)
-    parser.add_argument("--classifier", default="knn", choices=CLASSIFIERS,
-                        help="default: knn (MediaPipe's method; figures comparable over time)")
-    parser.add_argument("--world-features", default="off", choices=("off", "only", "concat"),
-                        help="as poseclf train --world-features (default: off)")
+    parser.add_argument("--classifier", default=DEFAULT_CLASSIFIER, choices=CLASSIFIERS,
+                        help=f"default: {DEFAULT_CLASSIFIER} (poseclf train's)")
+    parser.add_argument("--world-features", default=DEFAULT_WORLD_FEATURES, choices=WORLD_MODES,
+                        help=f"as poseclf train (default: {DEFAULT_WORLD_FEATURES})")
     parser.add_argument("--grid", action="store_true",
                         help="also replay other smoothing settings on the same probabilities")
     args = parser.parse_args(argv)

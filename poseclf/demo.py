@@ -14,19 +14,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .classify.defaults import DEFAULT_CLASSIFIER, DEFAULT_WORLD_FEATURES
 from .classify.evaluation import cross_validate_model
 from .classify.model import PoseModel
 from .classify.novelty import PARTIAL_LABEL, REJECTION_LABELS
 from .pictures.detect import draw_poses, save_pose_3d
 from .pictures.draw import LabelAnnotator, Overlay, write_image
 from .pose.extraction import PoseExtractor
-from .pose.poses import training_arrays
+from .pose.poses import training_arrays, training_world_landmarks
 from .shipped import resolve_table
 from .tables.exclusions import load_training_tables
 
 DEMO_MODEL = "sitstand"  # shipped model used on the sample photos
 DEMO_TABLE = "pushups_visolus"  # shipped landmark table the demo trains on
-DEMO_CLASSIFIER = "knn"  # the MediaPipe-style k-NN: trains instantly
+DEMO_CLASSIFIER = DEFAULT_CLASSIFIER  # poseclf train's: the MediaPipe-style k-NN, trains instantly
 
 
 @dataclass
@@ -83,11 +84,14 @@ def run_demo(out_dir: str | os.PathLike = "poseclf-demo") -> DemoReport:
 
 def train_on_shipped_table(table: str = DEMO_TABLE, classifier: str = DEMO_CLASSIFIER,
                            folds: int = 5) -> list[str]:
-    """Cross-validate a classifier on a shipped table, without the rows the shipped exclusion
-    list names (as the shipped models were trained); the report as text lines."""
+    """Cross-validate a classifier on a shipped table, with ``poseclf train``'s default
+    features and without the rows the shipped exclusion list names (as the shipped models were
+    trained); the report as text lines."""
     rows, dropped = load_training_tables([resolve_table(table)], [resolve_table("exclusions")])
     landmarks, sizes, labels = training_arrays(rows)
-    result = cross_validate_model(landmarks, sizes, labels, classifier, cv=folds)
+    result = cross_validate_model(landmarks, sizes, labels, classifier, cv=folds,
+                                  embedder_params={"world": DEFAULT_WORLD_FEATURES},
+                                  world_landmarks=training_world_landmarks(rows))
     left_out = f", {dropped} bad detections left out after review" if dropped else ""
     lines = [f"2. Training a '{classifier}' classifier on the shipped table '{table}' "
              f"({len(labels)} poses{left_out}), {result['cv']}-fold cross-validation:",
