@@ -46,6 +46,10 @@ class SegmentsError(PoseclfError, ValueError):
     """Labelled video segments are unreadable or inconsistent (the message names the file)."""
 
 
+class MissingWorldLandmarksWarning(UserWarning):
+    """A model that classifies 3D features was given poses without world landmarks."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP, raised like Ctrl-C so that every clean-up for Ctrl-C runs too."""
 

@@ -10,7 +10,7 @@ import pytest
 from poseclf.classify.evaluation import cross_validate_model
 from poseclf.classify.model import PoseModel
 from poseclf.classify.model_card import card_accuracy
-from poseclf.pose.poses import training_arrays
+from poseclf.pose.poses import training_arrays, training_world_landmarks
 from poseclf.shipped import resolve_model, resolve_table, shipped_models
 from poseclf.tables.exclusions import load_training_tables
 
@@ -48,16 +48,18 @@ def test_shipped_model_matches_its_card(shipped):
     table, dropped = load_training_tables(_card_tables(shipped.card), reviewed)
     assert dropped == meta.get("excluded", {}).get("rows", 0)
     lm, sizes, labels = training_arrays(table)
+    world = training_world_landmarks(table)
     assert meta["n_samples"] == len(labels)
     report = cross_validate_model(
         lm, sizes, labels, meta["classifier"], cv=meta["cv_scores"]["folds"],
+        world_landmarks=world,
         mirror=meta["mirror_augmentation"], embedder_params=meta["embedder_params"],
         classifier_params={k: v for k, v in meta["classifier_params"].items()
                            if k != "best_params"} or None,
     )
     assert card_accuracy(shipped.card) == pytest.approx(report["accuracy"], abs=CARD_ROUNDING)
     # and the saved model reproduces its own training labels mostly (a sanity floor)
-    assert np.mean(model.predict(lm, sizes) == labels) > 0.9
+    assert np.mean(model.predict(lm, sizes, world_landmarks=world) == labels) > 0.9
 
 
 def test_models_command_lists_them_and_predict_takes_a_bare_name(capsys, astronaut, tmp_path):

@@ -3,6 +3,8 @@ synthetic skeletons, then a small training run on a real landmark table."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from conftest import REPO
@@ -205,3 +207,34 @@ def test_views_add_training_rows_only_for_poses_with_world_landmarks(pushups):
     est.fit(pose_rows(lm, sizes, world), labels)
     n_with = int(np.isfinite(world).all(axis=(1, 2)).sum())
     assert len(est.pipeline_[-1].X_fit_) == len(labels) + 2 * n_with
+
+
+def test_a_3d_model_warns_once_per_call_when_poses_lack_world_landmarks(pushups):
+    from poseclf.errors import MissingWorldLandmarksWarning
+
+    lm, sizes, labels, world = pushups
+    model = PoseModel.train(lm, sizes, labels, cv=0, world_landmarks=world)  # the defaults
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with_world = model.predict(lm, sizes, world_landmarks=world)
+    with pytest.warns(MissingWorldLandmarksWarning, match="pass world_landmarks="):
+        without = model.predict(lm, sizes)
+    assert np.mean(with_world == labels) >= np.mean(without == labels)
+    picture = PoseModel.train(lm, sizes, labels, cv=0, embedder_params={"world": "off"},
+                              world_landmarks=world)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        picture.predict(lm, sizes)  # picture features need no world landmarks
+
+
+def test_evaluate_prints_the_warning_as_one_line(tmp_path, capsys):
+    from poseclf.cli import main
+
+    table = load_table(REPO / "datasets" / "pushups_visolus.csv")
+    table[[c for c in table.columns if c.endswith(("_wx", "_wy", "_wz"))]] = np.nan
+    path = tmp_path / "no_world.csv"  # as tables from before poseclf kept world landmarks
+    table.to_csv(path, index=False)
+    assert main(["evaluate", "--model", "pushups", str(path)]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "warning:" in line]
+    assert len(lines) == 1 and lines[0].startswith("poseclf evaluate: warning: this model"), err

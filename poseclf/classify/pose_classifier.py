@@ -19,6 +19,7 @@ Imports: NumPy, scikit-learn, :mod:`poseclf.classify.embedding`, :mod:`poseclf.c
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -28,6 +29,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ..errors import MissingWorldLandmarksWarning
 from .classifiers import PoseKNNClassifier, make_classifier
 from .embedding import PoseEmbedder, mirror_landmarks, mirror_world_landmarks, pose_matrix
 from .lean_predict import LEAN_MAX_ROWS, lean_predict_proba, pipeline_predict_proba
@@ -304,12 +306,28 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
                                                                    novelty[~has_world])
         return novelty, threshold
 
+    def _warn_without_world(self, X: np.ndarray) -> None:
+        """Warn when a model that classifies 3D features and learned them from world landmarks
+        is given poses without them: it then uses their picture landmarks as 3D points, which
+        classifies worse (e.g. 70% instead of 99% on the push-up photos)."""
+        if getattr(self, "novelty_image_", None) is None:  # trained without world landmarks
+            return
+        if X.shape[1] == N_POSE_COLUMNS and np.isfinite(X[:, N_IMAGE_COLUMNS:]).all():
+            return
+        warnings.warn(
+            "this model classifies 3D features learned from BlazePose world landmarks, and "
+            "some poses have none: they are classified on their picture landmarks instead, "
+            "which is less accurate; pass world_landmarks= (e.g. Poses.from_table(table)"
+            ".world_landmarks) or train with --world-features off", MissingWorldLandmarksWarning,
+            stacklevel=5)
+
     def _embed(self, X: np.ndarray) -> np.ndarray:
         """The classifier's embedding of checked pose rows: picture columns, or with world
         features the whole rows (world columns NaN when ``X`` has none)."""
         embedder = self._cache()["embedder"]
         if embedder.world == "off":
             return embedder.transform(image_matrix(X))
+        self._warn_without_world(X)
         if X.shape[1] != N_POSE_COLUMNS:
             X = np.concatenate([X, np.full((len(X), N_WORLD_COLUMNS), np.nan)], axis=1)
         return embedder.transform(X)

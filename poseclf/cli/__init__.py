@@ -11,6 +11,7 @@ import importlib
 import logging
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
 
 from .._version import __version__
@@ -75,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="poseclf: %(levelname)s: %(message)s",
     )
     handlers = _terminate_like_ctrl_c()
+    show = warnings.showwarning
+    warnings.showwarning = _warning_line(args.command)
     try:
         return args.func(args)
     except PoseclfError as err:  # our own expected failures: one line, no traceback
@@ -101,8 +104,17 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{_one_line(err)} (please report it; -v shows the traceback)", file=sys.stderr)
         return EXIT_FAILURE
     finally:
+        warnings.showwarning = show
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
+
+
+def _warning_line(command: str):
+    """``warnings.showwarning`` for the command line: a warning (e.g. a model given poses
+    without the landmarks it learned from) as one line, ``poseclf CMD: warning: ...``."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"poseclf {command}: warning: {_one_line(message)}", file=file or sys.stderr)
+    return show
 
 
 def _one_line(err: BaseException) -> str:
