@@ -108,8 +108,8 @@ def test_stats_names_a_resized_table():
     from poseclf.cli.dataset import resized_pictures_note
 
     df = load_table(DATASETS / "sitstand_rhpr.csv")
-    assert resized_pictures_note(df, "rhpr.csv") == ""
+    assert resized_pictures_note(estimate_aspect(df), "rhpr.csv") == ""
     df["width"] = (df["width"] * 1.6).round().astype(np.int64)
-    note = resized_pictures_note(df, "rhpr.csv")
+    note = resized_pictures_note(estimate_aspect(df), "rhpr.csv")
     assert note.startswith("rhpr.csv: the people look 1.5") and "--aspect" in note
     assert "\n" not in note

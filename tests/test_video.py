@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -297,3 +298,85 @@ def test_read_row_images_decodes_each_video_once_with_the_frames_of_load_row_ima
         if picture is not None:
             np.testing.assert_array_equal(picture, load_row_image(tmp_path, path))
     assert pictures[1][0, 0].tolist() == [30, 20, 10]  # RGB
+
+
+# -- reading, drawing and writing in threads: the same outputs as one loop doing it all --------
+def decoded(path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while (read := capture.read())[0]:
+        frames.append(read[1])
+    capture.release()
+    return frames
+
+
+@pytest.mark.slow  # BlazePose on 30 frames of a clip (2 s)
+def test_threaded_outputs_equal_an_inline_reference_frame_for_frame(pushup_model, tmp_path,
+                                                                     monkeypatch):
+    """``run_video`` (frames read ahead, drawn and written in threads) writes the video and the
+    timeline that drawing and writing each labelled frame in line, in this thread, writes."""
+    import poseclf.video.loop as loop
+    import poseclf.video.run as run
+    from poseclf.pictures.draw import (
+        CounterAnnotator,
+        LabelAnnotator,
+        SkeletonAnnotator,
+        annotate_all,
+    )
+
+    source = shared_data_or_skip("videos", "yoga.mp4")  # a person from the first frame on
+    frames = 30
+    # the rate drawn on each frame is the loop's own speed: the same for both outputs here
+    monkeypatch.setattr(loop._Clock, "tick", lambda self: 12.5)
+    labelled_frames = []  # each labelled frame as label_frames yields it, before any drawing
+    label_frames = run.label_frames
+
+    def kept(*args, **kwargs):
+        for labelled in label_frames(*args, **kwargs):
+            labelled_frames.append(replace(labelled, frame=labelled.frame.copy(), rate=12.5))
+            yield labelled
+
+    monkeypatch.setattr(run, "label_frames", kept)
+    report = run_video(source, pushup_model, output=tmp_path / "threaded.mp4",
+                       timeline=tmp_path / "threaded.csv", count="pushups_down",
+                       max_frames=frames, progress=False)
+    assert report.frames == len(labelled_frames) == frames
+
+    _, info = open_source(source)
+    annotators = (SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator())
+    with (VideoSink(tmp_path / "inline.mp4", info) as video,
+          TimelineWriter(tmp_path / "inline.csv", report.classes) as rows):
+        for labelled in labelled_frames:
+            video.write(annotate_all(labelled.frame, labelled, annotators))
+            rows.write(loop.timeline_row(labelled, labelled.index / info.fps))
+    assert (tmp_path / "threaded.csv").read_text() == (tmp_path / "inline.csv").read_text()
+    threaded, inline = decoded(tmp_path / "threaded.mp4"), decoded(tmp_path / "inline.mp4")
+    assert len(threaded) == len(inline) == frames
+    for index, (mine, reference) in enumerate(zip(threaded, inline, strict=True)):
+        assert np.array_equal(mine, reference), f"frame {index} differs"
+    assert any(labelled.pose is not None for labelled in labelled_frames)
+
+
+@pytest.mark.slow  # BlazePose on a few frames of a clip
+def test_a_failing_writer_stops_the_run_with_one_line_and_claims_no_output(
+        pushup_model, tmp_path, monkeypatch, capsys):
+    """An error in the writer thread (here a full disk at the fifth frame) ends ``poseclf
+    video`` with one line; the earlier output is left as it was and no temporary file stays."""
+    source = shared_data_or_skip("videos", "pushup2.mp4")
+    out, timeline = tmp_path / "out.mp4", tmp_path / "t.csv"
+    out.write_bytes(b"an earlier video")
+    write = VideoSink.write
+
+    def full_disk(self, frame):
+        if self.frames_written == 4:
+            raise OSError(28, "No space left on device")
+        write(self, frame)
+
+    monkeypatch.setattr(VideoSink, "write", full_disk)
+    code, err = main_status(["video", str(source), "--model", str(pushup_model), "--no-window",
+                             "--quiet", "--output", str(out), "--timeline", str(timeline),
+                             "--max-frames", "40"], capsys)
+    assert code != 0 and len(err.strip().splitlines()) == 1, err
+    assert "No space left on device" in err
+    assert out.read_bytes() == b"an earlier video" and not timeline.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..classify.defaults import CLASSIFIERS
 from ..errors import InputError
@@ -19,6 +20,9 @@ from ._common import (
     positive_int,
     row_folds,
 )
+
+if TYPE_CHECKING:
+    from ..pose.aspect import AspectEstimate
 
 SHEET_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")  # what OpenCV writes
 
@@ -226,11 +230,8 @@ def _register_stats(subparsers) -> None:
     parser.set_defaults(func=run_stats)
 
 
-def resized_pictures_note(df, name: str) -> str:
-    """One line when the table's pictures look resized without keeping their aspect, else ''."""
-    from ..pose.aspect import estimate_aspect
-
-    estimate = estimate_aspect(df)
+def resized_pictures_note(estimate: AspectEstimate, name: str) -> str:
+    """One line when a table's pictures look resized without keeping their aspect, else ''."""
     if not estimate.looks_resized:
         return ""
     how = "wide" if estimate.median > 1 else "narrow"
@@ -241,15 +242,22 @@ def resized_pictures_note(df, name: str) -> str:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from ..pose.table import load_table
-    from ..tables.review import table_stats
+    from ..pose.aspect import estimate_poses_aspect
+    from ..pose.plain_table import TableArrays, read_plain_csv
+    from ..tables.stats import class_stats
 
     _check_sheet_options(args)
-    df = load_table(args.table)
-    if args.sheet:
-        check_images_found(df, args.images)
-    print(table_stats(df).to_string(float_format=lambda v: f"{v:.2f}"))
-    aspect_note = resized_pictures_note(df, Path(args.table).name)
+    table = None if args.sheet else read_plain_csv(args.table)  # no pandas for a plain CSV
+    if table is None:
+        from ..pose.table import load_table
+
+        df = load_table(args.table)
+        if args.sheet:
+            check_images_found(df, args.images)
+        table = TableArrays.from_table(df)
+    print(class_stats(table).to_text())
+    estimate = estimate_poses_aspect(table.poses[table.detected])
+    aspect_note = resized_pictures_note(estimate, Path(args.table).name)
     if aspect_note:
         print(aspect_note)
     if args.sheet:

@@ -22,11 +22,16 @@ aspect (a given or estimated factor).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .landmarks import PoseLandmark
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .poses import Poses
 
 #: Median horizontal width over torso length (pixels; upright and frontal poses) of the
 #: shoulders and of the hips in the development tables whose pictures keep their aspect
@@ -118,7 +123,11 @@ def estimate_aspect(df: pd.DataFrame) -> AspectEstimate:
     """The picture aspect of a checked landmark table's detected rows (:class:`AspectEstimate`)."""
     from .poses import Poses
 
-    poses = Poses.from_table(df[df["detected"].astype(bool)])
+    return estimate_poses_aspect(Poses.from_table(df[df["detected"].astype(bool)]))
+
+
+def estimate_poses_aspect(poses: Poses) -> AspectEstimate:
+    """The picture aspect of a table's detected poses (:class:`AspectEstimate`)."""
     ratios = pose_aspect_ratios(poses.landmarks, poses.world_landmarks, poses.image_sizes)
     ratios = ratios[np.isfinite(ratios)]
     if not len(ratios):

@@ -6,20 +6,23 @@ landmark table, or sliced from another batch, and it writes the landmark columns
 It is the one place that knows how a pose is laid out in a table row; a new per-pose column
 touches this module and :mod:`poseclf.pose.table` only.
 
-Imports: NumPy, pandas, :mod:`poseclf.pose.landmarks` and :mod:`poseclf.pose.table` (the column
-names).
+Imports: NumPy, :mod:`poseclf.pose.landmarks` and :mod:`poseclf.pose.table` (the column
+names); pandas only in :meth:`Poses.to_table`, so that ``poseclf stats`` reads a table without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .landmarks import LANDMARK_DIMS, N_LANDMARKS, WORLD_DIMS, Pose
 from .table import LANDMARK_COLUMNS, META_COLUMNS, TABLE_COLUMNS, WORLD_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _N_IMAGE = N_LANDMARKS * LANDMARK_DIMS
 
@@ -166,6 +169,8 @@ class Poses:
 
         ``detected`` is True where ``reason`` is empty; width and height are the image sizes.
         """
+        import pandas as pd
+
         n = len(self)
         reason = [str(r) for r in reason]
         head = pd.DataFrame({

@@ -22,7 +22,8 @@ Builders may add columns of their own (for example ``file_size`` and ``file_mtim
 ``frame`` and ``time_s`` for video rows); readers ignore columns they do not know.
 CSV or Parquet is chosen by the file extension. pandas (~0.4 s to import) is imported by the
 functions that read tables, so that the schema's names (e.g. :data:`SCHEMA_VERSION`, which
-``poseclf models`` checks) cost nothing.
+``poseclf models`` checks) cost nothing; :mod:`poseclf.pose.plain_table` reads a plain CSV table
+without it (``poseclf stats``) and leaves every other table to :func:`load_table`.
 """
 
 from __future__ import annotations

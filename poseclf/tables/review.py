@@ -11,42 +11,34 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..pose.landmarks import NO_PERSON
-from ..pose.table import LANDMARK_COLUMNS, UNREADABLE
+
 
 # -- statistics -------------------------------------------------------------------------
-VISIBILITY_COLUMNS: tuple[str, ...] = tuple(c for c in LANDMARK_COLUMNS if c.endswith("_v"))
-
-
 def class_summary(df: pd.DataFrame) -> pd.DataFrame:
     """Per-class counts of a landmark table: images, detected, no_person, unreadable."""
-    reason = df["reason"].fillna("").astype(str)
-    counts = pd.DataFrame({
-        "label": df["label"].astype(str),
-        "images": 1,
-        "detected": df["detected"].astype(bool).astype(int),
-        "no_person": (reason == NO_PERSON).astype(int),
-        "unreadable": reason.str.startswith(UNREADABLE).astype(int),
-    })
-    return counts.groupby("label", sort=True).sum()
+    from .stats import COUNT_COLUMNS, class_counts
+
+    reasons = df["reason"].fillna("").astype(str).to_numpy(str)
+    classes, _, counts = class_counts(df["label"].astype(str).to_numpy(str),
+                                      df["detected"].astype(bool).to_numpy(), reasons)
+    return pd.DataFrame(counts[:-1], columns=list(COUNT_COLUMNS),
+                        index=pd.Index(classes, name="label"))
 
 
 def table_stats(df: pd.DataFrame) -> pd.DataFrame:
     """Per class: ``images``, ``detected``, ``no_person``, ``unreadable``, ``detection_rate``
     and ``mean_visibility`` (mean landmark visibility over the detected rows).
 
-    A last row ``all`` sums the counts over the classes.
+    A last row ``all`` sums the counts over the classes (:func:`poseclf.tables.stats.class_stats`
+    as a DataFrame).
     """
-    summary = class_summary(df)
-    total = summary.sum().rename("all")
-    detected = df[df["detected"].astype(bool)]
-    visibility = detected[list(VISIBILITY_COLUMNS)].mean(axis=1)
-    per_class_vis = visibility.groupby(detected["label"].astype(str)).mean()
-    summary = pd.concat([summary, total.to_frame().T])
-    summary["detection_rate"] = summary["detected"] / summary["images"].clip(lower=1)
-    summary["mean_visibility"] = per_class_vis.reindex(summary.index)
-    summary.loc["all", "mean_visibility"] = visibility.mean() if len(visibility) else np.nan
-    summary.index.name = "label"
+    from ..pose.plain_table import TableArrays
+    from .stats import COUNT_COLUMNS, RATE_COLUMNS, class_stats
+
+    stats = class_stats(TableArrays.from_table(df))
+    summary = pd.DataFrame(stats.counts, columns=list(COUNT_COLUMNS),
+                           index=pd.Index(stats.labels, name="label"))
+    summary[list(RATE_COLUMNS)] = stats.rates
     return summary
 
 
