@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python bench/scale.py [--sizes 1000,10000,100000] [--classifiers svm,knn]
-                          [--compare-at 10000] [--max-poses 5000]
+                          [--compare-at 10000] [--max-poses N]
 
 Builds landmark tables of each size from the shipped training tables (``yoga_manoj``,
 ``sitstand_rhpr``, ``pushups_visolus``: every detected row, drawn again and again with a little
@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from poseclf.classify.defaults import default_max_poses
 from poseclf.classify.model import PoseModel
 from poseclf.classify.negatives import everyday_negatives
-from poseclf.classify.subsample import DEFAULT_MAX_POSES
 from poseclf.pose.landmarks import Pose
 from poseclf.pose.poses import Poses
 from poseclf.pose.table import load_table
@@ -65,8 +65,8 @@ def noisy_table(rows: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     table = rows.iloc[rng.integers(0, len(rows), n)].reset_index(drop=True)
     table["path"] = [f"{p}#{i}" for i, p in enumerate(table["path"])]
-    moving = [c for c in table.columns if c.endswith(("_x", "_y", "_z"))]
-    scale = np.where(pd.Index(moving).str.startswith("world_"), 2 * NOISE, NOISE)
+    moving = [c for c in table.columns if c.endswith(("_x", "_y", "_z", "_wx", "_wy", "_wz"))]
+    scale = np.where(pd.Index(moving).str.contains(r"_w[xyz]$"), 2 * NOISE, NOISE)
     table[moving] = table[moving].to_numpy() + rng.normal(0, 1, (n, len(moving))) * scale
     return table
 
@@ -94,6 +94,11 @@ def accuracy(model: PoseModel, test: pd.DataFrame) -> float:
     return float(np.mean(labels == test["label"].to_numpy()))
 
 
+def _bound(max_poses: int | None, classifier: str) -> int:
+    """``--max-poses``, or the classifier's own bound (as ``poseclf train``'s default)."""
+    return max_poses or default_max_poses(classifier)
+
+
 def _met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
@@ -102,7 +107,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--classifiers", default="svm,knn")
-    parser.add_argument("--max-poses", type=int, default=DEFAULT_MAX_POSES)
+    parser.add_argument("--max-poses", type=int, default=None,
+                        help="training-set bound (default: each classifier's, as poseclf train)")
     parser.add_argument("--compare-at", type=int, default=0, metavar="N",
                         help="also train on N poses without the bound and compare accuracy")
     args = parser.parse_args(argv)
@@ -110,7 +116,8 @@ def main(argv=None) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     classifiers = args.classifiers.split(",")
     print(f"{len(rows)} real training rows, {len(set(rows['label']))} classes; "
-          f"--max-poses {args.max_poses}; one BLAS thread (as the video loop)")
+          f"--max-poses {args.max_poses or 'per classifier'}; one BLAS thread (as the video "
+          "loop)")
     print("| poses | table read s | classifier | train s | target | ms/pose | target |")
     print("|---:|---:|---|---:|---|---:|---|")
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(limits=1):
@@ -123,7 +130,7 @@ def main(argv=None) -> None:
             probe = Poses.from_table(table.iloc[:20])
             for classifier in classifiers:
                 start = CLOCK()
-                model = train(table, classifier, args.max_poses or None)
+                model = train(table, classifier, _bound(args.max_poses, classifier))
                 total = read_s + CLOCK() - start
                 ms = predict_ms(model, probe)
                 train_mark = ("" if n != TARGET_SIZE else
@@ -139,7 +146,7 @@ def main(argv=None) -> None:
             print("|---|---:|---:|---:|---:|---:|")
             for classifier in classifiers:
                 figures = []
-                for bound in (None, args.max_poses):
+                for bound in (None, _bound(args.max_poses, classifier)):
                     start = CLOCK()
                     model = train(table, classifier, bound)
                     figures += [CLOCK() - start, accuracy(model, test)]

@@ -64,3 +64,17 @@ def test_the_thinned_model_file_loads_and_a_wrong_n_given_is_refused(tmp_path):
     model.save(tmp_path / "bad.skops")
     with pytest.raises(ModelFileError, match="n_given must be a whole number above n_samples"):
         PoseModel.load(tmp_path / "bad.skops")
+
+
+def test_the_default_bound_is_the_classifiers_own(monkeypatch):
+    from poseclf.classify import defaults
+
+    assert defaults.default_max_poses("knn") == 2000
+    assert defaults.default_max_poses("svm") == defaults.DEFAULT_MAX_POSES == 5000
+    monkeypatch.setitem(defaults.MAX_POSES_BY_CLASSIFIER, "knn", 40)  # a small table shows it
+    rows = load_table(REPO / "datasets" / "pushups_visolus.csv")
+    rows = rows[rows["detected"]]
+    poses = Poses.from_table(rows)
+    model = PoseModel.train(poses.landmarks, poses.image_sizes, rows["label"].to_numpy(), "knn",
+                            cv=0)  # max_poses="auto"
+    assert model.metadata["n_samples"] == 40 and model.metadata["n_given"] == len(rows)

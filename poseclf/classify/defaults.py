@@ -24,6 +24,15 @@ DEFAULT_WORLD_FEATURES = "only"
 #: Poses a model trains on at most (``poseclf train --max-poses``; see
 #: :mod:`poseclf.classify.subsample`); bench/scale.py measures it.
 DEFAULT_MAX_POSES = 5000
+#: The bound where a classifier needs another: the k-NN (and the novelty score) search every
+#: reference per pose, so it keeps 2,000 (bench/scale.py, a 10k-pose table scored on other
+#: sources' photos: the same accuracy as every pose, 92.5%, and 1.5 ms per pose instead of 2.3).
+MAX_POSES_BY_CLASSIFIER: dict[str, int] = {"knn": 2000}
+
+
+def default_max_poses(classifier: str) -> int:
+    """The training-set bound ``poseclf train`` uses for ``classifier`` unless told."""
+    return MAX_POSES_BY_CLASSIFIER.get(classifier, DEFAULT_MAX_POSES)
 
 DEFAULT_PERCENTILE = 99.0  # of held-out in-class novelty scores: ~1% of known poses rejected
 

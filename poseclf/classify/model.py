@@ -22,7 +22,7 @@ import numpy as np
 from .._version import __version__
 from ..pose.landmarks import Pose
 from ..pose.table import SCHEMA_VERSION
-from .defaults import DEFAULT_CLASSIFIER, DEFAULT_WORLD_FEATURES
+from .defaults import DEFAULT_CLASSIFIER, DEFAULT_WORLD_FEATURES, default_max_poses
 from .embedding import pose_matrix
 from .evaluation import (
     check_training_labels,
@@ -35,7 +35,7 @@ from .model_io import TRUSTED_TYPES, read_model, write_model
 from .novelty import PARTIAL_LABEL, UNKNOWN_LABEL, NoveltyScorer
 from .pose_classifier import PoseClassifier, Predictions, plain_params
 from .pose_rows import pose_rows
-from .subsample import DEFAULT_MAX_POSES, subsample_indices
+from .subsample import subsample_indices
 from .views import check_view_angles
 from .visibility import VisibilityCheck
 
@@ -96,7 +96,7 @@ class PoseModel:
               classifier_params: dict | None = None, novelty_params: dict | None = None,
               visibility_params: dict | None = None, world_landmarks=None,
               negatives: Negatives | None = None, views=None, view_pitch: float = 0.0,
-              max_poses: int | None = DEFAULT_MAX_POSES) -> PoseModel:
+              max_poses: int | None | str = "auto") -> PoseModel:
         """Fit on ``(n, 33, 4)`` landmarks, ``(n, 2)`` sizes (None: square) and labels.
 
         The defaults are ``poseclf train``'s: ``classifier`` k-NN and, when
@@ -122,7 +122,9 @@ class PoseModel:
         poses are is ``unknown`` (see :meth:`~poseclf.classify.novelty.NoveltyScorer.fit`).
         ``max_poses`` bounds the training set: a larger one is thinned to evenly spaced poses of
         each class (:mod:`~poseclf.classify.subsample`; None: every pose), recorded in the
-        metadata as ``n_given``.
+        metadata as ``n_given``; ``"auto"``: the classifier's bound
+        (:func:`~poseclf.classify.defaults.default_max_poses`: 2,000 for k-NN, 5,000 for the
+        others).
         """
         landmarks = np.asarray(landmarks, dtype=np.float32)
         labels = np.asarray(labels, dtype=object).astype(str)
@@ -130,6 +132,8 @@ class PoseModel:
             raise ValueError(f"{len(landmarks)} landmark sets but {len(labels)} labels")
         check_training_labels(labels)
         n_given = len(labels)
+        if max_poses == "auto":
+            max_poses = default_max_poses(classifier)
         keep = subsample_indices(labels, max_poses)
         if len(keep) < n_given:
             landmarks, labels = landmarks[keep], labels[keep]

@@ -14,6 +14,7 @@ from ..classify.defaults import (
     DEFAULT_MAX_POSES,
     DEFAULT_PERCENTILE,
     DEFAULT_WORLD_FEATURES,
+    MAX_POSES_BY_CLASSIFIER,
     MAX_VIEW_ANGLE,
     PARTIAL_MAX_HIDDEN_JOINTS,
     PARTIAL_MIN_VISIBILITY,
@@ -129,12 +130,13 @@ def register(subparsers) -> None:
     train.add_argument("--cv", type=cv_folds, default=DEFAULT_CV, metavar="K",
                        help=f"folds of the reported cross-validation, 0 to skip "
                        f"(default: {DEFAULT_CV})")
-    train.add_argument("--max-poses", type=max_poses, default=DEFAULT_MAX_POSES,
+    train.add_argument("--max-poses", type=max_poses, default=None,
                        metavar="N",
                        help="train on at most N poses: a larger table is thinned to evenly "
                        "spaced poses of each class, in equal shares (a smaller class keeps all "
                        f"its poses); 0 = every pose, slow above ~10k (default: "
-                       f"{DEFAULT_MAX_POSES})")
+                       f"{MAX_POSES_BY_CLASSIFIER['knn']:,} for knn, {DEFAULT_MAX_POSES:,} for "
+                       "the others)")
     train.add_argument("--search", action="store_true",
                        help="pick svm C and gamma, or knn neighbour counts, by "
                        "cross-validated grid search")
@@ -290,13 +292,14 @@ def run_train(args: argparse.Namespace) -> int:
     check_training_labels(labels)
     params = {"search": True} if args.search else None
     negatives = _negatives(args)
+    bound = "auto" if args.max_poses is None else (args.max_poses or None)  # 0: every pose
     with cluster_or_local(args.cluster):  # the grid search's joblib tasks go to Dask
         model = PoseModel.train(
             lm, sizes, labels, args.classifier, cv=args.cv, mirror=not args.no_mirror,
             classifier_params=params, novelty_params={"percentile": args.reject_percentile},
             embedder_params={"world": args.world_features}, views=args.views,
             view_pitch=args.view_pitch,
-            world_landmarks=world, negatives=negatives, max_poses=args.max_poses or None,
+            world_landmarks=world, negatives=negatives, max_poses=bound,
             visibility_params={"rule": args.partial_rule,
                                "min_visibility": args.min_visibility,
                                "max_hidden_joints": args.max_hidden_joints})
