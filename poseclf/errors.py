@@ -46,6 +46,14 @@ class SegmentsError(PoseclfError, ValueError):
     """Labelled video segments are unreadable or inconsistent (the message names the file)."""
 
 
+class PoseclfWarning(UserWarning):
+    """Base of poseclf's own warnings (the CLI prints these in one line)."""
+
+
+class BlazePoseMismatchWarning(PoseclfWarning):
+    """A model meets landmarks of another BlazePose model than the one it was trained on."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP, raised like Ctrl-C so that every clean-up for Ctrl-C runs too."""
 

@@ -94,7 +94,7 @@ class PoseModel:
               classifier_params: dict | None = None, novelty_params: dict | None = None,
               visibility_params: dict | None = None, world_landmarks=None,
               negatives: Negatives | None = None, views=None, view_pitch: float = 0.0,
-              max_poses: int | None = DEFAULT_MAX_POSES) -> PoseModel:
+              max_poses: int | None = DEFAULT_MAX_POSES, blazepose: str = "full") -> PoseModel:
         """Fit on ``(n, 33, 4)`` landmarks, ``(n, 2)`` sizes (None: square) and labels.
 
         ``cv`` > 1 also records stratified K-fold scores in the metadata (0 skips it).
@@ -115,7 +115,9 @@ class PoseModel:
         poses are is ``unknown`` (see :meth:`~poseclf.classify.novelty.NoveltyScorer.fit`).
         ``max_poses`` bounds the training set: a larger one is thinned to evenly spaced poses of
         each class (:mod:`~poseclf.classify.subsample`; None: every pose), recorded in the
-        metadata as ``n_given``.
+        metadata as ``n_given``. ``blazepose`` names the BlazePose model of the landmarks
+        (``"lite"``, ``"full"``, ``"heavy"``; :func:`~poseclf.pose.blazepose.table_blazepose`),
+        kept in the metadata: another model's landmarks give a warning at prediction.
         """
         landmarks = np.asarray(landmarks, dtype=np.float32)
         labels = np.asarray(labels, dtype=object).astype(str)
@@ -150,6 +152,7 @@ class PoseModel:
                                           poses.world_landmarks)
             estimator.fit(rows, labels, negatives=negative_rows)
         metadata = _training_metadata(estimator, labels, scores)
+        metadata["blazepose"] = blazepose
         if n_given > len(labels):
             metadata["n_given"] = n_given
         if metadata["rejection"] is not None and negatives is not None:
@@ -170,6 +173,11 @@ class PoseModel:
     def rejection_threshold(self) -> float | None:
         """Novelty above which a pose is ``unknown`` (None without novelty data)."""
         return None if self.novelty_ is None else self.novelty_.threshold_
+
+    @property
+    def blazepose(self) -> str:
+        """The BlazePose model of the training landmarks (``"full"`` for older files)."""
+        return str(self.metadata.get("blazepose", "full"))
 
     @property
     def uses_world_landmarks(self) -> bool:

@@ -11,10 +11,11 @@ import importlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 
 from .._version import __version__
-from ..errors import PoseclfError, Terminated
+from ..errors import PoseclfError, PoseclfWarning, Terminated
 from ._common import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -75,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="poseclf: %(levelname)s: %(message)s",
     )
     handlers = _terminate_like_ctrl_c()
+    show = warnings.showwarning
+    warnings.showwarning = _one_line_warnings(args.command, show)
     try:
         return args.func(args)
     except PoseclfError as err:  # our own expected failures: one line, no traceback
@@ -101,8 +104,19 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{_one_line(err)} (please report it; -v shows the traceback)", file=sys.stderr)
         return EXIT_FAILURE
     finally:
+        warnings.showwarning = show
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
+
+
+def _one_line_warnings(command: str, show: Callable) -> Callable:
+    """``warnings.showwarning`` that prints poseclf's own warnings as one line."""
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, PoseclfWarning):
+            print(f"poseclf {command}: warning: {_one_line(message)}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+    return one_line
 
 
 def _one_line(err: BaseException) -> str:

@@ -23,7 +23,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..errors import InputError, ModelNotAvailableError
+from ..errors import BlazePoseMismatchWarning, InputError, ModelNotAvailableError
 from ..files import replace_atomically
 
 #: ``model_complexity`` -> BlazePose model name.
@@ -41,6 +41,44 @@ DOWNLOAD_URL = "https://storage.googleapis.com/mediapipe-assets/"  # where Media
 #: Input normalisation of the two models in a pose_landmarker ``.task``: (mean, std).
 DETECTOR_NORMALISATION = (127.5, 127.5)  # pixels to [-1, 1]
 LANDMARKS_NORMALISATION = (0.0, 255.0)  # pixels to [0, 1]
+
+
+def blazepose_of_tag(tag: object) -> str:
+    """The BlazePose model an ``extractor`` tag (``solutions:2:0.5``) names; ``"full"`` when it
+    names none (tables made before the tag, or by other tools)."""
+    parts = str(tag).split(":")
+    if len(parts) > 1 and parts[1] in ("0", "1", "2"):
+        return MODEL_NAMES[int(parts[1])]
+    return "full"
+
+
+def table_blazepose(table) -> str:
+    """The BlazePose model of a landmark table's detected rows, from its ``extractor`` column
+    (``"full"`` without one); several models are joined: ``"full+heavy"``."""
+    if "extractor" not in table.columns:
+        return "full"
+    tags = table.loc[table["detected"].astype(bool), "extractor"].fillna("").unique()
+    names = {blazepose_of_tag(tag) for tag in tags} or {"full"}
+    return "+".join(n for n in MODEL_NAMES.values() if n in names)
+
+
+def warn_if_mismatched(trained: str, used: str, what: str = "") -> bool:
+    """Warn (:class:`~poseclf.errors.BlazePoseMismatchWarning`) when a model trained on
+    ``trained`` landmarks labels ``used`` ones; True when it warned. A warning, not an error:
+    the models mostly agree (bench/blazepose.py measures what it costs)."""
+    if trained == used:
+        return False
+    import warnings
+
+    warnings.warn(BlazePoseMismatchWarning(
+        f"{what + ': ' if what else ''}the model was trained on BlazePose {trained} landmarks "
+        f"and labels BlazePose {used} ones; results may be a little worse (use --complexity "
+        f"{_complexity_of_name(trained)} or retrain on {used} landmarks)"), stacklevel=2)
+    return True
+
+
+def _complexity_of_name(name: str) -> str:
+    return next((str(c) for c, n in MODEL_NAMES.items() if n == name), "1")
 
 
 def user_folder() -> Path:

@@ -125,7 +125,7 @@ class ExtractOptions:
     @property
     def tag(self) -> str:
         """Short text stored in the ``extractor`` column, e.g. ``solutions:1:0.5``; the second
-        field is the BlazePose model (:func:`blazepose_of_tag`)."""
+        field is the BlazePose model (:func:`~poseclf.pose.blazepose.blazepose_of_tag`)."""
         base = f"{self.backend}:{self.model_complexity}:{self.min_detection_confidence:g}"
         return base if self.task_path is None else f"{base}:{Path(self.task_path).name}"
 
@@ -152,13 +152,6 @@ class ExtractOptions:
                              backend=self.backend, task_path=self.task_path,
                              landmark_model=self.landmark_model, **kwargs)
 
-
-def blazepose_of_tag(tag: object) -> str:
-    """The BlazePose model an ``extractor`` tag names (``"full"`` when it names none)."""
-    parts = str(tag).split(":")
-    if len(parts) > 1 and parts[1] in ("0", "1", "2"):
-        return MODEL_NAMES[int(parts[1])]
-    return "full"
 
 
 class PoseExtractor:
@@ -326,6 +319,11 @@ class PoseExtractor:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @property
+    def blazepose(self) -> str:
+        """``"lite"``, ``"full"`` or ``"heavy"``: the landmark model this extractor runs."""
+        return MODEL_NAMES[self.model_complexity]
 
     def __repr__(self) -> str:
         return (
