@@ -119,6 +119,8 @@ class PoseModel:
         (``"lite"``, ``"full"``, ``"heavy"``; :func:`~poseclf.pose.blazepose.table_blazepose`),
         kept in the metadata: another model's landmarks give a warning at prediction.
         """
+        if not set(str(blazepose).split("+")) <= {"lite", "full", "heavy"}:
+            raise ValueError(f"blazepose must be lite, full or heavy, got {blazepose!r}")
         landmarks = np.asarray(landmarks, dtype=np.float32)
         labels = np.asarray(labels, dtype=object).astype(str)
         if len(labels) != len(landmarks):

@@ -37,7 +37,6 @@ from .blazepose import (
 from .landmarks import N_LANDMARKS, Pose
 
 BACKENDS = ("solutions", "tasks")
-_TASK_FILES_URL = "https://ai.google.dev/edge/mediapipe/solutions/vision/pose_landmarker#models"
 _VIDEO_FRAME_STEP_MS = 33  # timestamp step fed to the Tasks API in video mode (about 30 fps)
 
 
