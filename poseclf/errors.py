@@ -46,7 +46,15 @@ class SegmentsError(PoseclfError, ValueError):
     """Labelled video segments are unreadable or inconsistent (the message names the file)."""
 
 
-class MissingWorldLandmarksWarning(UserWarning):
+class PoseclfWarning(UserWarning):
+    """Base of poseclf's own warnings (the CLI prints these in one line)."""
+
+
+class BlazePoseMismatchWarning(PoseclfWarning):
+    """A model meets landmarks of another BlazePose model than the one it was trained on."""
+
+
+class MissingWorldLandmarksWarning(PoseclfWarning):
     """A model that classifies 3D features was given poses without world landmarks."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,28 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 #: The development data set beside the project; POSECLF_SHARED_DATA points elsewhere.
 SHARED_DATA = Path(os.environ.get("POSECLF_SHARED_DATA", REPO.parent / "shared" / "data"))
+#: BlazePose Lite and Heavy files beside the project (see its README); POSECLF_SHARED_MODELS.
+SHARED_MODELS = Path(os.environ.get("POSECLF_SHARED_MODELS", REPO.parent / "shared" / "models"))
+# The poseclf user folder (BlazePose files, built .task) of every test and of the commands they
+# run: an empty folder of this session, never the developer's own nor the venv's.
+os.environ["POSECLF_HOME"] = tempfile.mkdtemp(prefix="poseclf_home_")
+
+
+def shared_model_or_skip(name: str) -> Path:
+    """``../shared/models/pose_landmark_<name>.tflite``, or skip with the reason."""
+    path = SHARED_MODELS / f"pose_landmark_{name}.tflite"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent: BlazePose {name} is not bundled with mediapipe; clone "
+                    "the project beside ../shared (models/) to run this test")
+    return path
+
+
+@pytest.fixture
+def blazepose_home(tmp_path, monkeypatch) -> Path:
+    """An empty poseclf user folder for one test (``$POSECLF_HOME``)."""
+    home = tmp_path / "poseclf_home"
+    monkeypatch.setenv("POSECLF_HOME", str(home))
+    return home
 
 
 def shared_data_or_skip(*parts: str) -> Path:

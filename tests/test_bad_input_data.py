@@ -27,11 +27,13 @@ from conftest import REPO, shared_data_or_skip
 from test_dataset import copy_photos
 
 from poseclf.cli import main
+from poseclf.pose.blazepose import mediapipe_model_path
 from poseclf.pose.table import LANDMARK_COLUMNS, load_table, save_table
 
 pytestmark = pytest.mark.slow  # subprocesses, signals or notebooks: `pytest -m "not slow"` skips it
 
 SHIPPED_TABLE = REPO / "datasets" / "pushups_visolus.csv"
+FULL_MODEL = mediapipe_model_path(1)  # bundled with the wheel
 #: Lines MediaPipe's C++ code writes to stderr by itself (not poseclf's words).
 MEDIAPIPE_LOG_PREFIXES = ("W0000", "I0000", "E0000", "INFO: ", "WARNING: All log messages")
 
@@ -138,9 +140,31 @@ CASES = [
     Case("output folder is a file", ("extract", "{w}/data", "-o", "{w}/not_a_folder/t.csv"), 2,
          "is a file, not a folder"),
     Case("heavy model absent", ("extract", "{w}/data", "-o", T, "--complexity", "2"), 2,
-         "--complexity 1"),
-    Case("tasks without task file", ("extract", "{w}/data", "-o", T, "--backend", "tasks"), 2,
-         "(CLI: --backend tasks --task-file FILE)"),
+         "--install-blazepose pose_landmark_heavy.tflite"),
+    Case("landmark model missing", ("extract", "{w}/data", "-o", T, "--complexity", "2",
+                                    "--landmark-model", "{w}/nowhere.tflite"), 2,
+         "--landmark-model {w}/nowhere.tflite: no such file"),
+    Case("landmark model not blazepose", ("extract", "{w}/data", "-o", T, "--complexity", "0",
+                                          "--landmark-model", "{w}/notes.md"), 2,
+         "--landmark-model {w}/notes.md: is not a BlazePose landmark model poseclf knows"),
+    Case("landmark model is full, not heavy", ("extract", "{w}/data", "-o", T, "--complexity",
+                                               "2", "--landmark-model", "{full}"), 2,
+         "is BlazePose full, not heavy; give pose_landmark_heavy.tflite or use --complexity 1"),
+    Case("landmark model and task file", ("extract", "{w}/data", "-o", T, "--backend", "tasks",
+                                          "--task-file", "{w}/notes.md", "--landmark-model",
+                                          "{full}"), 2,
+         "--landmark-model and --task-file both give the model"),
+    Case("complexity 3", ("extract", "{w}/data", "-o", T, "--complexity", "3"), 2,
+         "argument --complexity: invalid choice: 3"),
+    Case("install missing file", ("models", "--install-blazepose", "{w}/nowhere.tflite"), 2,
+         "--install-blazepose {w}/nowhere.tflite: no such file"),
+    Case("install wrong file", ("models", "--install-blazepose", "{w}/notes.md"), 2,
+         "is not one of MediaPipe's BlazePose landmark models"),
+    Case("install a folder", ("models", "--install-blazepose", "{w}/a_folder"), 2,
+         "--install-blazepose {w}/a_folder: no such file"),
+    Case("tasks without the heavy file", ("extract", "{w}/data", "-o", T, "--backend", "tasks",
+                                          "--complexity", "2"), 2,
+         "BlazePose heavy (--complexity 2) is not installed"),
     Case("task file missing", ("extract", "{w}/data", "-o", T, "--backend", "tasks",
                                "--task-file", "{w}/nowhere.task"), 2, "no such .task file"),
     Case("task file not a bundle", ("extract", "{w}/data", "-o", T, "--backend", "tasks",
@@ -331,7 +355,7 @@ def outcomes(work) -> dict[str, tuple[subprocess.CompletedProcess, dict, dict]]:
     before = digest(work)
 
     def run(case: Case):
-        args = [a.format(w=work) for a in case.args]
+        args = [a.format(w=work, full=FULL_MODEL) for a in case.args]
         return case.id, poseclf(*args)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -347,6 +371,7 @@ def test_bad_input_is_one_line_and_changes_nothing(case, outcomes, work):
     assert "Traceback" not in result.stderr
     assert len(lines) == 1, lines
     assert "error" in lines[0] and case.message.format(w=work) in lines[0], lines[0]
+    assert not any(Path(os.environ["POSECLF_HOME"]).rglob("*"))  # nothing installed
     assert after == before  # nothing written, nothing replaced
 
 

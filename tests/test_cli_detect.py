@@ -52,7 +52,8 @@ def test_detect_draws_the_pose_and_the_3d_plot(photos, tmp_path):
     assert plot is not None and plot.shape[0] > 300
 
 
-def test_unbundled_model_is_a_one_line_error(photos, capsys):
+def test_missing_model_is_a_one_line_error(photos, capsys, blazepose_home):
     assert main(["detect", "--complexity", "2", str(photos / "astronaut.jpg")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("poseclf detect: error:") and "not bundled" in err
+    assert err.startswith("poseclf detect: error:") and "--install-blazepose" in err
+    assert len(err.strip().splitlines()) == 1

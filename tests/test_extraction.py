@@ -99,13 +99,15 @@ def test_video_mode_tracks_consecutive_frames(astronaut):
 
 
 @pytest.mark.parametrize("complexity, name", [(0, "lite"), (2, "heavy")])
-def test_unbundled_complexity_fails_fast_with_the_fix(complexity, name):
-    with pytest.raises(ModelNotAvailableError, match=rf"{name}.*not bundled.*\.task"):
+def test_missing_complexity_fails_fast_with_the_fix(complexity, name, blazepose_home):
+    with pytest.raises(ModelNotAvailableError, match=rf"{name}.*not installed.*"
+                       r"--install-blazepose.*never downloads"):
         PoseExtractor(model_complexity=complexity)
+    assert not blazepose_home.exists()  # nothing written
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"backend": "tasks"}, "task_path"),
+    ({"landmark_model": "nope.tflite"}, "no such file"),
     ({"backend": "tasks", "task_path": "nope.task"}, "no such .task file"),
     ({"backend": "onnx"}, "backend must be"),
     ({"num_poses": 2}, "tasks"),

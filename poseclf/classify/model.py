@@ -96,7 +96,7 @@ class PoseModel:
               classifier_params: dict | None = None, novelty_params: dict | None = None,
               visibility_params: dict | None = None, world_landmarks=None,
               negatives: Negatives | None = None, views=None, view_pitch: float = 0.0,
-              max_poses: int | None | str = "auto") -> PoseModel:
+              max_poses: int | None | str = "auto", blazepose: str = "full") -> PoseModel:
         """Fit on ``(n, 33, 4)`` landmarks, ``(n, 2)`` sizes (None: square) and labels.
 
         The defaults are ``poseclf train``'s: ``classifier`` k-NN and, when
@@ -125,7 +125,12 @@ class PoseModel:
         metadata as ``n_given``; ``"auto"``: the classifier's bound
         (:func:`~poseclf.classify.defaults.default_max_poses`: 2,000 for k-NN, 5,000 for the
         others).
+        ``blazepose`` names the BlazePose model of the landmarks
+        (``"lite"``, ``"full"``, ``"heavy"``; :func:`~poseclf.pose.blazepose.table_blazepose`),
+        kept in the metadata: another model's landmarks give a warning at prediction.
         """
+        if not set(str(blazepose).split("+")) <= {"lite", "full", "heavy"}:
+            raise ValueError(f"blazepose must be lite, full or heavy, got {blazepose!r}")
         landmarks = np.asarray(landmarks, dtype=np.float32)
         labels = np.asarray(labels, dtype=object).astype(str)
         if len(labels) != len(landmarks):
@@ -163,6 +168,7 @@ class PoseModel:
                                           poses.world_landmarks)
             estimator.fit(rows, labels, negatives=negative_rows)
         metadata = _training_metadata(estimator, labels, scores)
+        metadata["blazepose"] = blazepose
         if n_given > len(labels):
             metadata["n_given"] = n_given
         if metadata["rejection"] is not None and negatives is not None:
@@ -183,6 +189,11 @@ class PoseModel:
     def rejection_threshold(self) -> float | None:
         """Novelty above which a pose is ``unknown`` (None without novelty data)."""
         return None if self.novelty_ is None else self.novelty_.threshold_
+
+    @property
+    def blazepose(self) -> str:
+        """The BlazePose model of the training landmarks (``"full"`` for older files)."""
+        return str(self.metadata.get("blazepose", "full"))
 
     @property
     def uses_world_landmarks(self) -> bool:

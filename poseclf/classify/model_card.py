@@ -57,6 +57,8 @@ def write_model_card(
         + "), "
         f"{'with' if meta.get('mirror_augmentation') else 'without'} left-right mirror "
         "augmentation",
+        f"- BlazePose landmarks: {meta.get('blazepose', 'full').replace('+', ' + ').title()} "
+        "(a model labels landmarks of the same BlazePose model best; another one warns)",
     ]
     views = meta.get("view_augmentation")
     if views:

@@ -112,6 +112,10 @@ def _check_metadata_values(meta: dict) -> None:
                       ("view_augmentation", dict)):
         if key in meta:
             _need(isinstance(meta[key], kind), f"{key} must be a {kind.__name__}", meta[key])
+    if "blazepose" in meta:
+        _need(isinstance(meta["blazepose"], str) and meta["blazepose"]
+              and set(meta["blazepose"].split("+")) <= {"lite", "full", "heavy"},
+              "blazepose must be lite, full or heavy (joined by '+')", meta["blazepose"])
     if get("cv_scores") is not None:
         _check_scores(meta["cv_scores"])
     if get("rejection") is not None:

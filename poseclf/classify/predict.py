@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import ImageReadError
 from ..pictures.detect import save_png
 from ..pictures.draw import LabelAnnotator, Overlay, SkeletonAnnotator, annotate_all
+from ..pose.blazepose import warn_if_mismatched
 from ..pose.extraction import PoseExtractor
 from ..pose.image_paths import collect_images, output_paths
 from ..pose.images import read_image
@@ -77,6 +78,7 @@ def predict_images(
     drawing would replace one of the images.
     """
     images = collect_images(paths, skip=[draw_dir] if draw_dir is not None else ())
+    warn_if_mismatched(model.blazepose, extractor.blazepose)
     drawings = (output_paths(images, draw_dir, DRAWING_ENDING, option="--draw")
                 if draw_dir is not None else [None] * len(images))
     for path, drawing in zip(images, drawings, strict=True):

@@ -12,10 +12,10 @@ import logging
 import signal
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .._version import __version__
-from ..errors import PoseclfError, Terminated
+from ..errors import PoseclfError, PoseclfWarning, Terminated
 from ._common import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     handlers = _terminate_like_ctrl_c()
     show = warnings.showwarning
-    warnings.showwarning = _warning_line(args.command)
+    warnings.showwarning = _one_line_warnings(args.command, show)
     try:
         return args.func(args)
     except PoseclfError as err:  # our own expected failures: one line, no traceback
@@ -109,12 +109,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signum, handler)
 
 
-def _warning_line(command: str):
-    """``warnings.showwarning`` for the command line: a warning (e.g. a model given poses
-    without the landmarks it learned from) as one line, ``poseclf CMD: warning: ...``."""
-    def show(message, category, filename, lineno, file=None, line=None) -> None:
-        print(f"poseclf {command}: warning: {_one_line(message)}", file=file or sys.stderr)
-    return show
+def _one_line_warnings(command: str, show: Callable) -> Callable:
+    """``warnings.showwarning`` that prints poseclf's own warnings as one line."""
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, PoseclfWarning):
+            print(f"poseclf {command}: warning: {_one_line(message)}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+    return one_line
 
 
 def _one_line(err: BaseException) -> str:

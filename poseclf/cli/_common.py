@@ -112,13 +112,20 @@ def add_extractor_options(parser: argparse.ArgumentParser) -> None:
     """The BlazePose options every extracting command shares (MediaPipe's names)."""
     group = parser.add_argument_group("BlazePose")
     group.add_argument("--complexity", type=int, choices=(0, 1, 2), default=1,
-                       help="model_complexity: 0 lite, 1 full (bundled), 2 heavy (default: 1)")
+                       help="model_complexity: 0 lite, 1 full (bundled), 2 heavy; lite and "
+                       "heavy need their file (`poseclf models --install-blazepose FILE` or "
+                       "--landmark-model) (default: 1)")
     group.add_argument("--min-detection-confidence", type=probability, default=0.5,
                        metavar="P", help="minimum person-detector score, 0 to 1 (default: 0.5)")
     group.add_argument("--backend", choices=("solutions", "tasks"), default="solutions",
-                       help="'solutions' (bundled Full model) or 'tasks' (needs --task-file)")
+                       help="'solutions' (mediapipe's legacy graph) or 'tasks' (the Tasks API; "
+                       "a .task is built for --complexity unless --task-file gives one)")
     group.add_argument("--task-file", metavar="FILE",
                        help="pose_landmarker .task file for --backend tasks")
+    group.add_argument("--landmark-model", metavar="FILE",
+                       help="the pose_landmark_<lite|full|heavy>.tflite of --complexity, "
+                       "checked by its sha256 (default: mediapipe's folder, then the poseclf "
+                       "user folder)")
 
 
 def extract_options(args: argparse.Namespace) -> ExtractOptions:
@@ -126,4 +133,5 @@ def extract_options(args: argparse.Namespace) -> ExtractOptions:
     from ..pose.extraction import ExtractOptions
 
     return ExtractOptions(args.complexity, args.min_detection_confidence, args.backend,
-                          None if args.task_file is None else str(args.task_file)).check()
+                          None if args.task_file is None else str(args.task_file),
+                          args.landmark_model).check()

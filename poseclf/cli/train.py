@@ -256,8 +256,10 @@ def _add_reject_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _table_arrays(paths, exclude=(), aspect: float | None = 1.0) -> tuple:
-    """Landmarks, sizes, labels and world landmarks of the detected, not excluded rows; with
-    ``aspect`` other than 1, each table's widths corrected (None: its own estimate)."""
+    """Landmarks, sizes, labels and world landmarks of the detected, not excluded rows, the
+    number of rows left out and the tables' BlazePose model; with ``aspect`` other than 1,
+    each table's widths corrected (None: its own estimate)."""
+    from ..pose.blazepose import table_blazepose
     from ..pose.poses import training_arrays, training_world_landmarks
     from ..tables.exclusions import load_training_tables
 
@@ -271,7 +273,8 @@ def _table_arrays(paths, exclude=(), aspect: float | None = 1.0) -> tuple:
     if len(labels) == 0:
         raise TableError(f"{', '.join(map(str, paths))}: no row with a detected pose; "
                          "nothing to train or score on")
-    return lm, sizes, labels, training_world_landmarks(table), dropped
+    return (lm, sizes, labels, training_world_landmarks(table), dropped,
+            table_blazepose(table))
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -288,7 +291,8 @@ def run_train(args: argparse.Namespace) -> int:
         raise PoseclfError(f"--search works with {' and '.join(SEARCHABLE)}, "
                            f"not {args.classifier}")
     _check_train_files(args)
-    lm, sizes, labels, world, dropped = _table_arrays(args.tables, args.exclude, args.aspect)
+    lm, sizes, labels, world, dropped, blazepose = _table_arrays(args.tables, args.exclude,
+                                                                 args.aspect)
     check_training_labels(labels)
     params = {"search": True} if args.search else None
     negatives = _negatives(args)
@@ -302,7 +306,8 @@ def run_train(args: argparse.Namespace) -> int:
             world_landmarks=world, negatives=negatives, max_poses=bound,
             visibility_params={"rule": args.partial_rule,
                                "min_visibility": args.min_visibility,
-                               "max_hidden_joints": args.max_hidden_joints})
+                               "max_hidden_joints": args.max_hidden_joints},
+            blazepose=blazepose)
     meta = model.metadata
     if args.exclude:  # provenance, shown by the model card
         meta["excluded"] = {"rows": dropped, "lists": [str(p) for p in args.exclude]}
@@ -350,6 +355,7 @@ def _rejection_line(model: PoseModel) -> str:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..classify.model import PoseModel
+    from ..pose.blazepose import warn_if_mismatched
 
     check_input_file(args.table, what="landmark table (.csv or .parquet)")
     for listed in args.exclude:
@@ -358,7 +364,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         check_output_file(args.confusion, option="--confusion", suffixes=FIGURE_SUFFIXES,
                           inputs=[args.table, args.model, *args.exclude])
     model = PoseModel.load(args.model, trusted=args.trust)
-    lm, sizes, labels, world, _ = _table_arrays([args.table], args.exclude, args.aspect)
+    lm, sizes, labels, world, _, blazepose = _table_arrays([args.table], args.exclude,
+                                                           args.aspect)
+    warn_if_mismatched(model.blazepose, blazepose, str(args.table))
     foreign = _foreign_classes(labels, model, args.table, args.model)
     report = model.evaluate(lm, sizes, labels, world_landmarks=world, reject=args.reject)
     report["classes_not_in_model"] = foreign

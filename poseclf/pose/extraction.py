@@ -1,12 +1,14 @@
 """BlazePose extraction: an RGB image (or video frame) in, one :class:`Pose` per person out.
 
-This is the only module that imports MediaPipe. Two backends:
+This is the only module that runs MediaPipe. Two backends:
 
-* ``"solutions"`` (default): ``mediapipe.solutions.pose`` with the BlazePose Full model that the
-  ``mediapipe==0.10.21`` wheel bundles, so it runs offline. One person per image.
-* ``"tasks"``: the Tasks ``PoseLandmarker`` on a user-supplied ``.task`` file (lite, full or
-  heavy from MediaPipe's model page), with ``num_poses`` for several people.
-  :func:`build_full_task_file` assembles a Full ``.task`` from the bundled models offline.
+* ``"solutions"`` (default): ``mediapipe.solutions.pose``, the legacy graph, on the landmark
+  model in mediapipe's folder (the ``mediapipe==0.10.21`` wheel bundles Full only, so it runs
+  offline). One person per image. Lite and Heavy installed elsewhere
+  (:mod:`poseclf.pose.blazepose`) run on the Tasks API instead: :func:`resolve_engine`.
+* ``"tasks"``: the Tasks ``PoseLandmarker`` on a ``.task`` file (``task_path``, or one built
+  for ``model_complexity`` by :func:`~poseclf.pose.blazepose.task_file`), with ``num_poses``
+  for several people.
 
 Image mode (``static_image_mode=True``) runs the person detector on every image; video mode
 tracks the pose from frame to frame and runs the detector only when the person is lost.
@@ -16,63 +18,68 @@ from __future__ import annotations
 
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError, ModelNotAvailableError
+from .blazepose import (
+    LANDMARK_MODEL_FILES,  # noqa: F401 (re-exported: poseclf.pose.extraction's old name)
+    MODEL_NAMES,
+    build_task_file,
+    find_landmark_model,
+    in_mediapipe_folder,
+    mediapipe_model_path,
+    model_name,
+    task_file,
+)
 from .landmarks import N_LANDMARKS, Pose
 
 BACKENDS = ("solutions", "tasks")
-#: BlazePose model file per ``model_complexity`` (MediaPipe's names); only Full (1) is bundled.
-LANDMARK_MODEL_FILES = {
-    0: "pose_landmark_lite.tflite",
-    1: "pose_landmark_full.tflite",
-    2: "pose_landmark_heavy.tflite",
-}
-_COMPLEXITY_NAMES = {0: "lite", 1: "full", 2: "heavy"}
-_TASK_FILES_URL = "https://ai.google.dev/edge/mediapipe/solutions/vision/pose_landmarker#models"
 _VIDEO_FRAME_STEP_MS = 33  # timestamp step fed to the Tasks API in video mode (about 30 fps)
 
 
 def mediapipe_module_dir() -> Path:
     """Folder of the ``mediapipe/modules`` directory inside the installed wheel."""
-    import mediapipe
-
-    return Path(mediapipe.__file__).parent / "modules"
+    return mediapipe_model_path(1).parent.parent
 
 
 def bundled_model_path(model_complexity: int) -> Path:
     """Path where MediaPipe keeps the BlazePose landmark model of ``model_complexity``."""
-    return mediapipe_module_dir() / "pose_landmark" / LANDMARK_MODEL_FILES[model_complexity]
+    return mediapipe_model_path(model_complexity)
 
 
-def _check_model_available(model_complexity: int) -> None:
-    if model_complexity not in LANDMARK_MODEL_FILES:
-        raise InputError(f"model_complexity must be 0, 1 or 2, got {model_complexity!r}")
-    path = bundled_model_path(model_complexity)
-    if not path.is_file():
-        name = _COMPLEXITY_NAMES[model_complexity]
-        # MediaPipe would try to download it now; offline that fails (or waits on a timeout).
-        raise ModelNotAvailableError(
-            f"BlazePose {name} (model_complexity={model_complexity}) is not bundled with "
-            f"mediapipe and poseclf does not download models ({path} is missing). "
-            f"Use --complexity 1 (Full, bundled), or download pose_landmarker_{name}.task "
-            f"yourself from {_TASK_FILES_URL} and pass it with backend='tasks', "
-            f"task_path=... (CLI: --backend tasks --task-file FILE)."
-        )
+def resolve_engine(model_complexity: int = 1, backend: str = "solutions",
+                   task_path: str | os.PathLike | None = None,
+                   landmark_model: str | os.PathLike | None = None) -> tuple[str, Path | None]:
+    """The backend that runs and its ``.task`` file (None for the legacy graph).
+
+    ``solutions`` runs mediapipe's legacy graph when the model file is in mediapipe's folder;
+    a file found elsewhere (the poseclf user folder, ``landmark_model``) runs through the Tasks
+    API on a ``.task`` built from it (:func:`~poseclf.pose.blazepose.task_file`). ``tasks``
+    without ``task_path`` builds that ``.task`` too.
+    """
+    if backend == "tasks" and task_path is not None:
+        return "tasks", Path(task_path)
+    path = find_landmark_model(model_complexity, landmark_model)
+    if backend == "solutions" and in_mediapipe_folder(path):
+        return "solutions", None
+    return "tasks", task_file(model_complexity, landmark_model)
 
 
 def check_extractor_options(model_complexity: int = 1, min_detection_confidence: float = 0.5,
                             backend: str = "solutions",
                             task_path: str | os.PathLike | None = None, *, num_poses: int = 1,
-                            min_tracking_confidence: float = 0.5) -> None:
+                            min_tracking_confidence: float = 0.5,
+                            landmark_model: str | os.PathLike | None = None) -> None:
     """Raise :class:`~poseclf.errors.InputError` (a ``ValueError``) for settings that cannot work.
 
     Checked without starting BlazePose: the ranges, the backend, that the chosen model file is
-    here (``solutions``) or that the ``.task`` file exists and is a model bundle (``tasks``).
+    here (:func:`~poseclf.pose.blazepose.find_landmark_model`) or that the ``.task`` file
+    exists and is a model bundle (``tasks`` with ``task_path``).
     """
+    model_name(model_complexity)
     if backend not in BACKENDS:
         raise InputError(f"backend must be one of {', '.join(BACKENDS)} (--backend), got "
                          f"{backend!r}")
@@ -84,19 +91,14 @@ def check_extractor_options(model_complexity: int = 1, min_detection_confidence:
             raise InputError(f"{name} must be in [0, 1], got {value!r}")
     if not isinstance(num_poses, int) or num_poses < 1:
         raise InputError(f"--num-poses {num_poses!r}: give 1 or more people per image")
-    if backend == "solutions":
-        if num_poses != 1:
-            raise InputError(
-                "--num-poses: the 'solutions' backend finds one person per image; use "
-                "--backend tasks with --task-file for num_poses > 1")
-        _check_model_available(model_complexity)
-        return
+    if backend == "solutions" and num_poses != 1:
+        raise InputError("--num-poses: the 'solutions' backend finds one person per image; use "
+                         "--backend tasks for num_poses > 1")
     if task_path is None:
-        raise InputError(
-            "backend='tasks' needs task_path (CLI: --backend tasks --task-file FILE), a "
-            "pose_landmarker .task file (download "
-            f"lite/full/heavy from {_TASK_FILES_URL}, or build the bundled Full one offline "
-            "with `poseclf.pose.extraction.build_full_task_file(PATH)`)")
+        find_landmark_model(model_complexity, landmark_model)
+        return
+    if landmark_model is not None:
+        raise InputError("--landmark-model and --task-file both give the model: keep one")
     path = Path(task_path)
     if not path.is_file():
         raise ModelNotAvailableError(f"--task-file {path}: no such .task file; check the path")
@@ -117,24 +119,38 @@ class ExtractOptions:
     min_detection_confidence: float = 0.5
     backend: str = "solutions"
     task_path: str | None = None
+    landmark_model: str | None = None
 
     @property
     def tag(self) -> str:
-        """Short text stored in the ``extractor`` column, e.g. ``solutions:1:0.5``."""
+        """Short text stored in the ``extractor`` column, e.g. ``solutions:1:0.5``; the second
+        field is the BlazePose model (:func:`~poseclf.pose.blazepose.blazepose_of_tag`)."""
         base = f"{self.backend}:{self.model_complexity}:{self.min_detection_confidence:g}"
         return base if self.task_path is None else f"{base}:{Path(self.task_path).name}"
 
+    @property
+    def blazepose(self) -> str:
+        """``"lite"``, ``"full"`` or ``"heavy"``: the landmark model these options run."""
+        return MODEL_NAMES[self.model_complexity]
+
     def check(self) -> ExtractOptions:
-        """These options, after :func:`check_extractor_options` (before any work starts)."""
+        """These options after :func:`check_extractor_options` (before any work starts), with
+        the backend that will run (:func:`resolve_engine`): a Lite or Heavy file outside
+        mediapipe's folder gives ``tasks`` and its built ``.task``."""
         check_extractor_options(self.model_complexity, self.min_detection_confidence,
-                                self.backend, self.task_path)
-        return self
+                                self.backend, self.task_path, landmark_model=self.landmark_model)
+        backend, task = resolve_engine(self.model_complexity, self.backend, self.task_path,
+                                       self.landmark_model)
+        return replace(self, backend=backend, task_path=None if task is None else str(task),
+                       landmark_model=None)
 
     def extractor(self, static_image_mode: bool = True, **kwargs) -> PoseExtractor:
         """A new :class:`PoseExtractor` with these settings (``kwargs``: its other ones)."""
         return PoseExtractor(static_image_mode, self.model_complexity,
                              min_detection_confidence=self.min_detection_confidence,
-                             backend=self.backend, task_path=self.task_path, **kwargs)
+                             backend=self.backend, task_path=self.task_path,
+                             landmark_model=self.landmark_model, **kwargs)
+
 
 
 class PoseExtractor:
@@ -146,7 +162,10 @@ class PoseExtractor:
         True: every image is independent (photos). False: video mode, the pose is tracked
         from frame to frame and the detector runs only when it is lost.
     model_complexity : {0, 1, 2}, default=1
-        BlazePose lite, full or heavy (``solutions`` backend). Only 1 is bundled.
+        BlazePose lite, full or heavy. Only 1 is bundled; 0 and 2 need their file
+        (:mod:`poseclf.pose.blazepose`: mediapipe's folder, the poseclf user folder or
+        ``landmark_model``). Outside mediapipe's folder they run on the Tasks API, and
+        :attr:`backend` then reads ``"tasks"``.
     smooth_landmarks : bool, default=True
         Filter landmarks across frames to reduce jitter (video mode only).
     min_detection_confidence : float, default=0.5
@@ -155,7 +174,10 @@ class PoseExtractor:
         Minimum landmark score to keep tracking; below it the detector runs again (video mode).
     backend : {"solutions", "tasks"}, default="solutions"
     task_path : path, optional
-        ``.task`` model bundle for the ``tasks`` backend.
+        ``.task`` model bundle for the ``tasks`` backend (default: one built for
+        ``model_complexity`` and cached in the poseclf user folder).
+    landmark_model : path, optional
+        The ``pose_landmark_<lite|full|heavy>.tflite`` to use, checked by its sha256.
     num_poses : int, default=1
         Maximum number of people (``tasks`` backend only).
 
@@ -179,10 +201,13 @@ class PoseExtractor:
         backend: str = "solutions",
         task_path: str | os.PathLike | None = None,
         num_poses: int = 1,
+        landmark_model: str | os.PathLike | None = None,
     ) -> None:
         check_extractor_options(model_complexity, min_detection_confidence, backend, task_path,
                                 num_poses=num_poses,
-                                min_tracking_confidence=min_tracking_confidence)
+                                min_tracking_confidence=min_tracking_confidence,
+                                landmark_model=landmark_model)
+        backend, task_path = resolve_engine(model_complexity, backend, task_path, landmark_model)
         self.static_image_mode = static_image_mode
         self.model_complexity = model_complexity
         self.smooth_landmarks = smooth_landmarks
@@ -199,7 +224,6 @@ class PoseExtractor:
 
     # -- backends --------------------------------------------------------------------------
     def _open_solutions(self):
-        _check_model_available(self.model_complexity)
         from mediapipe.python.solutions import pose as mp_pose
 
         return mp_pose.Pose(
@@ -211,12 +235,6 @@ class PoseExtractor:
         )
 
     def _open_tasks(self):
-        if self.task_path is None:
-            raise ValueError(
-                "backend='tasks' needs task_path, a pose_landmarker .task file "
-                f"(download lite/full/heavy from {_TASK_FILES_URL}, or build the bundled Full "
-                "one offline with `poseclf.pose.extraction.build_full_task_file(PATH)`)"
-            )
         if not self.task_path.is_file():
             raise ModelNotAvailableError(f"{self.task_path}: no such .task file")
         from mediapipe.tasks.python import BaseOptions
@@ -301,6 +319,11 @@ class PoseExtractor:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def blazepose(self) -> str:
+        """``"lite"``, ``"full"`` or ``"heavy"``: the landmark model this extractor runs."""
+        return MODEL_NAMES[self.model_complexity]
+
     def __repr__(self) -> str:
         return (
             f"PoseExtractor(static_image_mode={self.static_image_mode}, "
@@ -330,38 +353,6 @@ def _landmark_array(landmarks, *, with_visibility: bool) -> np.ndarray:
 
 
 def build_full_task_file(path: str | os.PathLike) -> Path:
-    """Assemble a Tasks ``pose_landmarker`` file from the BlazePose Full models in the wheel.
-
-    The bundled ``.tflite`` files lack the image-input metadata the Tasks API needs; it is
-    added here (detector input normalised to [-1, 1], landmark model input to [0, 1]).
-    Offline; takes about a second.
-    """
-    from mediapipe.tasks.python.metadata.metadata_writers import (
-        metadata_writer,
-        model_asset_bundle_utils,
-    )
-
-    modules = mediapipe_module_dir()
-    detector = modules / "pose_detection" / "pose_detection.tflite"
-    parts = {
-        "pose_detector.tflite": (detector, 127.5, 127.5),
-        "pose_landmarks_detector.tflite": (bundled_model_path(1), 0.0, 255.0),
-    }
-    models = {}
-    for name, (source, mean, std) in parts.items():
-        writer = metadata_writer.MetadataWriter.create(bytearray(source.read_bytes()))
-        writer.add_general_info(name.removesuffix(".tflite"), "BlazePose, bundled with mediapipe")
-        writer.add_image_input(norm_mean=[mean], norm_std=[std])
-        for _ in range(_count_outputs(source)):
-            writer.add_feature_output()
-        models[name] = bytes(writer.populate()[0])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model_asset_bundle_utils.create_model_asset_bundle(models, str(path))
-    return path
-
-
-def _count_outputs(tflite_path: Path) -> int:
-    from mediapipe.tasks.python.metadata.metadata_writers import writer_utils
-
-    return len(writer_utils.get_output_tensor_types(bytearray(tflite_path.read_bytes())))
+    """Assemble a Tasks ``pose_landmarker`` file from the BlazePose Full models in the wheel
+    (:func:`~poseclf.pose.blazepose.build_task_file`). Offline; takes about a second."""
+    return build_task_file(mediapipe_model_path(1), path)

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..pose.blazepose import warn_if_mismatched
 from ..pose.landmarks import NO_PERSON
 from ..pose.video_sources import (
     DEFAULT_TIMEOUT_S,
@@ -217,6 +218,7 @@ def run_video(
     model_file = model if isinstance(model, (str, os.PathLike)) and Path(model).is_file() else None
     output, timeline = check_outputs(output, timeline, inputs=(source_file, model_file))
     model = load_model(model)
+    warn_if_mismatched(model.blazepose, (extract or ExtractOptions()).blazepose)
     classes = list(model.classes_)
     if count is not None:
         try:
