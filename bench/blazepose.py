@@ -2,7 +2,8 @@
 
 Run from the repository root (the Lite and Heavy files from ``../shared/models``)::
 
-    python bench/blazepose.py [--engine solutions|tasks] [--photos N] [--classifiers svm]
+    python bench/blazepose.py [--engine solutions|tasks] [--photos N] [--classifiers knn svm]
+                              [--world-features only|off|concat]
                               [--max-frames N] [--models ../shared/models]
                               [--data ../shared/data] [--fresh]
 
@@ -47,6 +48,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import CACHE, DATA, EXCLUSIONS, REPO, image_datasets  # noqa: E402
+
+from poseclf.classify.defaults import DEFAULT_CLASSIFIER, DEFAULT_WORLD_FEATURES  # noqa: E402
 
 MODELS = REPO.parent / "shared" / "models"
 NAMES = {0: "lite", 1: "full", 2: "heavy"}
@@ -209,23 +212,24 @@ def arrays(table: pd.DataFrame) -> tuple:
     return lm, sizes, labels.astype(str), training_world_landmarks(table)
 
 
-def fold_accuracy(tables: dict, classifier: str) -> dict[str, float]:
+def fold_accuracy(tables: dict, classifier: str, world: str) -> dict[str, float]:
     from poseclf.classify.evaluation import cross_validate_model
 
     return {name: cross_validate_model(*arrays(df)[:3], classifier,
+                                       embedder_params={"world": world},
                                        world_landmarks=arrays(df)[3])["accuracy"]
             for name, df in tables.items()}
 
 
-def cross_source(tables: dict, classifier: str) -> dict[str, float]:
+def cross_source(tables: dict, classifier: str, world: str) -> dict[str, float]:
     from accuracy import CROSS_SOURCE, SHORT, source_accuracy
 
     return {f"{SHORT.get(a, a)}>{SHORT.get(b, b)}": source_accuracy(
-        arrays(tables[a]), arrays(tables[b]), classifier, {})
+        arrays(tables[a]), arrays(tables[b]), classifier, {"embedder_params": {"world": world}})
         for a, b in CROSS_SOURCE if a in tables and b in tables}
 
 
-def full_trained(full: dict, tables: dict, classifier: str) -> dict[str, float]:
+def full_trained(full: dict, tables: dict, classifier: str, world: str) -> dict[str, float]:
     """5-fold over the photos both found: trained on Full's landmarks of the training folds,
     labelling this model's landmarks of the held-out fold."""
     from sklearn.model_selection import StratifiedKFold
@@ -244,7 +248,7 @@ def full_trained(full: dict, tables: dict, classifier: str) -> dict[str, float]:
         right = 0
         folds = StratifiedKFold(5, shuffle=True, random_state=0)
         for train, test in folds.split(labels, labels):
-            est = PoseClassifier(classifier, rejection=False)
+            est = PoseClassifier(classifier, rejection=False, embedder_params={"world": world})
             est.fit(pose_rows(fa[0][train], fa[1][train], fa[3][train]), labels[train])
             pred = est.predict(pose_rows(ma[0][test], ma[1][test], ma[3][test]))
             right += int(np.sum(pred == labels[test]))
@@ -401,7 +405,8 @@ def report(results: dict, args) -> None:
         row(f"{what} counted on {video} (true {true})",
             lambda r, v=video: str(r["videos"].get(v, {}).get("repetitions", "-")))
     print(f"\nBlazePose models, engine {args.engine!r}, "
-          f"{'all' if args.photos is None else args.photos} photos per class\n")
+          f"{'all' if args.photos is None else args.photos} photos per class, "
+          f"accuracy rows on features {args.world_features!r}\n")
     speed = next(iter(results.values())).get("interleaved")
     if speed:
         rows.insert(6, (f"ms per frame, models taking turns ({args.speed_frames} frames a "
@@ -438,7 +443,13 @@ def main(argv=None) -> int:
                         help="frames per video of the interleaved speed runs (default: 150)")
     parser.add_argument("--speed-rounds", type=int, default=2, metavar="N",
                         help="interleaved speed runs, the fastest kept (default: 2; 0: none)")
-    parser.add_argument("--classifiers", nargs="+", default=["svm"])
+    parser.add_argument("--classifiers", nargs="+", default=[DEFAULT_CLASSIFIER],
+                        help=f"classifiers compared (default: {DEFAULT_CLASSIFIER}, poseclf "
+                             "train's); rejection and counts use the first")
+    parser.add_argument("--world-features", choices=("off", "only", "concat"),
+                        default=DEFAULT_WORLD_FEATURES,
+                        help=f"features of the accuracy rows (default: {DEFAULT_WORLD_FEATURES}, "
+                             "poseclf train's; rejection and counts always use train's)")
     parser.add_argument("--models", type=Path, default=MODELS)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--cache", type=Path, default=CACHE)
@@ -457,13 +468,15 @@ def main(argv=None) -> int:
             r = results[complexity] = {"photos": found}
             r["agreement"] = np.concatenate([
                 agreement(df, results[2]["photos"][name][0]) for name, (df, _) in found.items()])
-            r["folds"] = {c: fold_accuracy(tables, c) for c in args.classifiers}
-            r["cross"] = {c: cross_source(tables, c) for c in args.classifiers}
+            world = args.world_features
+            r["folds"] = {c: fold_accuracy(tables, c, world) for c in args.classifiers}
+            r["cross"] = {c: cross_source(tables, c, world) for c in args.classifiers}
             r["tables"] = tables
             r["videos"] = videos(args, complexity, tables, args.classifiers[0])
             r["rejection"] = rejection(tables, args.classifiers[0])
         for r in results.values():
-            r["full_trained"] = {c: full_trained(results[1]["tables"], r["tables"], c)
+            r["full_trained"] = {c: full_trained(results[1]["tables"], r["tables"], c,
+                                              args.world_features)
                                  for c in args.classifiers}
         results = {c: results[c] for c in (0, 1, 2)}
         if args.speed_rounds:
