@@ -107,7 +107,11 @@ def test_missing_pose_and_missing_world_give_nan():
 def test_one_pose_and_a_table_agree():
     image, world = skeleton(120.0, lean_deg=20.0)
     pose = Pose(image.astype(np.float32), world.astype(np.float32), (640, 480))
-    w, p = pose_angles(pose)
+    w, p = pose_angles(pose)  # plain Python, the table's NumPy: two roads, one answer
+    np.testing.assert_allclose(np.stack([w, p]), np.stack(joint_angles(
+        image[None], world[None], np.array([[640, 480]]))).reshape(2, -1), atol=1e-4)
+    no_world = pose_angles(Pose(pose.landmarks, None, pose.image_size))
+    assert np.isnan(no_world[0]).all() and np.allclose(no_world[1], p)
     table = angle_table(Poses.from_poses([pose, None], [(640, 480)] * 2))
     assert list(table.columns[:len(ANGLE_NAMES)]) == list(ANGLE_NAMES)
     np.testing.assert_allclose(table.loc[0, list(ANGLE_NAMES)].to_numpy(float), w, atol=0.01)
