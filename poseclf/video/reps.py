@@ -553,5 +553,5 @@ def plot_repetitions(tracker: RepetitionTracker, names: Sequence[str] | None = N
     ax.set_title(title or f"{len(reps)} repetitions measured, {good} good "
                  f"(key angle: {key or 'none'})", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8, ncols=min(4, len(names)))
+    ax.legend(loc="best", fontsize=8, ncols=min(4, len(names)))
     return fig
