@@ -148,6 +148,28 @@ def test_a_repetition_cut_short_by_the_video_end_is_still_reported():
     assert len(angles) - 4 <= tracker.repetitions[0].end_frame <= len(angles) - 1
 
 
+def test_a_repetition_closed_by_the_next_entry_keeps_its_own_bottom():
+    """Back up by only 12 degrees (too little to close it) and down again, deeper, with the
+    classifier entering the class late (at 90 degrees, below the first bottom): the first
+    repetition is closed when the second is counted, with its own bottom, not the second's."""
+    angles = np.concatenate([np.full(20, 170.0), np.linspace(170, 100, 30), np.full(10, 100.0),
+                             np.linspace(100, 112, 8), np.linspace(112, 60, 30),
+                             np.full(10, 60.0), np.linspace(60, 170, 30), np.full(30, 170.0)])
+    second = 68  # first frame of the second descent
+    states = [OUT if a > (110 if i < second else 90) else IN for i, a in enumerate(angles)]
+    counted = [s == IN and (i == 0 or states[i - 1] == OUT) for i, s in enumerate(states)]
+    tracker = RepetitionTracker(FPS, key_angle="knee")
+    for i, (a, state, c) in enumerate(zip(angles, states, counted, strict=True)):
+        image, world = skeleton(a)
+        tracker.update(i, Pose(image.astype(np.float32), world.astype(np.float32), (480, 480)),
+                       state, c)
+    tracker.finish()
+    first, second = tracker.repetitions
+    assert first.angles["knee"][0] == pytest.approx(100.0, abs=1.0)
+    assert 50 <= first.bottom_frame <= 62 + 3
+    assert second.angles["knee"][0] == pytest.approx(60.0, abs=1.0)
+
+
 # -- form rules ------------------------------------------------------------------------------
 def test_rules_mark_each_repetition_good_or_name_the_rules_broken():
     angles, _ = knee_profile(2)

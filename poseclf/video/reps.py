@@ -388,9 +388,9 @@ class RepetitionTracker:
         """Whether the way back up is over: near the new top for ``settle`` frames, or down
         again."""
         a = self._key_series(pending.sign, row)
-        if not np.isfinite(a).any():
+        bottom = _bottom(a, pending.exit - self._lo)
+        if bottom is None:
             return False
-        bottom = int(np.nanargmin(a))
         after = a[bottom:]
         top = np.nanmax(after)
         rise = top - a[bottom]
@@ -410,10 +410,10 @@ class RepetitionTracker:
             pending.sign = self._sign(pending)
         a = self._key_series(pending.sign, row)
         lo = self._lo
-        if not np.isfinite(a).any():
+        extreme = _bottom(a, pending.exit - lo)
+        if extreme is None:
             start = bottom = end = top_before = top_after = pending.entry - lo
         else:
-            extreme = int(np.nanargmin(a))
             start, top_before = _edge(a[: extreme + 1], from_end=True)
             end, top_after = _edge(a[extreme:], from_end=False)
             end, top_after = extreme + end, extreme + top_after
@@ -441,6 +441,14 @@ class RepetitionTracker:
         if self._pending is pending:
             self._pending = None
         return repetition
+
+
+def _bottom(a: np.ndarray, exit: int) -> int | None:
+    """Row of the minimum of ``a`` up to ``exit`` (the first row out of the class again), None
+    when the key angle was never measured there. Not later: a repetition closed by the next one's
+    entry must not take the next one's (deeper) bottom."""
+    head = a[: exit + 1]
+    return int(np.nanargmin(head)) if np.isfinite(head).any() else None
 
 
 def _edge(a: np.ndarray, *, from_end: bool) -> tuple[int, int]:
