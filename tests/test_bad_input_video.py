@@ -202,7 +202,42 @@ BAD_INPUTS = {
                                    ["--output", "locked is not writable"]),
     "nothing would be kept": (lambda d: [_clip(d), "--no-window", "--quiet"],
                               ["nothing would be shown or kept", "--output", "--timeline"]),
+    # repetitions measured: their options, files and rules
+    "--reps without --count": (lambda d: [_clip(d), "--reps", d / "reps.csv"],
+                               ["--reps measures counted repetitions", "give --count CLASS"]),
+    "--rules without --count": (lambda d: [_clip(d), "--rules", "pushups"],
+                                ["--rules measures counted repetitions", "--count CLASS"]),
+    "--reps-plot without --count": (lambda d: [_clip(d), "--reps-plot", d / "reps.png"],
+                                    ["--reps-plot measures counted repetitions"]),
+    "reps extension": (lambda d: [_clip(d), "--count", "sitting", "--reps", d / "reps.txt"],
+                       ["--reps", "unknown file type '.txt'", "use .csv or .jsonl"]),
+    "reps plot extension": (lambda d: [_clip(d), "--count", "sitting", "--reps-plot",
+                                       d / "reps.jpg"],
+                            ["--reps-plot", "unknown file type '.jpg'", "use .png or .svg"]),
+    "reps is the source": (lambda d: [_clip_named(d, "r.csv"), "--count", "sitting", "--reps",
+                                      d / "r.csv"],
+                           ["--reps", "r.csv: is also an input"]),
+    "reps is the timeline": (lambda d: [_clip(d), "--count", "sitting", "--reps", d / "old.csv"],
+                             ["--reps", "old.csv: is also an input"]),
+    "missing rules file": (lambda d: [_clip(d), "--count", "sitting", "--rules",
+                                      d / "mine.toml"],
+                           ["--rules", "mine.toml: no such rules file", "pushups, squats"]),
+    "rules file is not TOML": (lambda d: [_clip(d), "--count", "sitting", "--rules",
+                                          _rules(d, "[[rule]\nname = 1\n")],
+                               ["--rules", "mine.toml: not a readable TOML file"]),
+    "rules name an unknown angle": (
+        lambda d: [_clip(d), "--count", "sitting", "--rules",
+                   _rules(d, '[[rule]]\nname = "depth"\nmeasure = "kneee_min"\nmax = 90\n')],
+        ["--rules", "rule 'depth': unknown measure 'kneee_min'", "knee"]),
+    "rules key angle unknown": (lambda d: [_clip(d), "--count", "sitting", "--rules",
+                                           _rules(d, 'key_angle = "wrist"\n')],
+                                ["--rules", "key_angle: unknown angle 'wrist'"]),
 }
+
+
+def _rules(folder: Path, text: str) -> Path:
+    (folder / "mine.toml").write_text(text)
+    return folder / "mine.toml"
 
 
 def _link(target: Path, link: Path) -> Path:

@@ -78,6 +78,15 @@ def register(subparsers) -> None:
                         "unless --output or --timeline keep the labels)")
     parser.add_argument("--count", metavar="CLASS",
                         help="count repetitions: entries into this class")
+    parser.add_argument("--reps", metavar="REPS.csv|REPS.jsonl",
+                        help="--count: write every repetition measured (start, bottom, end, "
+                        "time down/up, each joint angle's min/max/range, form rules broken)")
+    parser.add_argument("--rules", metavar="FILE.toml|pushups|squats",
+                        help="--count: form rules checked on each repetition (a TOML file or a "
+                        "shipped one); the overlay shows the verdict")
+    parser.add_argument("--reps-plot", metavar="REPS.png",
+                        help="--count: draw the joint angles over time with the repetitions "
+                        "shaded and broken rules marked (.png, .svg, .pdf)")
     parser.add_argument("--max-frames", type=positive_int, metavar="N",
                         help="stop after N frames (1 or more)")
     parser.add_argument("--timeout", type=float_in(0, math.inf, low_open=True, high_open=True),
@@ -125,13 +134,17 @@ def check_options(args: argparse.Namespace) -> None:
     if args.count is None and (args.enter is not None or args.exit is not None):
         given = "--enter" if args.enter is not None else "--exit"
         raise InputError(f"{given} sets a threshold of --count; give --count CLASS too")
+    for option, value in (("--reps", args.reps), ("--rules", args.rules),
+                          ("--reps-plot", args.reps_plot)):
+        if value is not None and args.count is None:
+            raise InputError(f"{option} measures counted repetitions; give --count CLASS too")
     enter = ENTER_THRESHOLD if args.enter is None else args.enter
     exit_ = EXIT_THRESHOLD if args.exit is None else args.exit
     if not exit_ < enter:
         raise InputError(f"--exit {exit_:g} must be below --enter {enter:g} (defaults "
                          f"{EXIT_THRESHOLD:g} and {ENTER_THRESHOLD:g}); need 0 <= exit < enter "
                          "<= 1")
-    if args.quiet and not (args.output or args.timeline) and (
+    if args.quiet and not (args.output or args.timeline or args.reps or args.reps_plot) and (
             not args.show or display_problem() is not None):
         raise InputError("nothing would be shown or kept (no window, --quiet, no --output or "
                          "--timeline); give --output OUT.mp4 or --timeline "
@@ -155,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
                 margin=args.margin, max_missing=args.max_missing, enter=args.enter,
                 exit=args.exit),
             max_frames=args.max_frames, extract=extract_options(args), progress=not args.quiet,
-            reject=args.reject, timeout=args.timeout,
+            reject=args.reject, timeout=args.timeout, reps=args.reps, rules=args.rules,
+            reps_plot=args.reps_plot,
         )
     except SourceTimeout as err:
         # The abandoned open is still inside OpenCV: a normal interpreter shutdown would abort
@@ -171,7 +185,12 @@ def run(args: argparse.Namespace) -> int:
               f"{report.pose_frames} with a person ({report.rejected_frames} of them unknown or "
               f"partial), {report.label_switches} label changes"
               f"{reps}, {report.fps:.1f} frames/s")
-        for what, path in (("video", report.output), ("timeline", report.timeline)):
+        if args.reps or args.rules or args.reps_plot:
+            from ..video.reps import report_text
+
+            print(report_text(report.measured))
+        for what, path in (("video", report.output), ("timeline", report.timeline),
+                           ("repetitions", report.reps), ("repetition plot", report.reps_plot)):
             if path is not None:
                 print(f"{what} written to {path}")
     if report.interrupted:

@@ -234,6 +234,58 @@ class CounterAnnotator:
         return frame
 
 
+@dataclass
+class RepsAnnotator:
+    """Draw the live angles that matter and the last repetition's form, bottom-left.
+
+    Reads ``result.reps`` (a :class:`poseclf.video.reps.RepsFrame`: ``shown`` (name, degrees)
+    pairs and the ``last`` repetition closed); draws nothing when the result has none.
+    """
+
+    text_color: tuple[int, int, int] = (255, 255, 255)
+    good_color: tuple[int, int, int] = (80, 220, 80)  # BGR
+    broken_color: tuple[int, int, int] = (60, 60, 255)
+    background: tuple[int, int, int] = (40, 40, 40)
+    font_scale: float = 0.55  # at 480-px frame height
+
+    def annotate(self, frame: np.ndarray, result: Annotation) -> np.ndarray:
+        """Draw ``result.reps`` (if any) on ``frame``; return the frame."""
+        reps = getattr(result, "reps", None)
+        if reps is None:
+            return frame
+        lines = []  # (text, colour)
+        if reps.shown:
+            lines.append(("  ".join(f"{name} {'-' if value is None else f'{value:.0f}'}"
+                                    for name, value in reps.shown), self.text_color))
+        last = reps.last
+        if last is not None:
+            if last.good:
+                lines.append((f"rep {last.number}: good", self.good_color))
+            else:
+                lines.append((f"rep {last.number}: {', '.join(last.messages)}",
+                              self.broken_color))
+        if not lines:
+            return frame
+        scale = overlay_scale(frame)
+        font = cv2.FONT_HERSHEY_SIMPLEX
+        fs = self.font_scale * scale
+        thick = _px(1.5, scale)
+        pad = _px(6, scale)
+        sizes = [cv2.getTextSize(t, font, fs, thick) for t, _ in lines]
+        box_w = min(frame.shape[1], max(w for (w, _), _ in sizes) + 2 * pad)
+        box_h = min(frame.shape[0], sum(h + b + pad for (_, h), b in sizes) + pad)
+        roi = frame[frame.shape[0] - box_h:, :box_w]
+        shade = np.empty_like(roi)
+        shade[:] = self.background
+        cv2.addWeighted(roi, 0.4, shade, 0.6, 0.0, dst=roi)
+        y = frame.shape[0] - box_h + pad
+        for (text, color), ((_, h), base) in zip(lines, sizes, strict=True):
+            y += h
+            cv2.putText(frame, text, (pad, y), font, fs, color, thick, cv2.LINE_AA)
+            y += base + pad
+        return frame
+
+
 def plot_pose_3d(pose: Pose, title: str | None = None, elev: float = 10.0, azim: float = -70.0):
     """A matplotlib figure of the world landmarks in 3D (metres), returned, not shown.
 

@@ -29,7 +29,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import Terminated
-from ..pictures.draw import CounterAnnotator, LabelAnnotator, SkeletonAnnotator, annotate_all
+from ..pictures.draw import (
+    CounterAnnotator,
+    LabelAnnotator,
+    RepsAnnotator,
+    SkeletonAnnotator,
+    annotate_all,
+)
 from ..pose.video_sources import VideoInfo
 from .outputs import TIMELINE_DECIMALS, WINDOW_TITLE, TimelineWriter, VideoSink
 from .results import (
@@ -240,7 +246,8 @@ class _Outlet:
     in the writer thread), then written, its row kept, and shown."""
 
     def __init__(self, sinks: Sinks) -> None:
-        annotators = (SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator())
+        annotators = (SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator(),
+                      RepsAnnotator())
 
         def annotate(frame: np.ndarray, result: FrameResult) -> np.ndarray:
             return annotate_all(frame, result, annotators)

@@ -9,14 +9,18 @@ per run, and the reasons a run stops.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..pose.landmarks import Pose
 from ..pose.video_sources import VideoInfo
 from .smoothing import SmoothedResult
+
+if TYPE_CHECKING:
+    from .reps import RepsFrame
 
 #: Why the loop ended (:attr:`VideoReport.stop_reason`).
 STOP_END = "end"  # the file ended, or the camera/stream gave no more frames
@@ -35,7 +39,9 @@ class FrameResult:
     (``no_person``, ``unknown``, ``partial``), ``smoothed`` the smoother's result (label,
     confidence, smoothed probabilities) and ``repetitions`` the count so far (None without a
     counter) of ``count_class``. ``rate`` is the processing rate (frames per second) that
-    :func:`~poseclf.video.run.run_video` shows; ``label_frames`` leaves it None.
+    :func:`~poseclf.video.run.run_video` shows; ``label_frames`` leaves it None. ``reps`` is
+    what the overlay shows of the repetitions (live angles, the last repetition's form; None
+    without a :class:`~poseclf.video.reps.RepetitionTracker`).
 
     It is what the annotators of :mod:`poseclf.pictures.draw` draw (an
     :class:`~poseclf.pictures.draw.Annotation`): the smoothed label, its confidence when it is a
@@ -52,6 +58,7 @@ class FrameResult:
     classes: tuple[str, ...] = ()
     count_class: str | None = None
     rate: float | None = None
+    reps: RepsFrame | None = None
 
     @property
     def label(self) -> str:
@@ -91,9 +98,11 @@ class VideoReport:
     elapsed_s : float
         Wall time of the loop.
     stop_reason : {"end", "max_frames", "interrupted", "terminated", "quit"}
-    output, timeline : Path or None
+    output, timeline, reps, reps_plot : Path or None
         The files written (None when not asked for, or when no frame was processed: an
         existing file is then left as it was).
+    measured : list of Repetition
+        Each counted repetition measured (:mod:`poseclf.video.reps`; empty unless asked for).
     classes : list of str
     """
 
@@ -111,6 +120,9 @@ class VideoReport:
     output: Path | None = None
     timeline: Path | None = None
     count_class: str | None = None
+    measured: list = field(default_factory=list)
+    reps: Path | None = None
+    reps_plot: Path | None = None
 
     @property
     def fps(self) -> float:

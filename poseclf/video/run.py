@@ -45,6 +45,7 @@ from ..pose.video_sources import (
     parse_source,
 )
 from .counting import RepetitionCounter
+from .form_rules import FormRules, load_rules
 from .loop import Sinks, StopFlag, Stops, run_frames
 from .outputs import (
     WINDOW_TITLE,
@@ -55,6 +56,7 @@ from .outputs import (
     open_window,
 )
 from .prefetch import ReadAhead
+from .reps import REPORT_SUFFIXES, RepetitionTracker, plot_repetitions, write_report
 from .results import (
     STOP_END,
     STOP_INTERRUPTED,
@@ -85,6 +87,7 @@ __all__ = [
     "make_smoother_and_counter", "run_video",
 ]
 
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")  # --reps-plot: what matplotlib writes without extras
 COUNTER_MAX_MISSING_S = 0.5  # s without a pose the repetition counter bridges
 COUNTER_MIN_OUT_S = 0.2  # s out of the counted class before an entry counts (see counting.py)
 
@@ -107,15 +110,19 @@ def load_model(model):
 def label_frames(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]], extractor, model,
                  smoother: LabelSmoother,
                  counter: RepetitionCounter | None = None, *,
-                 reject: bool = True) -> Iterator[FrameResult]:
+                 reject: bool = True,
+                 reps: RepetitionTracker | None = None) -> Iterator[FrameResult]:
     """Label BGR frames one by one: BlazePose, the model, the smoother and the counter.
 
     The heart of :func:`run_video`, with no window, thread or file: drive it from Python
     (notebooks, tests, an app's own capture loop). ``extractor`` should be in video
     (tracking) mode; frames are read only as results are asked for. ``frames`` are BGR
     arrays, or ``(bgr, rgb)`` pairs from a reader that converts them ahead
-    (:class:`~poseclf.video.prefetch.ReadAhead`).
+    (:class:`~poseclf.video.prefetch.ReadAhead`). ``reps`` (with a ``counter``) measures each
+    repetition; call its ``finish()`` after the last frame to close the one still open.
     """
+    if reps is not None and counter is None:
+        raise ValueError("measuring repetitions (reps) needs a counter")
     count_index = None if counter is None else counter.index_in(smoother.classes)
     classes = tuple(smoother.classes)
     count_class = None if counter is None else counter.class_name
@@ -124,12 +131,15 @@ def label_frames(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]], e
         pose = extractor(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb is None else rgb)
         proba, reason = _classify(model, pose, reject)
         smoothed = smoother.update(proba, absent=reason)
-        repetitions = None
+        repetitions = shown = None
         if counter is not None:
-            counter.update(smoothed.probabilities[count_index] if smoothed.detected else None)
+            counted = counter.update(smoothed.probabilities[count_index] if smoothed.detected
+                                     else None)
             repetitions = counter.count
+            if reps is not None:
+                shown, _ = reps.update(index, pose, counter.state, counted)
         yield FrameResult(index, frame, pose, proba, reason, smoothed, repetitions, classes,
-                          count_class)
+                          count_class, reps=shown)
 
 
 def _classify(model, pose, reject: bool = True) -> tuple[np.ndarray | None, str]:
@@ -161,6 +171,9 @@ def run_video(
     progress: bool = True,
     reject: bool = True,
     timeout: float | None = DEFAULT_TIMEOUT_S,
+    reps: str | os.PathLike | None = None,
+    rules: FormRules | str | os.PathLike | None = None,
+    reps_plot: str | os.PathLike | None = None,
 ) -> VideoReport:
     """Label every frame of a video source; write an annotated video and a timeline.
 
@@ -196,6 +209,20 @@ def run_video(
     timeout : float or None, default=10
         Seconds a camera or stream gets to open and give its first frame, and a stream each
         later frame (None: wait for ever).
+    reps : path, optional
+        ``.csv`` or ``.jsonl``: every counted repetition measured (start, bottom, end, tempo,
+        each angle's min/max/range, the form rules broken; :mod:`poseclf.video.reps`). Needs
+        ``count``.
+    rules : FormRules, path or name, optional
+        Form rules checked on each repetition (a TOML file, or ``"pushups"`` / ``"squats"``;
+        :mod:`poseclf.video.form_rules`). Needs ``count``.
+    reps_plot : path, optional
+        ``.png``, ``.svg`` or ``.pdf``: the angles over time with the repetitions shaded.
+        Needs ``count``.
+
+    With any of the three, the overlay also shows the live angles that matter (the rules'
+    ``show``, else the key angle) and the last repetition's form, and the report's
+    ``measured`` lists the repetitions.
 
     Every setting, the outputs (extension, folder, not the source) and the source's first frame
     are checked before BlazePose starts; a bad one raises :class:`VideoError` and changes no
@@ -217,6 +244,16 @@ def run_video(
     source_file = None if is_live_source(target) else target
     model_file = model if isinstance(model, (str, os.PathLike)) and Path(model).is_file() else None
     output, timeline = check_outputs(output, timeline, inputs=(source_file, model_file))
+    measuring = reps is not None or rules is not None or reps_plot is not None
+    if measuring and count is None:
+        given = next(o for o, v in (("--reps", reps), ("--rules", rules),
+                                    ("--reps-plot", reps_plot)) if v is not None)
+        raise VideoError(f"{given} measures counted repetitions; give --count CLASS too")
+    if rules is not None and not isinstance(rules, FormRules):
+        rules = load_rules(rules)
+    rules_file = Path(rules.source) if rules is not None and rules.source else None
+    reps, reps_plot = check_reps_outputs(
+        reps, reps_plot, inputs=(source_file, model_file, rules_file), outputs=(output, timeline))
     model = load_model(model)
     warn_if_mismatched(model.blazepose, (extract or ExtractOptions()).blazepose)
     classes = list(model.classes_)
@@ -236,7 +273,13 @@ def run_video(
             counter.index_in(classes)  # a class the model lacks: the error lists its classes
         report = VideoReport(info=info, classes=classes, count_class=count,
                              repetitions=0 if counter else None)
-        with StopFlag() as signals, StagedOutputs(output, timeline) as staged:
+        tracker = None
+        if measuring and counter is not None:
+            settings = smoothing or Smoothing()  # the angles are smoothed like the labels
+            tracker = RepetitionTracker(info.fps, rules=rules,
+                                        window=frames_or_seconds(settings.window, info.fps),
+                                        alpha=settings.alpha)
+        with StopFlag() as signals, StagedOutputs(output, timeline, reps, reps_plot) as staged:
             with (
                 VideoSink(staged[output], info) if output else _Null() as video,
                 TimelineWriter(staged[timeline], classes) if timeline else _Null() as rows,
@@ -249,12 +292,22 @@ def run_video(
                     threadpool_limits(limits=1),  # one BLAS thread: the other core is busy
                 ):
                     results = label_frames(frames, extractor, model, smoother, counter,
-                                           reject=reject)
+                                           reject=reject, reps=tracker)
                     run_frames(results, info, sinks, Stops(signals, max_frames), report)
             # closed: the mp4 has its index, the timeline every row
+            if tracker is not None:
+                tracker.finish()
+                report.measured = list(tracker.repetitions)
+                if reps is not None:
+                    write_report(tracker.repetitions, staged[reps])
+                if reps_plot is not None:
+                    plot_repetitions(tracker, title=f"{Path(info.source).name}: "
+                                     f"{len(tracker.repetitions)} repetitions of {count}"
+                                     ).savefig(staged[reps_plot], dpi=110)
             if report.frames > 0:
                 staged.publish()
                 report.output, report.timeline = output, timeline
+                report.reps, report.reps_plot = reps, reps_plot
     finally:
         capture.release()
         if window_open:
@@ -302,6 +355,30 @@ def make_smoother_and_counter(classes, info: VideoInfo, smoothing: Smoothing | N
         counter = make_counter(count, info.fps, enter=s.enter, exit=s.exit)
         counter.index_in(classes)
     return smoother, counter
+
+
+def check_reps_outputs(reps, reps_plot, *, inputs=(), outputs=()) -> tuple[Path | None,
+                                                                           Path | None]:
+    """Check ``--reps`` (.csv, .jsonl) and ``--reps-plot`` (.png, .svg, .pdf) before the first
+    frame: a known extension, a writable folder, none of the ``inputs`` (source, model, rules
+    file) nor another output."""
+    from ..files import check_output_file
+
+    checked: list[Path | None] = []
+    taken = [p for p in outputs if p is not None]
+    for option, path, suffixes in (("--reps", reps, REPORT_SUFFIXES),
+                                   ("--reps-plot", reps_plot, PLOT_SUFFIXES)):
+        if path is None:
+            checked.append(None)
+            continue
+        try:
+            path = check_output_file(path, option=option, suffixes=suffixes,
+                                     inputs=[*[i for i in inputs if i is not None], *taken])
+        except ValueError as err:
+            raise VideoError(str(err)) from err
+        taken.append(path)
+        checked.append(path)
+    return checked[0], checked[1]
 
 
 def make_counter(count: str, fps: float, *, enter: float | None = None,

@@ -111,6 +111,56 @@ def frames_or_seconds(value: int | float | str, fps: float | None, *, minimum: i
     return seconds_to_frames(parsed, fps, minimum=minimum)
 
 
+class MovingAverage:
+    """MediaPipe's EMA over the last ``window`` frames, of a vector of ``width`` values.
+
+    The newest frame weighs 1, the one before ``1 - alpha``, then ``(1 - alpha)**2``, ...;
+    the weighted sum is divided by the sum of the weights of the frames seen (at most
+    ``window``). :class:`LabelSmoother` averages class probabilities with it, and the video
+    loop joint angles (:class:`~poseclf.video.reps.AngleTracker`). O(window x width) per frame.
+
+    >>> average = MovingAverage(1, window=3, alpha=0.5)
+    >>> [float(average.push([v])[0]) for v in (3.0, 0.0)]
+    [3.0, 1.0]
+    """
+
+    def __init__(self, width: int, *, window: int = DEFAULT_WINDOW,
+                 alpha: float = DEFAULT_ALPHA) -> None:
+        self.width, self.window, self.alpha = int(width), int(window), float(alpha)
+        # weights[k] for the frame k steps back; history is a ring buffer, newest at _head.
+        self._decay = (1.0 - self.alpha) ** np.arange(self.window)
+        self._history = np.zeros((self.window, self.width))
+        # once the window is full the weights of the slots depend only on the newest slot:
+        # one row per position of it (a lookup instead of 5 array operations per frame)
+        ages = (np.arange(self.window)[:, None] - np.arange(self.window)[None, :]) % self.window
+        self._full_weights = self._decay[ages] / self._decay.sum()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every frame."""
+        self._history[:] = 0.0
+        self._filled = 0
+        self._head = -1
+
+    @property
+    def filled(self) -> int:
+        """Frames in the average now (0 after :meth:`reset`, at most ``window``)."""
+        return self._filled
+
+    def push(self, values) -> np.ndarray:
+        """Add one frame's ``values`` (shape ``(width,)``); returns the new average."""
+        self._head = (self._head + 1) % self.window
+        self._history[self._head] = values
+        self._filled = min(self._filled + 1, self.window)
+        if self._filled == self.window:
+            return self._full_weights[self._head] @ self._history
+        n = self._filled
+        # age of each slot: 0 for the newest frame
+        ages = (self._head - np.arange(self.window)) % self.window
+        weights = np.where(ages < n, self._decay[np.minimum(ages, self.window - 1)], 0.0)
+        return weights @ self._history / weights.sum()
+
+
 @dataclass(frozen=True)
 class SmoothedResult:
     """What the smoother shows after one frame.
@@ -209,16 +259,12 @@ class LabelSmoother:
         self.min_frames = int(min_frames)
         self.margin = float(margin)
         self.max_missing = int(max_missing)
-        # weights[k] for the frame k steps back; history is a ring buffer, newest at _head.
-        self._decay = (1.0 - self.alpha) ** np.arange(self.window)
-        self._history = np.zeros((self.window, len(self.classes)))
+        self._average = MovingAverage(len(self.classes), window=self.window, alpha=self.alpha)
         self.reset()
 
     def reset(self) -> None:
         """Forget everything: the label goes back to ``"no_person"``."""
-        self._history[:] = 0.0
-        self._filled = 0
-        self._head = -1
+        self._average.reset()
         self.label = NO_PERSON
         self.probabilities = np.zeros(len(self.classes))
         self.missing_frames = 0
@@ -243,13 +289,6 @@ class LabelSmoother:
             raise ValueError(f"probabilities must be finite, got {p}")
         return p
 
-    def _average(self) -> np.ndarray:
-        n = self._filled
-        # age of each slot: 0 for the newest frame
-        ages = (self._head - np.arange(self.window)) % self.window
-        weights = np.where(ages < n, self._decay[np.minimum(ages, self.window - 1)], 0.0)
-        return weights @ self._history / weights.sum()
-
     def update(self, proba: Sequence[float] | np.ndarray | None,
                absent: str = NO_PERSON) -> SmoothedResult:
         """Take one frame's class probabilities, or ``None`` when it has no usable pose.
@@ -271,8 +310,7 @@ class LabelSmoother:
             self.missing_frames += 1
             raw_label = str(absent)
             if self.missing_frames > self.max_missing and self.label != raw_label:
-                self._history[:] = 0.0
-                self._filled, self._head = 0, -1
+                self._average.reset()
                 self.probabilities = np.zeros(len(self.classes))
                 self._candidate, self._candidate_frames = None, 0
                 self.label = raw_label
@@ -280,10 +318,7 @@ class LabelSmoother:
             p = self._check_proba(proba)
             self.missing_frames = 0
             raw_label = self.classes[int(np.argmax(p))]
-            self._head = (self._head + 1) % self.window
-            self._history[self._head] = p
-            self._filled = min(self._filled + 1, self.window)
-            self.probabilities = self._average()
+            self.probabilities = self._average.push(p)
             self._hysteresis()
         changed = self.label != before
         self.n_switches += changed
