@@ -34,7 +34,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..pose.blazepose import warn_if_mismatched
-from ..pose.landmarks import NO_PERSON
+from ..pose.landmarks import NO_PERSON, Pose
 from ..pose.video_sources import (
     DEFAULT_TIMEOUT_S,
     VideoError,
@@ -82,7 +82,7 @@ if TYPE_CHECKING:
 __all__ = [
     "STOP_END", "STOP_INTERRUPTED", "STOP_MAX_FRAMES", "STOP_QUIT", "STOP_TERMINATED",
     "FrameResult", "Smoothing", "VideoReport", "label_frames", "load_model", "make_counter",
-    "make_smoother_and_counter", "run_video",
+    "make_smoother_and_counter", "run_video", "smooth_poses",
 ]
 
 COUNTER_MAX_MISSING_S = 0.5  # s without a pose the repetition counter bridges
@@ -130,6 +130,16 @@ def label_frames(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]], e
             repetitions = counter.count
         yield FrameResult(index, frame, pose, proba, reason, smoothed, repetitions, classes,
                           count_class)
+
+
+def smooth_poses(poses: Iterable[Pose | None], model, smoother: LabelSmoother, *,
+                 reject: bool = True) -> Iterator[tuple[np.ndarray | None, str, object]]:
+    """(probabilities, absent reason, smoothed result) of each pose (None: nobody found), as
+    :func:`label_frames` makes them from frames: for poses already extracted, e.g. a landmark
+    table replayed (``bench/falls.py``)."""
+    for pose in poses:
+        proba, reason = _classify(model, pose, reject)
+        yield proba, reason, smoother.update(proba, absent=reason)
 
 
 def _classify(model, pose, reject: bool = True) -> tuple[np.ndarray | None, str]:
