@@ -32,14 +32,14 @@ import math
 import os
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..pose.landmarks import Pose
+from .defaults import DEFAULT_FALLS_AFTER_S
 
-DEFAULT_FALLS_AFTER_S = 2.0  # s down before the alarm: longer than a bend or a push-up's bottom
 LYING_CLASS = "lying"
 UPRIGHT_CLASSES = ("standing", "sitting")
 #: s from the last upright label to the first lying one: a fall takes about a second (1-2 s on the
@@ -152,7 +152,9 @@ class FallDetector:
     events : list of FallEvent
         Every event raised so far.
     alarm : bool
-        Whether the alarm is on (raised, and the person not seen upright since).
+        Whether the alarm is on (raised, and the person not seen up again since).
+    on_floor_s : float or None
+        While the alarm is on, the time on the floor so far (seconds).
     """
 
     def __init__(self, classes: Sequence[str], *, after_s: float = DEFAULT_FALLS_AFTER_S,
@@ -172,6 +174,7 @@ class FallDetector:
         self._lying = classes.index(LYING_CLASS)
         self.events: list[FallEvent] = []
         self.alarm = False
+        self.on_floor_s: float | None = None
         self._hips: deque[tuple[float, float, float]] = deque()  # (time, hips px, m per px)
         self._speeds: deque[tuple[float, float]] = deque()  # (time, descent m/s)
         self._last_upright: float | None = None
@@ -191,6 +194,8 @@ class FallDetector:
         """
         self._track_hips(time_s, pose)
         episode = self._episode
+        if self.alarm and episode is not None:
+            self.on_floor_s = time_s - episode["down_s"]
         if label in UPRIGHT_CLASSES:
             if self._upright_since is None:
                 self._upright_since = time_s
@@ -199,6 +204,7 @@ class FallDetector:
             # only when seen upright for RECOVER_S
             if episode is None or time_s - self._upright_since + 1e-9 >= RECOVER_S:
                 self._episode, self._blocked, self.alarm = None, False, False
+                self.on_floor_s = None
             return None
         self._upright_since = None
         evidence = self._down_evidence(label, probabilities, pose)
@@ -209,7 +215,7 @@ class FallDetector:
         if evidence > 0:
             episode["last_down"] = time_s
         elif time_s - episode["last_down"] > MAX_GAP_S:  # no sign of lying for too long
-            self._episode = None
+            self._episode, self.alarm, self.on_floor_s = None, False, None
             return None
         episode["evidence"].append(evidence)
         if episode["raised"]:
@@ -218,7 +224,7 @@ class FallDetector:
         if on_floor + 1e-9 < self.after_s:
             return None
         episode["raised"] = True
-        self.alarm = True
+        self.alarm, self.on_floor_s = True, on_floor
         confidence = (float(np.mean(episode["evidence"]))
                       * min(1.0, episode["descent"] / FAST_DESCENT_M_S))
         event = FallEvent(start_s=episode["start_s"], alarm_s=time_s, on_floor_s=on_floor,
@@ -292,41 +298,43 @@ def check_falls_after(value) -> float:
 
 
 class FallEventWriter:
-    """Write each :class:`FallEvent` as a JSON line, at once (flushed: an alarm is not kept
-    back until the video ends), with a PNG snapshot of its frame beside the events file
-    (``events.jsonl`` -> ``events_fall1.png``, ...).
+    """Write each :class:`FallEvent` as a JSON line (flushed at once) and a PNG snapshot of its
+    frame beside the events file (``events.jsonl`` -> ``events_fall1.png``, ...).
+
+    ``file`` is where the lines go (the staged temporary of ``path`` in ``poseclf video``);
+    snapshots are named after ``path``. Use as a context manager.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
+    def __init__(self, file: str | os.PathLike, path: str | os.PathLike | None = None) -> None:
+        self.file = Path(file)
+        self.path = Path(path) if path is not None else self.file
         self.count = 0
-        self._file = None
+        self._stream = None
 
     def __enter__(self) -> FallEventWriter:
-        self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
+        self._stream = open(self.file, "w", encoding="utf-8")  # noqa: SIM115 - closed on exit
         return self
 
-    def snapshot_path(self, number: int) -> Path:
-        return self.path.with_name(f"{self.path.stem}_fall{number}.png")
+    def __exit__(self, *exc) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
 
-    def write(self, event: FallEvent, frame: np.ndarray | None) -> FallEvent:
-        """Save the snapshot (when ``frame`` is given) and append the event's line."""
+    def name_snapshot(self, event: FallEvent) -> FallEvent:
+        """The event with the file name of its snapshot (numbered in order)."""
+        self.count += 1
+        return replace(event, snapshot=f"{self.path.stem}_fall{self.count}.png")
+
+    def write(self, event: FallEvent, frame: np.ndarray | None) -> None:
+        """Save the snapshot (when ``frame`` is given and the event names one), then the line."""
         import cv2
 
-        self.count += 1
-        if frame is not None:
-            png = self.snapshot_path(self.count)
+        if frame is not None and event.snapshot:
+            png = self.path.parent / event.snapshot
             if not cv2.imwrite(str(png), frame):
                 raise OSError(f"{png}: cannot write the fall snapshot")
-            event = FallEvent(**{**asdict(event), "snapshot": png.name})
-        self._file.write(event.to_json() + "\n")
-        self._file.flush()
-        return event
-
-    def __exit__(self, *exc) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self._stream.write(event.to_json() + "\n")
+        self._stream.flush()
 
 
 def replay_falls(times: Sequence[float], labels: Sequence[str],

@@ -9,14 +9,18 @@ per run, and the reasons a run stops.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..pose.landmarks import Pose
 from ..pose.video_sources import VideoInfo
 from .smoothing import SmoothedResult
+
+if TYPE_CHECKING:
+    from .falls import FallEvent
 
 #: Why the loop ended (:attr:`VideoReport.stop_reason`).
 STOP_END = "end"  # the file ended, or the camera/stream gave no more frames
@@ -35,7 +39,10 @@ class FrameResult:
     (``no_person``, ``unknown``, ``partial``), ``smoothed`` the smoother's result (label,
     confidence, smoothed probabilities) and ``repetitions`` the count so far (None without a
     counter) of ``count_class``. ``rate`` is the processing rate (frames per second) that
-    :func:`~poseclf.video.run.run_video` shows; ``label_frames`` leaves it None.
+    :func:`~poseclf.video.run.run_video` shows; ``label_frames`` leaves it None. With a
+    :class:`~poseclf.video.falls.FallDetector`, ``fall_alarm`` says whether the fall alarm is on
+    (``fall_on_floor_s``: the time on the floor so far) and ``fall_event`` is the event raised on
+    this frame, if any.
 
     It is what the annotators of :mod:`poseclf.pictures.draw` draw (an
     :class:`~poseclf.pictures.draw.Annotation`): the smoothed label, its confidence when it is a
@@ -52,6 +59,9 @@ class FrameResult:
     classes: tuple[str, ...] = ()
     count_class: str | None = None
     rate: float | None = None
+    fall_alarm: bool = False
+    fall_on_floor_s: float | None = None
+    fall_event: FallEvent | None = None
 
     @property
     def label(self) -> str:
@@ -91,9 +101,11 @@ class VideoReport:
     elapsed_s : float
         Wall time of the loop.
     stop_reason : {"end", "max_frames", "interrupted", "terminated", "quit"}
-    output, timeline : Path or None
+    output, timeline, falls : Path or None
         The files written (None when not asked for, or when no frame was processed: an
         existing file is then left as it was).
+    fall_events : list of FallEvent
+        The falls raised (``falls``), with their snapshots' file names.
     classes : list of str
     """
 
@@ -111,6 +123,8 @@ class VideoReport:
     output: Path | None = None
     timeline: Path | None = None
     count_class: str | None = None
+    falls: Path | None = None
+    fall_events: list = field(default_factory=list)
 
     @property
     def fps(self) -> float:

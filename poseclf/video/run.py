@@ -24,7 +24,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ import cv2
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..files import check_output_file
 from ..pose.blazepose import warn_if_mismatched
 from ..pose.landmarks import NO_PERSON, Pose
 from ..pose.video_sources import (
@@ -45,8 +47,10 @@ from ..pose.video_sources import (
     parse_source,
 )
 from .counting import RepetitionCounter
+from .falls import DEFAULT_FALLS_AFTER_S, FallDetector, FallEventWriter, check_falls_after
 from .loop import Sinks, StopFlag, Stops, run_frames
 from .outputs import (
+    FALLS_SUFFIXES,
     WINDOW_TITLE,
     StagedOutputs,
     TimelineWriter,
@@ -85,6 +89,7 @@ __all__ = [
     "make_smoother_and_counter", "run_video", "smooth_poses",
 ]
 
+DEFAULT_FPS = 30.0  # frame times of label_frames when none are given
 COUNTER_MAX_MISSING_S = 0.5  # s without a pose the repetition counter bridges
 COUNTER_MIN_OUT_S = 0.2  # s out of the counted class before an entry counts (see counting.py)
 
@@ -107,15 +112,19 @@ def load_model(model):
 def label_frames(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]], extractor, model,
                  smoother: LabelSmoother,
                  counter: RepetitionCounter | None = None, *,
-                 reject: bool = True) -> Iterator[FrameResult]:
+                 reject: bool = True, falls: FallDetector | None = None,
+                 frame_time: Callable[[int], float] | None = None) -> Iterator[FrameResult]:
     """Label BGR frames one by one: BlazePose, the model, the smoother and the counter.
 
     The heart of :func:`run_video`, with no window, thread or file: drive it from Python
     (notebooks, tests, an app's own capture loop). ``extractor`` should be in video
     (tracking) mode; frames are read only as results are asked for. ``frames`` are BGR
     arrays, or ``(bgr, rgb)`` pairs from a reader that converts them ahead
-    (:class:`~poseclf.video.prefetch.ReadAhead`).
+    (:class:`~poseclf.video.prefetch.ReadAhead`). ``falls``
+    (:class:`~poseclf.video.falls.FallDetector`) watches for falls; ``frame_time(index)`` gives
+    each frame's time in seconds for it (default: the index at 30 fps).
     """
+    frame_time = frame_time or (lambda index: index / DEFAULT_FPS)
     count_index = None if counter is None else counter.index_in(smoother.classes)
     classes = tuple(smoother.classes)
     count_class = None if counter is None else counter.class_name
@@ -128,8 +137,14 @@ def label_frames(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]], e
         if counter is not None:
             counter.update(smoothed.probabilities[count_index] if smoothed.detected else None)
             repetitions = counter.count
+        fall = {}
+        if falls is not None:
+            event = falls.update(frame_time(index), smoothed.label, smoothed.probabilities, pose,
+                                 frame=index)
+            fall = {"fall_alarm": falls.alarm, "fall_on_floor_s": falls.on_floor_s,
+                    "fall_event": event}
         yield FrameResult(index, frame, pose, proba, reason, smoothed, repetitions, classes,
-                          count_class)
+                          count_class, **fall)
 
 
 def smooth_poses(poses: Iterable[Pose | None], model, smoother: LabelSmoother, *,
@@ -171,6 +186,8 @@ def run_video(
     progress: bool = True,
     reject: bool = True,
     timeout: float | None = DEFAULT_TIMEOUT_S,
+    falls: str | os.PathLike | None = None,
+    falls_after: float = DEFAULT_FALLS_AFTER_S,
 ) -> VideoReport:
     """Label every frame of a video source; write an annotated video and a timeline.
 
@@ -206,6 +223,13 @@ def run_video(
     timeout : float or None, default=10
         Seconds a camera or stream gets to open and give its first frame, and a stream each
         later frame (None: wait for ever).
+    falls : path, optional
+        ``.jsonl``: watch for falls (:class:`~poseclf.video.falls.FallDetector`; the model needs
+        a ``lying`` class, e.g. the shipped ``sitstandlie``) and write one line per fall, with a
+        PNG snapshot of its annotated frame beside it (``EVENTS_fall1.png``, ...); the overlay
+        shows an alarm banner.
+    falls_after : float, default=2
+        Seconds the person must stay down before a fall is raised (0 or more).
 
     Every setting, the outputs (extension, folder, not the source) and the source's first frame
     are checked before BlazePose starts; a bad one raises :class:`VideoError` and changes no
@@ -227,6 +251,13 @@ def run_video(
     source_file = None if is_live_source(target) else target
     model_file = model if isinstance(model, (str, os.PathLike)) and Path(model).is_file() else None
     output, timeline = check_outputs(output, timeline, inputs=(source_file, model_file))
+    try:
+        falls_after = check_falls_after(falls_after)
+    except ValueError as err:
+        raise VideoError(str(err)) from err
+    if falls is not None:
+        falls = check_output_file(falls, option="--falls", suffixes=FALLS_SUFFIXES,
+                                  inputs=[source_file, model_file, output, timeline])
     model = load_model(model)
     warn_if_mismatched(model.blazepose, (extract or ExtractOptions()).blazepose)
     classes = list(model.classes_)
@@ -235,6 +266,12 @@ def run_video(
             RepetitionCounter(count).index_in(classes)
         except ValueError as err:
             raise VideoError(str(err)) from err
+    detector = None
+    if falls is not None:
+        try:
+            detector = FallDetector(classes, after_s=falls_after)
+        except ValueError as err:
+            raise VideoError(f"--falls: {err}") from err
     capture, info, first = open_with_first_frame(source, timeout=timeout)
     window_open = False
     try:
@@ -246,25 +283,30 @@ def run_video(
             counter.index_in(classes)  # a class the model lacks: the error lists its classes
         report = VideoReport(info=info, classes=classes, count_class=count,
                              repetitions=0 if counter else None)
-        with StopFlag() as signals, StagedOutputs(output, timeline) as staged:
+        with StopFlag() as signals, StagedOutputs(output, timeline, falls) as staged:
             with (
                 VideoSink(staged[output], info) if output else _Null() as video,
                 TimelineWriter(staged[timeline], classes) if timeline else _Null() as rows,
+                FallEventWriter(staged[falls], falls) if falls else _Null() as events,
             ):
                 window_open = bool(show) and open_window()
-                sinks = Sinks(video, rows, window=window_open, progress=progress)
+                sinks = Sinks(video, rows, window=window_open, progress=progress, falls=events)
                 with (
                     (extract or ExtractOptions()).extractor(static_image_mode=False) as extractor,
                     _frames(first, capture, info) as frames,
                     threadpool_limits(limits=1),  # one BLAS thread: the other core is busy
                 ):
-                    results = label_frames(frames, extractor, model, smoother, counter,
-                                           reject=reject)
+                    started = time.perf_counter()
+                    results = label_frames(
+                        frames, extractor, model, smoother, counter, reject=reject,
+                        falls=detector,
+                        frame_time=(lambda _: time.perf_counter() - started) if info.live
+                        else (lambda index: index / info.fps))
                     run_frames(results, info, sinks, Stops(signals, max_frames), report)
             # closed: the mp4 has its index, the timeline every row
             if report.frames > 0:
                 staged.publish()
-                report.output, report.timeline = output, timeline
+                report.output, report.timeline, report.falls = output, timeline, falls
     finally:
         capture.release()
         if window_open:
