@@ -40,7 +40,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from datasets.gmdcsa24 import Clip, read_clips  # noqa: E402
+from datasets.gmdcsa24 import FALL_S, Clip, read_clips  # noqa: E402
+from poseclf.pose.landmarks import NO_PERSON  # noqa: E402
 from poseclf.pose.poses import Poses  # noqa: E402
 from poseclf.pose.table import load_table  # noqa: E402
 from poseclf.video.falls import DEFAULT_FALLS_AFTER_S, FallEvent, replay_falls  # noqa: E402
@@ -135,20 +136,22 @@ def train_model(lying_subjects: tuple[str, ...]):
                            negatives=everyday_negatives())
 
 
-def replay(recording: Recording, model, after_s: float) -> tuple[list[FallEvent], list[str]]:
-    """The events ``poseclf video --falls`` raises on a recording, and its smoothed labels."""
+def replay(recording: Recording, model, after_s: float) -> tuple[list[FallEvent], str, list]:
+    """The events ``poseclf video --falls`` raises on a recording, a summary of its smoothed
+    labels and the candidates, and the model's own answer on each frame."""
     classes = list(model.classes_)
     smoother, _ = make_smoother_and_counter(classes, SimpleNamespace(fps=recording.fps))
-    labels, probas = [], []
+    labels, probas, raw = [], [], []
     for _, _, smoothed in smooth_poses(recording.poses, model, smoother):
         labels.append(smoothed.label)
         probas.append(smoothed.probabilities)
+        raw.append(smoothed.raw_label)
     detector = replay_falls(recording.times, labels, probas, recording.poses, classes,
                             after_s=after_s)
     summary = _labels_summary(labels) + " | starts: " + ", ".join(
         f"{t:.1f}s " + ("late" if v is None else f"{v:.2f}m/s{'*' if ok else ''}")
         for t, v, ok in detector.candidates)
-    return detector.events, summary
+    return detector.events, summary, raw
 
 
 @dataclass
@@ -159,9 +162,23 @@ class Score:
     found: FallEvent | None
     false_alarms: int
     duration: float
+    phases: dict  # phase ("mid-fall", "on the floor", "no fall") -> the model's answers
 
 
-def score(recording: Recording, events: list[FallEvent], after_s: float) -> Score:
+def phases(recording: Recording, raw: list[str]) -> dict[str, list[str]]:
+    """The model's per-frame answers by phase: the fall itself (its first FALL_S seconds), the
+    time on the floor after it, and every frame of a recording without a fall."""
+    if recording.onset is None:
+        return {"no fall": raw}
+    t = recording.times
+    mid = (t >= recording.onset) & (t < recording.onset + FALL_S)
+    floor = t >= recording.onset + FALL_S
+    return {"mid-fall": [r for r, m in zip(raw, mid, strict=True) if m],
+            "on the floor": [r for r, f in zip(raw, floor, strict=True) if f]}
+
+
+def score(recording: Recording, events: list[FallEvent], after_s: float,
+          raw: list[str] | None = None) -> Score:
     found = None
     if recording.onset is not None:
         inside = [e for e in events if recording.onset <= e.alarm_s
@@ -169,7 +186,7 @@ def score(recording: Recording, events: list[FallEvent], after_s: float) -> Scor
         found = inside[0] if inside else None
     false_alarms = len(events) - (found is not None)
     return Score(recording.name, recording.onset, events, found, false_alarms,
-                 recording.duration)
+                 recording.duration, phases(recording, raw or []))
 
 
 def _labels_summary(labels: list[str]) -> str:
@@ -205,6 +222,18 @@ def report(title: str, scores: list[Score], after_s: float, verbose_labels: dict
              f"{np.median(delays):.1f}; {after_s:g} s of it is --falls-after)" if delays else ""))
     print(f"false alarms: {false_all} in all ({false_other} on {len(others)} recordings without a "
           f"fall, {hours * 60:.1f} min: {false_other / hours if hours else 0:.1f} per hour)")
+    print("the model's answer per frame (before smoothing):")
+    for phase in ("mid-fall", "on the floor", "no fall"):
+        answers = [a for s in scores for a in s.phases.get(phase, [])]
+        seen = [a for a in answers if a != NO_PERSON]
+        if not seen:
+            continue
+        shares = {k: sum(a in v for a in seen) / len(seen) for k, v in
+                  (("lying", {"lying"}), ("upright", {"sitting", "standing"}),
+                   ("unknown/partial", {"unknown", "partial"}))}
+        print(f"  {phase:<13} {len(seen):>5} frames with a person: "
+              + ", ".join(f"{k} {v:.0%}" for k, v in shares.items())
+              + f" ({len(answers) - len(seen)} frames without one)")
     return {"found": len(found), "falls": len(falls), "false": false_all}
 
 
@@ -231,12 +260,13 @@ def main(argv: list[str] | None = None) -> int:
         model = train_model(tuple(s for s in SUBJECTS if s != held_out))
         for rec in clips:
             if rec.subject == held_out:
-                events, shown = replay(rec, model, args.falls_after)
-                lopo_scores.append(score(rec, events, args.falls_after))
+                events, shown, raw = replay(rec, model, args.falls_after)
+                lopo_scores.append(score(rec, events, args.falls_after, raw))
                 labels[rec.name] = shown if args.labels else ""
         for rec in videos:
-            events, shown = replay(rec, model, args.falls_after)
-            video_scores.setdefault(rec.name, []).append(score(rec, events, args.falls_after))
+            events, shown, raw = replay(rec, model, args.falls_after)
+            video_scores.setdefault(rec.name, []).append(score(rec, events, args.falls_after,
+                                                               raw))
             labels[f"{rec.name}"] = shown if args.labels else ""
     # a dev video counts its false alarms under both models (worst of the two)
     worst = [max(v, key=lambda s: s.false_alarms) for v in video_scores.values()]
@@ -251,8 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         model = PoseModel.load(SHIPPED)
         shipped_scores, labels = [], {}
         for rec in clips + videos:
-            events, shown = replay(rec, model, args.falls_after)
-            shipped_scores.append(score(rec, events, args.falls_after))
+            events, shown, raw = replay(rec, model, args.falls_after)
+            shipped_scores.append(score(rec, events, args.falls_after, raw))
             labels[rec.name] = shown if args.labels else ""
         report(f"shipped {SHIPPED.name} (in-sample on the clips)", shipped_scores,
                args.falls_after, labels)
