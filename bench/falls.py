@@ -200,13 +200,14 @@ def _labels_summary(labels: list[str]) -> str:
 
 def report(title: str, scores: list[Score], after_s: float, verbose_labels: dict) -> dict:
     print(f"\n## {title}")
-    print(f"{'recording':<14} {'onset':>6} {'alarm':>6} {'delay':>6} {'conf':>5} {'descent':>8} "
-          f"{'false':>5}  labels")
+    print(f"{'recording':<14} {'onset':>6} {'start':>6} {'alarm':>6} {'delay':>6} {'conf':>5} "
+          f"{'descent':>8} {'false':>5}  labels")
     for s in scores:
         alarm = s.found.alarm_s if s.found else None
         delay = None if alarm is None else alarm - s.onset
-        shown = s.found or (s.events[0] if s.events else None)
-        print(f"{s.name:<14} {_f(s.onset)} {_f(alarm)} {_f(delay)} "
+        shown = s.found or (s.events[0] if s.events else None)  # the event shown
+        print(f"{s.name:<14} {_f(s.onset)} {_f(shown.start_s if shown else None)} {_f(alarm)} "
+              f"{_f(delay)} "
               f"{_f(shown.confidence if shown else None, 5, 2)} "
               f"{_f(shown.descent_m_s if shown else None, 8, 2)} {s.false_alarms:>5}  "
               f"{verbose_labels.get(s.name, '')}")

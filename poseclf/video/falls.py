@@ -3,22 +3,26 @@
 :class:`FallDetector` takes one frame at a time (its time, the smoother's label and the pose) and
 says when to raise an alarm. A fall is recognised from three things, all needed:
 
-1. **The labels**: the smoothed label goes from upright (``standing`` or ``sitting``) to
-   ``lying`` within :data:`MAX_FALL_S` seconds (frames without a pose, or rejected as
-   ``unknown``/``partial``, may lie between: a fall is blurred and odd-looking).
+1. **The labels and the torso**: the smoothed label goes from upright (``standing`` or
+   ``sitting``) to down within :data:`MAX_FALL_S` seconds. Down is the label ``lying``, or, when
+   the model answers ``unknown``/``partial`` (a lying pose unlike its training poses, the odd
+   shapes of a fall: rejection stays honest), a torso within 90 - :data:`LYING_TILT_DEG` degrees
+   of horizontal in the world landmarks. Frames without a pose may lie between.
 2. **The hips' descent**: somewhere between :data:`DESCENT_LOOKBACK_S` before the last upright
    frame and the first lying one, the hips went down at :data:`MIN_DESCENT_M_S` metres per second
    or faster. The speed is measured in the picture (the hips' image height) and put in metres
    with the world landmarks (the body's world extent over its extent in pixels), so it does not
    depend on the camera's distance. A person lying down on purpose goes through sitting, and
    their hips are already low when the label turns to lying: no fall.
-3. **The time down**: the person stays down (``lying``, or not seen, or not recognised; never
-   upright again) for ``after_s`` seconds (``--falls-after``, default
-   :data:`DEFAULT_FALLS_AFTER_S`): a bend, a push-up or a stumble that ends upright does not alarm.
+3. **The time down**: the person stays down (not seen upright for :data:`RECOVER_S`, with signs
+   of lying at most :data:`MAX_GAP_S` apart) for ``after_s`` seconds from the hips' fastest
+   descent (``--falls-after``, default :data:`DEFAULT_FALLS_AFTER_S`): a bend, a push-up or a
+   stumble that ends upright does not alarm.
 
 Gaps without a pose of up to :data:`MAX_GAP_S` are bridged, so a fall in which BlazePose loses the
-person for a few frames is still caught. One event is raised per fall; the alarm stays on until
-the person is seen upright again.
+person for a few frames is still caught, and so is an upright label shorter than
+:data:`RECOVER_S` in the middle of a fall. One event is raised per fall; the alarm stays on until
+the person is seen upright again (for :data:`RECOVER_S`).
 
 The limits (one camera, roughly level; one person; see the README's "Watching for falls") are
 those of the data it was tuned on: 8 falls and 7 daily-activity clips of two people
@@ -42,14 +46,16 @@ from .defaults import DEFAULT_FALLS_AFTER_S
 
 LYING_CLASS = "lying"
 UPRIGHT_CLASSES = ("standing", "sitting")
-#: s from the last upright label to the first lying one: a fall takes about a second (1-2 s on the
-#: dev clips, the smoother's lag included); lying down on purpose passes through sitting.
+#: s from the last upright label to the first sign of lying. On the dev clips it is 0.3 s at most
+#: (a fall still looks upright or seated to the model until the person is down); 3 s leaves room
+#: for a slower fall, frames lost to blur and the smoother's lag.
 MAX_FALL_S = 3.0
-#: s before the last upright label where the descent may have begun (the smoothed label still
-#: says standing during the first part of a fall).
-DESCENT_LOOKBACK_S = 0.7
-#: m/s: the hips' fastest descent must reach this. The dev falls peak at 1.3-3 m/s; standing up
-#: from a chair or from the floor moves the hips up, and lying back from sitting barely moves them.
+#: s before the last upright label where the hips' fastest descent may lie: the smoothed label
+#: may still say standing or sitting after the impact (0.7 s after it on the dev clips).
+DESCENT_LOOKBACK_S = 1.0
+#: m/s: the hips' fastest descent (over SPEED_SPAN_S) must reach this. The dev falls reach
+#: 0.65-1.3 m/s (bench/falls.py); lying back from sitting barely moves the hips. No daily activity
+#: of the dev material shows lying, so no deliberate quick lying-down has tested this bound.
 MIN_DESCENT_M_S = 0.5
 #: degrees from vertical: a torso (hips to shoulders, world landmarks) this tilted or more is
 #: lying. The dev falls end at 76-123 degrees; yoga's triangle and side angle reach 63, a
@@ -70,7 +76,8 @@ class FallEvent:
     Attributes
     ----------
     start_s : float
-        Time of the fall's start: the last frame seen upright before it.
+        Time of the fall's start: where the hips' fast descent began (never after the last frame
+        seen upright).
     alarm_s : float
         Time the alarm was raised (``start_s`` + the fall + ``after_s`` down).
     on_floor_s : float
@@ -258,9 +265,19 @@ class FallDetector:
         if descent < self.min_descent:
             return None
         self.candidates.append((time_s, descent, True))
+        # the fall began where the hips started going down fast: back from the fastest descent
+        # while they still went down at half the threshold or more
+        began = peak_s
+        for t, v in reversed(self._speeds):
+            if t > peak_s:
+                continue
+            if v < 0.5 * self.min_descent:
+                break
+            began = t
+        start_s = min(self._last_upright, max(0.0, began - SPEED_SPAN_S))
         # down from the hips' fastest descent (about the impact), not from the first lying
         # frame: the smoother's lag, or frames lost to motion blur, would delay the alarm
-        return {"start_s": self._last_upright, "down_s": min(peak_s, time_s),
+        return {"start_s": start_s, "down_s": min(peak_s, time_s),
                 "last_down": time_s, "descent": descent, "evidence": [], "raised": False}
 
     def _track_hips(self, time_s: float, pose: Pose | None) -> None:
