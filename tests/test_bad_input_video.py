@@ -232,6 +232,20 @@ BAD_INPUTS = {
     "rules key angle unknown": (lambda d: [_clip(d), "--count", "sitting", "--rules",
                                            _rules(d, 'key_angle = "wrist"\n')],
                                 ["--rules", "key_angle: unknown angle 'wrist'"]),
+    # fall events
+    "falls extension": (lambda d: [_clip(d), "--falls", d / "events.txt"],
+                        ["--falls", "unknown file type '.txt'", "use .jsonl"]),
+    "falls is the source": (lambda d: [_clip_named(d, "e.jsonl"), "--falls", d / "e.jsonl"],
+                            ["--falls", "e.jsonl: is also an input"]),
+    "falls is the timeline": (lambda d: [_clip(d), "--timeline", d / "t.jsonl", "--falls",
+                                         d / "t.jsonl"], ["--falls", "t.jsonl: is also an input"]),
+    "falls is the reps file": (lambda d: [_clip(d), "--count", "sitting", "--reps",
+                                           d / "r.jsonl", "--falls", d / "r.jsonl"],
+                               ["--falls", "r.jsonl: is also an input"]),
+    "falls is a folder": (lambda d: [_clip(d), "--falls", d], ["--falls", "is a folder"]),
+    "falls with a model without lying": (
+        lambda d: [_clip(d), "--falls", d / "events.jsonl"],
+        ["--falls: fall events need a model with a 'lying' class", "sitstandlie"]),
 }
 
 
@@ -472,6 +486,11 @@ def test_stop_flag_turns_sigterm_into_a_clean_stop_and_restores_the_handlers():
         (["--max-missing=-0.1s"], "--max-missing: '-0.1s': give a duration >= 0 seconds"),
         (["--max-missing", "soon"], "--max-missing: 'soon': give frames"),
         (["--timeout", "0"], "--timeout: 0 is out of range: give a number in (0, inf)"),
+        (["--falls", "e.jsonl", "--falls-after", "-1"],
+         "--falls-after: -1 is out of range: give a number in [0, inf)"),
+        (["--falls", "e.jsonl", "--falls-after", "nan"], "--falls-after: 'nan' is not a finite"),
+        (["--falls", "e.jsonl", "--falls-after", "soon"], "--falls-after: 'soon' is not a"),
+        (["--falls-after", "2"], "--falls-after sets the wait of --falls; give --falls"),
     ],
 )
 def test_bad_option_is_one_line_naming_it_and_the_range(options, message, capsys):
@@ -483,7 +502,8 @@ def test_bad_option_is_one_line_naming_it_and_the_range(options, message, capsys
 
 @pytest.mark.parametrize("options", [["--max-missing", "0"], ["--max-missing", "0s"],
                                      ["--window", "1"], ["--window", "0.01s"], ["--alpha", "1"],
-                                     ["--margin", "0"], ["--count", "sitting", "--exit", "0"]])
+                                     ["--margin", "0"], ["--count", "sitting", "--exit", "0"],
+                                     ["--falls", "e.jsonl", "--falls-after", "0"]])
 def test_edge_values_are_accepted(options):
     from poseclf.cli import build_parser
 

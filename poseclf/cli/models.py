@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         return install(args.install_blazepose)
 
     failed = 0
+    width = max([10, *(len(m.name) for m in shipped_models())])  # the names' column
     for shipped in shipped_models():
         try:
             meta = read_metadata(shipped.path)
@@ -70,10 +71,10 @@ def run(args: argparse.Namespace) -> int:
             continue
         scores = meta.get("cv_scores") or {}
         accuracy = f"{scores['accuracy']:.3f}" if scores else "-"
-        print(f"{shipped.name:<10} {meta['classifier']:<6} "
+        print(f"{shipped.name:<{width}} {meta['classifier']:<6} "
               f"cv-accuracy={accuracy}  classes: {', '.join(map(str, meta['class_counts']))}")
         if shipped.card:
-            print(f"{'':<10} card: {shipped.card}")
+            print(f"{'':<{width}} card: {shipped.card}")
     print("\n".join(blazepose_lines()))
     if not shipped_models():
         print("no shipped models found (reinstall poseclf to restore them)", file=sys.stderr)

@@ -13,6 +13,7 @@ from ..pose.defaults import DEFAULT_TIMEOUT_S
 from ..video.counting import ENTER_THRESHOLD, EXIT_THRESHOLD
 from ..video.defaults import (
     DEFAULT_ALPHA,
+    DEFAULT_FALLS_AFTER_S,
     DEFAULT_MARGIN,
     DEFAULT_MAX_MISSING,
     DEFAULT_MAX_MISSING_VIDEO,
@@ -93,6 +94,15 @@ def register(subparsers) -> None:
                         default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                         help="how long a camera or stream may take to open and give a frame "
                         f"(default: {DEFAULT_TIMEOUT_S:g})")
+    parser.add_argument("--falls", metavar="EVENTS.jsonl",
+                        help="watch for falls (the model needs a 'lying' class: --model "
+                        "sitstandlie): one JSON line per fall (start, time on the floor, "
+                        "confidence) and a PNG snapshot beside it (EVENTS_fall1.png, ...); the "
+                        "overlay shows an alarm banner")
+    parser.add_argument("--falls-after", type=float_in(0, math.inf, high_open=True),
+                        metavar="SECONDS",
+                        help="with --falls: seconds the person must stay down before a fall is "
+                        f"raised, 0 or more (default: {DEFAULT_FALLS_AFTER_S:g})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     parser.add_argument("--no-reject", dest="reject", action="store_false",
                         help="always show a class: never 'unknown' (pose unlike the training "
@@ -144,7 +154,10 @@ def check_options(args: argparse.Namespace) -> None:
         raise InputError(f"--exit {exit_:g} must be below --enter {enter:g} (defaults "
                          f"{EXIT_THRESHOLD:g} and {ENTER_THRESHOLD:g}); need 0 <= exit < enter "
                          "<= 1")
-    if args.quiet and not (args.output or args.timeline or args.reps or args.reps_plot) and (
+    if args.falls_after is not None and args.falls is None:
+        raise InputError("--falls-after sets the wait of --falls; give --falls EVENTS.jsonl too")
+    if args.quiet and not (args.output or args.timeline or args.reps or args.reps_plot
+                           or args.falls) and (
             not args.show or display_problem() is not None):
         raise InputError("nothing would be shown or kept (no window, --quiet, no --output or "
                          "--timeline); give --output OUT.mp4 or --timeline "
@@ -169,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
                 exit=args.exit),
             max_frames=args.max_frames, extract=extract_options(args), progress=not args.quiet,
             reject=args.reject, timeout=args.timeout, reps=args.reps, rules=args.rules,
-            reps_plot=args.reps_plot,
+            reps_plot=args.reps_plot, falls=args.falls,
+            falls_after=(DEFAULT_FALLS_AFTER_S if args.falls_after is None
+                         else args.falls_after),
         )
     except SourceTimeout as err:
         # The abandoned open is still inside OpenCV: a normal interpreter shutdown would abort
@@ -189,8 +204,13 @@ def run(args: argparse.Namespace) -> int:
             from ..video.reps import report_text
 
             print(report_text(report.measured))
+        if report.falls is not None or args.falls:
+            print(f"{len(report.fall_events)} fall(s)" + "".join(
+                f"; at {e.start_s:.1f} s, on the floor {e.on_floor_s:.1f} s when raised "
+                f"(confidence {e.confidence:.2f})" for e in report.fall_events))
         for what, path in (("video", report.output), ("timeline", report.timeline),
-                           ("repetitions", report.reps), ("repetition plot", report.reps_plot)):
+                           ("repetitions", report.reps), ("repetition plot", report.reps_plot),
+                           ("fall events", report.falls)):
             if path is not None:
                 print(f"{what} written to {path}")
     if report.interrupted:

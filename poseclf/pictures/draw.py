@@ -340,3 +340,43 @@ def write_image(path, frame_bgr: np.ndarray):
         raise ValueError(f"{path}: OpenCV cannot encode an image with extension {path.suffix!r}")
     path.write_bytes(encoded.tobytes())
     return path
+
+
+@dataclass
+class FallAlarmAnnotator:
+    """Draw a fall alarm while ``result.fall_alarm`` is set (``poseclf video --falls``): a red
+    border and a see-through red banner across the bottom with the time on the floor
+    (``result.fall_on_floor_s``); the person on the floor stays visible through it.
+
+    Results without these attributes (photos, runs without ``--falls``) draw nothing.
+    """
+
+    color: tuple[int, int, int] = (0, 0, 220)  # BGR red
+    text_color: tuple[int, int, int] = (255, 255, 255)
+    font_scale: float = 0.9  # at 480-px frame height
+    opacity: float = 0.65  # of the banner
+    border: float = 6.0  # px at 480-px frame height
+
+    def annotate(self, frame: np.ndarray, result) -> np.ndarray:
+        """Draw the banner when the alarm is on; return the frame."""
+        if not getattr(result, "fall_alarm", False):
+            return frame
+        scale = overlay_scale(frame)
+        height, width = frame.shape[:2]
+        banner_h = int(round(44 * scale))
+        top = max(0, height - banner_h)
+        band = frame[top:]
+        band[:] = cv2.addWeighted(band, 1 - self.opacity, np.full_like(band, self.color),
+                                  self.opacity, 0)
+        edge = _px(self.border, scale)
+        half = edge // 2
+        cv2.rectangle(frame, (half, half), (width - 1 - half, height - 1 - half), self.color,
+                      edge)
+        on_floor = getattr(result, "fall_on_floor_s", None)
+        text = "FALL" + ("" if on_floor is None else f" - on the floor {on_floor:.0f} s")
+        fs = self.font_scale * scale
+        thick = _px(2, scale)
+        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, fs, thick)
+        cv2.putText(frame, text, (max(0, (width - tw) // 2), top + (banner_h + th) // 2),
+                    cv2.FONT_HERSHEY_SIMPLEX, fs, self.text_color, thick, cv2.LINE_AA)
+        return frame

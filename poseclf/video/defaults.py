@@ -9,6 +9,8 @@ from __future__ import annotations
 
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}  # FourCC
 TIMELINE_SUFFIXES = (".csv", ".jsonl")
+FALLS_SUFFIXES = (".jsonl",)  # poseclf video --falls: one JSON line per fall
+DEFAULT_FALLS_AFTER_S = 2.0  # s down before a fall is raised: longer than a bend or a push-up
 
 # MediaPipe pose classification (EMADictSmoothing defaults): 10 frames = 0.33 s at 30 fps.
 DEFAULT_WINDOW = 10  # frames

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -31,12 +32,14 @@ from tqdm.auto import tqdm
 from ..errors import Terminated
 from ..pictures.draw import (
     CounterAnnotator,
+    FallAlarmAnnotator,
     LabelAnnotator,
     RepsAnnotator,
     SkeletonAnnotator,
     annotate_all,
 )
 from ..pose.video_sources import VideoInfo
+from .falls import FallEvent, FallEventWriter
 from .outputs import TIMELINE_DECIMALS, WINDOW_TITLE, TimelineWriter, VideoSink
 from .results import (
     STOP_END,
@@ -100,14 +103,16 @@ class Sinks(NamedTuple):
     """Where the labelled frames go: each may be left out.
 
     ``video`` gets every frame annotated, ``timeline`` one row per frame (both open; None when
-    not asked for), ``window`` says whether the (open) preview window shows each frame, and
-    ``progress`` whether a tqdm bar counts frames on stderr.
+    not asked for), ``window`` says whether the (open) preview window shows each frame,
+    ``progress`` whether a tqdm bar counts frames on stderr (and each fall is announced there),
+    and ``falls`` (open) each fall event with a snapshot of its annotated frame.
     """
 
     video: VideoSink | None
     timeline: TimelineWriter | None
     window: bool = False
     progress: bool = True
+    falls: FallEventWriter | None = None
 
 
 class Stops(NamedTuple):
@@ -161,8 +166,12 @@ def run_frames(results: Iterable[FrameResult], info: VideoInfo, sinks: Sinks, st
             if labelled is None:
                 break
             labelled = replace(labelled, rate=clock.tick())
-            outlet.send(labelled, clock.time_s(labelled.index))
+            labelled = outlet.send(labelled, clock.time_s(labelled.index))
             tally.add(labelled)
+            if labelled.fall_event is not None and sinks.progress:
+                tqdm.write(f"fall at {labelled.fall_event.start_s:.1f} s: on the floor "
+                           f"{labelled.fall_event.on_floor_s:.1f} s (confidence "
+                           f"{labelled.fall_event.confidence:.2f})", file=sys.stderr)
             bar.update(1)
             if outlet.show(labelled.frame):
                 reason = STOP_QUIT
@@ -230,6 +239,8 @@ class _Tally:
         self._previous_raw = result.raw_label
         report.label_switches += result.changed
         report.repetitions = labelled.repetitions
+        if labelled.fall_event is not None:
+            report.fall_events.append(labelled.fall_event)
 
 
 def timeline_row(labelled: FrameResult, time_s: float) -> list:
@@ -247,24 +258,32 @@ class _Outlet:
 
     def __init__(self, sinks: Sinks) -> None:
         annotators = (SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator(),
-                      RepsAnnotator())
+                      RepsAnnotator(), FallAlarmAnnotator())
 
         def annotate(frame: np.ndarray, result: FrameResult) -> np.ndarray:
             return annotate_all(frame, result, annotators)
 
         self.sinks, self.annotate = sinks, annotate
-        files = sinks.video is not None or sinks.timeline is not None
-        self.writer = _Writer(sinks.video, sinks.timeline, annotate) if files else None
+        files = sinks.video is not None or sinks.timeline is not None or sinks.falls is not None
+        self.writer = (_Writer(sinks.video, sinks.timeline, annotate, sinks.falls) if files
+                       else None)
 
-    def send(self, labelled: FrameResult, time_s: float) -> None:
-        """Draw the frame for the window, queue it (drawn there for the video) and its row."""
+    def send(self, labelled: FrameResult, time_s: float) -> FrameResult:
+        """Draw the frame for the window, queue it (drawn there for the video or a fall's
+        snapshot) and its row; returns it with its fall event's snapshot named."""
         sinks = self.sinks
+        event = labelled.fall_event
+        if event is not None and sinks.falls is not None:
+            event = sinks.falls.name_snapshot(event)
+            labelled = replace(labelled, fall_event=event)
         if sinks.window:  # the window shows the frame now: draw here, not in the worker
             self.annotate(labelled.frame, labelled)
         if self.writer is not None:
             row = None if sinks.timeline is None else timeline_row(labelled, time_s)
-            draw = sinks.video is not None and not sinks.window
-            self.writer.put(labelled.frame, labelled if draw else None, row)
+            draw = (sinks.video is not None or event is not None) and not sinks.window
+            self.writer.put(labelled.frame, labelled if draw else None, row,
+                            event if sinks.falls is not None else None)
+        return labelled
 
     def show(self, frame: np.ndarray) -> bool:
         """Show the frame in the window, if any; True when q/Esc or closing it asks to quit."""
@@ -291,25 +310,28 @@ class _Writer:
     """
 
     def __init__(self, sink: VideoSink | None, rows: TimelineWriter | None,
-                 draw: Callable[[np.ndarray, FrameResult], object]) -> None:
-        self.sink, self.rows, self.draw = sink, rows, draw
+                 draw: Callable[[np.ndarray, FrameResult], object],
+                 falls: FallEventWriter | None = None) -> None:
+        self.sink, self.rows, self.draw, self.falls = sink, rows, draw, falls
         self._queue: queue.Queue = queue.Queue(maxsize=OUTPUT_QUEUE_FRAMES)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="poseclf-video-output",
                                          daemon=True)
         self._thread.start()
 
-    def put(self, frame: np.ndarray, result: FrameResult | None, row: list | None) -> None:
-        """Queue ``frame``, drawn with ``result`` unless None, and its timeline ``row``."""
+    def put(self, frame: np.ndarray, result: FrameResult | None, row: list | None,
+            event: FallEvent | None = None) -> None:
+        """Queue ``frame``, drawn with ``result`` unless None, its timeline ``row`` and the
+        fall ``event`` raised on it (written with the drawn frame as its snapshot)."""
         if self._error is not None:
             raise self._error
-        self._queue.put((frame, result, row))
+        self._queue.put((frame, result, row, event))
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             if self._error is not None:
                 continue  # keep draining so that put() never blocks
-            frame, result, row = item
+            frame, result, row, event = item
             try:
                 if result is not None:
                     self.draw(frame, result)
@@ -317,6 +339,8 @@ class _Writer:
                     self.sink.write(frame)
                 if self.rows is not None and row is not None:
                     self.rows.write(row)
+                if self.falls is not None and event is not None:
+                    self.falls.write(event, frame)
             except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
                 self._error = err
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..files import check_output_file, current_umask, glob_escape, process_alive
 from ..pose.video_sources import VideoError, VideoInfo
-from .defaults import TIMELINE_SUFFIXES, VIDEO_CODECS
+from .defaults import FALLS_SUFFIXES, TIMELINE_SUFFIXES, VIDEO_CODECS  # noqa: F401 (FALLS_SUFFIXES: re-exported)
 
 logger = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ from ..pose.video_sources import VideoInfo
 from .smoothing import SmoothedResult
 
 if TYPE_CHECKING:
+    from .falls import FallEvent
     from .reps import RepsFrame
 
 #: Why the loop ended (:attr:`VideoReport.stop_reason`).
@@ -41,7 +42,10 @@ class FrameResult:
     counter) of ``count_class``. ``rate`` is the processing rate (frames per second) that
     :func:`~poseclf.video.run.run_video` shows; ``label_frames`` leaves it None. ``reps`` is
     what the overlay shows of the repetitions (live angles, the last repetition's form; None
-    without a :class:`~poseclf.video.reps.RepetitionTracker`).
+    without a :class:`~poseclf.video.reps.RepetitionTracker`). With a
+    :class:`~poseclf.video.falls.FallDetector`, ``fall_alarm`` says whether the fall alarm is on
+    (``fall_on_floor_s``: the time on the floor so far) and ``fall_event`` is the event raised on
+    this frame, if any.
 
     It is what the annotators of :mod:`poseclf.pictures.draw` draw (an
     :class:`~poseclf.pictures.draw.Annotation`): the smoothed label, its confidence when it is a
@@ -59,6 +63,9 @@ class FrameResult:
     count_class: str | None = None
     rate: float | None = None
     reps: RepsFrame | None = None
+    fall_alarm: bool = False
+    fall_on_floor_s: float | None = None
+    fall_event: FallEvent | None = None
 
     @property
     def label(self) -> str:
@@ -98,11 +105,13 @@ class VideoReport:
     elapsed_s : float
         Wall time of the loop.
     stop_reason : {"end", "max_frames", "interrupted", "terminated", "quit"}
-    output, timeline, reps, reps_plot : Path or None
+    output, timeline, reps, reps_plot, falls : Path or None
         The files written (None when not asked for, or when no frame was processed: an
         existing file is then left as it was).
     measured : list of Repetition
         Each counted repetition measured (:mod:`poseclf.video.reps`; empty unless asked for).
+    fall_events : list of FallEvent
+        The falls raised (``falls``), with their snapshots' file names.
     classes : list of str
     """
 
@@ -123,6 +132,8 @@ class VideoReport:
     measured: list = field(default_factory=list)
     reps: Path | None = None
     reps_plot: Path | None = None
+    falls: Path | None = None
+    fall_events: list = field(default_factory=list)
 
     @property
     def fps(self) -> float:

@@ -24,7 +24,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,8 +34,9 @@ import cv2
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..files import check_output_file
 from ..pose.blazepose import warn_if_mismatched
-from ..pose.landmarks import NO_PERSON
+from ..pose.landmarks import NO_PERSON, Pose
 from ..pose.video_sources import (
     DEFAULT_TIMEOUT_S,
     VideoError,
@@ -45,9 +47,11 @@ from ..pose.video_sources import (
     parse_source,
 )
 from .counting import RepetitionCounter
+from .falls import DEFAULT_FALLS_AFTER_S, FallDetector, FallEventWriter, check_falls_after
 from .form_rules import FormRules, load_rules
 from .loop import Sinks, StopFlag, Stops, run_frames
 from .outputs import (
+    FALLS_SUFFIXES,
     WINDOW_TITLE,
     StagedOutputs,
     TimelineWriter,
@@ -84,10 +88,11 @@ if TYPE_CHECKING:
 __all__ = [
     "STOP_END", "STOP_INTERRUPTED", "STOP_MAX_FRAMES", "STOP_QUIT", "STOP_TERMINATED",
     "FrameResult", "Smoothing", "VideoReport", "label_frames", "load_model", "make_counter",
-    "make_smoother_and_counter", "run_video",
+    "make_smoother_and_counter", "run_video", "smooth_poses",
 ]
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")  # --reps-plot: what matplotlib writes without extras
+DEFAULT_FPS = 30.0  # frame times of label_frames when none are given
 COUNTER_MAX_MISSING_S = 0.5  # s without a pose the repetition counter bridges
 COUNTER_MIN_OUT_S = 0.2  # s out of the counted class before an entry counts (see counting.py)
 
@@ -111,7 +116,8 @@ def label_frames(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]], e
                  smoother: LabelSmoother,
                  counter: RepetitionCounter | None = None, *,
                  reject: bool = True,
-                 reps: RepetitionTracker | None = None) -> Iterator[FrameResult]:
+                 reps: RepetitionTracker | None = None, falls: FallDetector | None = None,
+                 frame_time: Callable[[int], float] | None = None) -> Iterator[FrameResult]:
     """Label BGR frames one by one: BlazePose, the model, the smoother and the counter.
 
     The heart of :func:`run_video`, with no window, thread or file: drive it from Python
@@ -120,9 +126,13 @@ def label_frames(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]], e
     arrays, or ``(bgr, rgb)`` pairs from a reader that converts them ahead
     (:class:`~poseclf.video.prefetch.ReadAhead`). ``reps`` (with a ``counter``) measures each
     repetition; call its ``finish()`` after the last frame to close the one still open.
+    ``falls`` (:class:`~poseclf.video.falls.FallDetector`) watches for falls;
+    ``frame_time(index)`` gives each frame's time in seconds for it (default: the index at
+    30 fps).
     """
     if reps is not None and counter is None:
         raise ValueError("measuring repetitions (reps) needs a counter")
+    frame_time = frame_time or (lambda index: index / DEFAULT_FPS)
     count_index = None if counter is None else counter.index_in(smoother.classes)
     classes = tuple(smoother.classes)
     count_class = None if counter is None else counter.class_name
@@ -138,8 +148,24 @@ def label_frames(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]], e
             repetitions = counter.count
             if reps is not None:
                 shown, _ = reps.update(index, pose, counter.state, counted)
+        fall = {}
+        if falls is not None:
+            event = falls.update(frame_time(index), smoothed.label, smoothed.probabilities, pose,
+                                 frame=index)
+            fall = {"fall_alarm": falls.alarm, "fall_on_floor_s": falls.on_floor_s,
+                    "fall_event": event}
         yield FrameResult(index, frame, pose, proba, reason, smoothed, repetitions, classes,
-                          count_class, reps=shown)
+                          count_class, reps=shown, **fall)
+
+
+def smooth_poses(poses: Iterable[Pose | None], model, smoother: LabelSmoother, *,
+                 reject: bool = True) -> Iterator[tuple[np.ndarray | None, str, object]]:
+    """(probabilities, absent reason, smoothed result) of each pose (None: nobody found), as
+    :func:`label_frames` makes them from frames: for poses already extracted, e.g. a landmark
+    table replayed (``bench/falls.py``)."""
+    for pose in poses:
+        proba, reason = _classify(model, pose, reject)
+        yield proba, reason, smoother.update(proba, absent=reason)
 
 
 def _classify(model, pose, reject: bool = True) -> tuple[np.ndarray | None, str]:
@@ -174,6 +200,8 @@ def run_video(
     reps: str | os.PathLike | None = None,
     rules: FormRules | str | os.PathLike | None = None,
     reps_plot: str | os.PathLike | None = None,
+    falls: str | os.PathLike | None = None,
+    falls_after: float = DEFAULT_FALLS_AFTER_S,
 ) -> VideoReport:
     """Label every frame of a video source; write an annotated video and a timeline.
 
@@ -223,6 +251,13 @@ def run_video(
     With any of the three, the overlay also shows the live angles that matter (the rules'
     ``show``, else the key angle) and the last repetition's form, and the report's
     ``measured`` lists the repetitions.
+    falls : path, optional
+        ``.jsonl``: watch for falls (:class:`~poseclf.video.falls.FallDetector`; the model needs
+        a ``lying`` class, e.g. the shipped ``sitstandlie``) and write one line per fall, with a
+        PNG snapshot of its annotated frame beside it (``EVENTS_fall1.png``, ...); the overlay
+        shows an alarm banner.
+    falls_after : float, default=2
+        Seconds the person must stay down before a fall is raised (0 or more).
 
     Every setting, the outputs (extension, folder, not the source) and the source's first frame
     are checked before BlazePose starts; a bad one raises :class:`VideoError` and changes no
@@ -254,6 +289,14 @@ def run_video(
     rules_file = Path(rules.source) if rules is not None and rules.source else None
     reps, reps_plot = check_reps_outputs(
         reps, reps_plot, inputs=(source_file, model_file, rules_file), outputs=(output, timeline))
+    try:
+        falls_after = check_falls_after(falls_after)
+    except ValueError as err:
+        raise VideoError(str(err)) from err
+    if falls is not None:
+        falls = check_output_file(falls, option="--falls", suffixes=FALLS_SUFFIXES,
+                                  inputs=[source_file, model_file, output, timeline, reps,
+                                          reps_plot])
     model = load_model(model)
     warn_if_mismatched(model.blazepose, (extract or ExtractOptions()).blazepose)
     classes = list(model.classes_)
@@ -262,6 +305,12 @@ def run_video(
             RepetitionCounter(count).index_in(classes)
         except ValueError as err:
             raise VideoError(str(err)) from err
+    detector = None
+    if falls is not None:
+        try:
+            detector = FallDetector(classes, after_s=falls_after)
+        except ValueError as err:
+            raise VideoError(f"--falls: {err}") from err
     capture, info, first = open_with_first_frame(source, timeout=timeout)
     window_open = False
     try:
@@ -279,20 +328,26 @@ def run_video(
             tracker = RepetitionTracker(info.fps, rules=rules,
                                         window=frames_or_seconds(settings.window, info.fps),
                                         alpha=settings.alpha)
-        with StopFlag() as signals, StagedOutputs(output, timeline, reps, reps_plot) as staged:
+        staging = StagedOutputs(output, timeline, reps, reps_plot, falls)
+        with StopFlag() as signals, staging as staged:
             with (
                 VideoSink(staged[output], info) if output else _Null() as video,
                 TimelineWriter(staged[timeline], classes) if timeline else _Null() as rows,
+                FallEventWriter(staged[falls], falls) if falls else _Null() as events,
             ):
                 window_open = bool(show) and open_window()
-                sinks = Sinks(video, rows, window=window_open, progress=progress)
+                sinks = Sinks(video, rows, window=window_open, progress=progress, falls=events)
                 with (
                     (extract or ExtractOptions()).extractor(static_image_mode=False) as extractor,
                     _frames(first, capture, info) as frames,
                     threadpool_limits(limits=1),  # one BLAS thread: the other core is busy
                 ):
-                    results = label_frames(frames, extractor, model, smoother, counter,
-                                           reject=reject, reps=tracker)
+                    started = time.perf_counter()
+                    results = label_frames(
+                        frames, extractor, model, smoother, counter, reject=reject,
+                        reps=tracker, falls=detector,
+                        frame_time=(lambda _: time.perf_counter() - started) if info.live
+                        else (lambda index: index / info.fps))
                     run_frames(results, info, sinks, Stops(signals, max_frames), report)
             # closed: the mp4 has its index, the timeline every row
             if tracker is not None:
@@ -307,7 +362,7 @@ def run_video(
             if report.frames > 0:
                 staged.publish()
                 report.output, report.timeline = output, timeline
-                report.reps, report.reps_plot = reps, reps_plot
+                report.reps, report.reps_plot, report.falls = reps, reps_plot, falls
     finally:
         capture.release()
         if window_open:

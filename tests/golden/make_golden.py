@@ -53,6 +53,8 @@ LANDMARK_DECIMALS = 4  # BlazePose landmarks (bit-identical run to run on one CP
 MODEL_TABLES: dict[str, tuple[str, ...]] = {
     "pushups": ("pushups_visolus", "pushup_video"),
     "sitstand": ("sitstand_multimediaimg", "sitstand_rhpr", "sit_video"),
+    "sitstandlie": ("sitstand_multimediaimg", "sitstand_rhpr", "sit_video", "falls_lying_s1",
+                    "falls_lying_s3"),
     "yoga": ("yoga_manoj", "yoga_marchenkova"),
 }
 TRAIN_TABLE = "pushups_visolus"  # 91 rows, 2 classes: trains in about a second
