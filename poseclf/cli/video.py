@@ -88,6 +88,10 @@ def register(subparsers) -> None:
     parser.add_argument("--reps-plot", metavar="REPS.png",
                         help="--count: draw the joint angles over time with the repetitions "
                         "shaded and broken rules marked (.png, .svg, .pdf)")
+    parser.add_argument("--people", type=positive_int, default=1, metavar="N",
+                        help="follow up to N people, each labelled, smoothed and counted on "
+                        "their own, in their own colour; above 1 BlazePose runs on the Tasks "
+                        "backend and the timeline has a person column (default: 1)")
     parser.add_argument("--max-frames", type=positive_int, metavar="N",
                         help="stop after N frames (1 or more)")
     parser.add_argument("--timeout", type=float_in(0, math.inf, low_open=True, high_open=True),
@@ -182,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
                 exit=args.exit),
             max_frames=args.max_frames, extract=extract_options(args), progress=not args.quiet,
             reject=args.reject, timeout=args.timeout, reps=args.reps, rules=args.rules,
-            reps_plot=args.reps_plot, falls=args.falls,
+            reps_plot=args.reps_plot, falls=args.falls, people=args.people,
             falls_after=(DEFAULT_FALLS_AFTER_S if args.falls_after is None
                          else args.falls_after),
         )
@@ -196,10 +200,17 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         reps = "" if report.repetitions is None else (
             f", {report.repetitions} repetitions of {report.count_class}")
+        if args.people > 1:
+            reps = f", {len(report.people)} people followed (ids)"
         print(f"{report.info.source}: {report.frames} frames ({report.stop_reason}), "
               f"{report.pose_frames} with a person ({report.rejected_frames} of them unknown or "
               f"partial), {report.label_switches} label changes"
               f"{reps}, {report.fps:.1f} frames/s")
+        for person, tally in sorted(report.people.items()):
+            count = ("" if tally.repetitions is None
+                     else f", {tally.repetitions} repetitions of {report.count_class}")
+            print(f"  person {person}: frames {tally.first_frame}-{tally.last_frame}, "
+                  f"{tally.pose_frames} with a pose{count}")
         if args.reps or args.rules or args.reps_plot:
             from ..video.reps import report_text
 

@@ -286,6 +286,69 @@ class RepsAnnotator:
         return frame
 
 
+#: Overlay colours of the people of a several-people video, by id (BGR).
+PERSON_COLORS = ((0, 200, 255), (255, 120, 60), (90, 220, 90), (200, 90, 255), (60, 60, 240),
+                 (240, 220, 60), (180, 180, 180), (40, 160, 160))
+
+
+def person_color(person: int) -> tuple[int, int, int]:
+    """The overlay colour of person ``person`` (ids count from 1)."""
+    return PERSON_COLORS[(int(person) - 1) % len(PERSON_COLORS)]
+
+
+@dataclass
+class PeopleAnnotator:
+    """Draw every person of a several-people frame: the skeleton in the person's colour and,
+    above the head, a tag with the id, the label (with its confidence) and the count; the
+    processing rate top-right.
+
+    ``result`` is a :class:`poseclf.video.people.PeopleFrame`: ``people`` (one
+    :class:`Annotation` with a ``person`` id each) and ``rate``. A person missing from the
+    frame (no pose) is not drawn.
+    """
+
+    text_color: tuple[int, int, int] = (20, 20, 20)
+    font_scale: float = 0.55  # at 480-px frame height
+
+    def annotate(self, frame: np.ndarray, result) -> np.ndarray:
+        """Draw each person of ``result.people`` and ``result.rate``; return the frame."""
+        scale = overlay_scale(frame)
+        height, width = frame.shape[:2]
+        for person in result.people:
+            if person.pose is None:
+                continue
+            color = person_color(person.person)
+            SkeletonAnnotator(color, color, color).annotate(frame, person)
+            xy = person.pose.landmarks[:, :2] * (width, height)
+            seen = person.pose.landmarks[:, 3] >= VISIBILITY_THRESHOLD
+            top = xy[seen] if seen.any() else xy
+            x, y = float(top[:, 0].min()), float(top[:, 1].min())
+            self._tag(frame, _person_text(person), (x, y), color, scale)
+        CounterAnnotator().annotate(frame, Overlay(rate=result.rate))
+        return frame
+
+    def _tag(self, frame: np.ndarray, text: str, at: tuple[float, float],
+             color: tuple[int, int, int], scale: float) -> None:
+        font = cv2.FONT_HERSHEY_SIMPLEX
+        fs, thick, pad = self.font_scale * scale, _px(1.5, scale), _px(4, scale)
+        (w, h), base = cv2.getTextSize(text, font, fs, thick)
+        x0 = int(np.clip(at[0], 0, max(frame.shape[1] - w - 2 * pad, 0)))
+        y0 = int(np.clip(at[1] - h - base - 3 * pad, 0, max(frame.shape[0] - h - 2 * pad, 0)))
+        cv2.rectangle(frame, (x0, y0), (x0 + w + 2 * pad, y0 + h + base + 2 * pad), color, -1)
+        cv2.putText(frame, text, (x0 + pad, y0 + pad + h), font, fs, self.text_color, thick,
+                    cv2.LINE_AA)
+
+
+def _person_text(person) -> str:
+    """``#2 down 87% · 3 reps``: a person's id, label, confidence and count."""
+    text = f"#{person.person} {person.label}"
+    if person.confidence is not None:
+        text += f" {person.confidence:.0%}"
+    if person.repetitions is not None:
+        text += f" | {int(person.repetitions)} reps"
+    return text
+
+
 def plot_pose_3d(pose: Pose, title: str | None = None, elev: float = 10.0, azim: float = -70.0):
     """A matplotlib figure of the world landmarks in 3D (metres), returned, not shown.
 

@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
@@ -34,13 +34,16 @@ from ..pictures.draw import (
     CounterAnnotator,
     FallAlarmAnnotator,
     LabelAnnotator,
+    PeopleAnnotator,
     RepsAnnotator,
     SkeletonAnnotator,
     annotate_all,
 )
+from ..pose.landmarks import NO_PERSON
 from ..pose.video_sources import VideoInfo
 from .falls import FallEvent, FallEventWriter
 from .outputs import TIMELINE_DECIMALS, WINDOW_TITLE, TimelineWriter, VideoSink
+from .people import PeopleFrame
 from .results import (
     STOP_END,
     STOP_INTERRUPTED,
@@ -48,6 +51,7 @@ from .results import (
     STOP_QUIT,
     STOP_TERMINATED,
     FrameResult,
+    PersonTally,
     VideoReport,
 )
 
@@ -229,7 +233,10 @@ class _Tally:
         self.report = report
         self._previous_raw: str | None = None
 
-    def add(self, labelled: FrameResult) -> None:
+    def add(self, labelled: FrameResult | PeopleFrame) -> None:
+        if isinstance(labelled, PeopleFrame):
+            self._add_people(labelled)
+            return
         report, result, pose = self.report, labelled.smoothed, labelled.pose
         report.frames += 1
         report.detected_frames += result.detected
@@ -242,6 +249,24 @@ class _Tally:
         if labelled.fall_event is not None:
             report.fall_events.append(labelled.fall_event)
 
+    def _add_people(self, labelled: PeopleFrame) -> None:
+        """A several-people frame: the frame counts once (with a pose when anyone has one);
+        each person's frames and count go to ``report.people``."""
+        report = self.report
+        report.frames += 1
+        report.repetitions = None  # counted per person
+        report.pose_frames += any(p.pose is not None for p in labelled.people)
+        report.detected_frames += any(p.smoothed.detected for p in labelled.people)
+        report.rejected_frames += any(p.pose is not None and p.probabilities is None
+                                      for p in labelled.people)
+        for person in labelled.people:
+            tally = report.people.setdefault(person.person, PersonTally(first_frame=labelled.index))
+            tally.last_frame = labelled.index
+            tally.pose_frames += person.pose is not None
+            tally.detected_frames += person.smoothed.detected
+            tally.label_switches += person.smoothed.changed
+            tally.repetitions = person.repetitions
+
 
 def timeline_row(labelled: FrameResult, time_s: float) -> list:
     """The timeline row of a labelled frame (columns of :class:`TimelineWriter`)."""
@@ -252,6 +277,20 @@ def timeline_row(labelled: FrameResult, time_s: float) -> list:
             *np.round(result.probabilities, TIMELINE_DECIMALS).tolist()]
 
 
+def people_rows(labelled: PeopleFrame, time_s: float, n_classes: int) -> list[list]:
+    """The timeline rows of a several-people frame (a :class:`TimelineWriter` with a
+    ``person`` column): one per person followed, or one ``no_person`` row without a person id
+    when nobody is."""
+    if not labelled.people:
+        return [[labelled.index, round(time_s, TIMELINE_DECIMALS), "", 0, NO_PERSON, NO_PERSON,
+                 0.0, "", *([0.0] * n_classes)]]
+    rows = []
+    for person in labelled.people:
+        row = timeline_row(person, time_s)
+        rows.append([*row[:2], person.person, *row[2:]])
+    return rows
+
+
 class _Outlet:
     """The sinks during one loop: each frame is drawn once (here when the window shows it, else
     in the writer thread), then written, its row kept, and shown."""
@@ -259,8 +298,11 @@ class _Outlet:
     def __init__(self, sinks: Sinks) -> None:
         annotators = (SkeletonAnnotator(), LabelAnnotator(), CounterAnnotator(),
                       RepsAnnotator(), FallAlarmAnnotator())
+        people = PeopleAnnotator()
 
-        def annotate(frame: np.ndarray, result: FrameResult) -> np.ndarray:
+        def annotate(frame: np.ndarray, result: FrameResult | PeopleFrame) -> np.ndarray:
+            if isinstance(result, PeopleFrame):
+                return people.annotate(frame, result)
             return annotate_all(frame, result, annotators)
 
         self.sinks, self.annotate = sinks, annotate
@@ -268,10 +310,20 @@ class _Outlet:
         self.writer = (_Writer(sinks.video, sinks.timeline, annotate, sinks.falls) if files
                        else None)
 
-    def send(self, labelled: FrameResult, time_s: float) -> FrameResult:
+    def send(self, labelled: FrameResult | PeopleFrame,
+             time_s: float) -> FrameResult | PeopleFrame:
         """Draw the frame for the window, queue it (drawn there for the video or a fall's
-        snapshot) and its row; returns it with its fall event's snapshot named."""
+        snapshot) and its rows; returns it with its fall event's snapshot named."""
         sinks = self.sinks
+        if isinstance(labelled, PeopleFrame):
+            if sinks.window:
+                self.annotate(labelled.frame, labelled)
+            if self.writer is not None:
+                rows = [] if sinks.timeline is None else people_rows(
+                    labelled, time_s, len(sinks.timeline.classes))
+                draw = sinks.video is not None and not sinks.window
+                self.writer.put(labelled.frame, labelled if draw else None, rows)
+            return labelled
         event = labelled.fall_event
         if event is not None and sinks.falls is not None:
             event = sinks.falls.name_snapshot(event)
@@ -279,9 +331,9 @@ class _Outlet:
         if sinks.window:  # the window shows the frame now: draw here, not in the worker
             self.annotate(labelled.frame, labelled)
         if self.writer is not None:
-            row = None if sinks.timeline is None else timeline_row(labelled, time_s)
+            rows = [] if sinks.timeline is None else [timeline_row(labelled, time_s)]
             draw = (sinks.video is not None or event is not None) and not sinks.window
-            self.writer.put(labelled.frame, labelled if draw else None, row,
+            self.writer.put(labelled.frame, labelled if draw else None, rows,
                             event if sinks.falls is not None else None)
         return labelled
 
@@ -310,7 +362,7 @@ class _Writer:
     """
 
     def __init__(self, sink: VideoSink | None, rows: TimelineWriter | None,
-                 draw: Callable[[np.ndarray, FrameResult], object],
+                 draw: Callable[[np.ndarray, FrameResult | PeopleFrame], object],
                  falls: FallEventWriter | None = None) -> None:
         self.sink, self.rows, self.draw, self.falls = sink, rows, draw, falls
         self._queue: queue.Queue = queue.Queue(maxsize=OUTPUT_QUEUE_FRAMES)
@@ -319,26 +371,27 @@ class _Writer:
                                          daemon=True)
         self._thread.start()
 
-    def put(self, frame: np.ndarray, result: FrameResult | None, row: list | None,
-            event: FallEvent | None = None) -> None:
-        """Queue ``frame``, drawn with ``result`` unless None, its timeline ``row`` and the
+    def put(self, frame: np.ndarray, result: FrameResult | PeopleFrame | None,
+            rows: Sequence[list] = (), event: FallEvent | None = None) -> None:
+        """Queue ``frame``, drawn with ``result`` unless None, its timeline ``rows`` and the
         fall ``event`` raised on it (written with the drawn frame as its snapshot)."""
         if self._error is not None:
             raise self._error
-        self._queue.put((frame, result, row, event))
+        self._queue.put((frame, result, rows, event))
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             if self._error is not None:
                 continue  # keep draining so that put() never blocks
-            frame, result, row, event = item
+            frame, result, rows, event = item
             try:
                 if result is not None:
                     self.draw(frame, result)
                 if self.sink is not None:
                     self.sink.write(frame)
-                if self.rows is not None and row is not None:
-                    self.rows.write(row)
+                if self.rows is not None:
+                    for row in rows:
+                        self.rows.write(row)
                 if self.falls is not None and event is not None:
                     self.falls.write(event, frame)
             except BaseException as err:  # noqa: BLE001 - handed to the caller's thread

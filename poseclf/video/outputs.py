@@ -92,12 +92,18 @@ class TimelineWriter:
     """One row per frame to CSV or JSON Lines (chosen by the extension), flushed per row.
 
     Columns: ``frame, time_s, detected, raw_label, label, confidence, repetitions`` and the
-    smoothed probability of each class as ``p_<class>``.
+    smoothed probability of each class as ``p_<class>``; ``people=True`` (several people, a
+    row per person per frame) adds ``person`` (the id) after ``time_s``.
     """
 
-    def __init__(self, path: str | os.PathLike, classes: Sequence[str]) -> None:
+    def __init__(self, path: str | os.PathLike, classes: Sequence[str], *,
+                 people: bool = False) -> None:
         self.path = Path(path)
-        self.columns = [*TIMELINE_COLUMNS, *(f"{PROBABILITY_PREFIX}{c}" for c in classes)]
+        self.classes = list(classes)
+        columns = list(TIMELINE_COLUMNS)
+        if people:
+            columns.insert(2, "person")
+        self.columns = [*columns, *(f"{PROBABILITY_PREFIX}{c}" for c in classes)]
         self.rows_written = 0
         self._file = None
         self._csv = None

@@ -47,6 +47,9 @@ class FrameResult:
     (``fall_on_floor_s``: the time on the floor so far) and ``fall_event`` is the event raised on
     this frame, if any.
 
+    ``person`` is the person's id in a several-people run (:mod:`poseclf.video.people`), else
+    None.
+
     It is what the annotators of :mod:`poseclf.pictures.draw` draw (an
     :class:`~poseclf.pictures.draw.Annotation`): the smoothed label, its confidence when it is a
     class, and one bar per class of ``classes``.
@@ -66,6 +69,7 @@ class FrameResult:
     fall_alarm: bool = False
     fall_on_floor_s: float | None = None
     fall_event: FallEvent | None = None
+    person: int | None = None
 
     @property
     def label(self) -> str:
@@ -81,6 +85,19 @@ class FrameResult:
     def bars(self) -> np.ndarray:
         """The smoothed probability of each class (drawn as bars)."""
         return self.smoothed.probabilities
+
+
+@dataclass
+class PersonTally:
+    """One person of a several-people run: frames from first to last seen, frames with a pose
+    and with a classified pose, label changes, repetitions counted (None without a counter)."""
+
+    first_frame: int
+    last_frame: int = 0
+    pose_frames: int = 0
+    detected_frames: int = 0
+    label_switches: int = 0
+    repetitions: int | None = None
 
 
 @dataclass
@@ -113,6 +130,9 @@ class VideoReport:
     fall_events : list of FallEvent
         The falls raised (``falls``), with their snapshots' file names.
     classes : list of str
+    people : dict of int to PersonTally
+        Each person of a several-people run (``people`` > 1), by id; empty otherwise (the
+        frame counts above then count a frame when anyone in it qualifies).
     """
 
     info: VideoInfo
@@ -134,6 +154,7 @@ class VideoReport:
     reps_plot: Path | None = None
     falls: Path | None = None
     fall_events: list = field(default_factory=list)
+    people: dict = field(default_factory=dict)
 
     @property
     def fps(self) -> float:

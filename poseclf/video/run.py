@@ -25,8 +25,8 @@ import contextlib
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +59,7 @@ from .outputs import (
     check_outputs,
     open_window,
 )
+from .people import label_people
 from .prefetch import ReadAhead
 from .reps import REPORT_SUFFIXES, RepetitionTracker, plot_repetitions, write_report
 from .results import (
@@ -80,6 +81,7 @@ from .smoothing import (
     frames_or_seconds,
     seconds_to_frames,
 )
+from .tracking import PersonTracker
 
 if TYPE_CHECKING:
     from ..pose.extraction import ExtractOptions
@@ -93,6 +95,7 @@ __all__ = [
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")  # --reps-plot: what matplotlib writes without extras
 DEFAULT_FPS = 30.0  # frame times of label_frames when none are given
+PERSON_GAP_S = 2.0  # s a person may be out of the picture and keep their id (--people > 1)
 COUNTER_MAX_MISSING_S = 0.5  # s without a pose the repetition counter bridges
 COUNTER_MIN_OUT_S = 0.2  # s out of the counted class before an entry counts (see counting.py)
 
@@ -202,6 +205,7 @@ def run_video(
     reps_plot: str | os.PathLike | None = None,
     falls: str | os.PathLike | None = None,
     falls_after: float = DEFAULT_FALLS_AFTER_S,
+    people: int = 1,
 ) -> VideoReport:
     """Label every frame of a video source; write an annotated video and a timeline.
 
@@ -258,6 +262,12 @@ def run_video(
         shows an alarm banner.
     falls_after : float, default=2
         Seconds the person must stay down before a fall is raised (0 or more).
+    people : int, default=1
+        Up to this many people are followed, each labelled, smoothed and counted on their own
+        (:mod:`poseclf.video.people`); above 1 BlazePose runs on the Tasks backend (the
+        legacy graph follows one person), the timeline gets a ``person`` column and a row per
+        person per frame, and the report's ``people`` has each person's count. ``reps``,
+        ``rules``, ``reps_plot`` and ``falls`` follow one person: they need ``people=1``.
 
     Every setting, the outputs (extension, folder, not the source) and the source's first frame
     are checked before BlazePose starts; a bad one raises :class:`VideoError` and changes no
@@ -279,6 +289,10 @@ def run_video(
     source_file = None if is_live_source(target) else target
     model_file = model if isinstance(model, (str, os.PathLike)) and Path(model).is_file() else None
     output, timeline = check_outputs(output, timeline, inputs=(source_file, model_file))
+    extract = check_people(people, extract or ExtractOptions(),
+                           one_person=[o for o, v in (("--reps", reps), ("--rules", rules),
+                                                      ("--reps-plot", reps_plot),
+                                                      ("--falls", falls)) if v is not None])
     measuring = reps is not None or rules is not None or reps_plot is not None
     if measuring and count is None:
         given = next(o for o, v in (("--reps", reps), ("--rules", rules),
@@ -298,7 +312,7 @@ def run_video(
                                   inputs=[source_file, model_file, output, timeline, reps,
                                           reps_plot])
     model = load_model(model)
-    warn_if_mismatched(model.blazepose, (extract or ExtractOptions()).blazepose)
+    warn_if_mismatched(model.blazepose, extract.blazepose)
     classes = list(model.classes_)
     if count is not None:
         try:
@@ -332,22 +346,31 @@ def run_video(
         with StopFlag() as signals, staging as staged:
             with (
                 VideoSink(staged[output], info) if output else _Null() as video,
-                TimelineWriter(staged[timeline], classes) if timeline else _Null() as rows,
+                TimelineWriter(staged[timeline], classes, people=people > 1) if timeline
+                else _Null() as rows,
                 FallEventWriter(staged[falls], falls) if falls else _Null() as events,
             ):
                 window_open = bool(show) and open_window()
                 sinks = Sinks(video, rows, window=window_open, progress=progress, falls=events)
                 with (
-                    (extract or ExtractOptions()).extractor(static_image_mode=False) as extractor,
+                    extract.extractor(static_image_mode=False, num_poses=people) as extractor,
                     _frames(first, capture, info) as frames,
                     threadpool_limits(limits=1),  # one BLAS thread: the other core is busy
                 ):
                     started = time.perf_counter()
-                    results = label_frames(
-                        frames, extractor, model, smoother, counter, reject=reject,
-                        reps=tracker, falls=detector,
-                        frame_time=(lambda _: time.perf_counter() - started) if info.live
-                        else (lambda index: index / info.fps))
+                    if people > 1:
+                        results = label_people(
+                            frames, extractor, model,
+                            lambda: make_smoother_and_counter(classes, info, smoothing,
+                                                              count=count),
+                            PersonTracker(max_gap=seconds_to_frames(PERSON_GAP_S, info.fps)),
+                            reject=reject)
+                    else:
+                        results = label_frames(
+                            frames, extractor, model, smoother, counter, reject=reject,
+                            reps=tracker, falls=detector,
+                            frame_time=(lambda _: time.perf_counter() - started) if info.live
+                            else (lambda index: index / info.fps))
                     run_frames(results, info, sinks, Stops(signals, max_frames), report)
             # closed: the mp4 has its index, the timeline every row
             if tracker is not None:
@@ -370,6 +393,24 @@ def run_video(
                 cv2.destroyWindow(WINDOW_TITLE)
                 cv2.waitKey(1)
     return report
+
+
+def check_people(people: int, extract: ExtractOptions,
+                 one_person: Sequence[str] = ()) -> ExtractOptions:
+    """The extraction options for ``people`` people (the Tasks backend above 1), after
+    checking ``people``; ``one_person`` names the options given that follow one person only."""
+    if isinstance(people, bool) or not isinstance(people, int) or people < 1:
+        raise VideoError(f"--people {people!r}: give how many people to follow, 1 or more")
+    if people == 1:
+        return extract
+    if one_person:
+        raise VideoError(f"{one_person[0]} follows one person; drop it or --people {people}")
+    if extract.backend == "solutions" and extract.task_path is None:
+        try:
+            return replace(extract, backend="tasks").check()
+        except ValueError as err:
+            raise VideoError(f"--people {people}: {err}") from err
+    return extract
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,84 @@
+"""Several people in one video: each labelled, smoothed and counted on their own.
+
+:func:`label_people` is :func:`~poseclf.video.run.label_frames` for ``--people N`` > 1: BlazePose
+finds up to N people per frame (the Tasks backend's ``num_poses``), a
+:class:`~poseclf.video.tracking.PersonTracker` gives each an id that follows them, and each id
+has its own smoother and counter, made fresh for a new id and dropped when the id ends. Each
+frame gives a :class:`PeopleFrame`: one :class:`~poseclf.video.results.FrameResult` per person
+the tracker holds (a person missing from the frame is fed to their smoother as absent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .counting import RepetitionCounter
+from .results import FrameResult
+from .smoothing import LabelSmoother
+from .tracking import PersonTracker
+
+#: A person's smoother and counter (None without ``--count``), made for each new id.
+PersonState = tuple[LabelSmoother, RepetitionCounter | None]
+
+@dataclass(frozen=True)
+class PeopleFrame:
+    """One frame of a several-people run: a :class:`FrameResult` per person, in id order.
+
+    ``people`` holds every person the tracker still follows, including those missing from this
+    frame (their ``pose`` is None); it is empty when nobody has been seen lately.
+    """
+
+    index: int
+    frame: np.ndarray
+    people: tuple[FrameResult, ...] = ()
+    rate: float | None = None
+
+    @property
+    def fall_event(self) -> None:
+        """Falls are watched for one person only (``--falls`` needs ``--people 1``)."""
+        return None
+
+
+def label_people(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]], extractor, model,
+                 new_state: Callable[[], PersonState], tracker: PersonTracker, *,
+                 reject: bool = True) -> Iterator[PeopleFrame]:
+    """Label BGR frames with several people: BlazePose, the tracker, the model, and a smoother
+    and counter per person id (``new_state()`` makes them for a new id).
+
+    ``extractor`` should be in video mode with ``num_poses`` > 1 (its ``detect_all`` gives
+    every person); ``frames`` are BGR arrays or ``(bgr, rgb)`` pairs, as for ``label_frames``.
+    """
+    from .run import _classify
+
+    classes = tuple(model.classes_)
+    states: dict[int, PersonState] = {}
+    count_index: int | None = None
+    for index, item in enumerate(frames):
+        frame, rgb = item if isinstance(item, tuple) else (item, None)
+        poses = extractor.detect_all(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb is None
+                                     else rgb)
+        people = []
+        for person, pose in tracker.update(index, poses, frame):
+            if person not in states:
+                states[person] = new_state()
+            smoother, counter = states[person]
+            proba, reason = _classify(model, pose, reject)
+            smoothed = smoother.update(proba, absent=reason)
+            repetitions = None
+            if counter is not None:
+                if count_index is None:
+                    count_index = counter.index_in(classes)
+                counter.update(smoothed.probabilities[count_index] if smoothed.detected
+                               else None)
+                repetitions = counter.count
+            people.append(FrameResult(index, frame, pose, proba, reason, smoothed, repetitions,
+                                      classes, None if counter is None else counter.class_name,
+                                      person=person))
+        live = {p.person for p in people}
+        for person in [p for p in states if p not in live]:
+            del states[person]  # the id ended: it is never given again
+        yield PeopleFrame(index, frame, tuple(people))

@@ -1,0 +1,185 @@
+"""Several people in one video: person ids (synthetic skeletons) and the whole chain on two dev
+videos side by side (real BlazePose), checked against each video's own run."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from conftest import shared_data_or_skip
+from people_videos import (
+    PairPlan,
+    id_switches,
+    make_half_video,
+    make_pair_video,
+    up_down_model,
+)
+
+from poseclf.pose.landmarks import Pose
+from poseclf.video.tracking import PersonTracker, box_iou, motion_distance, without_duplicates
+
+SIZE = (640, 480)
+
+
+def standing(x: float, y: float = 0.5, height: float = 0.6) -> Pose:
+    """A made-up upright person centred at (x, y) (normalised), every keypoint visible."""
+    rng = np.random.default_rng(int(x * 1000))
+    offsets = rng.uniform(-0.5, 0.5, size=(33, 2)) * (0.15, height)
+    offsets[[11, 12], 1], offsets[[23, 24], 1] = -height / 4, height / 8
+    xy = np.array([x, y]) + offsets
+    return Pose(np.column_stack([xy, np.zeros(33), np.ones(33)]), None, SIZE)
+
+
+def moved(pose: Pose, dx: float) -> Pose:
+    lm = pose.landmarks.copy()
+    lm[:, 0] += dx
+    return Pose(lm, None, pose.image_size)
+
+
+def test_people_keep_their_ids_while_they_move_and_new_ones_wait_for_min_frames():
+    tracker = PersonTracker(max_gap=5, min_frames=3)
+    a, b = standing(0.25), standing(0.75)
+    for index in range(3):
+        out = tracker.update(index, [moved(b, 0.01 * index), moved(a, 0.01 * index)], None)
+    assert [pid for pid, _ in out] == [1, 2]
+    # ids in the order BlazePose listed them when they became people: b first
+    assert out[0][1].landmarks[0, 0] == pytest.approx(b.landmarks[0, 0] + 0.02, abs=1e-6)
+    assert out[1][1].landmarks[0, 0] == pytest.approx(a.landmarks[0, 0] + 0.02, abs=1e-6)
+    out = tracker.update(3, [moved(a, 0.03), moved(b, 0.03)], None)  # listed the other way
+    assert out[0][1].landmarks[0, 0] == pytest.approx(b.landmarks[0, 0] + 0.03, abs=1e-6)
+    assert tracker.update(4, [], None) == [(1, None), (2, None)]  # missing: kept, no pose
+
+
+def test_a_one_frame_detection_gets_no_id_and_a_lost_person_ends_after_max_gap():
+    tracker = PersonTracker(max_gap=2, min_frames=3)
+    assert tracker.update(0, [standing(0.5)], None) == []
+    assert tracker.update(1, [], None) == []
+    for index in range(2, 5):
+        tracker.update(index, [standing(0.5)], None)
+    assert [pid for pid, _ in tracker.update(5, [], None)] == [1]
+    tracker.update(6, [], None)
+    assert tracker.update(8, [], None) == []
+    for index in range(9, 12):
+        out = tracker.update(index, [standing(0.5)], None)
+    assert [pid for pid, _ in out] == [2]  # an id is never given again
+
+
+def test_a_person_found_twice_counts_once():
+    pose = standing(0.5)
+    assert box_iou(pose, moved(pose, 0.01)) > 0.8
+    assert len(without_duplicates([pose, moved(pose, 0.01), standing(0.1)])) == 2
+
+
+def test_a_jump_beyond_max_move_is_not_matched_by_position():
+    pose = standing(0.3)
+    assert motion_distance(pose, moved(pose, 0.3)) > 1.0
+    tracker = PersonTracker(min_frames=1)
+    tracker.update(0, [pose], None)
+    out = tracker.update(1, [moved(pose, 0.3)], None)  # no frame: no colours to re-identify
+    assert [pid for pid, p in out] == [1, 2] and out[0][1] is None
+
+
+@pytest.mark.parametrize("bad", [{"max_gap": -1}, {"max_gap": 1.5}, {"max_move": 0},
+                                 {"max_looks": 2}, {"min_frames": 0}])
+def test_bad_tracker_settings_are_refused(bad):
+    with pytest.raises(ValueError):
+        PersonTracker(**bad)
+
+
+# -- two dev videos side by side ------------------------------------------------------------
+# 300 frames: push-ups at the bottom at 93-126 and 202-233, a squat over 20-241 (annotations);
+# the halves change places at frame 170 and the push-up man leaves for a second at 60-90.
+PLAN = PairPlan(300, swap_at=170, leave=(60, 90))
+
+
+@pytest.fixture(scope="module")
+def pair_runs(tmp_path_factory):
+    """The pair labelled with --people 2, and each half labelled alone (the truth), on the
+    legacy graph (``poseclf video``'s default) and on the Tasks backend (which --people uses)."""
+    import cv2
+
+    from poseclf.pose.extraction import ExtractOptions
+    from poseclf.pose.video_sources import VideoInfo
+    from poseclf.video.people import label_people
+    from poseclf.video.run import label_frames, make_smoother_and_counter
+
+    videos = shared_data_or_skip() / "videos"
+    folder = tmp_path_factory.mktemp("people")
+    pair = make_pair_video(videos / "pushup2.mp4", videos / "squat.mp4", folder / "pair.mp4",
+                           PLAN)
+    model = up_down_model()
+    info = VideoInfo(source="pair", fps=30.0, width=0, height=0, total_frames=None, live=False)
+
+    def frames(path):
+        capture = cv2.VideoCapture(str(path))
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            yield frame
+        capture.release()
+
+    options = ExtractOptions(backend="tasks").check()
+    alone = {"solutions": [], "tasks": []}
+    for first, video in ((True, "pushup2.mp4"), (False, "squat.mp4")):
+        half = make_half_video(videos / video, folder / f"half_{video}", PLAN, first=first)
+        for backend, extract in (("solutions", ExtractOptions()), ("tasks", options)):
+            smoother, counter = make_smoother_and_counter(model.classes_, info, count="down")
+            with extract.extractor(static_image_mode=False) as extractor:
+                alone[backend].append([(r.label, r.repetitions) for r in label_frames(
+                    frames(half), extractor, model, smoother, counter)])
+    with options.extractor(static_image_mode=False, num_poses=2) as extractor:
+        together = list(label_people(
+            frames(pair), extractor, model,
+            lambda: make_smoother_and_counter(model.classes_, info, count="down"),
+            PersonTracker(max_gap=60)))
+    return together, alone
+
+
+@pytest.mark.slow
+def test_side_by_side_people_keep_their_ids_through_a_swap_and_a_departure(pair_runs):
+    together, _ = pair_runs
+    switches, ids = id_switches(together, PLAN)
+    assert switches == 0, ids
+    assert len(ids[0]) == len(ids[1]) == 1 and ids[0] != ids[1]
+
+
+@pytest.mark.slow
+def test_each_person_is_counted_and_labelled_as_in_their_own_video(pair_runs):
+    """Counts equal the default run of each video alone; labels agree with the same backend's
+    run alone on 97% of the frames from 100 on (after the push-up video's blurred intro)."""
+    together, alone = pair_runs
+    _, ids = id_switches(together, PLAN)
+    for truth in (0, 1):
+        person = next(iter(ids[truth]))
+        rows = {f.index: p for f in together for p in f.people if p.person == person}
+        assert rows[max(rows)].repetitions == alone["solutions"][truth][-1][1] > 0
+        seen = [i for i in rows if rows[i].pose is not None and i >= 100]
+        # the labels of the same landmarks alone (the Tasks backend: the legacy graph's own
+        # landmarks label the squat differently on 43 of these frames, measured in bench/people.py)
+        same = np.mean([rows[i].label == alone["tasks"][truth][i][0] for i in seen])
+        assert same >= 0.97, (truth, same)
+        assert same >= 0.95, (truth, same)
+
+
+@pytest.mark.slow
+def test_the_command_writes_a_person_column_and_counts_per_person(tmp_path, capsys):
+    from poseclf.cli import main
+
+    videos = shared_data_or_skip() / "videos"
+    pair = make_pair_video(videos / "pushup2.mp4", videos / "squat.mp4", tmp_path / "pair.mp4",
+                           PairPlan(120))
+    up_down_model().save(tmp_path / "updown.skops")
+    code = main(["video", str(pair), "--model", str(tmp_path / "updown.skops"), "--people", "2",
+                 "--count", "down", "--no-window", "--timeline", str(tmp_path / "t.csv"),
+                 "--output", str(tmp_path / "out.mp4")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "people followed" in out and "person 1: frames" in out
+    with open(tmp_path / "t.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[:3] == ["frame", "time_s", "person"]
+    people = {r["person"] for r in rows if int(r["frame"]) >= 100}
+    assert people == {"1", "2"}
+    assert len(rows) >= 120 + 100  # one row per person per frame once both are found
