@@ -243,6 +243,13 @@ BAD_INPUTS = {
                                            d / "r.jsonl", "--falls", d / "r.jsonl"],
                                ["--falls", "r.jsonl: is also an input"]),
     "falls is a folder": (lambda d: [_clip(d), "--falls", d], ["--falls", "is a folder"]),
+    # several people: the one-person measures are refused
+    "falls with --people 2": (lambda d: [_clip(d), "--people", "2", "--falls",
+                                         d / "events.jsonl"],
+                              ["--falls follows one person", "drop it or --people 2"]),
+    "reps with --people 2": (lambda d: [_clip(d), "--people", "2", "--count", "sitting",
+                                        "--reps", d / "reps.csv"],
+                             ["--reps follows one person", "drop it or --people 2"]),
     "falls with a model without lying": (
         lambda d: [_clip(d), "--falls", d / "events.jsonl"],
         ["--falls: fall events need a model with a 'lying' class", "sitstandlie"]),
@@ -465,6 +472,8 @@ def test_stop_flag_turns_sigterm_into_a_clean_stop_and_restores_the_handlers():
     [
         (["--max-frames", "0"], "--max-frames: 0 is too small: give 1 or more"),
         (["--max-frames", "ten"], "--max-frames: 'ten' is not an integer"),
+        (["--people", "0"], "--people: 0 is too small: give 1 or more"),
+        (["--people", "two"], "--people: 'two' is not an integer"),
         (["--alpha", "0"], r"--alpha: 0 is out of range: give a number in (0, 1]"),
         (["--alpha", "1.5"], r"--alpha: 1.5 is out of range: give a number in (0, 1]"),
         (["--alpha", "nan"], "--alpha: 'nan' is not a finite number"),

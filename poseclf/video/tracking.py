@@ -13,10 +13,11 @@ assignment (:func:`scipy.optimize.linear_sum_assignment`):
 
 A pose left after both starts a *candidate*, followed by motion but not reported. Once seen in
 ``min_frames`` frames in a row it becomes a person: the one it looks like among the people not
-seen in this frame (its first frames may be BlazePose still tracking the old place), else a new
-id. A candidate missed once is dropped (a one-frame false detection never gets an id); a person
-not seen for more than ``max_gap`` frames ends, and the id is never given again. Two poses on
-one person (the keypoints' boxes overlap more than :data:`DUPLICATE_IOU`) count once.
+seen in this frame, else, when nobody is missing or after :data:`REIDENTIFY_FRAMES` frames, a
+new id (BlazePose's first frames on a person who jumped are often off in size and colour). A
+candidate missed once is dropped (a one-frame false detection never gets an id); a person not
+seen for more than ``max_gap`` frames ends, and the id is never given again. Two poses on one
+person (the keypoints' boxes overlap more than :data:`DUPLICATE_IOU`) count once.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ MOTION_MAX_LOOKS = 0.85  # looks further apart than this veto a motion match
 MAX_SIZE_RATIO = 2.0  # torso lengths further apart than this never re-identify
 LOOKS_MEMORY = 0.9  # weight of a track's earlier colour histogram in its running average
 DEFAULT_MIN_FRAMES = 3  # frames in a row a new pose is seen before it is a person
+# Frames in a row a new pose that looks like nobody waits, while someone is missing, before it
+# gets a new id: BlazePose's first frames on a person who jumped (two people changing places at
+# once) have the wrong size and colours (on the dev pair 3 frames: looks 0.67, 1.6x the size).
+REIDENTIFY_FRAMES = 10
 DUPLICATE_IOU = 0.6  # keypoint boxes overlapping more than this are one person found twice
 
 
@@ -135,7 +140,7 @@ class PersonTracker:
                 person.pose, person.seen, person.matched = candidate.pose, index, True
                 person.looks = _blend(person.looks, candidate.looks, LOOKS_MEMORY)
                 self.tracks.remove(candidate)
-            else:
+            elif not missing or candidate.frames >= max(REIDENTIFY_FRAMES, self.min_frames):
                 candidate.id = self._next_id
                 self._next_id += 1
 
