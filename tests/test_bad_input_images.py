@@ -247,3 +247,12 @@ def test_extract_turns_a_huge_image_into_an_unreadable_row(tmp_path, photo):
     assert bool(rows.loc["warrior2/File12.jpg", "detected"])
     reason = rows.loc["warrior2/huge.png", "reason"]
     assert reason.startswith("unreadable: 33000x33000 pixels") and "downscale it" in reason
+
+
+@pytest.mark.parametrize(("value", "message"), [("0", "--people: 0 is too small: give 1 or more"),
+                                                ("many", "--people: 'many' is not an integer")])
+def test_predict_refuses_a_bad_people_count_in_one_line(tmp_path, value, message):
+    result = run_cli("predict", "--model", MODEL, str(tmp_path), "--people", value)
+    assert result.returncode == 2
+    lines = our_lines(result.stderr)
+    assert len(lines) == 1 and message in lines[0], result.stderr

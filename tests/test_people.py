@@ -183,3 +183,34 @@ def test_the_command_writes_a_person_column_and_counts_per_person(tmp_path, caps
     people = {r["person"] for r in rows if int(r["frame"]) >= 100}
     assert people == {"1", "2"}
     assert len(rows) >= 120 + 100  # one row per person per frame once both are found
+
+
+@pytest.mark.slow
+def test_predict_labels_each_person_of_a_photo_as_alone(tmp_path, capsys):
+    """Two sit/stand photos side by side: one answer per person, each as its photo alone."""
+    import json
+
+    import cv2
+
+    from poseclf.cli import main
+    from poseclf.pictures.draw import write_image
+
+    folder = shared_data_or_skip("sitstand_rhpr")
+    photos = [sorted((folder / c).glob("*.jpg"))[0] for c in ("sitting", "standing")]
+    images = [cv2.imread(str(p)) for p in photos]
+    height = min(i.shape[0] for i in images)
+    images = [cv2.resize(i, (round(i.shape[1] * height / i.shape[0]), height)) for i in images]
+    for path, image in zip(("a.png", "b.png"), images, strict=True):
+        write_image(tmp_path / path, image)
+    write_image(tmp_path / "both.png", np.hstack(images))
+    alone = {}
+    for name in ("a.png", "b.png"):
+        assert main(["predict", str(tmp_path / name), "--model", "sitstand", "--json"]) == 0
+        alone[name] = json.loads(capsys.readouterr().out)["label"]
+    assert main(["predict", str(tmp_path / "both.png"), "--model", "sitstand", "--json",
+                 "--people", "2", "--draw", str(tmp_path / "drawn")]) == 0
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+               if line.startswith("{")]
+    assert sorted(a["person"] for a in answers) == [1, 2]
+    assert sorted(a["label"] for a in answers) == sorted(alone.values())
+    assert (tmp_path / "drawn" / "both_pred.png").is_file()

@@ -12,7 +12,13 @@ import numpy as np
 
 from ..errors import ImageReadError
 from ..pictures.detect import save_png
-from ..pictures.draw import LabelAnnotator, Overlay, SkeletonAnnotator, annotate_all
+from ..pictures.draw import (
+    LabelAnnotator,
+    Overlay,
+    PeopleAnnotator,
+    SkeletonAnnotator,
+    annotate_all,
+)
 from ..pose.blazepose import warn_if_mismatched
 from ..pose.extraction import PoseExtractor
 from ..pose.image_paths import collect_images, output_paths
@@ -34,6 +40,8 @@ class ImagePrediction:
     pose: Pose | None = None
     error: str | None = None
     novelty: float | None = None  # novelty score of the pose (see poseclf.classify.novelty)
+    person: int | None = None  # 1, 2, ... in BlazePose's order when several people are asked for
+    repetitions = None  # what the several-people overlay reads (photos have no count)
 
     @property
     def rejected(self) -> bool:
@@ -51,11 +59,15 @@ class ImagePrediction:
         return None if not self.probabilities else max(self.probabilities.values())
 
     def to_dict(self) -> dict:
-        """JSON-ready dict: file, label, probabilities, novelty, rejected, error."""
+        """JSON-ready dict: file, label, probabilities, novelty, rejected, error (and
+        ``person`` when several people were asked for)."""
         novelty = None if self.novelty is None or np.isnan(self.novelty) else self.novelty
-        return {"file": str(self.path), "label": self.label,
-                "probabilities": self.probabilities, "novelty": novelty,
-                "rejected": self.rejected, "error": self.error}
+        out = {"file": str(self.path), "label": self.label,
+               "probabilities": self.probabilities, "novelty": novelty,
+               "rejected": self.rejected, "error": self.error}
+        if self.person is not None:
+            out["person"] = self.person
+        return out
 
 
 def predict_images(
@@ -65,6 +77,7 @@ def predict_images(
     *,
     draw_dir: str | os.PathLike | None = None,
     reject: bool = True,
+    people: bool = False,
 ) -> Iterator[ImagePrediction]:
     """One prediction per image (directories are expanded); unreadable files give an error.
 
@@ -76,6 +89,10 @@ def predict_images(
     :func:`poseclf.pose.image_paths.output_paths`), images inside ``draw_dir`` are not
     predicted, and :class:`~poseclf.errors.InputError` is raised before any image is read when a
     drawing would replace one of the images.
+
+    ``people``: one prediction per person the extractor finds (its ``num_poses`` at most; each
+    with ``person`` 1, 2, ... in BlazePose's order), or one ``no_person`` answer; the drawing
+    shows every person in their own colour.
     """
     images = collect_images(paths, skip=[draw_dir] if draw_dir is not None else ())
     warn_if_mismatched(model.blazepose, extractor.blazepose)
@@ -87,18 +104,36 @@ def predict_images(
         except ImageReadError as err:
             yield ImagePrediction(path, None, error=str(err))
             continue
-        pose = extractor(image)
-        if pose is None:
-            result = ImagePrediction(path, NO_PERSON)
-        else:
-            scored = model.score_pose(pose, reject=reject)
-            probabilities = {c: float(p)
-                             for c, p in zip(model.classes_, scored.proba[0], strict=True)}
-            result = ImagePrediction(path, str(scored.labels[0]), probabilities, pose,
-                                     novelty=float(scored.novelty[0]))
+        if not people:
+            result = _predict_pose(model, path, extractor(image), reject)
+            if drawing is not None:
+                save_png(drawing, draw_prediction(image, result, model.classes_))
+            yield result
+            continue
+        results = [_predict_pose(model, path, pose, reject, person)
+                   for person, pose in enumerate(extractor.detect_all(image), start=1)]
         if drawing is not None:
-            save_png(drawing, draw_prediction(image, result, model.classes_))
-        yield result
+            save_png(drawing, draw_people(image, results))
+        yield from results or [ImagePrediction(path, NO_PERSON)]
+
+
+def _predict_pose(model: PoseModel, path: Path, pose: Pose | None, reject: bool,
+                  person: int | None = None) -> ImagePrediction:
+    if pose is None:
+        return ImagePrediction(path, NO_PERSON, person=person)
+    scored = model.score_pose(pose, reject=reject)
+    probabilities = {c: float(p) for c, p in zip(model.classes_, scored.proba[0], strict=True)}
+    return ImagePrediction(path, str(scored.labels[0]), probabilities, pose,
+                           novelty=float(scored.novelty[0]), person=person)
+
+
+def draw_people(image_rgb: np.ndarray, results: list[ImagePrediction]) -> np.ndarray:
+    """A BGR copy of the image with every person's skeleton and tag (id, label, confidence)
+    in the person's colour."""
+    from types import SimpleNamespace
+
+    frame = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
+    return PeopleAnnotator().annotate(frame, SimpleNamespace(people=results, rate=None))
 
 
 def draw_prediction(image_rgb: np.ndarray, result: ImagePrediction,

@@ -32,6 +32,7 @@ from ._common import (
     float_in,
     folds_or_zero,
     non_negative_int,
+    positive_int,
     probability,
 )
 
@@ -210,6 +211,9 @@ def register(subparsers) -> None:
     predict.add_argument("--draw", metavar="DIR",
                          help="write each image with skeleton and label (DIR/<name>_pred.png; "
                          "images sharing a name go into subfolders named after their folders)")
+    predict.add_argument("--people", type=positive_int, default=1, metavar="N",
+                         help="label up to N people per image, one line each with its person "
+                         "number (above 1 BlazePose runs on the Tasks backend) (default: 1)")
     _add_reject_option(predict)
     add_extractor_options(predict)
     predict.set_defaults(func=run_predict)
@@ -445,9 +449,10 @@ def run_predict(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     model = PoseModel.load(args.model, trusted=args.trust)
     failures = 0
-    with extract_options(args).extractor(static_image_mode=True) as extractor:
+    extract = extract_options(args).for_people(args.people)
+    with extract.extractor(static_image_mode=True, num_poses=args.people) as extractor:
         for result in predict_images(model, images, extractor, draw_dir=args.draw,
-                                     reject=args.reject):
+                                     reject=args.reject, people=args.people > 1):
             failures += not result.ok
             if not result.ok:  # one line on stderr; the run goes on
                 report_unreadable("predict", result.error)
@@ -456,12 +461,20 @@ def run_predict(args: argparse.Namespace) -> int:
             elif not result.ok:
                 pass
             elif result.probabilities is None:
-                print(f"{shown(result.path)}\t{result.label}")
+                print(f"{shown(result.path)}{_person(result)}\t{result.label}")
             else:
                 probs = " ".join(f"{c}={p:.2f}" for c, p in result.probabilities.items())
                 if result.novelty is not None and result.novelty == result.novelty:  # not NaN
                     probs += f" novelty={result.novelty:.3f}"
-                print(f"{shown(result.path)}\t{result.label}\t{result.confidence:.2f}\t{probs}")
+                print(f"{shown(result.path)}{_person(result)}\t{result.label}\t"
+                      f"{result.confidence:.2f}\t{probs}")
     if args.draw and not args.json:
         print(f"drawn predictions written to {args.draw}/")
     return EXIT_FAILURE if failures else EXIT_OK
+
+
+def _person(result) -> str:
+    """``\tperson=2`` when several people were asked for, else nothing."""
+    return "" if result.person is None else f"\tperson={result.person}"
+
+

@@ -144,6 +144,13 @@ class ExtractOptions:
         return replace(self, backend=backend, task_path=None if task is None else str(task),
                        landmark_model=None)
 
+    def for_people(self, people: int) -> ExtractOptions:
+        """These options for up to ``people`` people per image: above 1 on the Tasks backend
+        (the legacy graph finds one person), its ``.task`` built and checked here."""
+        if people == 1 or self.backend == "tasks":
+            return self
+        return replace(self, backend="tasks", task_path=None).check()
+
     def extractor(self, static_image_mode: bool = True, **kwargs) -> PoseExtractor:
         """A new :class:`PoseExtractor` with these settings (``kwargs``: its other ones)."""
         return PoseExtractor(static_image_mode, self.model_complexity,

@@ -26,7 +26,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -405,12 +405,10 @@ def check_people(people: int, extract: ExtractOptions,
         return extract
     if one_person:
         raise VideoError(f"{one_person[0]} follows one person; drop it or --people {people}")
-    if extract.backend == "solutions" and extract.task_path is None:
-        try:
-            return replace(extract, backend="tasks").check()
-        except ValueError as err:
-            raise VideoError(f"--people {people}: {err}") from err
-    return extract
+    try:
+        return extract.for_people(people)
+    except ValueError as err:
+        raise VideoError(f"--people {people}: {err}") from err
 
 
 @dataclass(frozen=True)
