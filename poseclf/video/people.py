@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .answers import classify_pose
 from .counting import RepetitionCounter
 from .results import FrameResult
 from .smoothing import LabelSmoother
@@ -52,8 +53,6 @@ def label_people(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]], e
     ``extractor`` should be in video mode with ``num_poses`` > 1 (its ``detect_all`` gives
     every person); ``frames`` are BGR arrays or ``(bgr, rgb)`` pairs, as for ``label_frames``.
     """
-    from .run import _classify
-
     classes = tuple(model.classes_)
     states: dict[int, PersonState] = {}
     count_index: int | None = None
@@ -66,7 +65,7 @@ def label_people(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]], e
             if person not in states:
                 states[person] = new_state()
             smoother, counter = states[person]
-            proba, reason = _classify(model, pose, reject)
+            proba, reason = classify_pose(model, pose, reject)
             smoothed = smoother.update(proba, absent=reason)
             repetitions = None
             if counter is not None:

@@ -36,7 +36,7 @@ from threadpoolctl import threadpool_limits
 
 from ..files import check_output_file
 from ..pose.blazepose import warn_if_mismatched
-from ..pose.landmarks import NO_PERSON, Pose
+from ..pose.landmarks import Pose
 from ..pose.video_sources import (
     DEFAULT_TIMEOUT_S,
     VideoError,
@@ -46,6 +46,7 @@ from ..pose.video_sources import (
     open_with_first_frame,
     parse_source,
 )
+from .answers import classify_pose as _classify
 from .counting import RepetitionCounter
 from .falls import DEFAULT_FALLS_AFTER_S, FallDetector, FallEventWriter, check_falls_after
 from .form_rules import FormRules, load_rules
@@ -169,20 +170,6 @@ def smooth_poses(poses: Iterable[Pose | None], model, smoother: LabelSmoother, *
     for pose in poses:
         proba, reason = _classify(model, pose, reject)
         yield proba, reason, smoother.update(proba, absent=reason)
-
-
-def _classify(model, pose, reject: bool = True) -> tuple[np.ndarray | None, str]:
-    """Probabilities (None when there is nothing to classify) and the absent reason.
-
-    A model that answers a label outside its classes (a rejection such as ``"unknown"`` or
-    ``"partial"``) is treated like a frame without a person. ``reject=False`` turns rejection off.
-    """
-    if pose is None:
-        return None, NO_PERSON
-    label, proba = model.predict_pose(pose, reject=reject)
-    if label not in model.classes_:
-        return None, str(label)
-    return np.asarray(proba, dtype=float), NO_PERSON
 
 
 # -- the run ---------------------------------------------------------------------------------
