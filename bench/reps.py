@@ -36,7 +36,7 @@ from poseclf.classify.model import PoseModel
 from poseclf.pictures.draw import RepsAnnotator
 from poseclf.pose.angles import JOINTS
 from poseclf.pose.extraction import PoseExtractor
-from poseclf.pose.poses import Poses, training_arrays, training_world_landmarks
+from poseclf.pose.poses import Poses
 from poseclf.pose.video_sources import VideoInfo, iter_frames, open_source
 from poseclf.video.form_rules import load_rules
 from poseclf.video.reps import RepetitionTracker
@@ -65,20 +65,11 @@ def landmarks(video: Path, cache: Path) -> dict:
 
 
 def squat_model() -> PoseModel:
-    parts = []
-    for table, folder, label in (("sitstand_multimediaimg", "standing", "up"),
-                                 ("sitstand_rhpr", "standing", "up"),
-                                 ("yoga_marchenkova", "mountain", "up"),
-                                 ("sitstand_multimediaimg", "sitting", "down"),
-                                 ("sitstand_rhpr", "sitting", "down")):
-        df = pd.read_csv(REPO / "datasets" / f"{table}.csv")
-        df = df[df["detected"] & (df["label"] == folder)].copy()
-        df["label"] = label
-        parts.append(df)
-    table = pd.concat(parts, ignore_index=True)
-    lm, sizes, labels = training_arrays(table)
-    return PoseModel.train(lm, sizes, labels, cv=0,
-                           world_landmarks=training_world_landmarks(table))
+    """Standing people up, sitting ones down (tests/table_models.py)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from table_models import SQUAT_PARTS, model_from_tables
+
+    return model_from_tables(SQUAT_PARTS)
 
 
 def independent(data: dict, joint: str, frames: range) -> float:

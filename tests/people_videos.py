@@ -128,28 +128,9 @@ def id_switches(frames, plan: PairPlan) -> tuple[int, dict[int, set[int]]]:
 
 
 def up_down_model():
-    """A k-NN on the repository's tables (``poseclf train``'s defaults) whose ``down`` holds
-    push-ups at the bottom and sitting people, and ``up`` push-ups at the top, standing people
-    and yoga's mountain: push-ups and squats counted with one model and ``--count down``."""
-    import pandas as pd
+    """A model (``poseclf train``'s defaults) whose ``down`` holds push-ups at the bottom and
+    sitting people, and ``up`` push-ups at the top, standing people and yoga's mountain:
+    push-ups and squats counted with one model and ``--count down``."""
+    from table_models import PUSHUP_PARTS, SQUAT_PARTS, model_from_tables
 
-    from poseclf.classify.model import PoseModel
-    from poseclf.pose.poses import training_arrays, training_world_landmarks
-
-    repo = Path(__file__).resolve().parent.parent
-    parts = []
-    for table, folder, label in (("pushups_visolus", "pushups_up", "up"),
-                                 ("pushups_visolus", "pushups_down", "down"),
-                                 ("sitstand_multimediaimg", "standing", "up"),
-                                 ("sitstand_rhpr", "standing", "up"),
-                                 ("yoga_marchenkova", "mountain", "up"),
-                                 ("sitstand_multimediaimg", "sitting", "down"),
-                                 ("sitstand_rhpr", "sitting", "down")):
-        df = pd.read_csv(repo / "datasets" / f"{table}.csv")
-        df = df[df["detected"] & (df["label"] == folder)].copy()
-        df["label"] = label
-        parts.append(df)
-    table = pd.concat(parts, ignore_index=True)
-    landmarks, sizes, labels = training_arrays(table)
-    return PoseModel.train(landmarks, sizes, labels, cv=0,
-                           world_landmarks=training_world_landmarks(table))
+    return model_from_tables(PUSHUP_PARTS + SQUAT_PARTS)

@@ -14,7 +14,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, shared_data_or_skip
+from conftest import shared_data_or_skip
+from table_models import SQUAT_PARTS, model_from_tables
 from test_angles import skeleton
 
 from poseclf.errors import InputError
@@ -302,25 +303,8 @@ def cached_landmarks(request, video: str) -> dict:
 
 
 def squat_model():
-    """Standing people are ``up``, sitting ones ``down`` (no squat photos exist), as
-    ``bench/video_quality.py`` does; trained from the repository's landmark tables."""
-    from poseclf.classify.model import PoseModel
-    from poseclf.pose.poses import training_arrays, training_world_landmarks
-
-    parts = []
-    for table, folder, label in (("sitstand_multimediaimg", "standing", "up"),
-                                 ("sitstand_rhpr", "standing", "up"),
-                                 ("yoga_marchenkova", "mountain", "up"),
-                                 ("sitstand_multimediaimg", "sitting", "down"),
-                                 ("sitstand_rhpr", "sitting", "down")):
-        df = pd.read_csv(REPO / "datasets" / f"{table}.csv")
-        df = df[df["detected"] & (df["label"] == folder)].copy()
-        df["label"] = label
-        parts.append(df)
-    table = pd.concat(parts, ignore_index=True)
-    landmarks, sizes, labels = training_arrays(table)
-    return PoseModel.train(landmarks, sizes, labels, cv=0,
-                           world_landmarks=training_world_landmarks(table))
+    """Standing people are ``up``, sitting ones ``down`` (no squat photos exist)."""
+    return model_from_tables(SQUAT_PARTS)
 
 
 def replay(data: dict, model, count: str, rules: str) -> RepetitionTracker:
