@@ -346,11 +346,26 @@ def close_worker_extractor() -> None:
     _WORKER.clear()
 
 
+def _in_cluster_worker() -> bool:
+    """Whether this process is a Dask worker (whose life its nanny manages)."""
+    if "distributed" not in sys.modules:
+        return False
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
 def _stop_with_parent(parent_pid: int) -> None:
     """In a worker process: end it when the process that started the run dies (even by
     ``kill -9``), instead of waiting minutes for its idle timeout (Linux only)."""
     if os.getpid() == parent_pid or _WORKER.get("watched") == os.getpid():
         return
+    if os.getppid() != parent_pid and _in_cluster_worker():
+        return  # a cluster's worker: its nanny, not the run's process, is its parent
     _WORKER["watched"] = os.getpid()
     if sys.platform.startswith("linux"):
         import ctypes
