@@ -90,3 +90,14 @@ def one_blas_thread():
 
     with threadpool_limits(limits=1):
         yield
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """``preexec_fn`` of a command a test interrupts with SIGINT: Ctrl-C's default handling.
+
+    A suite started in the background by a non-interactive shell (``cmd &``) inherits SIGINT
+    ignored, and Python then leaves it ignored in the command, which runs to its end.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, shared_data_or_skip
+from conftest import REPO, ctrl_c_as_in_a_terminal, shared_data_or_skip
 from test_dataset import copy_photos
 
 from poseclf.cli import main
@@ -422,7 +422,8 @@ def test_no_resume_stopped_part_way_keeps_every_row(small_photos, complete_table
     process = subprocess.Popen(
         [sys.executable, "-m", "poseclf", "extract", str(small_photos), "-o", str(table),
          "--no-resume", "--workers", "1", "--batch-size", "1", "--checkpoint-seconds", "0",
-         "-q"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+         "-q"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=ctrl_c_as_in_a_terminal)
     deadline = time.monotonic() + 60
     while table.stat().st_mtime_ns == old_mtime and process.poll() is None:
         assert time.monotonic() < deadline, "the run never saved a checkpoint"

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, shared_data_or_skip
+from conftest import REPO, ctrl_c_as_in_a_terminal, shared_data_or_skip
 from test_dataset import assert_same_rows, copy_photos
 
 from poseclf.cli import main
@@ -41,7 +41,8 @@ def interrupt_extract(args: list[str], table, min_rows: int, sig) -> bytes:
     """Run ``poseclf ARGS`` in a subprocess, send ``sig`` once ``table`` holds ``min_rows``
     rows, check the exit status (killed, or 130/143 after a clean stop); its stderr."""
     process = subprocess.Popen([sys.executable, "-m", "poseclf", *args], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=ctrl_c_as_in_a_terminal)
     deadline = time.monotonic() + START_TIMEOUT_S
     while saved_rows(table) < min_rows and process.poll() is None:
         assert time.monotonic() < deadline, "extraction never wrote rows"

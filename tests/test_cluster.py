@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO, shared_data_or_skip
+from conftest import REPO, ctrl_c_as_in_a_terminal, shared_data_or_skip
 from test_cli_dataset import saved_rows
 from test_dataset import LANDMARK_ATOL, assert_same_rows, copy_photos
 
@@ -128,7 +128,7 @@ def test_interrupted_client_resumes_to_the_same_table(photos, one_worker_table, 
                "--cluster", client.scheduler.address, "--batch-size", "1",
                "--checkpoint-seconds", "0", "-q"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+                               stderr=subprocess.PIPE, preexec_fn=ctrl_c_as_in_a_terminal)
     deadline = time.monotonic() + START_TIMEOUT_S
     while saved_rows(table) < KILL_AFTER_ROWS and process.poll() is None:
         assert time.monotonic() < deadline, "extraction never wrote rows"

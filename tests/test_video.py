@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, shared_data_or_skip
+from conftest import REPO, ctrl_c_as_in_a_terminal, shared_data_or_skip
 
 from poseclf.classify.model import PoseModel
 from poseclf.cli import main
@@ -112,7 +112,8 @@ def signal_after_rows(argv, timeline: Path, signum: int, rows: int = 40,
     """Run ``python -m poseclf video *argv`` from the repository; send ``signum`` once the
     timeline being written has more than ``rows`` rows. Returns the exit status and stderr."""
     process = subprocess.Popen([sys.executable, "-m", "poseclf", "video", *map(str, argv)],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=ctrl_c_as_in_a_terminal)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         partial = being_written(timeline)
