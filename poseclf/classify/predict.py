@@ -41,7 +41,6 @@ class ImagePrediction:
     error: str | None = None
     novelty: float | None = None  # novelty score of the pose (see poseclf.classify.novelty)
     person: int | None = None  # 1, 2, ... in BlazePose's order when several people are asked for
-    repetitions = None  # what the several-people overlay reads (photos have no count)
 
     @property
     def rejected(self) -> bool:

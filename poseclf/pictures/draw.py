@@ -344,8 +344,9 @@ def _person_text(person) -> str:
     text = f"#{person.person} {person.label}"
     if person.confidence is not None:
         text += f" {person.confidence:.0%}"
-    if person.repetitions is not None:
-        text += f" | {int(person.repetitions)} reps"
+    repetitions = getattr(person, "repetitions", None)  # a photo's answer has no count
+    if repetitions is not None:
+        text += f" | {int(repetitions)} reps"
     return text
 
 
