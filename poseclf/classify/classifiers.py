@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, check_X_y
 from .calibrated_svc import PlattSVC
 from .defaults import CLASSIFIERS
 from .embedding import float_matrix
+from .pruned_search import CoordinateBound, worth_pruning
 
 TOP_N_BY_MAX_DISTANCE = 30  # MediaPipe pose classification: candidates by max per-axis distance
 TOP_N_BY_MEAN_DISTANCE = 10  # MediaPipe pose classification: voters by mean distance
@@ -127,6 +128,8 @@ class PoseKNNClassifier(ClassifierMixin, BaseEstimator):
                      # (features, samples): stage-1 reductions run along contiguous rows
                      "train_t": np.ascontiguousarray(train.T),
                      "weights": self.weights_.astype(np.float32), "mirror": None}
+            cache["bound"] = (CoordinateBound(cache["train_t"]) if worth_pruning(len(train))
+                              else None)
             if self.mirror_map is not None:
                 index, sign = (np.asarray(a) for a in self.mirror_map)
                 # weights of PoseEmbedder features are mirror-symmetric, but not in general:
@@ -178,11 +181,15 @@ class PoseKNNClassifier(ClassifierMixin, BaseEstimator):
         for start in range(0, len(Q), chunk):
             stop = min(start + chunk, len(Q))
             q = qs[:, start:stop]
-            # stage 1: max per-feature distance to every training pose (min over mirror),
-            # in one reused buffer (allocating the temporaries cost ~30% for a single pose)
-            diff = np.subtract(q[..., None], train_t)
-            d_max = np.abs(diff, out=diff).max(axis=2).min(axis=0)
-            cand = np.argpartition(d_max, k_max - 1, axis=1)[:, :k_max]
+            if stop - start == 1 and arrays["bound"] is not None:
+                # stage 1 for one pose in a large training set: pruned, same candidates
+                cand = arrays["bound"].nearest(q[:, 0], k_max)[0][None]
+            else:
+                # stage 1: max per-feature distance to every training pose (min over mirror),
+                # in one reused buffer (allocating the temporaries cost ~30% for one pose)
+                diff = np.subtract(q[..., None], train_t)
+                d_max = np.abs(diff, out=diff).max(axis=2).min(axis=0)
+                cand = np.argpartition(d_max, k_max - 1, axis=1)[:, :k_max]
             # stage 2: mean distance to the candidates only
             d_mean = np.abs(q[:, :, None, :] - train[cand]).mean(axis=3).min(axis=0)
             r = np.arange(stop - start)[:, None]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from .pruned_search import ProjectedReferences, worth_pruning
+
 _BLOCK_ELEMENTS = 1 << 20  # query x reference distances computed per block (8 MB float64)
 #: The mirror images of the reference poses are not saved when they are the poses' own features
 #: with the columns swapped and some negated (left and right exchanged, x directions flipped),
@@ -18,6 +20,9 @@ _BLOCK_ELEMENTS = 1 << 20  # query x reference distances computed per block (8 M
 #: keeps the column map (:attr:`NoveltyScorer.mirror_columns_`) and loading rebuilds them.
 MIRROR_TOLERANCE = 1e-4
 _MIRROR_PROBE_ROWS = 256  # rows on which the candidate column map is found (then checked on all)
+#: Queries up to this many are searched one by one in a pruned reference set (a video frame);
+#: larger batches compare with every reference in one matrix product, which is then faster.
+PRUNED_MAX_QUERIES = 16
 
 def scale_rows(X: np.ndarray, center: np.ndarray, scale: float) -> np.ndarray:
     return ((X - center) / scale).astype(np.float32)
@@ -56,15 +61,22 @@ def with_mirrors(poses: np.ndarray, columns: np.ndarray | None,
 
 
 def mean_nearest_distance(Q: np.ndarray, ref: np.ndarray, n_neighbors: int,
-                          ref_sq: np.ndarray | None = None) -> np.ndarray:
+                          ref_sq: np.ndarray | None = None,
+                          pruned: ProjectedReferences | None = None) -> np.ndarray:
     """Mean of the ``n_neighbors`` smallest RMS feature distances from each query to ``ref``.
 
     Squared distances as ``|q|^2 + |r|^2 - 2 q.r`` (one matrix product) in float64, whatever
     the inputs' type: in float32 the cancellation leaves errors of ~1e-4 that differ with the
     CPU's BLAS kernel, so a model's novelty would depend on the machine. ``ref_sq``: the
-    precomputed ``|r|^2`` of ``ref`` (then ``ref`` should be float64 already).
+    precomputed ``|r|^2`` of ``ref`` (then ``ref`` should be float64 already). ``pruned``: the
+    same reference set as :class:`ProjectedReferences`, which a few queries (one video frame)
+    search instead of comparing with every reference.
     """
     k = min(int(n_neighbors), len(ref))
+    if pruned is not None and len(Q) <= PRUNED_MAX_QUERIES:
+        nearest = [pruned.smallest_sq(q, k) for q in np.asarray(Q, dtype=np.float64)]
+        return np.sqrt(np.maximum(np.array(nearest).reshape(len(Q), k), 0.0)
+                       / Q.shape[1]).mean(axis=1)
     ref = np.asarray(ref, dtype=np.float64)
     if ref_sq is None:
         ref_sq = np.einsum("ij,ij->i", ref, ref)
@@ -80,6 +92,12 @@ def mean_nearest_distance(Q: np.ndarray, ref: np.ndarray, n_neighbors: int,
 
 def squares(ref: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", ref, ref)
+
+
+def searchable(ref: np.ndarray, ref_sq: np.ndarray) -> ProjectedReferences | None:
+    """The pruned search of a large float64 reference set (None below
+    :data:`~poseclf.classify.pruned_search.PRUNE_MIN_REFERENCES` poses)."""
+    return ProjectedReferences(ref, ref_sq) if worth_pruning(len(ref)) else None
 
 
 class FoldReference(BaseEstimator):

@@ -70,6 +70,7 @@ from .nearest import (
     mean_nearest_distance,
     mirror_map,
     scale_rows,
+    searchable,
     squares,
     with_mirrors,
 )
@@ -340,10 +341,14 @@ class NoveltyScorer(BaseEstimator):
         columns, signs = stored[3], getattr(self, "mirror_signs_", None)
         # float64 (see mean_nearest_distance); the file keeps float32
         ref = with_mirrors(self.reference_, columns, signs).astype(np.float64)
-        cache = {"stored": stored, "reference": ref, "reference_sq": squares(ref)}
+        ref_sq = squares(ref)
+        cache = {"stored": stored, "reference": ref, "reference_sq": ref_sq,
+                 "reference_search": searchable(ref, ref_sq)}
         if stored[1] is not None:
             negatives = with_mirrors(stored[1], columns, signs).astype(np.float64)
-            cache.update(negatives=negatives, negatives_sq=squares(negatives))
+            negatives_sq = squares(negatives)
+            cache.update(negatives=negatives, negatives_sq=negatives_sq,
+                         negatives_search=searchable(negatives, negatives_sq))
         labels = stored[2]
         if labels is not None and getattr(self, "classes_", None) is not None:
             if labels.dtype.kind in "US":  # files from before the class codes: names
@@ -353,7 +358,8 @@ class NoveltyScorer(BaseEstimator):
             cache["classes"] = []
             for code in range(len(self.classes_)):
                 mine = np.ascontiguousarray(ref[labels == code])
-                cache["classes"].append((mine, squares(mine)))
+                mine_sq = squares(mine)
+                cache["classes"].append((mine, mine_sq, searchable(mine, mine_sq)))
         self.__dict__["_cache"] = cache
         return cache
 
@@ -367,12 +373,12 @@ class NoveltyScorer(BaseEstimator):
                              f"{self.n_features_in_} features")
         refs = self._references()
         return mean_nearest_distance(self._scaled(X), refs["reference"], self.n_neighbors,
-                                     refs["reference_sq"])
+                                     refs["reference_sq"], refs["reference_search"])
 
     def _negative_distance(self, scaled: np.ndarray) -> np.ndarray:
         refs = self._references()
         return mean_nearest_distance(scaled, refs["negatives"], self.n_neighbors,
-                                     refs["negatives_sq"])
+                                     refs["negatives_sq"], refs["negatives_search"])
 
     def thresholds(self, X, classes=None, novelty=None) -> np.ndarray:
         """The novelty threshold each embedding is held to, ``(n,)``: :attr:`threshold_`, or
@@ -400,8 +406,8 @@ class NoveltyScorer(BaseEstimator):
         out = np.zeros(len(scaled))
         for code in np.unique(codes):
             mine = codes == code
-            ref, ref_sq = per_class[code]
-            out[mine] = mean_nearest_distance(scaled[mine], ref, CLASS_NEIGHBORS, ref_sq)
+            ref, ref_sq, search = per_class[code]
+            out[mine] = mean_nearest_distance(scaled[mine], ref, CLASS_NEIGHBORS, ref_sq, search)
         return out
 
     def is_novel(self, X, classes=None) -> np.ndarray:
