@@ -126,7 +126,7 @@ class CoordinateBound:
 
     def nearest(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Indices of the ``k`` references with the smallest per-feature maximum distance to
-        the nearest of ``queries`` (m, n_features), and those distances (both unordered)."""
+        the nearest of ``queries`` (m, n_features), and those distances, nearest first."""
         n = self.train_t.shape[1]
         q = queries[:, self.features]
         bound = np.abs(q[:, :, None] - self.bound_t[None]).max(axis=1).min(axis=0)
@@ -134,5 +134,7 @@ class CoordinateBound:
         kth = np.partition(self.max_distances(queries, first), k - 1)[k - 1]
         candidates = np.flatnonzero(bound <= kth)
         exact = self.max_distances(queries, candidates)
-        best = np.argpartition(exact, k - 1)[:k]
+        # candidates are in index order: of references at equal distance at the cut, the
+        # lower indices are kept (a stable sort of every reference's distance would keep them)
+        best = np.argsort(exact, kind="stable")[:k]
         return candidates[best], exact[best]
