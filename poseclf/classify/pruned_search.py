@@ -121,15 +121,16 @@ class CoordinateBound:
     def max_distances(self, queries: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """Per-feature maximum distance of ``columns`` of the set to the nearest of
         ``queries`` (m, n_features): the query and its mirror image."""
-        diff = np.abs(queries[:, :, None] - self.train_t[:, columns][None])
-        return diff.max(axis=1).min(axis=0)
+        diff = np.subtract(queries[:, :, None], self.train_t[:, columns][None])
+        return np.abs(diff, out=diff).max(axis=1).min(axis=0)
 
     def nearest(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Indices of the ``k`` references with the smallest per-feature maximum distance to
         the nearest of ``queries`` (m, n_features), and those distances, nearest first."""
         n = self.train_t.shape[1]
         q = queries[:, self.features]
-        bound = np.abs(q[:, :, None] - self.bound_t[None]).max(axis=1).min(axis=0)
+        diff = np.subtract(q[:, :, None], self.bound_t[None])
+        bound = np.abs(diff, out=diff).max(axis=1).min(axis=0)
         first = np.argpartition(bound, _first_count(n, k) - 1)[:_first_count(n, k)]
         kth = np.partition(self.max_distances(queries, first), k - 1)[k - 1]
         candidates = np.flatnonzero(bound <= kth)
