@@ -1,0 +1,166 @@
+"""The pose embeddings as ONNX nodes: the same arithmetic as poseclf's NumPy code, in float64.
+
+Each function adds the nodes of one NumPy function to a
+:class:`~poseclf.classify.onnx_graph.GraphBuilder` and names its counterpart; the operations
+are in the same order, so the two agree to float64 rounding. ONNX has no ``atan2``: the yaw
+rotation of :func:`~poseclf.classify.world_embedding.facing_points` takes its cosine and sine
+from the normalised hip (or shoulder) line, which is what ``cos(atan2(z, x))`` is.
+
+Imports: NumPy, :mod:`poseclf.classify.onnx_graph` and the constants of the embedding modules.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..pose.landmarks import N_LANDMARKS
+from . import embedding, world_embedding
+from .embedding import DIRECTION_PAIRS, HIP_CENTER, SHOULDER_CENTER, PoseEmbedder
+from .onnx_graph import GraphBuilder
+
+_L_HIP, _R_HIP = embedding._HIPS
+_L_SHOULDER, _R_SHOULDER = embedding._SHOULDERS
+
+
+def pixel_points(g: GraphBuilder, landmarks: str, sizes: str) -> str:
+    """``(n, 33, 3)`` pixels ``(x * width, y * height, z * width)`` of float64 landmarks
+    ``(n, 33, 4)`` and sizes ``(n, 2)``."""
+    scale = g.op("Unsqueeze", g.take(sizes, [0, 1, 0], axis=1), g.ints(1))
+    return g.op("Mul", g.slice(landmarks, 0, 3, axis=2), scale)
+
+
+def with_centres(g: GraphBuilder, points: str) -> str:
+    """``(n, 35, 3)``: the 33 points, then the hip and the shoulder midpoints."""
+    hip = g.op("Div", g.op("Add", g.take(points, [_L_HIP], 1), g.take(points, [_R_HIP], 1)),
+               g.const([2.0]))
+    shoulder = g.op("Div", g.op("Add", g.take(points, [_L_SHOULDER], 1),
+                                g.take(points, [_R_SHOULDER], 1)), g.const([2.0]))
+    return g.op("Concat", points, hip, shoulder, axis=1)
+
+
+def _axis(g: GraphBuilder, points: str, k: int) -> str:
+    """``points[..., k]`` as ``(n, m)``."""
+    return g.op("Squeeze", g.slice(points, k, k + 1, axis=2), g.ints(2))
+
+
+def _square(g: GraphBuilder, x: str) -> str:
+    return g.op("Mul", x, x)
+
+
+def normalized_points(g: GraphBuilder, landmarks: str, sizes: str, multiplier: float) -> str:
+    """:func:`~poseclf.classify.embedding.normalized_points`: ``(n, 35, 3)`` hip-centred,
+    divided by ``max(multiplier * torso, farthest landmark)`` measured in x, y."""
+    pts = with_centres(g, pixel_points(g, landmarks, sizes))
+    pts = g.op("Sub", pts, g.take(pts, [HIP_CENTER], axis=1))
+    radius = g.op("Sqrt", g.op("Add", _square(g, _axis(g, pts, 0)), _square(g, _axis(g, pts, 1))))
+    torso = g.op("Mul", g.take(radius, [SHOULDER_CENTER], axis=1), g.const([multiplier]))
+    size = g.op("Max", g.op("Max", torso, g.op("ReduceMax", radius, axes=[1], keepdims=1)),
+                g.const([embedding.SIZE_EPS]))
+    return g.op("Div", pts, g.op("Unsqueeze", size, g.ints(2)))
+
+
+def pair_differences(g: GraphBuilder, points: str, pairs: np.ndarray) -> str:
+    """``points[:, b] - points[:, a]`` for each pair ``(a, b)``, flattened: ``(n, 3k)``."""
+    diff = g.op("Sub", g.take(points, pairs[:, 1], axis=1), g.take(points, pairs[:, 0], axis=1))
+    return g.reshape(diff, -1, 3 * len(pairs))
+
+
+def unit_directions(g: GraphBuilder, points: str, pairs: np.ndarray, eps: float) -> str:
+    """``(b - a) / max(|b - a|, eps)`` for each pair, ``(n, k, 3)``."""
+    d = g.op("Sub", g.take(points, pairs[:, 1], axis=1), g.take(points, pairs[:, 0], axis=1))
+    length = g.op("Max", g.op("Sqrt", g.reduce_sum(_square(g, d), 2, keepdims=True)),
+                  g.const([eps]))
+    return g.op("Div", d, length)
+
+
+def image_features(g: GraphBuilder, embedder: PoseEmbedder, landmarks: str, sizes: str) -> str:
+    """``PoseEmbedder._image_features``: the picture embedding ``(n, features)``."""
+    pts = normalized_points(g, landmarks, sizes, embedder.torso_size_multiplier)
+    pts = g.op("Mul", pts, g.const([1.0, 1.0, embedder.z_weight]))
+    parts = [pair_differences(g, pts, np.asarray(embedder._pair_list()))]
+    if embedder._directions:
+        unit = unit_directions(g, pts, np.asarray(DIRECTION_PAIRS), embedding.SIZE_EPS)
+        weighted = g.op("Mul", unit, g.const([embedder.direction_weight]))
+        parts.append(g.reshape(weighted, -1, 3 * len(DIRECTION_PAIRS)))
+    return parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis=1)
+
+
+def all_finite(g: GraphBuilder, x: str, axes: list[int]) -> str:
+    """Bool ``(n,)``: every value of the row over ``axes`` is finite (``x - x == 0``)."""
+    finite = g.op("Cast", g.op("Equal", g.op("Sub", x, x), g.const([0.0])), to=11)  # DOUBLE
+    return g.op("Cast", g.op("ReduceMin", finite, axes=axes, keepdims=0), to=9)  # BOOL
+
+
+def world_points(g: GraphBuilder, landmarks: str, sizes: str, world: str) -> str:
+    """:func:`~poseclf.classify.world_embedding.world_points`: the world landmarks, or the
+    picture pixels for a pose whose world landmarks are not all finite."""
+    has = g.op("Unsqueeze", all_finite(g, world, [1, 2]), g.ints(1, 2))
+    return g.op("Where", has, world, pixel_points(g, landmarks, sizes))
+
+
+def facing_points(g: GraphBuilder, points: str, multiplier: float) -> str:
+    """:func:`~poseclf.classify.world_embedding.facing_points`: ``(n, 35, 3)`` hip-centred,
+    turned about the vertical so that the hip line points along +x, size-normalised in 3D."""
+    pts = with_centres(g, points)
+    pts = g.op("Sub", pts, g.take(pts, [N_LANDMARKS], axis=1))
+    xs, ys, zs = (_axis(g, pts, k) for k in range(3))
+    # facing_yaw: the hip line, else the shoulder line, else no turn
+    xy_max = g.op("ReduceMax", g.op("Abs", g.slice(pts, 0, 2, axis=2)), axes=[1, 2], keepdims=0)
+    extent = g.op("Mul", g.op("Max", xy_max, g.const([world_embedding.SIZE_EPS])),
+                  g.const([world_embedding.LINE_EPS]))
+
+    def line(a: int, b: int) -> tuple[str, str, str]:
+        lx = g.op("Sub", g.take(xs, [a], 1), g.take(xs, [b], 1))
+        lz = g.op("Sub", g.take(zs, [a], 1), g.take(zs, [b], 1))
+        length = g.op("Sqrt", g.op("Add", _square(g, lx), _square(g, lz)))
+        return lx, lz, length
+
+    hx, hz, h_len = line(_L_HIP, _R_HIP)
+    sx, sz, s_len = line(_L_SHOULDER, _R_SHOULDER)
+    extent = g.op("Unsqueeze", extent, g.ints(1))
+    use_hips = g.op("Greater", h_len, extent)
+    has_line = g.op("Or", use_hips, g.op("Greater", s_len, extent))
+    lx = g.op("Where", use_hips, hx, sx)
+    lz = g.op("Where", use_hips, hz, sz)
+    length = g.op("Where", use_hips, h_len, s_len)
+    # cos(atan2(z, x)) = x / |(x, z)|, sin = z / |(x, z)|; no line: no turn (cos 1, sin 0)
+    c = g.op("Where", has_line, g.op("Div", lx, length), g.const([1.0]))
+    s = g.op("Where", has_line, g.op("Div", lz, length), g.const([0.0]))
+    x_turned = g.op("Add", g.op("Mul", c, xs), g.op("Mul", s, zs))
+    z_turned = g.op("Sub", g.op("Mul", c, zs), g.op("Mul", s, xs))
+    turned = g.op("Concat", *(g.op("Unsqueeze", v, g.ints(2)) for v in (x_turned, ys, z_turned)),
+                  axis=2)
+    radius = g.op("Sqrt", g.op("Add", g.op("Add", _square(g, x_turned), _square(g, ys)),
+                               _square(g, z_turned)))
+    torso = g.op("Mul", g.take(radius, [SHOULDER_CENTER], axis=1), g.const([multiplier]))
+    size = g.op("Max", torso, g.op("ReduceMax", radius, axes=[1], keepdims=1))
+    size = g.op("Max", size, g.const([world_embedding.SIZE_EPS]))
+    return g.op("Div", turned, g.op("Unsqueeze", size, g.ints(2)))
+
+
+def world_features(g: GraphBuilder, embedder: PoseEmbedder, landmarks: str, sizes: str,
+                   world: str) -> str:
+    """:func:`~poseclf.classify.world_embedding.world_features` of the embedder's pairs."""
+    points = facing_points(g, world_points(g, landmarks, sizes, world),
+                           embedder.torso_size_multiplier)
+    return pair_differences(g, points, np.asarray(embedder._pair_list()))
+
+
+def classifier_embedding(g: GraphBuilder, embedder: PoseEmbedder, landmarks: str, sizes: str,
+                         world: str | None) -> str:
+    """``PoseEmbedder.transform`` of pose rows: picture, 3D or both features."""
+    if embedder.world == "off":
+        return image_features(g, embedder, landmarks, sizes)
+    three_d = world_features(g, embedder, landmarks, sizes, world)
+    if embedder.world == "only":
+        return three_d
+    return g.op("Concat", image_features(g, embedder, landmarks, sizes), three_d, axis=1)
+
+
+def world_directions(g: GraphBuilder, world: str, weight: float) -> str:
+    """:func:`~poseclf.classify.embedding.world_directions` times ``weight``: ``(n, 42)``
+    unit limb directions of the world landmarks (NaN rows stay NaN)."""
+    unit = unit_directions(g, with_centres(g, world), np.asarray(DIRECTION_PAIRS),
+                           embedding.SIZE_EPS)
+    flat = g.reshape(unit, -1, 3 * len(DIRECTION_PAIRS))
+    return g.op("Mul", flat, g.const([weight]))

@@ -1,0 +1,151 @@
+"""ONNX export (issue 22): the graph answers as poseclf does, for every shipped model and every
+classifier poseclf trains, on a sample of the dev tables' rows (``bench/export.py`` checks every
+row); models it cannot reproduce are refused in one line."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+ort = pytest.importorskip(
+    "onnxruntime", reason="ONNX export tests need onnxruntime: pip install \"poseclf[export]\"")
+pytest.importorskip("onnx", reason="ONNX export needs onnx: pip install \"poseclf[export]\"")
+
+from onnx_compare import compare, dev_poses  # noqa: E402
+from table_models import model_from_tables  # noqa: E402
+
+from poseclf.classify.model import PoseModel  # noqa: E402
+from poseclf.classify.onnx_export import (  # noqa: E402
+    PARTIAL_CODE,
+    UNKNOWN_CODE,
+    export_onnx,
+    model_to_onnx,
+    needs_world_landmarks,
+)
+from poseclf.errors import InputError, MissingWorldLandmarksWarning  # noqa: E402
+from poseclf.pose.poses import Poses  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # trains models: see conftest
+
+PROBA_TOLERANCE = 1e-5  # the issue's target; float32 outputs round at ~6e-8
+SAMPLE_EVERY = 12  # every 12th detected dev pose: ~230 of 2,814, a few seconds per model
+SHIPPED = ("pushups", "sitstand", "sitstandlie", "yoga")
+#: (classifier, world features, mirror augmentation, train with world landmarks) of trained
+#: models: every classifier, each feature mode, the mirrored k-NN query, and image-only novelty
+TRAINED = {
+    "knn-only": ("knn", "only", True, True),
+    "knn-off": ("knn", "off", True, True),
+    "knn-concat": ("knn", "concat", True, True),
+    "knn-mirrored-query": ("knn", "off", False, True),
+    "knn-no-world": ("knn", "off", True, False),
+    "svm-off": ("svm", "off", True, True),
+    "svm-only": ("svm", "only", True, True),
+    "logreg-off": ("logreg", "off", True, True),
+    "mlp-off": ("mlp", "off", True, True),
+}
+#: Four classes from two tables (the SVM's one-vs-rest path); "svm-binary" uses the first two.
+PARTS = (("pushups_visolus", "pushups_up", "up"), ("pushups_visolus", "pushups_down", "down"),
+         ("sitstand_multimediaimg", "sitting", "sitting"),
+         ("sitstand_multimediaimg", "standing", "standing"))
+
+
+@pytest.fixture(scope="module")
+def sample() -> Poses:
+    """A sample of the dev poses, with cases for every rule: some without world landmarks
+    (NaN), some with knees and ankles moved below the picture (``partial``)."""
+    poses = dev_poses().poses[::SAMPLE_EVERY]
+    landmarks, world = poses.landmarks.copy(), poses.world_landmarks.copy()
+    world[::7] = np.nan
+    landmarks[3::11, 25:29, 1] = 1.3  # knees and ankles below the picture
+    return Poses(landmarks, world, poses.image_sizes)
+
+
+def _train(classifier: str, world_mode: str, mirror: bool, with_world: bool,
+           parts=PARTS) -> PoseModel:
+    return model_from_tables(parts, with_world=with_world, classifier=classifier,
+                             mirror=mirror, embedder_params={"world": world_mode})
+
+
+def _session(model: PoseModel):
+    return ort.InferenceSession(model_to_onnx(model).SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+
+
+def _check_same(model: PoseModel, poses: Poses) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingWorldLandmarksWarning)  # the NaN world rows
+        result = compare(_session(model), model, poses)
+    assert result.max_abs_diff <= PROBA_TOLERANCE
+    rows = result.differing
+    assert not len(rows), (f"{len(rows)} labels differ, e.g. row {rows[0]}: poseclf "
+                           f"{result.expected[rows[0]]}, onnx {result.got[rows[0]]}")
+    assert "partial" in set(result.expected)  # the sample exercises the partial rule
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_answers_as_poseclf(name, sample):
+    model = PoseModel.load(name)
+    _check_same(model, sample)
+
+
+@pytest.mark.parametrize("case", TRAINED)
+def test_trained_classifier_answers_as_poseclf(case, sample):
+    _check_same(_train(*TRAINED[case]), sample)
+
+
+def test_binary_svm_answers_as_poseclf(sample):
+    _check_same(_train("svm", "off", True, True, parts=PARTS[:2]), sample)
+
+
+def test_shipped_sample_meets_unknown_and_nan_world_rows(sample):
+    """The sample is not too easy: the yoga model calls some of it unknown, and the NaN world
+    rows take the image-only path."""
+    model = PoseModel.load("yoga")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingWorldLandmarksWarning)
+        labels = model.predict(sample.landmarks, sample.image_sizes,
+                               world_landmarks=sample.world_landmarks)
+    assert "unknown" in set(labels)
+    assert not sample.has_world.all()
+
+
+def test_graph_inputs_outputs_and_metadata():
+    model = PoseModel.load("pushups")
+    proto = model_to_onnx(model)
+    assert [i.name for i in proto.graph.input] == ["landmarks", "image_size", "world_landmarks"]
+    assert [o.name for o in proto.graph.output] == ["probabilities", "novelty", "threshold",
+                                                   "decision"]
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert json.loads(meta["classes"]) == model.classes_
+    assert json.loads(meta["decision_codes"]) == {str(UNKNOWN_CODE): "unknown",
+                                                  str(PARTIAL_CODE): "partial"}
+
+
+def test_model_without_world_landmarks_has_no_world_input():
+    model = _train("knn", "off", True, False, parts=PARTS[:2])
+    assert not needs_world_landmarks(model)
+    assert [i.name for i in model_to_onnx(model).graph.input] == ["landmarks", "image_size"]
+
+
+def test_joint_angles_are_refused_with_the_reason():
+    model = PoseModel.train(*_small_training_set(), "knn", cv=0,
+                            embedder_params={"world": "off", "angles": True})
+    with pytest.raises(InputError, match=r"joint angles.*float32.*retrain it without angles"):
+        model_to_onnx(model)
+
+
+def test_export_writes_a_file_onnxruntime_loads(tmp_path):
+    model = PoseModel.load("sitstand")
+    path = export_onnx(model, tmp_path / "sub" / "sitstand.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert json.loads(session.get_modelmeta().custom_metadata_map["classes"]) == model.classes_
+    assert [p.name for p in tmp_path.joinpath("sub").iterdir()] == ["sitstand.onnx"]
+
+
+def _small_training_set():
+    rng = np.random.default_rng(0)
+    landmarks = rng.random((40, 33, 4)).astype(np.float32)
+    return landmarks, None, np.repeat(["a", "b"], 20)
