@@ -54,16 +54,27 @@ def needs_world_landmarks(model: PoseModel) -> bool:
     return embedder.world != "off" or model.novelty_image_ is not None
 
 
-def model_to_onnx(model: PoseModel, name: str = "poseclf") -> onnx.ModelProto:
+def model_to_onnx(model: PoseModel, name: str = "poseclf",
+                  source: str | os.PathLike = "the model") -> onnx.ModelProto:
     """The ONNX graph of ``model`` (see the module docstring for its inputs and outputs).
 
     Raises
     ------
     InputError
         ``onnx`` is not installed, or the model holds something the graph cannot reproduce
-        (:class:`~poseclf.classify.onnx_classifiers.UnsupportedModel`, the message says what).
+        (:class:`~poseclf.classify.onnx_classifiers.UnsupportedModel`: the message names
+        ``source`` and says what).
     """
     _require_onnx()
+    from .onnx_classifiers import UnsupportedModel
+
+    try:
+        return _graph(model, name)
+    except UnsupportedModel as err:
+        raise UnsupportedModel(f"{source}: cannot be exported to ONNX: {err}") from None
+
+
+def _graph(model: PoseModel, name: str) -> onnx.ModelProto:
     from .onnx_classifiers import UnsupportedModel, classifier_probabilities
     from .onnx_features import all_finite, classifier_embedding, image_features, world_directions
     from .onnx_graph import GraphBuilder
@@ -117,10 +128,11 @@ def model_to_onnx(model: PoseModel, name: str = "poseclf") -> onnx.ModelProto:
     return g.model(doc=_doc(model), metadata=_metadata(model))
 
 
-def export_onnx(model: PoseModel, path: str | os.PathLike) -> Path:
+def export_onnx(model: PoseModel, path: str | os.PathLike,
+                source: str | os.PathLike = "the model") -> Path:
     """Write :func:`model_to_onnx` to ``path`` atomically (a failed export leaves any previous
-    file as it was); returns the path."""
-    proto = model_to_onnx(model, name=Path(path).stem)
+    file as it was); returns the path. ``source`` names the model in refusals."""
+    proto = model_to_onnx(model, name=Path(path).stem, source=source)
     data = proto.SerializeToString()
     return replace_atomically(path, lambda tmp: tmp.write_bytes(data))
 
