@@ -22,6 +22,34 @@ from poseclf.pose.table import load_table
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO / "datasets"
 ONNX_BATCH = 64  # poses per onnxruntime call: the k-NN's first stage holds batch x train x features
+#: Trained models (besides the shipped ones): (classifier, world features, mirror augmentation,
+#: train with world landmarks, classes). Every classifier, each feature mode, the mirrored k-NN
+#: query (mirror=False), image-only novelty, and the SVM's binary and one-vs-rest paths.
+PARTS = (("pushups_visolus", "pushups_up", "up"), ("pushups_visolus", "pushups_down", "down"),
+         ("sitstand_multimediaimg", "sitting", "sitting"),
+         ("sitstand_multimediaimg", "standing", "standing"))
+TRAINED = {
+    "knn-only": ("knn", "only", True, True, PARTS),
+    "knn-off": ("knn", "off", True, True, PARTS),
+    "knn-concat": ("knn", "concat", True, True, PARTS),
+    "knn-mirrored-query": ("knn", "off", False, True, PARTS),
+    "knn-no-world": ("knn", "off", True, False, PARTS[:2]),
+    "svm-off": ("svm", "off", True, True, PARTS),
+    "svm-only": ("svm", "only", True, True, PARTS),
+    "svm-binary": ("svm", "off", True, True, PARTS[:2]),
+    "logreg-off": ("logreg", "off", True, True, PARTS),
+    "mlp-off": ("mlp", "off", True, True, PARTS),
+}
+
+
+def trained_model(case: str) -> PoseModel:
+    """The model of :data:`TRAINED` ``case``, trained with ``poseclf train``'s other defaults
+    (no cross-validation, no negatives)."""
+    from table_models import model_from_tables
+
+    classifier, world_mode, mirror, with_world, parts = TRAINED[case]
+    return model_from_tables(parts, with_world=with_world, classifier=classifier,
+                             mirror=mirror, embedder_params={"world": world_mode})
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,7 @@ ort = pytest.importorskip(
     "onnxruntime", reason="ONNX export tests need onnxruntime: pip install \"poseclf[export]\"")
 pytest.importorskip("onnx", reason="ONNX export needs onnx: pip install \"poseclf[export]\"")
 
-from onnx_compare import compare, dev_poses  # noqa: E402
-from table_models import model_from_tables  # noqa: E402
+from onnx_compare import TRAINED, compare, dev_poses, trained_model  # noqa: E402
 
 from poseclf.classify.model import PoseModel  # noqa: E402
 from poseclf.classify.onnx_export import (  # noqa: E402
@@ -33,23 +32,6 @@ pytestmark = pytest.mark.usefixtures("one_blas_thread")  # trains models: see co
 PROBA_TOLERANCE = 1e-5  # the target; float32 outputs round at ~6e-8
 SAMPLE_EVERY = 12  # every 12th detected dev pose: ~230 of 2,814, a few seconds per model
 SHIPPED = ("pushups", "sitstand", "sitstandlie", "yoga")
-#: (classifier, world features, mirror augmentation, train with world landmarks) of trained
-#: models: every classifier, each feature mode, the mirrored k-NN query, and image-only novelty
-TRAINED = {
-    "knn-only": ("knn", "only", True, True),
-    "knn-off": ("knn", "off", True, True),
-    "knn-concat": ("knn", "concat", True, True),
-    "knn-mirrored-query": ("knn", "off", False, True),
-    "knn-no-world": ("knn", "off", True, False),
-    "svm-off": ("svm", "off", True, True),
-    "svm-only": ("svm", "only", True, True),
-    "logreg-off": ("logreg", "off", True, True),
-    "mlp-off": ("mlp", "off", True, True),
-}
-#: Four classes from two tables (the SVM's one-vs-rest path); "svm-binary" uses the first two.
-PARTS = (("pushups_visolus", "pushups_up", "up"), ("pushups_visolus", "pushups_down", "down"),
-         ("sitstand_multimediaimg", "sitting", "sitting"),
-         ("sitstand_multimediaimg", "standing", "standing"))
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +43,6 @@ def sample() -> Poses:
     world[::7] = np.nan
     landmarks[3::11, 25:29, 1] = 1.3  # knees and ankles below the picture
     return Poses(landmarks, world, poses.image_sizes)
-
-
-def _train(classifier: str, world_mode: str, mirror: bool, with_world: bool,
-           parts=PARTS) -> PoseModel:
-    return model_from_tables(parts, with_world=with_world, classifier=classifier,
-                             mirror=mirror, embedder_params={"world": world_mode})
 
 
 def _session(model: PoseModel):
@@ -93,11 +69,7 @@ def test_shipped_model_answers_as_poseclf(name, sample):
 
 @pytest.mark.parametrize("case", TRAINED)
 def test_trained_classifier_answers_as_poseclf(case, sample):
-    _check_same(_train(*TRAINED[case]), sample)
-
-
-def test_binary_svm_answers_as_poseclf(sample):
-    _check_same(_train("svm", "off", True, True, parts=PARTS[:2]), sample)
+    _check_same(trained_model(case), sample)
 
 
 def test_shipped_sample_meets_unknown_and_nan_world_rows(sample):
@@ -125,7 +97,7 @@ def test_graph_inputs_outputs_and_metadata():
 
 
 def test_model_without_world_landmarks_has_no_world_input():
-    model = _train("knn", "off", True, False, parts=PARTS[:2])
+    model = trained_model("knn-no-world")
     assert not needs_world_landmarks(model)
     assert [i.name for i in model_to_onnx(model).graph.input] == ["landmarks", "image_size"]
 
