@@ -30,17 +30,22 @@ def pixel_points(g: GraphBuilder, landmarks: str, sizes: str) -> str:
 
 
 def with_centres(g: GraphBuilder, points: str) -> str:
-    """``(n, 35, 3)``: the 33 points, then the hip and the shoulder midpoints."""
-    hip = g.op("Div", g.op("Add", g.take(points, [_L_HIP], 1), g.take(points, [_R_HIP], 1)),
-               g.const([2.0]))
-    shoulder = g.op("Div", g.op("Add", g.take(points, [_L_SHOULDER], 1),
-                                g.take(points, [_R_SHOULDER], 1)), g.const([2.0]))
-    return g.op("Concat", points, hip, shoulder, axis=1)
+    """``(n, 35, 3)``: the 33 points, then the hip and the shoulder midpoints.
+
+    One product with a constant ``(35, 33)`` matrix (identity, then two rows of 0.5): the
+    terms other than the one or two points are exact zeros, and ``0.5 a + 0.5 b`` rounds as
+    ``(a + b) / 2`` does, so the values are NumPy's exactly, in one node instead of nine.
+    """
+    select = np.zeros((N_LANDMARKS + 2, N_LANDMARKS))
+    select[:N_LANDMARKS] = np.eye(N_LANDMARKS)
+    select[HIP_CENTER, [_L_HIP, _R_HIP]] = 0.5
+    select[SHOULDER_CENTER, [_L_SHOULDER, _R_SHOULDER]] = 0.5
+    return g.op("MatMul", g.const(select), points)
 
 
 def _axis(g: GraphBuilder, points: str, k: int) -> str:
     """``points[..., k]`` as ``(n, m)``."""
-    return g.op("Squeeze", g.slice(points, k, k + 1, axis=2), g.ints(2))
+    return g.take(points, k, axis=2)
 
 
 def _square(g: GraphBuilder, x: str) -> str:
@@ -59,15 +64,28 @@ def normalized_points(g: GraphBuilder, landmarks: str, sizes: str, multiplier: f
     return g.op("Div", pts, g.op("Unsqueeze", size, g.ints(2)))
 
 
+def _difference_matrix(pairs: np.ndarray) -> np.ndarray:
+    """``(k, 35)``: row ``i`` is ``+1`` at ``pairs[i, 1]`` and ``-1`` at ``pairs[i, 0]``."""
+    matrix = np.zeros((len(pairs), N_LANDMARKS + 2))
+    matrix[np.arange(len(pairs)), pairs[:, 1]] += 1.0
+    matrix[np.arange(len(pairs)), pairs[:, 0]] -= 1.0
+    return matrix
+
+
+def _differences(g: GraphBuilder, points: str, pairs: np.ndarray) -> str:
+    """``points[:, b] - points[:, a]`` ``(n, k, 3)`` as one product with a ``+1/-1`` matrix
+    (the other terms are exact zeros, so each value is the one rounded difference)."""
+    return g.op("MatMul", g.const(_difference_matrix(pairs)), points)
+
+
 def pair_differences(g: GraphBuilder, points: str, pairs: np.ndarray) -> str:
     """``points[:, b] - points[:, a]`` for each pair ``(a, b)``, flattened: ``(n, 3k)``."""
-    diff = g.op("Sub", g.take(points, pairs[:, 1], axis=1), g.take(points, pairs[:, 0], axis=1))
-    return g.reshape(diff, -1, 3 * len(pairs))
+    return g.reshape(_differences(g, points, pairs), -1, 3 * len(pairs))
 
 
 def unit_directions(g: GraphBuilder, points: str, pairs: np.ndarray, eps: float) -> str:
     """``(b - a) / max(|b - a|, eps)`` for each pair, ``(n, k, 3)``."""
-    d = g.op("Sub", g.take(points, pairs[:, 1], axis=1), g.take(points, pairs[:, 0], axis=1))
+    d = _differences(g, points, pairs)
     length = g.op("Max", g.op("Sqrt", g.reduce_sum(_square(g, d), 2, keepdims=True)),
                   g.const([eps]))
     return g.op("Div", d, length)
@@ -109,14 +127,11 @@ def facing_points(g: GraphBuilder, points: str, multiplier: float) -> str:
     extent = g.op("Mul", g.op("Max", xy_max, g.const([world_embedding.SIZE_EPS])),
                   g.const([world_embedding.LINE_EPS]))
 
-    def line(a: int, b: int) -> tuple[str, str, str]:
-        lx = g.op("Sub", g.take(xs, [a], 1), g.take(xs, [b], 1))
-        lz = g.op("Sub", g.take(zs, [a], 1), g.take(zs, [b], 1))
-        length = g.op("Sqrt", g.op("Add", _square(g, lx), _square(g, lz)))
-        return lx, lz, length
-
-    hx, hz, h_len = line(_L_HIP, _R_HIP)
-    sx, sz, s_len = line(_L_SHOULDER, _R_SHOULDER)
+    lines = _differences(g, pts, np.asarray([(_R_HIP, _L_HIP), (_R_SHOULDER, _L_SHOULDER)]))
+    lx2, lz2 = g.take(lines, 0, axis=2), g.take(lines, 2, axis=2)  # (n, 2): hips, shoulders
+    length2 = g.op("Sqrt", g.op("Add", _square(g, lx2), _square(g, lz2)))
+    hx, hz, h_len = (g.slice(v, 0, 1, axis=1) for v in (lx2, lz2, length2))
+    sx, sz, s_len = (g.slice(v, 1, 2, axis=1) for v in (lx2, lz2, length2))
     extent = g.op("Unsqueeze", extent, g.ints(1))
     use_hips = g.op("Greater", h_len, extent)
     has_line = g.op("Or", use_hips, g.op("Greater", s_len, extent))

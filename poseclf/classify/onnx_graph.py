@@ -10,6 +10,7 @@ Imports: NumPy and ``onnx`` (the ``export`` extra).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -45,11 +46,35 @@ class GraphBuilder:
         self._initializers: list[onnx.TensorProto] = []
         self._inputs: list[onnx.ValueInfoProto] = []
         self._outputs: list[onnx.ValueInfoProto] = []
-        self._count = 0
+        self._count = itertools.count(1)
+        self._constants: dict[tuple, str] = {}  # one initializer per distinct value
 
     def _fresh(self, stem: str) -> str:
-        self._count += 1
-        return f"{stem}_{self._count}"
+        return f"{stem}_{next(self._count)}"
+
+    def branch(self) -> GraphBuilder:
+        """A builder for the body of an ``If`` branch: its own nodes; names and constants
+        shared with this graph (a branch may use any value computed before the ``If``)."""
+        child = GraphBuilder(self._fresh(f"{self.name}_branch"))
+        child._initializers = self._initializers
+        child._count = self._count
+        child._constants = self._constants
+        return child
+
+    def if_(self, condition: str, then: tuple[GraphBuilder, Sequence[str]],
+            otherwise: tuple[GraphBuilder, Sequence[str]], dtypes: Sequence) -> list[str]:
+        """``If`` on a bool scalar: the values of the branch that runs (only that one does)."""
+        bodies = []
+        for builder, values in (then, otherwise):
+            outputs = []
+            for value, dtype in zip(values, dtypes, strict=True):
+                name = builder._fresh("out")
+                builder._nodes.append(helper.make_node("Identity", [value], [name]))
+                outputs.append(helper.make_tensor_value_info(name, _DTYPES[np.dtype(dtype)],
+                                                             None))
+            bodies.append(helper.make_graph(builder._nodes, builder.name, [], outputs))
+        return self.ops("If", [condition], len(dtypes), then_branch=bodies[0],
+                        else_branch=bodies[1])
 
     def input(self, name: str, dtype, shape: Sequence[int | str]) -> str:
         """A graph input (``shape`` may name its dynamic dimensions)."""
@@ -68,9 +93,11 @@ class GraphBuilder:
         array = np.asarray(value, dtype=dtype)
         if array.dtype == np.int32 or array.dtype == np.intp:
             array = array.astype(np.int64)
-        name = self._fresh(stem)
-        self._initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
-        return name
+        key = (array.dtype.str, array.shape, array.tobytes())
+        if key not in self._constants:
+            name = self._constants[key] = self._fresh(stem)
+            self._initializers.append(numpy_helper.from_array(array.copy(order="C"), name))
+        return self._constants[key]
 
     def ints(self, *values: int) -> str:
         """A 1-D int64 constant (shapes, axes, indices, slice bounds)."""
@@ -88,7 +115,8 @@ class GraphBuilder:
 
     # -- shorthands for what the exporter does most ------------------------------------------
     def take(self, x: str, indices, axis: int) -> str:
-        """``x`` at constant ``indices`` along ``axis`` (NumPy's ``take``)."""
+        """``x`` at constant ``indices`` along ``axis`` (NumPy's ``take``: a scalar index
+        drops the axis)."""
         return self.op("Gather", x, self.const(np.asarray(indices, dtype=np.int64), stem="idx"),
                        axis=axis)
 
