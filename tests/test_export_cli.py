@@ -3,6 +3,7 @@ through the command line, in-process; bad inputs are in tests/test_bad_input_*.p
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -100,3 +101,32 @@ def test_export_without_onnx_says_how_to_install_it(tmp_path):
         "poseclf export: error: ONNX export needs the onnx package: pip install "
         "\"poseclf[export]\" (onnx and onnxruntime pinned to fit mediapipe's protobuf)"]
     assert not (tmp_path / "m.onnx").exists()
+
+
+def _readme_example() -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Export to ONNX", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.+?)\n```", section, re.DOTALL)
+    assert len(blocks) == 1
+    return blocks[0]
+
+
+def test_readme_example_classifies_a_row_without_poseclf(tmp_path):
+    pytest.importorskip("onnxruntime", reason="the example runs onnxruntime: pip install "
+                        "\"poseclf[export]\"")
+    assert main(["export", "yoga", "-o", str(tmp_path / "yoga.onnx")]) == 0
+    (tmp_path / "datasets").symlink_to(REPO / "datasets")
+    code = _readme_example() + "\nimport sys\nassert 'poseclf' not in sys.modules\n"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    path, label, probability = done.stdout.split()
+    table = load_table(REPO / "datasets" / "yoga_manoj.csv")
+    row = table[table["detected"]].head(1)
+    poses = Poses.from_table(row)
+    from poseclf.classify.model import PoseModel
+
+    scored = PoseModel.load("yoga").predict_with_scores(
+        poses.landmarks, poses.image_sizes, world_landmarks=poses.world_landmarks)
+    assert (path, label) == (row["path"].item(), scored.labels[0])
+    assert float(probability) == pytest.approx(scored.proba[0].max(), abs=0.005)
