@@ -30,6 +30,7 @@ from poseclf.pose.poses import Poses  # noqa: E402
 pytestmark = pytest.mark.usefixtures("one_blas_thread")  # trains models: see conftest
 
 PROBA_TOLERANCE = 1e-5  # the issue's target; float32 outputs round at ~6e-8
+YAW_ROUNDING = 1e-15  # 3D features: x / |(x, z)| for cos(atan2(z, x)) differ by 1-2 ulps
 SAMPLE_EVERY = 12  # every 12th detected dev pose: ~230 of 2,814, a few seconds per model
 SHIPPED = ("pushups", "sitstand", "sitstandlie", "yoga")
 
@@ -121,3 +122,45 @@ def _small_training_set():
     rng = np.random.default_rng(0)
     landmarks = rng.random((40, 33, 4)).astype(np.float32)
     return landmarks, None, np.repeat(["a", "b"], 20)
+
+
+@pytest.mark.parametrize("world", ["off", "only", "concat"])
+def test_embedding_nodes_give_numpys_values(world, sample):
+    """The picture embeddings and the world directions in the graph are NumPy's bit for bit (the
+    same operations in the same order), so the k-NN's float32 search sees the same numbers; the
+    3D features within 1e-15, as the yaw's cosine and sine come from the normalised hip line,
+    not from cos(atan2(...)), which ONNX lacks (NaN world rows included)."""
+    from poseclf.classify.embedding import PoseEmbedder, pose_matrix
+    from poseclf.classify.novelty import NoveltyEmbedder
+    from poseclf.classify.onnx_features import (
+        classifier_embedding,
+        image_features,
+        world_directions,
+    )
+    from poseclf.classify.onnx_graph import GraphBuilder
+    from poseclf.classify.pose_rows import pose_rows
+
+    embedder = PoseEmbedder(world=world).fit(np.zeros((1, 33, 4)))
+    novelty = NoveltyEmbedder(embedder.get_params()).fit()
+    g = GraphBuilder("embedding")
+    landmarks = g.op("Cast", g.input("landmarks", np.float32, ["n", 33, 4]), to=11)
+    sizes = g.op("Cast", g.input("image_size", np.float32, ["n", 2]), to=11)
+    world_in = g.op("Cast", g.input("world_landmarks", np.float32, ["n", 33, 3]), to=11)
+    for value, name in ((classifier_embedding(g, embedder, landmarks, sizes, world_in), "e"),
+                        (image_features(g, novelty.image_embedder_, landmarks, sizes), "i"),
+                        (world_directions(g, world_in, novelty.world_weight), "w")):
+        g.output(value, name, np.float64, ["n", None])
+    session = ort.InferenceSession(g.model().SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    got = session.run(None, {"landmarks": sample.landmarks, "image_size": sample.image_sizes,
+                             "world_landmarks": sample.world_landmarks})
+    rows = pose_rows(sample.landmarks, sample.image_sizes, sample.world_landmarks)
+    matrix = pose_matrix(sample.landmarks, sample.image_sizes)
+    expected = [embedder.transform(rows if world != "off" else matrix),
+                novelty.image_features(matrix), novelty.world_features(sample.world_landmarks)]
+    if world == "off":
+        np.testing.assert_array_equal(got[0], expected[0])
+    else:
+        np.testing.assert_allclose(got[0], expected[0], rtol=0, atol=YAW_ROUNDING)
+    np.testing.assert_array_equal(got[1], expected[1])
+    np.testing.assert_array_equal(got[2], expected[2])

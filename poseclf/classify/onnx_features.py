@@ -48,6 +48,13 @@ def _axis(g: GraphBuilder, points: str, k: int) -> str:
     return g.take(points, k, axis=2)
 
 
+def _sum_xyz(g: GraphBuilder, x: str, keepdims: bool = False) -> str:
+    """``(x + y) + z`` over the last axis, in NumPy's order: a product with a column of ones
+    adds its terms one after the other (onnxruntime's ReduceSum may pair them otherwise)."""
+    total = g.op("MatMul", x, g.const(np.ones((3, 1))))
+    return total if keepdims else g.op("Squeeze", total, g.ints(-1))
+
+
 def _square(g: GraphBuilder, x: str) -> str:
     return g.op("Mul", x, x)
 
@@ -86,7 +93,7 @@ def pair_differences(g: GraphBuilder, points: str, pairs: np.ndarray) -> str:
 def unit_directions(g: GraphBuilder, points: str, pairs: np.ndarray, eps: float) -> str:
     """``(b - a) / max(|b - a|, eps)`` for each pair, ``(n, k, 3)``."""
     d = _differences(g, points, pairs)
-    length = g.op("Max", g.op("Sqrt", g.reduce_sum(_square(g, d), 2, keepdims=True)),
+    length = g.op("Max", g.op("Sqrt", _sum_xyz(g, _square(g, d), keepdims=True)),
                   g.const([eps]))
     return g.op("Div", d, length)
 
@@ -121,7 +128,6 @@ def facing_points(g: GraphBuilder, points: str, multiplier: float) -> str:
     turned about the vertical so that the hip line points along +x, size-normalised in 3D."""
     pts = with_centres(g, points)
     pts = g.op("Sub", pts, g.take(pts, [N_LANDMARKS], axis=1))
-    xs, ys, zs = (_axis(g, pts, k) for k in range(3))
     # facing_yaw: the hip line, else the shoulder line, else no turn
     xy_max = g.op("ReduceMax", g.op("Abs", g.slice(pts, 0, 2, axis=2)), axes=[1, 2], keepdims=0)
     extent = g.op("Mul", g.op("Max", xy_max, g.const([world_embedding.SIZE_EPS])),
@@ -141,12 +147,15 @@ def facing_points(g: GraphBuilder, points: str, multiplier: float) -> str:
     # cos(atan2(z, x)) = x / |(x, z)|, sin = z / |(x, z)|; no line: no turn (cos 1, sin 0)
     c = g.op("Where", has_line, g.op("Div", lx, length), g.const([1.0]))
     s = g.op("Where", has_line, g.op("Div", lz, length), g.const([0.0]))
-    x_turned = g.op("Add", g.op("Mul", c, xs), g.op("Mul", s, zs))
-    z_turned = g.op("Sub", g.op("Mul", c, zs), g.op("Mul", s, xs))
-    turned = g.op("Concat", *(g.op("Unsqueeze", v, g.ints(2)) for v in (x_turned, ys, z_turned)),
-                  axis=2)
-    radius = g.op("Sqrt", g.op("Add", g.op("Add", _square(g, x_turned), _square(g, ys)),
-                               _square(g, z_turned)))
+    # (x, y, z) * (c, 1, c) + (z, y, x) * (s, 0, -s): c x + s z, y, c z - s x; the terms with
+    # 1 and 0 are exact, so each value is NumPy's (the same two products, one rounded sum)
+    zeros = g.op("Mul", c, g.const([0.0]))  # (n, 1) of 0 and 1 (c is always finite)
+    ones = g.op("Add", zeros, g.const([1.0]))
+    direct = g.op("Unsqueeze", g.op("Concat", c, ones, c, axis=1), g.ints(1))
+    crossed = g.op("Unsqueeze", g.op("Concat", s, zeros, g.op("Neg", s), axis=1), g.ints(1))
+    turned = g.op("Add", g.op("Mul", pts, direct),
+                  g.op("Mul", g.take(pts, [2, 1, 0], axis=2), crossed))
+    radius = g.op("Sqrt", _sum_xyz(g, _square(g, turned)))
     torso = g.op("Mul", g.take(radius, [SHOULDER_CENTER], axis=1), g.const([multiplier]))
     size = g.op("Max", torso, g.op("ReduceMax", radius, axes=[1], keepdims=1))
     size = g.op("Max", size, g.const([world_embedding.SIZE_EPS]))
