@@ -24,9 +24,7 @@ from ..errors import InputError
 from .calibrated_svc import PlattSVC
 from .classifiers import PoseKNNClassifier
 from .lean_predict import svc_decision_arrays
-from .onnx_graph import GraphBuilder
-
-_FLOAT, _DOUBLE = 1, 11  # onnx.TensorProto.FLOAT, DOUBLE (Cast's "to")
+from .onnx_graph import DOUBLE, FLOAT, GraphBuilder
 
 
 class UnsupportedModel(InputError):
@@ -74,7 +72,7 @@ def _knn(g: GraphBuilder, knn: PoseKNNClassifier, X: str) -> str:
     n_train = len(train)
     k_max = min(knn.top_n_by_max_distance, n_train)
     k_mean = min(knn.top_n_by_mean_distance, k_max)
-    query = g.op("Mul", g.op("Cast", X, to=_FLOAT), g.const(arrays["weights"], np.float32))
+    query = g.op("Mul", g.op("Cast", X, to=FLOAT), g.const(arrays["weights"], np.float32))
     queries = [query]
     if arrays["mirror"] is not None:
         index, factor = arrays["mirror"]
@@ -134,7 +132,7 @@ def _svc_decision(g: GraphBuilder, svc, X: str) -> str:
         raise UnsupportedModel("its SVC uses decision_function_shape='ovo' with more than two "
                                "classes, which PlattSVC never fits; retrain it with "
                                "`poseclf train`")
-    negative = g.op("Cast", g.op("Less", dec, g.const([0.0])), to=_DOUBLE)
+    negative = g.op("Cast", g.op("Less", dec, g.const([0.0])), to=DOUBLE)
     positive = g.op("Sub", g.const([1.0]), negative)
     votes = g.op("Add", g.op("MatMul", positive, g.const(arrays.first)),
                  g.op("MatMul", negative, g.const(arrays.second)))

@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 UNKNOWN_CODE = -1  # ``decision`` of a pose unlike the training poses ("unknown")
 PARTIAL_CODE = -2  # ``decision`` of a pose with too few key joints in the picture ("partial")
 ONNX_SUFFIX = ".onnx"
-_FLOAT, _DOUBLE = 1, 11  # onnx.TensorProto.FLOAT, DOUBLE (Cast's "to")
 
 
 def needs_world_landmarks(model: PoseModel) -> bool:
@@ -77,7 +76,7 @@ def model_to_onnx(model: PoseModel, name: str = "poseclf",
 def _graph(model: PoseModel, name: str) -> onnx.ModelProto:
     from .onnx_classifiers import UnsupportedModel, classifier_probabilities
     from .onnx_features import all_finite, classifier_embedding, image_features, world_directions
-    from .onnx_graph import GraphBuilder
+    from .onnx_graph import BOOL, DOUBLE, FLOAT, GraphBuilder
     from .onnx_rejection import novelty_and_threshold, partial
 
     _check_exportable(model, UnsupportedModel)
@@ -89,34 +88,36 @@ def _graph(model: PoseModel, name: str) -> onnx.ModelProto:
     sizes32 = g.input("image_size", np.float32, ["n", 2])
     world = None
     if needs_world_landmarks(model):
-        world = g.op("Cast", g.input("world_landmarks", np.float32, ["n", 33, 3]), to=_DOUBLE)
-    landmarks = g.op("Cast", landmarks32, to=_DOUBLE)
-    sizes = g.op("Cast", sizes32, to=_DOUBLE)
+        world = g.op("Cast", g.input("world_landmarks", np.float32, ["n", 33, 3]), to=DOUBLE)
+    landmarks = g.op("Cast", landmarks32, to=DOUBLE)
+    sizes = g.op("Cast", sizes32, to=DOUBLE)
 
     image = image_features(g, novelty_features.image_embedder_, landmarks, sizes)
     if embedder.world == "off":  # the classifier's embedding is the novelty's first columns
         embedded = g.slice(image, 0, int(embedder.n_features_out_), axis=1)
     else:
         embedded = classifier_embedding(g, embedder, landmarks, sizes, world)
-    proba = classifier_probabilities(g, estimator._cache()["classifier"], embedded)
+    steps = model.pipeline.steps  # the classifier part: everything after "embed"
+    classifier = steps[1][1] if len(steps) == 2 else model.pipeline[1:]
+    proba = classifier_probabilities(g, classifier, embedded)
     predicted = g.op("ArgMax", proba, axis=1, keepdims=0)
 
     novelty_, image_only = estimator.novelty_, estimator.novelty_image_
-    codes = np.searchsorted(np.asarray(novelty_.classes_ if novelty_.classes_ is not None
-                                       else model.classes_).astype(str), model.classes_)
+    classes = model.classes_
     if image_only is None:
-        novelty, threshold = novelty_and_threshold(g, novelty_, image, predicted, codes)
+        novelty, threshold = novelty_and_threshold(g, novelty_, image, predicted, classes)
     else:
         world_part = world_directions(g, world, novelty_features.world_weight)
         has_world = all_finite(g, world_part, [1])
         both = g.op("Concat", image, world_part, axis=1)
-        nov_both, thr_both = novelty_and_threshold(g, novelty_, both, predicted, codes)
+        nov_both, thr_both = novelty_and_threshold(g, novelty_, both, predicted, classes)
         # the image-only scorer runs only when some pose has no world landmarks (an If: its
         # nodes cost ~0.1 ms a call, more than the arithmetic of one pose)
-        every = g.op("Cast", g.op("ReduceMin", g.op("Cast", has_world, to=_DOUBLE), axes=[0],
-                                  keepdims=0), to=9)  # BOOL
+        every = g.op("Cast", g.op("ReduceMin", g.op("Cast", has_world, to=DOUBLE), axes=[0],
+                                  keepdims=0), to=BOOL)
         alone = g.branch()
-        nov_image, thr_image = novelty_and_threshold(alone, image_only, image, predicted, codes)
+        nov_image, thr_image = novelty_and_threshold(alone, image_only, image, predicted,
+                                                     classes)
         mixed = [alone.op("Where", has_world, nov_both, nov_image),
                  alone.op("Where", has_world, thr_both, thr_image)]
         novelty, threshold = g.if_(every, (g.branch(), [nov_both, thr_both]), (alone, mixed),
@@ -128,9 +129,9 @@ def _graph(model: PoseModel, name: str) -> onnx.ModelProto:
                     g.op("Where", unknown, g.const([UNKNOWN_CODE], np.int64), predicted))
 
     n_classes = len(model.classes_)
-    g.output(g.op("Cast", proba, to=_FLOAT), "probabilities", np.float32, ["n", n_classes])
-    g.output(g.op("Cast", novelty, to=_FLOAT), "novelty", np.float32, ["n"])
-    g.output(g.op("Cast", threshold, to=_FLOAT), "threshold", np.float32, ["n"])
+    g.output(g.op("Cast", proba, to=FLOAT), "probabilities", np.float32, ["n", n_classes])
+    g.output(g.op("Cast", novelty, to=FLOAT), "novelty", np.float32, ["n"])
+    g.output(g.op("Cast", threshold, to=FLOAT), "threshold", np.float32, ["n"])
     g.output(decision, "decision", np.int64, ["n"])
     return g.model(doc=_doc(model), metadata=_metadata(model))
 

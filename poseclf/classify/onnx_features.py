@@ -16,7 +16,7 @@ import numpy as np
 from ..pose.landmarks import N_LANDMARKS
 from . import embedding, world_embedding
 from .embedding import DIRECTION_PAIRS, HIP_CENTER, SHOULDER_CENTER, PoseEmbedder
-from .onnx_graph import GraphBuilder
+from .onnx_graph import BOOL, DOUBLE, GraphBuilder
 
 _L_HIP, _R_HIP = embedding._HIPS
 _L_SHOULDER, _R_SHOULDER = embedding._SHOULDERS
@@ -112,8 +112,8 @@ def image_features(g: GraphBuilder, embedder: PoseEmbedder, landmarks: str, size
 
 def all_finite(g: GraphBuilder, x: str, axes: list[int]) -> str:
     """Bool ``(n,)``: every value of the row over ``axes`` is finite (``x - x == 0``)."""
-    finite = g.op("Cast", g.op("Equal", g.op("Sub", x, x), g.const([0.0])), to=11)  # DOUBLE
-    return g.op("Cast", g.op("ReduceMin", finite, axes=axes, keepdims=0), to=9)  # BOOL
+    finite = g.op("Cast", g.op("Equal", g.op("Sub", x, x), g.const([0.0])), to=DOUBLE)
+    return g.op("Cast", g.op("ReduceMin", finite, axes=axes, keepdims=0), to=BOOL)
 
 
 def world_points(g: GraphBuilder, landmarks: str, sizes: str, world: str) -> str:

@@ -22,6 +22,8 @@ from onnx import TensorProto, helper, numpy_helper
 #: attribute up to opset 17, except ReduceSum, which takes them as an input since opset 13).
 OPSET = 17
 
+#: Element types for Cast's ``to``.
+FLOAT, DOUBLE, BOOL = TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.BOOL
 _DTYPES = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float64): TensorProto.DOUBLE,
            np.dtype(np.int64): TensorProto.INT64, np.dtype(np.bool_): TensorProto.BOOL}
 

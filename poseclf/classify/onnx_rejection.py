@@ -18,10 +18,8 @@ import numpy as np
 
 from .novelty import CLASS_NEIGHBORS, NoveltyScorer
 from .onnx_classifiers import UnsupportedModel
-from .onnx_graph import GraphBuilder
+from .onnx_graph import DOUBLE, FLOAT, GraphBuilder
 from .visibility import _KEY_JOINT_INDEX, VisibilityCheck
-
-_FLOAT, _DOUBLE = 1, 11  # onnx.TensorProto.FLOAT, DOUBLE (Cast's "to")
 
 
 def _reference(g: GraphBuilder, scorer: NoveltyScorer, stored: np.ndarray, stem: str) -> str:
@@ -33,7 +31,7 @@ def _reference(g: GraphBuilder, scorer: NoveltyScorer, stored: np.ndarray, stem:
         mirrors = g.op("Mul", g.take(poses, columns, axis=1),
                        g.const(scorer.mirror_signs_, np.float32))
         poses = g.op("Concat", poses, mirrors, axis=0)
-    return g.op("Cast", poses, to=_DOUBLE)
+    return g.op("Cast", poses, to=DOUBLE)
 
 
 def _squared_distances(g: GraphBuilder, query: str, ref: str, ref_sq: np.ndarray) -> str:
@@ -55,17 +53,17 @@ def _mean_nearest(g: GraphBuilder, sq: str, k: int, n_features: int) -> str:
 
 
 def novelty_and_threshold(g: GraphBuilder, scorer: NoveltyScorer, features: str,
-                          predicted: str, class_codes: np.ndarray) -> tuple[str, str]:
+                          predicted: str, classes: list[str]) -> tuple[str, str]:
     """Novelty ``(n,)`` and threshold ``(n,)`` of float64 novelty features.
 
-    ``predicted``: the int64 class index of each pose in the model's classes; ``class_codes``
-    maps those to the scorer's ``classes_`` (the per-class rule).
+    ``predicted``: the int64 index of each pose's class in the model's ``classes`` (the
+    per-class rule looks that class up in the scorer's own ``classes_``).
     """
     n_features = int(scorer.n_features_in_)
     refs = scorer._references()  # float64 mirror images included, as NumPy scores them
     scaled = g.op("Div", g.op("Sub", features, g.const(scorer.center_, np.float64)),
                   g.const([float(scorer.scale_)]))
-    scaled = g.op("Cast", g.op("Cast", scaled, to=_FLOAT), to=_DOUBLE)  # scale_rows: float32
+    scaled = g.op("Cast", g.op("Cast", scaled, to=FLOAT), to=DOUBLE)  # scale_rows: float32
     ref = _reference(g, scorer, scorer.reference_, "novelty_ref")
     sq = _squared_distances(g, scaled, ref, refs["reference_sq"])
     n_ref = len(refs["reference"])
@@ -81,6 +79,7 @@ def novelty_and_threshold(g: GraphBuilder, scorer: NoveltyScorer, features: str,
                                             to_negatives))
     if getattr(scorer, "class_thresholds_", None) is None or "classes" not in refs:
         return novelty, threshold
+    class_codes = np.searchsorted(np.asarray(scorer.classes_).astype(str), classes)
     return novelty, _class_rule(g, scorer, refs, sq, novelty, threshold, predicted,
                                 class_codes, n_features)
 
@@ -125,12 +124,12 @@ def partial(g: GraphBuilder, check: VisibilityCheck, landmarks32: str) -> str:
     hi = np.float32(1.0 + check.frame_margin)
     in_range = g.op("And", g.op("GreaterOrEqual", xy, g.const([lo], np.float32)),
                     g.op("LessOrEqual", xy, g.const([hi], np.float32)))
-    inside = g.op("ReduceMin", g.op("Cast", in_range, to=_FLOAT), axes=[2], keepdims=0)
+    inside = g.op("ReduceMin", g.op("Cast", in_range, to=FLOAT), axes=[2], keepdims=0)
     seen = inside
     if check.rule != "placed":
         visibility = g.op("Squeeze", g.slice(pts, 3, 4, axis=2), g.ints(2))
         visible = g.op("Cast", g.op("GreaterOrEqual", visibility, g.const(
-            [np.float32(check.min_visibility)], np.float32)), to=_FLOAT)
+            [np.float32(check.min_visibility)], np.float32)), to=FLOAT)
         seen = g.op("Mul", visible, inside)
     either_side = g.op("ReduceMax", g.reshape(seen, -1, len(_KEY_JOINT_INDEX), 2), axes=[2],
                        keepdims=0)
