@@ -73,6 +73,18 @@ def test_trained_classifier_answers_as_poseclf(case, sample):
     _check_same(trained_model(case), sample)
 
 
+def test_older_visibility_rule_and_linear_svm_answer_as_poseclf(sample):
+    """The ``visible`` partial rule (low visibility counts as hidden) and a linear-kernel SVM."""
+    from onnx_compare import PARTS
+    from table_models import model_from_tables
+
+    model = model_from_tables(PARTS, classifier="svm", embedder_params={"world": "off"},
+                              classifier_params={"kernel": "linear"},
+                              visibility_params={"rule": "visible", "min_visibility": 0.5})
+    assert model.visibility_.rule == "visible"
+    _check_same(model, sample)
+
+
 def test_shipped_sample_meets_unknown_and_nan_world_rows(sample):
     """The sample is not too easy: the yoga model calls some of it unknown, and the NaN world
     rows take the image-only path."""
