@@ -5,8 +5,9 @@ The arithmetic is that of :mod:`poseclf.classify.lean_predict` (which checks its
 scikit-learn): :class:`~poseclf.classify.classifiers.PoseKNNClassifier` (MediaPipe's two-stage
 k-NN, in float32 like its NumPy search), ``StandardScaler`` then
 :class:`~poseclf.classify.calibrated_svc.PlattSVC` (rbf or linear kernel), ``LogisticRegression``
-and ``MLPClassifier``. skl2onnx is not used: its k-NN converter knows neither the two stages nor
-the mirrored query, and it gives ``weights="distance"`` uniform weights without a word.
+and ``MLPClassifier``. skl2onnx is not used: it has no converter for poseclf's k-NN (two
+stages, the mirrored query), and issue 22 reports that its k-NN converter drops
+``weights="distance"``.
 :class:`UnsupportedModel` names what cannot be written.
 
 Imports: NumPy, scikit-learn's estimator classes, :mod:`poseclf.classify.onnx_graph`.
