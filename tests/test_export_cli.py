@@ -80,6 +80,7 @@ def test_names_with_commas_and_percent_signs_round_trip(text):
 
 
 def test_export_onnx_prints_what_it_wrote(tmp_path, capsys):
+    pytest.importorskip("onnx", reason="ONNX export needs onnx: pip install \"poseclf[export]\"")
     out = tmp_path / "pushups.onnx"
     assert main(["export", "pushups", "-o", str(out)]) == 0
     line = capsys.readouterr().out

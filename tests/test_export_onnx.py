@@ -85,6 +85,15 @@ def test_older_visibility_rule_and_linear_svm_answer_as_poseclf(sample):
     _check_same(model, sample)
 
 
+def test_model_file_from_an_older_poseclf_answers_as_poseclf(sample):
+    """tests/old_model_files: saved before the world-features option and the 'placed' rule."""
+    from onnx_compare import REPO
+
+    model = PoseModel.load(REPO / "tests" / "old_model_files" / "knn_flat_modules.skops")
+    assert "world" not in model.metadata["embedder_params"]
+    _check_same(model, sample)
+
+
 def test_shipped_sample_meets_unknown_and_nan_world_rows(sample):
     """The sample is not too easy: the yoga model calls some of it unknown, and the NaN world
     rows take the image-only path."""
