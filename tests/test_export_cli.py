@@ -131,3 +131,14 @@ def test_readme_example_classifies_a_row_without_poseclf(tmp_path):
         poses.landmarks, poses.image_sizes, world_landmarks=poses.world_landmarks)
     assert (path, label) == (row["path"].item(), scored.labels[0])
     assert float(probability) == pytest.approx(scored.proba[0].max(), abs=0.005)
+
+
+def test_a_sample_without_its_class_is_refused_with_its_line(samples, tmp_path):
+    from poseclf.errors import TableError
+
+    lines = samples.read_text(encoding="utf-8").splitlines()
+    name, _, rest = lines[1].split(",", 2)
+    path = tmp_path / "no_class.csv"
+    path.write_text("\n".join([lines[0], f"{name},,{rest}"]) + "\n", encoding="utf-8")
+    with pytest.raises(TableError, match="line 2 has no class_name"):
+        read_mlkit_csv(path)

@@ -137,6 +137,9 @@ def read_mlkit_csv(path: str | os.PathLike,
             if not all(math.isfinite(v) for v in coords):
                 raise TableError(f"{path}: line {number} has a coordinate that is not a "
                                  "finite number; fix or remove that line")
+            if not fields[1].strip():
+                raise TableError(f"{path}: line {number} has no class_name (its second field); "
+                                 "give it its class or remove that line")
             name, size = _name_and_size(unescape(fields[0]))
             names.append(name)
             labels.append(unescape(fields[1]))
