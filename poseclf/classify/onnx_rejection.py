@@ -4,8 +4,9 @@
 :meth:`~poseclf.classify.novelty.NoveltyScorer.thresholds` (mean distance to the nearest
 reference poses, mirror images included; the negatives' ratio rule; the per-class rule), in
 float64 as :func:`~poseclf.classify.nearest.mean_nearest_distance`. The reference poses are
-stored once, in float32 as in the model file, and their mirror images are rebuilt by the graph
-from the scorer's column map, so the file stays about as small as the ``.skops``.
+stored once, in float32 as in the model file, without their mirror images: the distances to
+those come from the stored poses and the mirrored query (the scorer's column map), so the file
+stays about as small as the ``.skops`` and each call reads half as much.
 :func:`partial` is :meth:`~poseclf.classify.visibility.VisibilityCheck.is_partial`, in float32
 as the NumPy rule.
 
