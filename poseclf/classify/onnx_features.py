@@ -2,9 +2,12 @@
 
 Each function adds the nodes of one NumPy function to a
 :class:`~poseclf.classify.onnx_graph.GraphBuilder` and names its counterpart; the operations
-are in the same order, so the two agree to float64 rounding. ONNX has no ``atan2``: the yaw
-rotation of :func:`~poseclf.classify.world_embedding.facing_points` takes its cosine and sine
-from the normalised hip (or shoulder) line, which is what ``cos(atan2(z, x))`` is.
+are in the same order, and where a product with a constant matrix stands for several nodes
+(midpoints, pair differences, sums of three) its other terms are exact zeros, so the picture
+features and the world directions are NumPy's bit for bit (tests/test_export_onnx.py). ONNX
+has no ``atan2``: the yaw rotation of :func:`~poseclf.classify.world_embedding.facing_points`
+takes its cosine and sine from the normalised hip (or shoulder) line, which is what
+``cos(atan2(z, x))`` is, to 1-2 ulps: the 3D features agree within 1e-15.
 
 Imports: NumPy, :mod:`poseclf.classify.onnx_graph` and the constants of the embedding modules.
 """
