@@ -17,9 +17,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-#: ONNX operator set of the exported graphs: 17 is run by onnxruntime 1.13 and later, and by
-#: onnxruntime-web and -mobile builds of the same releases (reductions take ``axes`` as an
-#: attribute up to opset 17, except ReduceSum, which takes them as an input since opset 13).
+#: ONNX operator set of the exported graphs: 17 is run by onnxruntime 1.13 and later (tested
+#: here: 1.32; reductions take ``axes`` as an attribute up to opset 17, except ReduceSum, which
+#: takes them as an input since opset 13).
 OPSET = 17
 
 #: Element types for Cast's ``to``.
