@@ -185,3 +185,19 @@ def test_embedding_nodes_give_numpys_values(world, sample):
         np.testing.assert_allclose(got[0], expected[0], rtol=0, atol=YAW_ROUNDING)
     np.testing.assert_array_equal(got[1], expected[1])
     np.testing.assert_array_equal(got[2], expected[2])
+
+
+@pytest.mark.parametrize("n", [1, 5, 8, 42, 69, 138, 207, 408])
+def test_knn_mean_distances_are_numpys_bit_for_bit(n):
+    """The k-NN's second stage ranks by float32 means: onnxruntime's ReduceMean sums in another
+    order (an ulp off for most rows), the graph sums in NumPy's (pairwise) order instead."""
+    from poseclf.classify.onnx_classifiers import numpy_mean
+    from poseclf.classify.onnx_graph import GraphBuilder
+
+    g = GraphBuilder("mean")
+    x = g.input("x", np.float32, ["a", "b", n])
+    g.output(numpy_mean(g, x, n), "y", np.float32, ["a", "b"])
+    session = ort.InferenceSession(g.model().SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    values = np.abs(np.random.default_rng(n).normal(size=(16, 30, n))).astype(np.float32)
+    np.testing.assert_array_equal(session.run(None, {"x": values})[0], values.mean(axis=2))

@@ -27,6 +27,9 @@ from .classifiers import PoseKNNClassifier
 from .lean_predict import svc_decision_arrays
 from .onnx_graph import DOUBLE, FLOAT, GraphBuilder
 
+#: NumPy's pairwise summation sums up to 128 values in eight running sums (numpy's PW_BLOCKSIZE).
+PAIRWISE_BLOCK = 128
+
 
 class UnsupportedModel(InputError):
     """The model holds something the ONNX exporter cannot write exactly (the message says what)."""
@@ -86,14 +89,51 @@ def _knn(g: GraphBuilder, knn: PoseKNNClassifier, X: str) -> str:
     _, nearest = g.smallest(d_max, k_max)  # equal values: the lower index, as NumPy's search
     candidates, _ = g.smallest(nearest, k_max)  # in index order, as NumPy's search keeps them
     rows = g.op("Gather", train_c, candidates, axis=0)  # (n, k_max, features)
-    stage2 = [g.op("ReduceMean", g.op("Abs", g.op("Sub", g.op("Unsqueeze", q, g.ints(1)), rows)),
-                   axes=[2], keepdims=0) for q in queries]
+    n_features = int(knn.n_features_in_)
+    stage2 = [numpy_mean(g, g.op("Abs", g.op("Sub", g.op("Unsqueeze", q, g.ints(1)), rows)),
+                         n_features) for q in queries]
     d_mean = stage2[0] if len(stage2) == 1 else g.op("Min", *stage2)
     _, best = g.smallest(d_mean, k_mean)
     voters = g.op("GatherElements", candidates, best, axis=1)
     one_hot = np.eye(len(knn.classes_))[knn.y_fit_]
     votes = g.reduce_sum(g.op("Gather", g.const(one_hot, np.float64), voters, axis=0), 1)
     return g.op("Div", votes, g.const([float(k_mean)]))
+
+
+def numpy_mean(g: GraphBuilder, x: str, n: int) -> str:
+    """``x.mean(axis=-1)`` of a float32 ``(a, b, n)`` array as NumPy computes it, bit for bit:
+    its pairwise sum (:func:`numpy_sum`), then one division. onnxruntime's ReduceMean adds in
+    another order, which moved the k-NN's mean distances by an ulp (only 36% of the means of 69
+    values were equal), enough to reorder two candidates at a near tie."""
+    total = g.op("Squeeze", numpy_sum(g, x, 0, n), g.ints(-1))
+    return g.op("Div", total, g.const([n], np.float32))
+
+
+def numpy_sum(g: GraphBuilder, x: str, start: int, n: int) -> str:
+    """NumPy's float32 sum of ``x[..., start:start + n]`` (``(a, b, 1)``): under 8 values one
+    after the other; up to 128, eight running sums over blocks of 8, added pairwise, then the
+    rest one by one; above, the two halves (cut at a multiple of 8) summed so and added
+    (numpy's ``pairwise_sum``). Sum adds its inputs in order; each ReduceSum here adds two."""
+    if n < 8:
+        part = g.slice(x, start, start + n, axis=-1)
+        return part if n == 1 else g.op("Sum", *g.ops("Split", [part, g.ints(*[1] * n)], n,
+                                                        axis=-1))
+    if n > PAIRWISE_BLOCK:
+        half = n // 2 - (n // 2) % 8
+        return g.op("Add", numpy_sum(g, x, start, half), numpy_sum(g, x, start + half, n - half))
+    blocks = n // 8
+    main = g.slice(x, start, start + 8 * blocks, axis=-1)
+    running = main if blocks == 1 else g.op("Sum", *g.ops("Split", [main, g.ints(*[8] * blocks)],
+                                                          blocks, axis=-1))
+    pairs = g.reduce_sum(g.reshape(running, 0, 0, 4, 2), -1)  # r0+r1, r2+r3, r4+r5, r6+r7
+    quads = g.reduce_sum(g.reshape(pairs, 0, 0, 2, 2), -1)
+    total = g.reduce_sum(quads, -1, keepdims=True)
+    rest = n - 8 * blocks
+    if not rest:
+        return total
+    tail = g.slice(x, start + 8 * blocks, start + n, axis=-1)
+    return g.op("Sum", total, *(g.ops("Split", [tail, g.ints(*[1] * rest)], rest, axis=-1)
+                                if rest > 1 else [tail]))
 
 
 # -- SVM with Platt sigmoids ---------------------------------------------------------------------
