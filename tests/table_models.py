@@ -2,7 +2,7 @@
 
 No squat photos exist, so squats are counted with standing people as ``up`` and sitting ones as
 ``down`` (as ``bench/video_quality.py`` does); push-ups add their top and bottom photos.
-Used by tests/test_reps.py, tests/people_videos.py and bench/reps.py.
+Used by tests/test_reps.py, tests/people_videos.py, tests/test_export_onnx.py and bench/reps.py.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ PUSHUP_PARTS = (("pushups_visolus", "pushups_up", "up"),
                 ("pushups_visolus", "pushups_down", "down"))
 
 
-def model_from_tables(parts):
+def model_from_tables(parts, *, with_world: bool = True, **train_options):
     """A model with ``poseclf train``'s defaults on the detected rows of ``parts``, each row
-    relabelled: (table name in ``datasets/``, its label, the model's label)."""
+    relabelled: (table name in ``datasets/``, its label, the model's label). ``train_options``
+    go to :meth:`PoseModel.train` (e.g. ``classifier``); ``with_world=False`` trains without
+    the world landmarks."""
     import pandas as pd
 
     from poseclf.classify.model import PoseModel
@@ -38,5 +40,6 @@ def model_from_tables(parts):
         frames.append(df)
     table = pd.concat(frames, ignore_index=True)
     landmarks, sizes, labels = training_arrays(table)
-    return PoseModel.train(landmarks, sizes, labels, cv=0,
-                           world_landmarks=training_world_landmarks(table))
+    world = training_world_landmarks(table) if with_world else None
+    return PoseModel.train(landmarks, sizes, labels, world_landmarks=world,
+                           **{"cv": 0, **train_options})

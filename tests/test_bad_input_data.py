@@ -29,6 +29,7 @@ from test_dataset import copy_photos
 from poseclf.cli import main
 from poseclf.pose.blazepose import mediapipe_model_path
 from poseclf.pose.table import LANDMARK_COLUMNS, load_table, save_table
+from poseclf.tables.mlkit_csv import mlkit_lines
 
 pytestmark = pytest.mark.slow  # subprocesses, signals or notebooks: `pytest -m "not slow"` skips it
 
@@ -111,6 +112,9 @@ def work(tmp_path_factory) -> Path:
     (root / "data" / "cls" / "x.jpg").write_bytes(b"\xff\xd8\xff never read")
     (root / "segments.csv").write_text("start_frame,end_frame,label\n0,10,a\n")
     (root / "clip.mp4").write_bytes(b"not really a video")
+    lines = mlkit_lines(base)
+    (root / "samples.csv").write_text("\n".join(lines[:3]) + "\n")
+    (root / "bad_samples.csv").write_text(lines[0] + "\n" + lines[1].rsplit(",", 1)[0] + "\n")
     return root
 
 
@@ -340,6 +344,42 @@ CASES = [
     Case("review list columns", ("review", T, "--images", "{w}/data", "-o", "{w}/rev",
                                  "--exclude", "{w}/notes.csv"), 2,
          "--exclude {w}/notes.csv: an exclusion list needs a 'path' column"),
+    # export (ONNX: a model; mlkit-csv: a table) and extract SAMPLES.csv
+    Case("export a table as ONNX", ("export", T, "-o", "{w}/m.onnx"), 2,
+         "{w}/table.csv: not a skops model file"),
+    Case("export missing model", ("export", "{w}/nowhere.skops", "-o", "{w}/m.onnx"), 2,
+         "{w}/nowhere.skops: no such model file; check the path"),
+    Case("export extension", ("export", "pushups", "-o", "{w}/m.skops"), 2,
+         "-o {w}/m.skops: unknown file type '.skops'; use .onnx"),
+    Case("export into a file's folder", ("export", "pushups", "-o", "{w}/not_a_folder/m.onnx"),
+         2, "-o {w}/not_a_folder/m.onnx: {w}/not_a_folder is a file, not a folder"),
+    Case("export format", ("export", "pushups", "-o", "{w}/m.onnx", "--format", "tflite"), 2,
+         "argument --format: invalid choice: 'tflite' (choose from 'onnx', 'mlkit-csv')"),
+    Case("samples of nobody", ("export", "{w}/nobody.csv", "--format", "mlkit-csv", "-o",
+                               "{w}/s.csv"), 2,
+         "{w}/nobody.csv: no row has a detected pose (3 row(s))"),
+    Case("samples over the table", ("export", T, "--format", "mlkit-csv", "-o", T), 2,
+         "-o {w}/table.csv: is also an input of this command"),
+    Case("samples over somebody's CSV", ("export", T, "--format", "mlkit-csv", "-o",
+                                         "{w}/notes.csv"), 2,
+         "-o {w}/notes.csv: exists and is not an ML Kit pose-samples CSV"),
+    Case("samples of a missing table", ("export", "{w}/nowhere.csv", "--format", "mlkit-csv",
+                                        "-o", "{w}/s.csv"), 2,
+         "{w}/nowhere.csv: no such landmark table"),
+    Case("samples extension", ("export", T, "--format", "mlkit-csv", "-o", "{w}/s.txt"), 2,
+         "-o {w}/s.txt: unknown file type '.txt'; use .csv"),
+    Case("import somebody's CSV", ("extract", "{w}/notes.csv", "-o", "{w}/new.csv"), 2,
+         "{w}/notes.csv: not an ML Kit pose-samples CSV"),
+    Case("import a short line", ("extract", "{w}/bad_samples.csv", "-o", "{w}/new.csv"), 2,
+         "{w}/bad_samples.csv: line 2 has 100 fields, an ML Kit pose sample has 101"),
+    Case("import over somebody's CSV", ("extract", "{w}/samples.csv", "-o", "{w}/notes.csv"),
+         2, "would be replaced by this run"),
+    Case("import image size", ("extract", "{w}/samples.csv", "-o", "{w}/new.csv",
+                               "--image-size", "640"), 2,
+         "--image-size: '640' is not WIDTHxHEIGHT in pixels"),
+    Case("image size for photos", ("extract", "{w}/data", "-o", "{w}/new.csv",
+                                   "--image-size", "640x480"), 2,
+         "--image-size is for an ML Kit pose-samples CSV"),
     # the command itself
     Case("no command", (), 2, "the following arguments are required: COMMAND"),
     Case("unknown command", ("frobnicate",), 2, "invalid choice: 'frobnicate'"),

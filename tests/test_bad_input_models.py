@@ -158,3 +158,52 @@ def test_crafted_cases_are_what_they_claim(folder):
         schema = json.loads(archive.read("schema.json"))
     assert path.stat().st_size < 2_000_000 and declared > 1_600_000_000
     assert schema["content"]["metadata"]["content"]["n_samples"]["content"] == "88"
+
+
+#: The crafted files ``poseclf export`` meets (it loads the model as predict does).
+EXPORT_CASES = ("truncated", "empty", "plain-estimator", "nan-threshold", "fifo")
+
+
+@pytest.mark.parametrize("case", EXPORT_CASES)
+def test_bad_model_file_is_not_exported(case, folder):
+    _, make, expected = CASES[case]
+    model = make(folder)
+    before = _state(model)
+    out = folder / f"{case}.onnx"
+    result = run_cli("export", model, "-o", out)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith(f"poseclf export: error: {model}: "), lines[0]
+    assert all(text in lines[0] for text in expected), lines[0]
+    assert not out.exists() and _state(model) == before
+
+
+def test_export_refuses_to_write_over_its_model(folder):
+    model = write_small_model(folder / "self_src.skops")
+    same = folder / "self.onnx"  # a model file under an ONNX name
+    same.write_bytes(model.read_bytes())
+    result = run_cli("export", same, "-o", same)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert f"-o {same}: is also an input of this command" in result.stderr
+    assert same.read_bytes() == model.read_bytes()
+
+
+def test_export_refuses_a_model_it_cannot_reproduce(folder):
+    """Joint angles need float64 atan, which onnxruntime lacks: one line, no file."""
+    import numpy as np
+
+    from poseclf.classify.model import PoseModel
+
+    pytest.importorskip("onnx", reason="the refusal comes from the exporter: needs onnx")
+    rng = np.random.default_rng(0)
+    model = PoseModel.train(rng.random((40, 33, 4)).astype("float32"), None,
+                            np.repeat(["a", "b"], 20), "knn", cv=0,
+                            embedder_params={"world": "off", "angles": True})
+    path = model.save(folder / "angles.skops")
+    out = folder / "angles.onnx"
+    result = run_cli("export", path, "-o", out)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"poseclf export: error: {path}: cannot be exported to ONNX: "
+                                    "it uses joint angles (angles=True)")
+    assert "retrain it without angles" in result.stderr and not out.exists()

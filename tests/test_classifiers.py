@@ -48,6 +48,19 @@ def test_knn_matches_plain_loop_reference(weights):
     np.testing.assert_allclose(clf.predict_proba(Xq), reference_knn_proba(clf, Xq))
 
 
+def test_knn_equal_distances_at_the_cut_keep_the_lower_index():
+    """MediaPipe's stable sort (and ONNX's TopK): of training poses tied at the cut, the first
+    ones are kept, whatever argpartition would pick."""
+    rng = np.random.default_rng(0)
+    X = np.zeros((40, 3))
+    X[:, 1:] = rng.normal(0, 0.01, (40, 2))  # every pose's largest difference is feature 0
+    y = np.array(["b"] * 5 + ["a"] * 35)
+    query = np.array([[5.0, 0.0, 0.0]])  # 5 from all 40 in feature 0: a 40-way tie
+    clf = PoseKNNClassifier(top_n_by_max_distance=5, top_n_by_mean_distance=5).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(query), [[0.0, 1.0]])  # poses 0-4: "b"
+    np.testing.assert_array_equal(clf.predict_proba(query), reference_knn_proba(clf, query))
+
+
 def test_knn_max_distance_stage_drops_a_sample_with_one_wild_feature():
     X = np.zeros((3, 4))
     X[0] = [0.0, 0.0, 0.0, 5.0]  # closest on average, but one feature is far off

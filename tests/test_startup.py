@@ -45,7 +45,7 @@ def run_cli(argv: list[str]) -> str:
 
 
 @pytest.mark.parametrize("argv", [["--version"], ["--help"], ["train", "--help"],
-                                  ["video", "--help"], ["models"]])
+                                  ["video", "--help"], ["export", "--help"], ["models"]])
 def test_quick_commands_import_no_heavy_library(argv):
     assert imported_by(run_cli(argv)) & set(HEAVY) == set()
 

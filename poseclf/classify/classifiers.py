@@ -182,14 +182,15 @@ class PoseKNNClassifier(ClassifierMixin, BaseEstimator):
             stop = min(start + chunk, len(Q))
             q = qs[:, start:stop]
             if stop - start == 1 and arrays["bound"] is not None:
-                # stage 1 for one pose in a large training set: pruned, same candidates
-                cand = arrays["bound"].nearest(q[:, 0], k_max)[0][None]
+                # stage 1 for one pose in a large training set: pruned, the same candidates
+                # (of equal distances at the cut, the lower indices), in index order
+                cand = np.sort(arrays["bound"].nearest(q[:, 0], k_max)[0])[None]
             else:
                 # stage 1: max per-feature distance to every training pose (min over mirror),
                 # in one reused buffer (allocating the temporaries cost ~30% for one pose)
                 diff = np.subtract(q[..., None], train_t)
                 d_max = np.abs(diff, out=diff).max(axis=2).min(axis=0)
-                cand = np.argpartition(d_max, k_max - 1, axis=1)[:, :k_max]
+                cand = _smallest_first(d_max, k_max)
             # stage 2: mean distance to the candidates only
             d_mean = np.abs(q[:, :, None, :] - train[cand]).mean(axis=3).min(axis=0)
             r = np.arange(stop - start)[:, None]
@@ -210,6 +211,29 @@ class PoseKNNClassifier(ClassifierMixin, BaseEstimator):
         """Class with the most votes (ties: the first class in ``classes_``)."""
         proba = self.predict_proba(X)  # checks fitted first
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _smallest_first(d: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` smallest values of each row of ``d``, in increasing index order; of
+    values equal at the cut, the lower indices. That is the set MediaPipe's stable
+    ``sorted(...)[:k]`` keeps, and the one ONNX's TopK returns, so that an exported model picks
+    the same neighbours (:mod:`poseclf.classify.onnx_classifiers`); the index order makes the
+    next stage's stable sort break its own ties by index too.
+
+    Equal distances are common at the cut: when a query's largest difference is in a feature
+    that many training poses share (e.g. the hip line's depth after the yaw turn, 0 for every
+    pose), they all tie, and ``argpartition`` alone would keep an arbitrary few of them
+    (7 of the 356 yoga_manoj poses against the shipped yoga model). Costs ~10 us a pose.
+    """
+    if k >= d.shape[1]:
+        return np.broadcast_to(np.arange(d.shape[1]), d.shape).copy()
+    part = np.argpartition(d, k - 1, axis=1)[:, :k]
+    kth = d[np.arange(len(d))[:, None], part].max(axis=1, keepdims=True)
+    for row in np.flatnonzero(np.count_nonzero(d <= kth, axis=1) > k):  # more tied than places
+        below = np.flatnonzero(d[row] < kth[row])
+        part[row] = np.concatenate([below, np.flatnonzero(d[row] == kth[row])[:k - len(below)]])
+    part.sort(axis=1)
+    return part
 
 
 def _svm(*, C: float = SVM_C, gamma=SVM_GAMMA, kernel: str = "rbf",

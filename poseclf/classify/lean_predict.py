@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -173,19 +174,34 @@ def _lean_platt(clf: PlattSVC) -> LeanProba | None:
     return proba
 
 
-def _lean_svc_decision(svc) -> Callable[[np.ndarray], np.ndarray] | None:
-    """``SVC.decision_function`` (ovr for > 2 classes) from the support vectors; the RBF width
-    must be a number (``PlattSVC`` gives its ``SVC``\\ s the number ``"scale"`` stands for)."""
+class SVCArrays(NamedTuple):
+    """What ``SVC.decision_function`` computes from, as matrices (:func:`svc_decision_arrays`)."""
+
+    support_vectors: np.ndarray  # (n_sv, n_features) float64
+    sv_squares: np.ndarray  # (n_sv,) |s|^2
+    gamma: float  # RBF width (0 for the linear kernel)
+    linear: bool
+    coef_t: np.ndarray  # (n_sv, n_pairs): one-vs-one pair p's weights of each support vector
+    intercept: np.ndarray  # (n_pairs,)
+    first: np.ndarray  # (n_pairs, n_classes): 1 at the pair's first class
+    second: np.ndarray  # (n_pairs, n_classes): 1 at its second class
+    n_classes: int
+    ovr: bool  # one-vs-rest votes and confidences (decision_function_shape="ovr", > 2 classes)
+
+
+def svc_decision_arrays(svc) -> SVCArrays | None:
+    """The matrices of ``SVC.decision_function`` (ovr for > 2 classes) from the support vectors
+    (None for another kernel than rbf or linear, sparse support vectors, or an RBF width that is
+    not a number: ``PlattSVC`` gives its ``SVC``\\ s the number ``"scale"`` stands for). Used by
+    the lean path and by the ONNX export (:mod:`poseclf.classify.onnx_classifiers`)."""
     if not isinstance(svc, SVC) or svc.kernel not in ("rbf", "linear"):
         return None
     check_is_fitted(svc)
     if sparse.issparse(svc.support_vectors_):
         return None
     sv = np.ascontiguousarray(svc.support_vectors_, dtype=np.float64)
-    sv_sq = np.einsum("ij,ij->i", sv, sv)
     if svc.kernel == "rbf" and isinstance(svc.gamma, str):
         return None
-    gamma = float(svc.gamma) if svc.kernel == "rbf" else 0.0
     n_classes = len(svc.classes_)
     # one-vs-one pair (i, j) weighs class i's support vectors by dual_coef_[j - 1] and class
     # j's by dual_coef_[i] (libsvm's layout); the public attributes already carry the binary sign
@@ -195,15 +211,24 @@ def _lean_svc_decision(svc) -> Callable[[np.ndarray], np.ndarray] | None:
     for p, (i, j) in enumerate(pairs):
         coef[p, start[i]:start[i + 1]] = svc.dual_coef_[j - 1, start[i]:start[i + 1]]
         coef[p, start[j]:start[j + 1]] = svc.dual_coef_[i, start[j]:start[j + 1]]
-    coef_t = np.ascontiguousarray(coef.T)
-    intercept = np.asarray(svc.intercept_, dtype=np.float64)
     # _ovr_decision_function as matrix products: votes and confidence sums per class
     first = np.zeros((len(pairs), n_classes))
     second = np.zeros((len(pairs), n_classes))
     for p, (i, j) in enumerate(pairs):
         first[p, i] = second[p, j] = 1.0
-    linear = svc.kernel == "linear"
-    ovr = svc.decision_function_shape == "ovr" and n_classes > 2
+    return SVCArrays(sv, np.einsum("ij,ij->i", sv, sv),
+                     float(svc.gamma) if svc.kernel == "rbf" else 0.0, svc.kernel == "linear",
+                     np.ascontiguousarray(coef.T), np.asarray(svc.intercept_, dtype=np.float64),
+                     first, second, n_classes,
+                     svc.decision_function_shape == "ovr" and n_classes > 2)
+
+
+def _lean_svc_decision(svc) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``SVC.decision_function`` from :func:`svc_decision_arrays`."""
+    arrays = svc_decision_arrays(svc)
+    if arrays is None:
+        return None
+    sv, sv_sq, gamma, linear, coef_t, intercept, first, second, n_classes, ovr = arrays
 
     def decision(X: np.ndarray) -> np.ndarray:
         dot = X @ sv.T

@@ -25,8 +25,8 @@ from ._common import (
 )
 
 #: Sub-command modules, in the order ``poseclf --help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("demo", "detect", "dataset", "review", "train", "models",
-                                     "video")
+COMMAND_MODULES: tuple[str, ...] = ("demo", "detect", "dataset", "review", "train", "export",
+                                     "models", "video")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -42,10 +42,13 @@ def _register_extract(subparsers) -> None:
         "folder). Re-running the same command resumes: rows of unchanged files are kept. With "
         "a video and --segments SEGMENTS.csv (start_frame,end_frame,label or start_s,end_s,"
         "label), the frames of each segment become rows labelled with it (a re-run keeps the "
-        "finished segments); several videos take one --segments each, in the same order.",
+        "finished segments); several videos take one --segments each, in the same order. "
+        "SAMPLES.csv, a pose-samples CSV of MediaPipe's pose-classification colab or ML Kit's "
+        "Android sample (name,class_name,x1,y1,z1,...,z33 in pixels; `poseclf export TABLE "
+        "--format mlkit-csv` writes one), becomes a table without reading any picture.",
     )
-    parser.add_argument("source", nargs="+", metavar="DATA_DIR|VIDEO",
-                        help="photo folder, or video file(s)")
+    parser.add_argument("source", nargs="+", metavar="DATA_DIR|VIDEO|SAMPLES.csv",
+                        help="photo folder, video file(s), or an ML Kit pose-samples CSV")
     parser.add_argument("-o", "--output", required=True, metavar="TABLE",
                         help="landmark table to write (.csv or .parquet)")
     parser.add_argument("--workers", type=positive_int, metavar="N",
@@ -67,9 +70,23 @@ def _register_extract(subparsers) -> None:
                         help="run on a Dask cluster: a scheduler address (tcp://host:8786) or "
                         "local:N worker processes started here (needs "
                         "pip install \"poseclf[cluster]\"); --workers is then ignored")
+    parser.add_argument("--image-size", type=image_size, metavar="WIDTHxHEIGHT",
+                        help="with SAMPLES.csv: the pictures' size in pixels for samples whose "
+                        "name has none (default: each pose's smallest square around its "
+                        "landmarks)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_extractor_options(parser)
     parser.set_defaults(func=run_extract)
+
+
+def image_size(text: str) -> tuple[int, int]:
+    """Option type: ``WIDTHxHEIGHT`` in whole pixels, both at least 1."""
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or min(int(width),
+                                                                     int(height)) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT in pixels, e.g. "
+                                         "640x480")
+    return int(width), int(height)
 
 
 def _checkpoint_s(args: argparse.Namespace) -> float:
@@ -82,6 +99,11 @@ def run_extract(args: argparse.Namespace) -> int:
     sources = [Path(s) for s in args.source]
     check_output_file(args.output, option="-o", suffixes=TABLE_SUFFIXES,
                       inputs=[*sources, *(args.segments or [])])
+    if len(sources) == 1 and sources[0].suffix.lower() == ".csv" and not args.segments:
+        return _import_samples(args, sources[0])
+    if args.image_size is not None:
+        raise InputError("--image-size is for an ML Kit pose-samples CSV (SAMPLES.csv); photos "
+                         "and videos have their own size")
     if args.segments or any(s.is_file() for s in sources):
         return _extract_video(args, sources)
     if len(sources) > 1:
@@ -95,6 +117,27 @@ def run_extract(args: argparse.Namespace) -> int:
         resume=not args.no_resume, progress=not args.quiet, cluster=args.cluster,
     )
     print(report)
+    return EXIT_OK
+
+
+def _import_samples(args: argparse.Namespace, source: Path) -> int:
+    """SAMPLES.csv (ML Kit's pose samples) to a landmark table; no picture is read."""
+    from ..pose.table import save_table
+    from ..tables.engine import read_previous
+    from ..tables.mlkit_csv import MLKIT_FIELDS, is_mlkit_csv, read_mlkit_csv
+
+    check_input_file(source, what="pose-samples CSV")
+    if not is_mlkit_csv(source):
+        raise InputError(f"{source}: not an ML Kit pose-samples CSV (its first line does not "
+                         f"have the {MLKIT_FIELDS} fields name,class_name,x1,y1,z1,...,z33); "
+                         "give such a file, a photo folder, or a video with --segments")
+    read_previous(Path(args.output))  # an existing file that is not a table is not replaced
+    table = read_mlkit_csv(source, args.image_size)
+    save_table(table, args.output)
+    classes = table["label"].value_counts().sort_index()
+    print(f"{args.output}: {len(table)} pose(s) from {source} (no picture read; visibility 1 "
+          f"and no world landmarks, which the format lacks): "
+          + ", ".join(f"{label} {count}" for label, count in classes.items()))
     return EXIT_OK
 
 
