@@ -5,10 +5,11 @@ Run from the repository root (the dev videos in ``../shared/data/videos``)::
     python bench/people.py [--frames N] [--speed-frames N]
 
 There is no multi-person dev video, so the pairs are made (``tests/people_videos.py``):
-``pushup2.mp4`` beside ``squat.mp4``, each resized to 360 pixels high (the push-up video holds
-its last frame once it ends), as is; swapped halfway (the people change places at once); and
-with the push-up man away for a second. One model labels both (``up``/``down``: push-ups at the
-top and bottom, standing and sitting people; ``--count down``), as in tests/test_people.py.
+``pushup2.mp4`` beside ``squat.mp4``, each resized to 360 pixels high (the push-up man's half
+is blank once his video ends, at frame 472), as is; swapped halfway (the people change places
+at once); and with the push-up man away for a second. One model labels both (``up``/``down``:
+push-ups at the top and bottom, standing and sitting people; ``--count down``), as in
+tests/test_people.py.
 
 For each pair it prints the id switches (a true person given another id than at their previous
 pose) and the ids each person got; each person's count against their half run alone (the legacy
@@ -90,14 +91,14 @@ def run_people(path: Path, model, n: int, limit=None) -> tuple[list, float]:
 
 
 def annotated(video: str, n_frames: int, plan: PairPlan, first: bool) -> list[str | None]:
-    """Each frame's annotated label in the pair (the held last frame keeps the last label; a
-    blanked frame has none)."""
+    """Each frame's annotated label in the pair (a blanked frame, or one after the video's end,
+    has none)."""
     notes = json.loads((DATA / "videos" / "annotations.json").read_text())[video]
     labels: list[str | None] = [None] * notes["n_frames"]
     for segment in notes["segments"]:
         for i in range(segment["start"], segment["end"] + 1):
             labels[i] = segment["label"]
-    out = [labels[min(i, len(labels) - 1)] for i in range(n_frames)]
+    out = [labels[i] if i < len(labels) else None for i in range(n_frames)]
     return [None if first and not plan.first_present(i) else label for i, label in enumerate(out)]
 
 
