@@ -44,6 +44,7 @@ from people_videos import (  # noqa: E402
 
 from poseclf.pose.extraction import ExtractOptions  # noqa: E402
 from poseclf.pose.video_sources import VideoInfo  # noqa: E402
+from poseclf.video.crops import CropFinder  # noqa: E402
 from poseclf.video.people import label_people  # noqa: E402
 from poseclf.video.run import PERSON_GAP_S, label_frames, make_smoother_and_counter  # noqa: E402
 from poseclf.video.smoothing import seconds_to_frames  # noqa: E402
@@ -81,10 +82,10 @@ def run_one(path: Path, model, extract: ExtractOptions, limit=None) -> tuple[lis
 
 def run_people(path: Path, model, n: int, limit=None) -> tuple[list, float]:
     extract = ExtractOptions(backend="tasks").check()
-    with extract.extractor(static_image_mode=False, num_poses=n) as extractor:
+    with CropFinder(extract, n) as finder:
         start = time.perf_counter()
         out = list(label_people(
-            frames(path, limit), extractor, model,
+            frames(path, limit), finder, model,
             lambda: make_smoother_and_counter(model.classes_, info(), count=COUNTED),
             PersonTracker(max_gap=seconds_to_frames(PERSON_GAP_S, 30.0))))
         return out, time.perf_counter() - start
@@ -149,7 +150,8 @@ def speed_report(model, folder: Path, limit: int) -> None:
     three, s3 = run_people(triple, model, 3, limit)
     print(f"\nframes per second, labelling only ({limit} frames; 640x360 pixels a person):")
     print(f"  1 person, --people 1 (legacy graph, today's path): {len(one) / s1:.1f}")
-    print(f"  1 person, the several-people path (Tasks, num_poses 1): {len(tasks_one) / s1t:.1f}")
+    print(f"  1 person, the several-people path (Tasks, crops; people=1): "
+          f"{len(tasks_one) / s1t:.1f}")
     print(f"  2 people: {len(two) / s2:.1f}")
     found = np.mean([sum(p.pose is not None for p in f.people) for f in three])
     print(f"  3 people (a 2x2 grid, one quarter empty): {len(three) / s3:.1f} (people with a "
