@@ -125,6 +125,30 @@ def test_a_pose_found_on_a_crop_is_mapped_back_to_the_frame():
     assert np.array_equal(pose.world_landmarks, world)  # metric, person-centred: as they are
 
 
+def test_a_pose_lying_on_a_person_never_becomes_one():
+    """A second pose on someone (the landmarker tracking a part of them) stays a candidate."""
+    tracker = PersonTracker(min_frames=2)
+    person = standing(0.5)
+    part = Pose(person.landmarks * np.array([1, 0.5, 1, 1], dtype=np.float32)
+                + np.array([0.03, 0, 0, 0], dtype=np.float32), None, SIZE)  # upper half, moved
+    for index in range(20):
+        out = tracker.update(index, [person, part] if index else [person], None)
+    assert [pid for pid, _ in out] == [1]
+    away = Pose(part.landmarks + np.array([0.3, 0, 0, 0], dtype=np.float32), None, SIZE)
+    for index in range(20, 23):
+        out = tracker.update(index, [person, away], None)
+    assert [pid for pid, _ in out] == [1, 2]  # off the person, it does
+
+
+@pytest.mark.parametrize("bad", [{"every": 0}, {"every": 2.5}, {"expand": 0.9}])
+def test_bad_crop_finder_settings_are_refused(bad):
+    from poseclf.pose.extraction import ExtractOptions
+    from poseclf.video.crops import CropFinder
+
+    with pytest.raises(ValueError):
+        CropFinder(ExtractOptions(backend="tasks"), 2, **bad)
+
+
 @pytest.mark.parametrize("bad", [{"max_gap": -1}, {"max_gap": 1.5}, {"max_move": 0},
                                  {"max_looks": 2}, {"min_frames": 0}])
 def test_bad_tracker_settings_are_refused(bad):
