@@ -155,7 +155,17 @@ def speed_report(model, folder: Path, limit: int) -> None:
     print(f"  2 people: {len(two) / s2:.1f}")
     found = np.mean([sum(p.pose is not None for p in f.people) for f in three])
     print(f"  3 people (a 2x2 grid, one quarter empty): {len(three) / s3:.1f} (people with a "
-          f"pose per frame: {found:.2f})")
+          f"pose per frame: {found:.2f}; frames with a pose of the push-up man (top left) "
+          f"{_in_quarter(three, 0, 0)}, the squatter (top right) {_in_quarter(three, 1, 0)}, "
+          f"yoga (bottom left) {_in_quarter(three, 0, 1)})")
+
+
+def _in_quarter(frames_found, column: int, row: int) -> int:
+    """Frames with a pose whose keypoints' median lies in that quarter of the 2x2 grid."""
+    quarter = np.array([column, row], dtype=bool)
+    return sum(any(p.pose is not None
+                   and ((np.median(p.pose.landmarks[:, :2], axis=0) >= 0.5) == quarter).all()
+                   for p in f.people) for f in frames_found)
 
 
 def _triple(pair: Path, third: Path, out: Path, plan: PairPlan) -> None:
