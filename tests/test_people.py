@@ -111,6 +111,14 @@ def test_a_crop_is_a_square_around_the_person_moved_into_the_frame():
     assert crop_box(edge, 1280, 360)[0] == 0
 
 
+def test_a_wide_frame_is_also_searched_in_two_overlapping_halves():
+    from poseclf.video.crops import search_tiles
+
+    assert search_tiles(1280, 360) == [(0, 0, 768, 360), (512, 0, 1280, 360)]
+    assert search_tiles(360, 1280) == [(0, 0, 360, 768), (0, 512, 360, 1280)]
+    assert search_tiles(640, 480) == []  # squarer: the whole frame only
+
+
 def test_a_pose_found_on_a_crop_is_mapped_back_to_the_frame():
     from poseclf.video.crops import to_frame
 
