@@ -15,7 +15,8 @@ A pose left after both starts a *candidate*, followed by motion but not reported
 ``min_frames`` frames in a row it becomes a person: the one it looks like among the people not
 seen in this frame, else, when nobody is missing or after :data:`REIDENTIFY_FRAMES` frames, a
 new id (BlazePose's first frames on a person who jumped are often off in size and colour). A
-candidate missed once is dropped (a one-frame false detection never gets an id); a person not
+candidate missed once is dropped (a one-frame false detection never gets an id), and one that
+lies on a person seen in the frame (:data:`ON_SOMEONE_OVERLAP`) waits; a person not
 seen for more than ``max_gap`` frames ends, and the id is never given again. Two poses on one
 person (the keypoints' boxes overlap more than :data:`DUPLICATE_IOU`) count once.
 """
@@ -47,9 +48,10 @@ DEFAULT_MIN_FRAMES = 3  # frames in a row a new pose is seen before it is a pers
 REIDENTIFY_FRAMES = 10
 DUPLICATE_IOU = 0.6  # keypoint boxes overlapping more than this are one person found twice
 DUPLICATE_OVERLAP = 0.6  # share of a box inside another's past which the two are one person
-# Share of a candidate's box inside a followed person's past which it never becomes a person: a
-# second pose on someone (the Tasks landmarker tracking a part of them, or a cross-fade's
-# second image) is not a new person.
+# Share of the smaller of a candidate's and a person's boxes inside the other past which the
+# candidate does not become a person while that person is seen: a second pose on someone (the
+# Tasks landmarker tracking a part of them, or a cross-fade's second image) is not a new person.
+# On the swapped dev pair such poses overlapped the squatter by 0.25-0.41.
 ON_SOMEONE_OVERLAP = 0.1
 
 
