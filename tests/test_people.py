@@ -258,6 +258,33 @@ def test_each_person_is_counted_and_labelled_as_in_their_own_video(pair_runs):
 
 
 @pytest.mark.slow
+def test_the_search_for_newcomers_finds_both_people_of_a_wide_frame(tmp_path):
+    """On frame 100 of the pair the whole 1280x360 frame shows BlazePose one person (the other
+    is 45 pixels tall for its detector); its halves show both."""
+    import cv2
+
+    from poseclf.pose.extraction import ExtractOptions
+    from poseclf.video.crops import CropFinder
+
+    videos = shared_data_or_skip() / "videos"
+    pair = make_pair_video(videos / "pushup2.mp4", videos / "squat.mp4", tmp_path / "pair.mp4",
+                           PairPlan(101))
+    capture = cv2.VideoCapture(str(pair))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 100)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    options = ExtractOptions(backend="tasks").check()
+    with options.extractor(static_image_mode=True, num_poses=2) as whole:
+        assert len(whole.detect_all(rgb)) == 1
+    with CropFinder(options, 2) as finder:
+        poses = finder.find(0, rgb, [])
+    sides = sorted(float(np.median(p.landmarks[:, 0])) > 0.5 for p in poses)
+    assert sides == [False, True]
+
+
+@pytest.mark.slow
 def test_the_command_writes_a_person_column_and_counts_per_person(tmp_path, capsys):
     from poseclf.cli import main
 
