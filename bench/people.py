@@ -5,10 +5,11 @@ Run from the repository root (the dev videos in ``../shared/data/videos``)::
     python bench/people.py [--frames N] [--speed-frames N]
 
 There is no multi-person dev video, so the pairs are made (``tests/people_videos.py``):
-``pushup2.mp4`` beside ``squat.mp4``, each resized to 360 pixels high (the push-up video holds
-its last frame once it ends), as is; swapped halfway (the people change places at once); and
-with the push-up man away for a second. One model labels both (``up``/``down``: push-ups at the
-top and bottom, standing and sitting people; ``--count down``), as in tests/test_people.py.
+``pushup2.mp4`` beside ``squat.mp4``, each resized to 360 pixels high (the push-up man's half
+is blank once his video ends, at frame 472), as is; swapped halfway (the people change places
+at once); and with the push-up man away for a second. One model labels both (``up``/``down``:
+push-ups at the top and bottom, standing and sitting people; ``--count down``), as in
+tests/test_people.py.
 
 For each pair it prints the id switches (a true person given another id than at their previous
 pose) and the ids each person got; each person's count against their half run alone (the legacy
@@ -43,6 +44,7 @@ from people_videos import (  # noqa: E402
 
 from poseclf.pose.extraction import ExtractOptions  # noqa: E402
 from poseclf.pose.video_sources import VideoInfo  # noqa: E402
+from poseclf.video.crops import CropFinder  # noqa: E402
 from poseclf.video.people import label_people  # noqa: E402
 from poseclf.video.run import PERSON_GAP_S, label_frames, make_smoother_and_counter  # noqa: E402
 from poseclf.video.smoothing import seconds_to_frames  # noqa: E402
@@ -80,24 +82,24 @@ def run_one(path: Path, model, extract: ExtractOptions, limit=None) -> tuple[lis
 
 def run_people(path: Path, model, n: int, limit=None) -> tuple[list, float]:
     extract = ExtractOptions(backend="tasks").check()
-    with extract.extractor(static_image_mode=False, num_poses=n) as extractor:
+    with CropFinder(extract, n) as finder:
         start = time.perf_counter()
         out = list(label_people(
-            frames(path, limit), extractor, model,
+            frames(path, limit), finder, model,
             lambda: make_smoother_and_counter(model.classes_, info(), count=COUNTED),
             PersonTracker(max_gap=seconds_to_frames(PERSON_GAP_S, 30.0))))
         return out, time.perf_counter() - start
 
 
 def annotated(video: str, n_frames: int, plan: PairPlan, first: bool) -> list[str | None]:
-    """Each frame's annotated label in the pair (the held last frame keeps the last label; a
-    blanked frame has none)."""
+    """Each frame's annotated label in the pair (a blanked frame, or one after the video's end,
+    has none)."""
     notes = json.loads((DATA / "videos" / "annotations.json").read_text())[video]
     labels: list[str | None] = [None] * notes["n_frames"]
     for segment in notes["segments"]:
         for i in range(segment["start"], segment["end"] + 1):
             labels[i] = segment["label"]
-    out = [labels[min(i, len(labels) - 1)] for i in range(n_frames)]
+    out = [labels[i] if i < len(labels) else None for i in range(n_frames)]
     return [None if first and not plan.first_present(i) else label for i, label in enumerate(out)]
 
 
@@ -148,11 +150,22 @@ def speed_report(model, folder: Path, limit: int) -> None:
     three, s3 = run_people(triple, model, 3, limit)
     print(f"\nframes per second, labelling only ({limit} frames; 640x360 pixels a person):")
     print(f"  1 person, --people 1 (legacy graph, today's path): {len(one) / s1:.1f}")
-    print(f"  1 person, the several-people path (Tasks, num_poses 1): {len(tasks_one) / s1t:.1f}")
+    print(f"  1 person, the several-people path (Tasks, crops; people=1): "
+          f"{len(tasks_one) / s1t:.1f}")
     print(f"  2 people: {len(two) / s2:.1f}")
     found = np.mean([sum(p.pose is not None for p in f.people) for f in three])
     print(f"  3 people (a 2x2 grid, one quarter empty): {len(three) / s3:.1f} (people with a "
-          f"pose per frame: {found:.2f})")
+          f"pose per frame: {found:.2f}; frames with a pose of the push-up man (top left) "
+          f"{_in_quarter(three, 0, 0)}, the squatter (top right) {_in_quarter(three, 1, 0)}, "
+          f"yoga (bottom left) {_in_quarter(three, 0, 1)})")
+
+
+def _in_quarter(frames_found, column: int, row: int) -> int:
+    """Frames with a pose whose keypoints' median lies in that quarter of the 2x2 grid."""
+    quarter = np.array([column, row], dtype=bool)
+    return sum(any(p.pose is not None
+                   and ((np.median(p.pose.landmarks[:, :2], axis=0) >= 0.5) == quarter).all()
+                   for p in f.people) for f in frames_found)
 
 
 def _triple(pair: Path, third: Path, out: Path, plan: PairPlan) -> None:

@@ -3,8 +3,9 @@
 There is no multi-person video in ``../shared/data``: :func:`make_pair_video` puts two dev videos
 side by side (each resized to one height), optionally swaps the halves at a frame (the people
 change places at once: ids must follow the people, not the sides) and blanks one half for a
-while (that person leaves the picture). :func:`make_half_video` writes one half exactly as it is
-in the pair, so each person's own run gives the truth of their count and labels.
+while (that person leaves the picture); the shorter video's half is blank once it ends.
+:func:`make_half_video` writes one half exactly as it is in the pair, so each person's own run
+gives the truth of their count and labels.
 Used by tests/test_people.py and bench/people.py.
 """
 
@@ -22,7 +23,7 @@ BLANK = (128, 128, 128)  # BGR fill of a half whose person has left
 
 @dataclass(frozen=True)
 class PairPlan:
-    """How two videos make one: ``frames`` frames (the shorter video holds its last frame),
+    """How two videos make one: ``frames`` frames (a video's half is blank once it ends),
     halves swapped from frame ``swap_at`` on (None: never), half ``0`` (first video) blanked
     over the frames ``leave`` = (start, stop) (None: never)."""
 
@@ -40,18 +41,25 @@ class PairPlan:
 
 
 def _frames(path: Path, count: int, height: int):
+    """``count`` frames of ``path`` resized to ``height``; once the video ends, frames of its
+    size filled with :data:`BLANK` (the person has left: a held last frame would be someone
+    frozen in place, whom BlazePose and the model keep seeing)."""
     capture = cv2.VideoCapture(str(path))
-    last = None
+    shape, ended = None, False
     try:
         for _ in range(count):
-            ok, frame = capture.read()
+            ok, frame = (False, None) if ended else capture.read()
             if ok:
                 scale = height / frame.shape[0]
-                last = cv2.resize(frame, (round(frame.shape[1] * scale / 2) * 2, height),
-                                  interpolation=cv2.INTER_AREA)
-            if last is None:
+                frame = cv2.resize(frame, (round(frame.shape[1] * scale / 2) * 2, height),
+                                   interpolation=cv2.INTER_AREA)
+                shape = frame.shape
+                yield frame
+                continue
+            if shape is None:
                 raise ValueError(f"{path}: no frame to read")
-            yield last
+            ended = True
+            yield np.full(shape, BLANK, dtype=np.uint8)
     finally:
         capture.release()
 

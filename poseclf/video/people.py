@@ -1,7 +1,8 @@
 """Several people in one video: each labelled, smoothed and counted on their own.
 
-:func:`label_people` is :func:`~poseclf.video.run.label_frames` for ``--people N`` > 1: BlazePose
-finds up to N people per frame (the Tasks backend's ``num_poses``), a
+:func:`label_people` is :func:`~poseclf.video.run.label_frames` for ``--people N`` > 1: a
+:class:`~poseclf.video.crops.CropFinder` finds up to N people per frame (BlazePose on the Tasks
+backend, on the whole frame and on a crop around each person followed), a
 :class:`~poseclf.video.tracking.PersonTracker` gives each an id that follows them, and each id
 has its own smoother and counter, made fresh for a new id and dropped when the id ends. Each
 frame gives a :class:`PeopleFrame`: one :class:`~poseclf.video.results.FrameResult` per person
@@ -18,6 +19,7 @@ import numpy as np
 
 from .answers import classify_pose
 from .counting import RepetitionCounter
+from .crops import CropFinder
 from .results import FrameResult
 from .smoothing import LabelSmoother
 from .tracking import PersonTracker
@@ -44,22 +46,22 @@ class PeopleFrame:
         return None
 
 
-def label_people(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]], extractor, model,
-                 new_state: Callable[[], PersonState], tracker: PersonTracker, *,
-                 reject: bool = True) -> Iterator[PeopleFrame]:
-    """Label BGR frames with several people: BlazePose, the tracker, the model, and a smoother
-    and counter per person id (``new_state()`` makes them for a new id).
+def label_people(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]],
+                 finder: CropFinder, model, new_state: Callable[[], PersonState],
+                 tracker: PersonTracker, *, reject: bool = True) -> Iterator[PeopleFrame]:
+    """Label BGR frames with several people: BlazePose (``finder``, told whom ``tracker``
+    follows), the tracker, the model, and a smoother and counter per person id (``new_state()``
+    makes them for a new id).
 
-    ``extractor`` should be in video mode with ``num_poses`` > 1 (its ``detect_all`` gives
-    every person); ``frames`` are BGR arrays or ``(bgr, rgb)`` pairs, as for ``label_frames``.
+    ``frames`` are BGR arrays or ``(bgr, rgb)`` pairs, as for ``label_frames``.
     """
     classes = tuple(model.classes_)
     states: dict[int, PersonState] = {}
     count_index: int | None = None
     for index, item in enumerate(frames):
         frame, rgb = item if isinstance(item, tuple) else (item, None)
-        poses = extractor.detect_all(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb is None
-                                     else rgb)
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb is None else rgb
+        poses = finder.find(index, rgb, tracker.followed(index))
         people = []
         for person, pose in tracker.update(index, poses, frame):
             if person not in states:

@@ -48,6 +48,7 @@ from ..pose.video_sources import (
 )
 from .answers import classify_pose as _classify
 from .counting import RepetitionCounter
+from .crops import CropFinder
 from .falls import DEFAULT_FALLS_AFTER_S, FallDetector, FallEventWriter, check_falls_after
 from .form_rules import FormRules, load_rules
 from .loop import Sinks, StopFlag, Stops, run_frames
@@ -340,7 +341,8 @@ def run_video(
                 window_open = bool(show) and open_window()
                 sinks = Sinks(video, rows, window=window_open, progress=progress, falls=events)
                 with (
-                    extract.extractor(static_image_mode=False, num_poses=people) as extractor,
+                    CropFinder(extract, people) if people > 1
+                    else extract.extractor(static_image_mode=False) as extractor,
                     _frames(first, capture, info) as frames,
                     threadpool_limits(limits=1),  # one BLAS thread: the other core is busy
                 ):

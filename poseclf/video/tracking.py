@@ -15,7 +15,8 @@ A pose left after both starts a *candidate*, followed by motion but not reported
 ``min_frames`` frames in a row it becomes a person: the one it looks like among the people not
 seen in this frame, else, when nobody is missing or after :data:`REIDENTIFY_FRAMES` frames, a
 new id (BlazePose's first frames on a person who jumped are often off in size and colour). A
-candidate missed once is dropped (a one-frame false detection never gets an id); a person not
+candidate missed once is dropped (a one-frame false detection never gets an id), and one that
+lies on a person seen in the frame (:data:`ON_SOMEONE_OVERLAP`) waits; a person not
 seen for more than ``max_gap`` frames ends, and the id is never given again. Two poses on one
 person (the keypoints' boxes overlap more than :data:`DUPLICATE_IOU`) count once.
 """
@@ -46,6 +47,12 @@ DEFAULT_MIN_FRAMES = 3  # frames in a row a new pose is seen before it is a pers
 # once) have the wrong size and colours (on the dev pair 3 frames: looks 0.67, 1.6x the size).
 REIDENTIFY_FRAMES = 10
 DUPLICATE_IOU = 0.6  # keypoint boxes overlapping more than this are one person found twice
+DUPLICATE_OVERLAP = 0.6  # share of a box inside another's past which the two are one person
+# Share of the smaller of a candidate's and a person's boxes inside the other past which the
+# candidate does not become a person while that person is seen: a second pose on someone (the
+# Tasks landmarker tracking a part of them, or a cross-fade's second image) is not a new person.
+# On the swapped dev pair such poses overlapped the squatter by 0.25-0.41.
+ON_SOMEONE_OVERLAP = 0.1
 
 
 @dataclass(eq=False)
@@ -127,11 +134,22 @@ class PersonTracker:
         people = sorted((t for t in self.tracks if t.id is not None), key=lambda t: t.id)
         return [(t.id, t.pose if t.matched else None) for t in people]
 
+    def followed(self, index: int) -> list[Pose]:
+        """The last pose of everyone who may still be in frame ``index``: the people (in id
+        order), then the candidates seen in the frame before."""
+        people = sorted((t for t in self.tracks if t.id is not None and index - t.seen
+                         <= self.max_gap), key=lambda t: t.id)
+        return [t.pose for t in people] + [t.pose for t in self.tracks
+                                           if t.id is None and index - t.seen <= 1]
+
     def _promote(self, index: int) -> None:
         """Candidates seen ``min_frames`` times become people: a missing one they look like,
-        else a new id."""
+        else a new id; not while they lie on a person seen in this frame."""
         for candidate in [t for t in self.tracks if t.id is None]:
-            if candidate.frames < self.min_frames:
+            if candidate.frames < self.min_frames or any(
+                    t.id is not None and t.matched
+                    and box_overlap(candidate.pose, t.pose) > ON_SOMEONE_OVERLAP
+                    for t in self.tracks):
                 continue
             missing = [t for t in self.tracks if t.id is not None and not t.matched]
             cost = [self._looks_cost(t, candidate.pose, candidate.looks) for t in missing]
@@ -259,6 +277,15 @@ def box_iou(a: Pose, b: Pose) -> float:
     inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
     union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
     return inter / union if union > 0 else 0.0
+
+
+def box_overlap(a: Pose, b: Pose) -> float:
+    """The share of the smaller of two poses' keypoint boxes that lies inside the other."""
+    (ax0, ay0), (ax1, ay1) = _box(a)
+    (bx0, by0), (bx1, by1) = _box(b)
+    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
+    smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
+    return inter / smaller if smaller > 0 else 0.0
 
 
 def _box(pose: Pose) -> tuple[np.ndarray, np.ndarray]:
