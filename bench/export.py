@@ -34,26 +34,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from onnx_compare import TRAINED, compare, dev_poses, trained_model  # noqa: E402 (tests/ helper)
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fast_path import per_call_ms  # noqa: E402 (bench/ is not a package; best of 3 timings)
+
 SHIPPED = ("pushups", "sitstand", "sitstandlie", "yoga")
 PROBA_TARGET = 1e-5
 SIZE_TARGET_MB = 2.0  # the shipped yoga model's graph
 MS_TARGET = 0.2  # one pose per call
 BATCH = 64  # poses per call of the batched timing (ms per pose)
-
-
-def per_call_ms(call: Callable[[], object], repeat: int,
-                clock: Callable[[], float] = time.process_time) -> float:
-    """Best of three timings of ``repeat`` calls, in ms per call of this process's CPU time
-    (as bench/fast_path.py: a busy machine's other processes do not count; both runtimes run
-    on one thread here, so CPU time is their time)."""
-    call()
-    best = float("inf")
-    for _ in range(3):
-        start = clock()
-        for _ in range(repeat):
-            call()
-        best = min(best, (clock() - start) / repeat * 1e3)
-    return best
 
 
 def session(data: bytes) -> ort.InferenceSession:
