@@ -64,37 +64,45 @@ class ProjectedReferences:
         self.reference = np.ascontiguousarray(reference, dtype=np.float64)
         self.reference_sq = (np.einsum("ij,ij->i", self.reference, self.reference)
                              if reference_sq is None else reference_sq)
-        self.mean = self.reference.mean(axis=0)
-        centred = self.reference - self.mean
-        # eigenvectors of the scatter matrix, largest first (cheaper than an SVD of n rows)
-        _, vectors = np.linalg.eigh(centred.T @ centred)
-        p = min(n_components, self.reference.shape[1])
-        self.basis = np.ascontiguousarray(vectors[:, ::-1][:, :p])
-        projected = centred @ self.basis
-        # the bound in float32 (half the memory to read); its rounding is allowed for below
-        self.projected = np.ascontiguousarray(projected, dtype=np.float32)
-        self.projected_sq = np.einsum("ij,ij->i", projected, projected).astype(np.float32)
-        self._largest_projected = float(self.projected_sq.max())
+        self.n_components = n_components
         self._largest = float(self.reference_sq.max())
+        self._projection: tuple | None = None  # built at the first query (training never asks)
+
+    def _projected(self) -> tuple:
+        """Mean, axes, float32 projections, their squares and the largest square."""
+        if self._projection is None:
+            mean = self.reference.mean(axis=0)
+            centred = self.reference - mean
+            # eigenvectors of the scatter matrix, largest first (cheaper than an SVD of n rows)
+            _, vectors = np.linalg.eigh(centred.T @ centred)
+            basis = np.ascontiguousarray(vectors[:, ::-1][:, :min(self.n_components,
+                                                                  centred.shape[1])])
+            projected = centred @ basis
+            squares = np.einsum("ij,ij->i", projected, projected)
+            # the bound in float32 (half the memory to read); its rounding is allowed for below
+            self._projection = (mean, basis, np.ascontiguousarray(projected, dtype=np.float32),
+                                squares.astype(np.float32), float(squares.max()))
+        return self._projection
+
+    def _sq(self, q: np.ndarray, q_sq: float, rows: np.ndarray) -> np.ndarray:
+        return q_sq + self.reference_sq[rows] - 2.0 * (self.reference[rows] @ q)
 
     def smallest_sq(self, query: np.ndarray, k: int) -> np.ndarray:
         """The ``k`` smallest squared distances from ``query`` (n_features,), ascending order
         not guaranteed; computed as ``|q|^2 + |r|^2 - 2 q.r`` as the brute-force search does."""
+        mean, basis, projected, projected_sq, largest_projected = self._projected()
         q = np.asarray(query, dtype=np.float64)
         q_sq = float(q @ q)
-        qp = (q - self.mean) @ self.basis
+        qp = (q - mean) @ basis
         qp_sq = float(qp @ qp)
         # |p|^2 - 2 p.qp: the projected squared distance minus |qp|^2 (same order)
-        bound = self.projected_sq - 2.0 * (self.projected @ qp.astype(np.float32))
-        first = np.argpartition(bound, _first_count(len(bound), k) - 1)[:_first_count(
-            len(bound), k)]
-        sq = q_sq + self.reference_sq[first] - 2.0 * (self.reference[first] @ q)
-        kth = np.partition(sq, k - 1)[k - 1]
-        allowance = (_ROUNDING_32 * (qp_sq + self._largest_projected)
+        bound = projected_sq - 2.0 * (projected @ qp.astype(np.float32))
+        m = _first_count(len(bound), k)
+        kth = np.partition(self._sq(q, q_sq, np.argpartition(bound, m - 1)[:m]), k - 1)[k - 1]
+        allowance = (_ROUNDING_32 * (qp_sq + largest_projected)
                      + _ROUNDING * (q_sq + self._largest))
         candidates = np.flatnonzero(bound <= kth - qp_sq + allowance)
-        sq = q_sq + self.reference_sq[candidates] - 2.0 * (self.reference[candidates] @ q)
-        return np.partition(sq, k - 1)[:k]
+        return np.partition(self._sq(q, q_sq, candidates), k - 1)[:k]
 
 
 class CoordinateBound:
