@@ -45,10 +45,8 @@ from people_videos import (  # noqa: E402
 from poseclf.pose.extraction import ExtractOptions  # noqa: E402
 from poseclf.pose.video_sources import VideoInfo  # noqa: E402
 from poseclf.video.crops import CropFinder  # noqa: E402
-from poseclf.video.people import label_people  # noqa: E402
-from poseclf.video.run import PERSON_GAP_S, label_frames, make_smoother_and_counter  # noqa: E402
-from poseclf.video.smoothing import seconds_to_frames  # noqa: E402
-from poseclf.video.tracking import PersonTracker  # noqa: E402
+from poseclf.video.people import label_people, person_tracker  # noqa: E402
+from poseclf.video.run import label_frames, make_smoother_and_counter  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 FIRST, SECOND, THIRD = "pushup2.mp4", "squat.mp4", "yoga.mp4"
@@ -87,7 +85,7 @@ def run_people(path: Path, model, n: int, limit=None) -> tuple[list, float]:
         out = list(label_people(
             frames(path, limit), finder, model,
             lambda: make_smoother_and_counter(model.classes_, info(), count=COUNTED),
-            PersonTracker(max_gap=seconds_to_frames(PERSON_GAP_S, 30.0))))
+            person_tracker(30.0)))
         return out, time.perf_counter() - start
 
 

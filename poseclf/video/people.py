@@ -7,6 +7,8 @@ backend, on the whole frame and on a crop around each person followed), a
 has its own smoother and counter, made fresh for a new id and dropped when the id ends. Each
 frame gives a :class:`PeopleFrame`: one :class:`~poseclf.video.results.FrameResult` per person
 the tracker holds (a person missing from the frame is fed to their smoother as absent).
+:func:`follow_people` is the finding and tracking alone (``poseclf extract --people N`` uses it
+to give each table row its person id).
 """
 
 from __future__ import annotations
@@ -17,15 +19,24 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..pose.landmarks import Pose
 from .answers import classify_pose
 from .counting import RepetitionCounter
 from .crops import CropFinder
 from .results import FrameResult
-from .smoothing import LabelSmoother
+from .smoothing import LabelSmoother, seconds_to_frames
 from .tracking import PersonTracker
 
 #: A person's smoother and counter (None without ``--count``), made for each new id.
 PersonState = tuple[LabelSmoother, RepetitionCounter | None]
+PERSON_GAP_S = 2.0  # s a person may be out of the picture and keep their id (--people > 1)
+
+
+def person_tracker(fps: float) -> PersonTracker:
+    """The tracker of a video at ``fps`` frames/s: a person keeps their id for
+    :data:`PERSON_GAP_S` out of the picture."""
+    return PersonTracker(max_gap=seconds_to_frames(PERSON_GAP_S, fps))
+
 
 @dataclass(frozen=True)
 class PeopleFrame:
@@ -58,12 +69,9 @@ def label_people(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]],
     classes = tuple(model.classes_)
     states: dict[int, PersonState] = {}
     count_index: int | None = None
-    for index, item in enumerate(frames):
-        frame, rgb = item if isinstance(item, tuple) else (item, None)
-        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb is None else rgb
-        poses = finder.find(index, rgb, tracker.followed(index))
+    for index, frame, followed in follow_people(frames, finder, tracker):
         people = []
-        for person, pose in tracker.update(index, poses, frame):
+        for person, pose in followed:
             if person not in states:
                 states[person] = new_state()
             smoother, counter = states[person]
@@ -83,3 +91,20 @@ def label_people(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]],
         for person in [p for p in states if p not in live]:
             del states[person]  # the id ended: it is never given again
         yield PeopleFrame(index, frame, tuple(people))
+
+
+def follow_people(frames: Iterable[np.ndarray | tuple[np.ndarray, np.ndarray]],
+                  finder: CropFinder, tracker: PersonTracker
+                  ) -> Iterator[tuple[int, np.ndarray, list[tuple[int, Pose | None]]]]:
+    """``(index, BGR frame, [(person id, pose or None), ...])`` for each frame: the poses
+    ``finder`` finds (told whom ``tracker`` follows) and the ids ``tracker`` gives them, every
+    person it follows listed in id order (None: missing from this frame).
+
+    ``frames`` are BGR arrays or ``(bgr, rgb)`` pairs, every frame of the video from its first:
+    the ids depend on the frames seen before.
+    """
+    for index, item in enumerate(frames):
+        frame, rgb = item if isinstance(item, tuple) else (item, None)
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb is None else rgb
+        poses = finder.find(index, rgb, tracker.followed(index))
+        yield index, frame, tracker.update(index, poses, frame)

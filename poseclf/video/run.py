@@ -61,7 +61,7 @@ from .outputs import (
     check_outputs,
     open_window,
 )
-from .people import label_people
+from .people import label_people, person_tracker
 from .prefetch import ReadAhead
 from .reps import REPORT_SUFFIXES, RepetitionTracker, plot_repetitions, write_report
 from .results import (
@@ -83,7 +83,6 @@ from .smoothing import (
     frames_or_seconds,
     seconds_to_frames,
 )
-from .tracking import PersonTracker
 
 if TYPE_CHECKING:
     from ..pose.extraction import ExtractOptions
@@ -97,7 +96,6 @@ __all__ = [
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")  # --reps-plot: what matplotlib writes without extras
 DEFAULT_FPS = 30.0  # frame times of label_frames when none are given
-PERSON_GAP_S = 2.0  # s a person may be out of the picture and keep their id (--people > 1)
 COUNTER_MAX_MISSING_S = 0.5  # s without a pose the repetition counter bridges
 COUNTER_MIN_OUT_S = 0.2  # s out of the counted class before an entry counts (see counting.py)
 
@@ -352,7 +350,7 @@ def run_video(
                             frames, extractor, model,
                             lambda: make_smoother_and_counter(classes, info, smoothing,
                                                               count=count),
-                            PersonTracker(max_gap=seconds_to_frames(PERSON_GAP_S, info.fps)),
+                            person_tracker(info.fps),
                             reject=reject)
                     else:
                         results = label_frames(
