@@ -6,7 +6,9 @@ table order, grouped into work units (an image, a video segment), and how to tur
 to do into tasks. :func:`run_plan` owns everything else:
 
 - the resume rule: a unit is reused when every row of it is in the previous table with the same
-  path, file (size, modification time), label, plan-specific columns and BlazePose settings;
+  path, file (size, modification time), label, plan-specific columns and BlazePose settings (a
+  plan may give several table rows one planned key, e.g. the people of one video frame: each
+  planned key then needs one such row at least, and every row of it is kept);
 - the tasks: in this process when there is one worker; else this process and local worker
   processes take them from one list (:mod:`poseclf.tables.local_pool`), or
   :class:`joblib.Parallel` runs them on the Dask cluster the caller names (``cluster=``, see
@@ -76,6 +78,10 @@ class Plan:
         What was done when stopped, ``%``-formatted with the rows added, to do and reused.
     redone : str, optional
         Logged with the number of units whose previous rows no longer match.
+    key : callable, optional
+        Table rows -> the ``expected`` path (the planned key) each belongs to, for plans whose
+        table rows are not known in advance (several people per frame); default: the row's
+        ``path``, one table row per planned row. Rows keep their order within a key.
     """
 
     expected: pd.DataFrame
@@ -86,6 +92,11 @@ class Plan:
     unit_name: str = "row"
     stopped: str = "%d of %d rows extracted (%d reused)"
     redone: str | None = None
+    key: Callable[[pd.DataFrame], pd.Series] | None = None
+
+    def keys(self, rows: pd.DataFrame) -> pd.Series:
+        """The planned key of each of ``rows``."""
+        return rows["path"] if self.key is None else self.key(rows)
 
 
 @dataclass
@@ -101,13 +112,17 @@ class PlanRun:
 
 
 # -- the resume rule ------------------------------------------------------------------------------
-def reusable_rows(old: pd.DataFrame, expected: pd.DataFrame, tag: str) -> np.ndarray:
-    """Boolean per old row: its path is expected, with the same values and extractor ``tag``."""
+def reusable_rows(old: pd.DataFrame, expected: pd.DataFrame, tag: str,
+                  keys: pd.Series | None = None) -> np.ndarray:
+    """Boolean per old row: its path (or its key in ``keys``) is expected, with the same values
+    and extractor ``tag``."""
     columns = [c for c in expected.columns if c != "path"]
     if not {*columns, "extractor"} <= set(old.columns):
         return np.zeros(len(old), bool)
-    merged = old[["path", *columns, "extractor"]].merge(expected, on="path", how="left",
-                                                          suffixes=("", "_now"))
+    rows = old[["path", *columns, "extractor"]]
+    if keys is not None:
+        rows = rows.assign(path=keys.to_numpy())
+    merged = rows.merge(expected, on="path", how="left", suffixes=("", "_now"))
     same = merged["extractor"].astype(str) == tag
     for column in columns:
         if column == "file_mtime":
@@ -123,8 +138,9 @@ def plan_resume(previous: pd.DataFrame | None, plan: Plan,
     rows that no longer match."""
     if previous is None:
         return plan.empty(), list(range(len(plan.units))), 0
-    same = reusable_rows(previous, plan.expected, tag)
-    good, old = set(previous.loc[same, "path"]), set(previous["path"])
+    keys = plan.keys(previous)
+    same = reusable_rows(previous, plan.expected, tag, None if plan.key is None else keys)
+    good, old = set(keys[same]), set(keys)
     kept_paths: set[str] = set()
     todo, n_redone = [], 0
     for index, paths in enumerate(plan.units):
@@ -133,7 +149,7 @@ def plan_resume(previous: pd.DataFrame | None, plan: Plan,
         else:
             todo.append(index)
             n_redone += any(p in old for p in paths)
-    kept = previous[same & previous["path"].isin(kept_paths).to_numpy()]
+    kept = previous[same & keys.isin(kept_paths).to_numpy()]
     kept = kept[~kept["path"].duplicated()]
     return plan.normalize(kept) if len(kept) else plan.empty(), todo, n_redone
 
@@ -163,8 +179,10 @@ class Checkpointer:
     """
 
     def __init__(self, path: Path | None, kept: pd.DataFrame, order: dict[str, int],
-                 every_s: float, previous: pd.DataFrame | None, empty: Callable[[], pd.DataFrame]):
+                 every_s: float, previous: pd.DataFrame | None, empty: Callable[[], pd.DataFrame],
+                 keys: Callable[[pd.DataFrame], pd.Series] = lambda rows: rows["path"]):
         self.path = path
+        self.keys = keys
         self.empty = empty
         self.frames = [kept] if len(kept) else []
         self.order = order
@@ -188,11 +206,11 @@ class Checkpointer:
         rows after them."""
         df = pd.concat(self.frames, ignore_index=True) if self.frames else self.empty()
         if not complete and self.previous is not None and len(self.previous):
-            rest = self.previous[~self.previous["path"].isin(set(df["path"]))]
+            rest = self.previous[~self.keys(self.previous).isin(set(self.keys(df))).to_numpy()]
             rest = rest[~rest["path"].duplicated()]
             if len(rest):
                 df = pd.concat([df, rest.reindex(columns=df.columns)], ignore_index=True)
-        rank = df["path"].map(self.order).fillna(len(self.order)).to_numpy()
+        rank = self.keys(df).map(self.order).fillna(len(self.order)).to_numpy()
         return df.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
 
     def save(self, complete: bool = False) -> pd.DataFrame:
@@ -273,7 +291,7 @@ def run_plan(plan: Plan, options: ExtractOptions, table: Path | None, *,
     if n_redone and plan.redone:
         logger.warning(plan.redone, table, n_redone)
     order = {path: rank for rank, path in enumerate(plan.expected["path"])}
-    saver = Checkpointer(table, kept, order, checkpoint_s, previous, plan.empty)
+    saver = Checkpointer(table, kept, order, checkpoint_s, previous, plan.empty, plan.keys)
     n_rows = sum(len(plan.units[i]) for i in todo)
     bar = tqdm(total=n_rows, unit=plan.unit_name, desc="extract", disable=not progress,
                dynamic_ncols=True)
@@ -282,7 +300,7 @@ def run_plan(plan: Plan, options: ExtractOptions, table: Path | None, *,
                           ) as final:
             for rows in _run_tasks(plan, todo, n_rows, workers, cluster):
                 saver.add(rows)
-                bar.update(len(rows))
+                bar.update(len(rows) if plan.key is None else plan.keys(rows).nunique())
     finally:
         bar.close()
         close_worker_extractor()
