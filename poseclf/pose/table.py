@@ -201,16 +201,24 @@ def save_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 
 FRAME_DIGITS = 6  # "sit.mp4#000123": zero-padded so that paths sort in frame order
+PERSON_MARK = "@p"  # "pair.mp4#000123@p2": person 2 of a frame (extract --people N)
 
 
-def frame_path(video: str | os.PathLike, frame: int) -> str:
-    """Row path of a video frame: ``sit.mp4#000123``."""
-    return f"{Path(video).name}#{frame:0{FRAME_DIGITS}d}"
+def frame_path(video: str | os.PathLike, frame: int, person: int | None = None) -> str:
+    """Row path of a video frame, ``sit.mp4#000123``; of one person in it (``person``, a
+    tracked id; 0: nobody followed), ``pair.mp4#000123@p2``."""
+    path = f"{Path(video).name}#{frame:0{FRAME_DIGITS}d}"
+    return path if person is None else f"{path}{PERSON_MARK}{person}"
 
 
 def parse_frame_path(path: str) -> tuple[str, int] | None:
-    """``("sit.mp4", 123)`` for ``"sit.mp4#000123"``, None for an image path."""
-    name, sep, frame = str(path).rpartition("#")
+    """``("sit.mp4", 123)`` for ``"sit.mp4#000123"`` (or ``"sit.mp4#000123@p2"``), None for an
+    image path."""
+    path = str(path)
+    head, mark, person = path.rpartition(PERSON_MARK)
+    if mark and person.isdigit():
+        path = head
+    name, sep, frame = path.rpartition("#")
     if not sep or not frame.isdigit():
         return None
     return name, int(frame)
