@@ -43,6 +43,8 @@ def _register_extract(subparsers) -> None:
         "a video and --segments SEGMENTS.csv (start_frame,end_frame,label or start_s,end_s,"
         "label), the frames of each segment become rows labelled with it (a re-run keeps the "
         "finished segments); several videos take one --segments each, in the same order. "
+        "With --people N, every person in those frames gets a row (path VIDEO#FRAME@pID), "
+        "labelled by the segment, or only the person its person column names. "
         "SAMPLES.csv, a pose-samples CSV of MediaPipe's pose-classification colab or ML Kit's "
         "Android sample (name,class_name,x1,y1,z1,...,z33 in pixels; `poseclf export TABLE "
         "--format mlkit-csv` writes one), becomes a table without reading any picture.",
@@ -66,6 +68,13 @@ def _register_extract(subparsers) -> None:
                         "once per VIDEO")
     parser.add_argument("--stride", type=positive_int, default=1, metavar="K",
                         help="with --segments: every K-th frame of each segment (default: 1)")
+    parser.add_argument("--people", type=positive_int, default=1, metavar="N",
+                        help="with --segments: follow up to N people (the ids `poseclf video "
+                        "--people N` shows) and write a row per person per frame, with a person "
+                        "column; a segments file may then have a person column (an id: that "
+                        "person only; empty or absent: everyone in the frame). Above 1 "
+                        "BlazePose runs on the Tasks backend and each video is followed from "
+                        "its first frame (default: 1)")
     parser.add_argument("--cluster", metavar="ADDRESS|local:N",
                         help="run on a Dask cluster: a scheduler address (tcp://host:8786) or "
                         "local:N worker processes started here (needs "
@@ -99,6 +108,10 @@ def run_extract(args: argparse.Namespace) -> int:
     sources = [Path(s) for s in args.source]
     check_output_file(args.output, option="-o", suffixes=TABLE_SUFFIXES,
                       inputs=[*sources, *(args.segments or [])])
+    if args.people > 1 and not args.segments:
+        raise InputError(f"--people {args.people} is for a video with --segments SEGMENTS.csv; "
+                         "photos with several people: `poseclf predict --people N` labels them, "
+                         "extract takes one person per photo")
     if len(sources) == 1 and sources[0].suffix.lower() == ".csv" and not args.segments:
         return _import_samples(args, sources[0])
     if args.image_size is not None:
@@ -160,7 +173,7 @@ def _extract_video(args: argparse.Namespace, sources: list[Path]) -> int:
     report = extract_videos_to_table(
         jobs, args.output, stride=args.stride, options=extract_options(args),
         workers=args.workers or 1, cluster=args.cluster, checkpoint_s=_checkpoint_s(args),
-        resume=not args.no_resume, progress=not args.quiet)
+        resume=not args.no_resume, progress=not args.quiet, people=args.people)
     print(report)
     return EXIT_OK
 

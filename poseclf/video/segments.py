@@ -6,6 +6,12 @@ A segments file is a CSV with ``start_frame,end_frame,label`` (0-based, inclusiv
 with a fresh extractor per segment so that tracking never crosses a segment boundary.
 Rows are named ``<video name>#<frame, 6 digits>`` and carry ``frame`` and ``time_s`` columns.
 
+Several people (``people`` > 1, :mod:`poseclf.video.segment_people`): every person followed in a
+sampled frame has a row, ``<video name>#<frame>@p<person id>``, with a ``person`` column. The
+ids are those ``poseclf video --people N`` shows (the same finder and tracker, run from the
+video's first frame). An optional ``person`` column in the segments file labels one person
+only; a segment without one (or with an empty cell) labels every person in its frames.
+
 This module plans the work (one unit per segment) and :func:`poseclf.tables.engine.run_plan` runs it
 (in this process, each video decoded once, or one task per segment on worker processes or a
 Dask cluster) and, for :func:`extract_videos_to_table`, saves finished segments and resumes.
@@ -14,6 +20,7 @@ Dask cluster) and, for :func:`extract_videos_to_table`, saves finished segments 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -30,7 +37,7 @@ from ..errors import InputError, SegmentsError
 from ..pose.extraction import ExtractOptions
 from ..pose.landmarks import NO_PERSON
 from ..pose.poses import Poses
-from ..pose.table import TABLE_COLUMNS, frame_path
+from ..pose.table import PERSON_MARK, TABLE_COLUMNS, frame_path
 from ..pose.video_frames import iter_frame_ranges
 from ..pose.video_sources import VideoInfo
 from ..tables.engine import DEFAULT_CHECKPOINT_S, Plan, Task, run_plan
@@ -44,29 +51,41 @@ VIDEO_RESUME_COLUMNS: tuple[str, ...] = ("file_size", "file_mtime", "segment_sta
                                          "extractor")
 VIDEO_TABLE_COLUMNS: tuple[str, ...] = TABLE_COLUMNS + VIDEO_COLUMNS + VIDEO_RESUME_COLUMNS
 _TIME_EPS = 1e-9  # s: a segment given in seconds includes frames exactly on its bounds
+PERSON_COLUMN = "person"  # optional in a segments file: the one person a segment labels
 
 
 @dataclass(frozen=True)
 class Segment:
-    """Frames ``start_frame`` to ``end_frame`` (inclusive, 0-based) labelled ``label``."""
+    """Frames ``start_frame`` to ``end_frame`` (inclusive, 0-based) labelled ``label``; with
+    ``person`` (a tracked id, ``people`` > 1) only that person's rows, else everyone's."""
 
     start_frame: int
     end_frame: int
     label: str
+    person: int | None = None
 
     def frames(self, stride: int = 1) -> range:
         return range(self.start_frame, self.end_frame + 1, stride)
 
 
 def check_segments(segments: Iterable[Segment], n_frames: int | None = None) -> list[Segment]:
-    """Sorted segments; rejects empty or overlapping ones, clips those beyond the video."""
-    result = sorted(segments, key=lambda s: s.start_frame)
+    """Sorted segments; rejects empty ones and those that overlap for one person (a segment
+    without ``person`` is everyone's), clips those beyond the video."""
+    result = sorted(segments, key=lambda s: (s.start_frame, s.person or 0))
     for seg in result:
         if seg.start_frame < 0 or seg.end_frame < seg.start_frame:
             raise ValueError(f"segment {seg}: needs 0 <= start_frame <= end_frame")
-    for a, b in zip(result, result[1:]):  # noqa: B905 (lengths differ by one on purpose)
-        if b.start_frame <= a.end_frame:
-            raise ValueError(f"segments overlap: {a} and {b}; a frame can have one label only")
+        if seg.person is not None and (isinstance(seg.person, bool)
+                                       or not isinstance(seg.person, int | np.integer)
+                                       or seg.person < 1):
+            raise ValueError(f"segment {seg}: person must be a person id (an integer >= 1)")
+    for i, b in enumerate(result):
+        for a in result[:i]:
+            if b.start_frame <= a.end_frame and (a.person is None or b.person is None
+                                                 or a.person == b.person):
+                one = "one label only" if a.person is None and b.person is None else \
+                    "one label per person"
+                raise ValueError(f"segments overlap: {a} and {b}; a frame can have {one}")
     if n_frames is not None:
         clipped = []
         for seg in result:
@@ -76,7 +95,7 @@ def check_segments(segments: Iterable[Segment], n_frames: int | None = None) -> 
                 continue
             if seg.end_frame >= n_frames:
                 logger.warning("segment %s clipped to the last frame (%d)", seg, n_frames - 1)
-                seg = Segment(seg.start_frame, n_frames - 1, seg.label)
+                seg = dataclasses.replace(seg, end_frame=n_frames - 1)
             clipped.append(seg)
         result = clipped
     return result
@@ -109,7 +128,8 @@ def read_segments(path: str | os.PathLike, fps: float | None = None) -> list[Seg
             f"{path}: a segments file needs the columns start_frame,end_frame,label "
             f"(or start_s,end_s,label); found {', '.join(map(str, df.columns))}"
         )
-    segments = [_segment_of_row(path, i, row[start], row[end], row["label"], in_seconds, fps)
+    segments = [_segment_of_row(path, i, row[start], row[end], row["label"], in_seconds, fps,
+                                row.get(PERSON_COLUMN, ""))
                 for i, row in enumerate(df.to_dict("records"))]
     if not segments:
         raise SegmentsError(f"{path}: no segment in the file; add rows "
@@ -121,11 +141,16 @@ def read_segments(path: str | os.PathLike, fps: float | None = None) -> list[Seg
 
 
 def _segment_of_row(path: Path, index: int, start: str, end: str, label: str,
-                    in_seconds: bool, fps: float | None) -> Segment:
+                    in_seconds: bool, fps: float | None, person: str = "") -> Segment:
     """One CSV row as a Segment; a bad cell is a SegmentsError naming the file and row."""
     where = f"{path}: row {index + 1}"
     if not str(label).strip():
         raise SegmentsError(f"{where}: empty label; give every segment its class")
+    person = str(person).strip()
+    if person and not (person.isascii() and person.isdigit() and int(person) >= 1):
+        raise SegmentsError(f"{where}: person {person!r} is not a person id (an integer >= 1, "
+                            "as `poseclf video --people N` or a first `poseclf extract --people "
+                            "N` run shows them); leave the cell empty to label every person")
     bounds = []
     for name, text in (("start", start), ("end", end)):
         try:
@@ -144,14 +169,18 @@ def _segment_of_row(path: Path, index: int, start: str, end: str, label: str,
         first, last = int(bounds[0]), int(bounds[1])
     if last < first:
         raise SegmentsError(f"{where}: ends before it starts ({start} > {end}); swap them")
-    return Segment(first, last, str(label).strip())
+    return Segment(first, last, str(label).strip(), int(person) if person else None)
 
 
 def write_segments(segments: Sequence[Segment], path: str | os.PathLike) -> Path:
-    """Write segments as ``start_frame,end_frame,label`` CSV."""
+    """Write segments as ``start_frame,end_frame,label`` CSV, with a ``person`` column (empty:
+    every person) when a segment has one."""
     path = Path(path)
-    pd.DataFrame([(s.start_frame, s.end_frame, s.label) for s in segments],
-                 columns=["start_frame", "end_frame", "label"]).to_csv(path, index=False)
+    df = pd.DataFrame([(s.start_frame, s.end_frame, s.label) for s in segments],
+                      columns=["start_frame", "end_frame", "label"])
+    if any(s.person is not None for s in segments):
+        df[PERSON_COLUMN] = ["" if s.person is None else str(s.person) for s in segments]
+    df.to_csv(path, index=False)
     return path
 
 
@@ -185,6 +214,7 @@ def extract_videos(
     workers: int = 1,
     cluster: str | None = None,
     progress: bool = True,
+    people: int = 1,
 ) -> pd.DataFrame:
     """Rows of the segments of several videos, in (video, frame) order: the landmark-table
     columns plus :data:`VIDEO_COLUMNS` and :data:`VIDEO_RESUME_COLUMNS`; nothing is saved.
@@ -193,11 +223,12 @@ def extract_videos(
     segment from its first; ``options`` are the BlazePose settings (video mode). ``workers``:
     local processes, 1 decodes each video once in this process; ``cluster``: a Dask cluster
     (``tcp://host:8786`` or ``local:N``, :mod:`poseclf.tables.cluster`) with one task per segment,
-    the videos under the same path on its workers. :func:`extract_videos_to_table` saves as
-    it goes and resumes.
+    the videos under the same path on its workers. ``people`` > 1: a row per person followed
+    (:mod:`poseclf.video.segment_people`; the Tasks backend). :func:`extract_videos_to_table`
+    saves as it goes and resumes.
     """
-    options = options or ExtractOptions()
-    return run_plan(_plan(jobs, stride, options)[0], options, None, workers=workers,
+    options = _options_for(people, options)
+    return run_plan(_plan(jobs, stride, options, people)[0], options, None, workers=workers,
                     cluster=cluster, progress=progress).final
 
 
@@ -205,8 +236,11 @@ def extract_videos(
 class VideoExtractionReport:
     """Outcome of :func:`extract_videos_to_table`; ``str(report)`` is what the CLI prints.
 
-    ``per_label`` has one row per label with the ``frames`` and ``detected`` counts of the
-    whole table (reused and new rows).
+    ``per_label`` has one row per label with the ``frames`` (``rows`` with several people)
+    and ``detected`` counts of the whole table (reused and new rows). With several people
+    (``people`` > 1) ``n_frames`` counts the sampled frames, ``n_rows`` the rows (a row per
+    person per frame), ``n_people`` the person ids, ``n_extracted`` and ``n_reused`` rows and
+    ``n_redone_segments`` videos (a video is redone whole).
     """
 
     table: Path
@@ -220,15 +254,24 @@ class VideoExtractionReport:
     per_label: pd.DataFrame
     elapsed_s: float
     interrupted: bool = False
+    people: int = 1
+    n_rows: int | None = None
+    n_people: int = 0
 
     def __str__(self) -> str:
         state = "INTERRUPTED, re-run to finish" if self.interrupted else "done"
+        what = f"{self.n_frames} frames"
+        if self.people > 1:
+            what = f"{self.n_rows} rows of {self.n_people} people in {what}"
         lines = [
-            f"{self.table}: {self.n_frames} frames of {', '.join(self.videos)} in "
+            f"{self.table}: {what} of {', '.join(self.videos)} in "
             f"{self.n_segments} segments ({state}); extracted {self.n_extracted} in "
             f"{self.elapsed_s:.1f} s, reused {self.n_reused}",
         ]
-        if self.n_redone_segments:
+        if self.n_redone_segments and self.people > 1:
+            lines.append(f"redid {self.n_redone_segments} videos whose file, labels, segments, "
+                         "stride, number of people or extractor settings changed")
+        elif self.n_redone_segments:
             lines.append(f"redid {self.n_redone_segments} segments whose video file, label, "
                          "stride or extractor settings changed")
         if self.n_dropped:
@@ -250,15 +293,17 @@ def extract_videos_to_table(
     checkpoint_s: float = DEFAULT_CHECKPOINT_S,
     resume: bool = True,
     progress: bool = True,
+    people: int = 1,
 ) -> VideoExtractionReport:
     """:func:`extract_videos` into ``table``, saved as segments finish and resumable.
 
     A segment is the unit of work and of reuse: tracking starts afresh at its first frame,
-    so a half-done segment cannot be continued and only finished segments are saved.
+    so a half-done segment cannot be continued and only finished segments are saved. With
+    several people the unit is a whole video (:mod:`poseclf.video.segment_people`).
 
     Parameters
     ----------
-    jobs, stride, options, workers, cluster, progress
+    jobs, stride, options, workers, cluster, progress, people
         As in :func:`extract_videos`.
     table : path
         ``.csv`` or ``.parquet``. When it exists and ``resume`` is true, a segment whose
@@ -280,21 +325,26 @@ def extract_videos_to_table(
         After saving every segment finished so far (re-run to finish).
     """
     start = time.monotonic()
-    options = options or ExtractOptions()
+    options = _options_for(people, options)
     table = Path(table)
-    plan, videos = _plan(jobs, stride, options)
+    plan, videos, n_segments = _plan(jobs, stride, options, people)
     run = run_plan(plan, options, table, workers=workers, cluster=cluster,
                    checkpoint_s=checkpoint_s, resume=resume, progress=progress)
     final = run.final
     per_label = final.groupby("label")["detected"].agg(["size", "sum"])
-    per_label.columns = ["frames", "detected"]
-    return VideoExtractionReport(
+    per_label.columns = ["frames" if people == 1 else "rows", "detected"]
+    report = VideoExtractionReport(
         table=table, videos=videos,
-        n_segments=len(plan.units), n_frames=len(final), n_extracted=run.n_added,
+        n_segments=n_segments, n_frames=len(final), n_extracted=run.n_added,
         n_reused=len(run.kept), n_redone_segments=run.n_redone,
         n_dropped=0 if run.previous is None else len(run.previous) - len(run.kept),
-        per_label=per_label, elapsed_s=time.monotonic() - start,
+        per_label=per_label, elapsed_s=time.monotonic() - start, people=people,
     )
+    if people > 1:
+        report.n_rows = len(final)
+        report.n_frames = int(final["path"].str.rpartition(PERSON_MARK)[0].nunique())
+        report.n_people = int(final.loc[final["person"] > 0, "person"].nunique())
+    return report
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -356,20 +406,39 @@ def _empty_table() -> pd.DataFrame:
                                   ).astype(_DTYPES)
 
 
+def _options_for(people: int, options: ExtractOptions | None) -> ExtractOptions:
+    """The BlazePose settings for ``people`` people (the Tasks backend above 1)."""
+    options = options or ExtractOptions()
+    if people == 1:
+        return options
+    from .run import check_people
+
+    return check_people(people, options)
+
+
 def _plan(jobs: Sequence[tuple[str | os.PathLike, Sequence[Segment]]], stride: int,
-          options: ExtractOptions) -> tuple[Plan, list[str]]:
-    """One work unit per segment, in (video, frame) order, and the video names. The tasks: in
-    this process, one per video (decoded once), else one per segment, the longest first."""
+          options: ExtractOptions, people: int = 1) -> tuple[Plan, list[str], int]:
+    """One work unit per segment, in (video, frame) order (per video with several people), the
+    video names and the number of segments. The tasks: in this process, one per video (decoded
+    once), else one per segment, the longest first (one per video with several people)."""
     _check_stride(stride)
     units: list[tuple[str, float, Segment, _FileStamp]] = []
-    names = []
+    names, videos = [], []
     for video, segments in jobs:
         info = VideoInfo.from_video_path(video)
         names.append(Path(info.source).name)
         path = str(Path(info.source).absolute())  # the same path on every worker
         stamp = _file_stamp(path)
-        units.extend((path, info.fps, seg, stamp)
-                     for seg in check_segments(segments, info.total_frames))
+        segments = check_segments(segments, info.total_frames)
+        if people == 1 and (person := next((s for s in segments if s.person), None)):
+            raise SegmentsError(f"segment {person} of {names[-1]} is for person {person.person}: "
+                                "a person column needs --people N (N >= 2)")
+        units.extend((path, info.fps, seg, stamp) for seg in segments)
+        videos.append((path, info.fps, segments, stamp))
+    if people > 1:
+        from .segment_people import people_plan
+
+        return people_plan(videos, stride, options, people), names, len(units)
     expected = pd.DataFrame(
         [(frame_path(path, f), seg.label, *stamp, seg.start_frame, stride)
          for path, _, seg, stamp in units for f in seg.frames(stride)],
@@ -397,4 +466,4 @@ def _plan(jobs: Sequence[tuple[str | os.PathLike, Sequence[Segment]]], stride: i
                 .reset_index(drop=True), "frame",
                 "%d of %d frames extracted (finished segments; %d reused)",
                 "%s: re-extracting %d segments whose video file, label, stride or extractor "
-                "settings changed"), names
+                "settings changed"), names, len(units)
