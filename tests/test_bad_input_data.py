@@ -112,10 +112,25 @@ def work(tmp_path_factory) -> Path:
     (root / "data" / "cls" / "x.jpg").write_bytes(b"\xff\xd8\xff never read")
     (root / "segments.csv").write_text("start_frame,end_frame,label\n0,10,a\n")
     (root / "clip.mp4").write_bytes(b"not really a video")
+    _grey_video(root / "grey.mp4")
+    for name, person in (("person_text", "abc"), ("person_one", "1")):
+        (root / f"{name}.csv").write_text(f"start_frame,end_frame,label,person\n0,3,a,{person}\n")
+    (root / "person_twice.csv").write_text("start_frame,end_frame,label,person\n"
+                                           "0,3,a,1\n2,4,b,1\n")
     lines = mlkit_lines(base)
     (root / "samples.csv").write_text("\n".join(lines[:3]) + "\n")
     (root / "bad_samples.csv").write_text(lines[0] + "\n" + lines[1].rsplit(",", 1)[0] + "\n")
     return root
+
+
+def _grey_video(path: Path, frames: int = 5) -> None:
+    """A real (decodable) video of a few grey frames: the segments files are read with it."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 64))
+    for _ in range(frames):
+        writer.write(np.full((64, 64, 3), 128, np.uint8))
+    writer.release()
 
 
 @dataclass(frozen=True)
@@ -195,6 +210,25 @@ CASES = [
     Case("segments file missing", ("extract", "{w}/clip.mp4", "--segments",
                                    "{w}/nowhere.csv", "-o", "{w}/new.csv"), 2,
          "--segments {w}/nowhere.csv: no such segments CSV"),
+    Case("people 0", ("extract", "{w}/grey.mp4", "--segments", "{w}/segments.csv", "-o",
+                      "{w}/new.csv", "--people", "0"), 2, "--people: 0 is too small: give 1"),
+    Case("people -1", ("extract", "{w}/grey.mp4", "--segments", "{w}/segments.csv", "-o",
+                       "{w}/new.csv", "--people", "-1"), 2, "--people: -1 is too small"),
+    Case("people abc", ("extract", "{w}/grey.mp4", "--segments", "{w}/segments.csv", "-o",
+                        "{w}/new.csv", "--people", "abc"), 2,
+         "--people: 'abc' is not an integer"),
+    Case("people in photos", ("extract", "{w}/data", "-o", "{w}/new.csv", "--people", "2"), 2,
+         "--people 2 is for a video with --segments SEGMENTS.csv"),
+    Case("person not an id", ("extract", "{w}/grey.mp4", "--segments", "{w}/person_text.csv",
+                              "-o", "{w}/new.csv", "--people", "2"), 2,
+         "{w}/person_text.csv: row 1: person 'abc' is not a person id"),
+    Case("person twice at once", ("extract", "{w}/grey.mp4", "--segments",
+                                  "{w}/person_twice.csv", "-o", "{w}/new.csv", "--people", "2"),
+         2, "segments overlap"),
+    Case("person without people", ("extract", "{w}/grey.mp4", "--segments",
+                                   "{w}/person_one.csv", "-o", "{w}/new.csv"), 2,
+         "--segments {w}/person_one.csv: its person column names tracked people; give "
+         "--people N"),
     # train
     Case("table missing", ("train", "{w}/nowhere.csv", "-o", "{w}/m.skops"), 2,
          "nowhere.csv: no such landmark table"),

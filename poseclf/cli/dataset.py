@@ -170,6 +170,11 @@ def _extract_video(args: argparse.Namespace, sources: list[Path]) -> int:
         check_input_file(segments, option="--segments", what="segments CSV")
     jobs = [(source, read_segments(segments, fps=VideoInfo.from_video_path(source).fps))
             for source, segments in zip(sources, args.segments, strict=True)]
+    for segments, (_, read) in zip(args.segments, jobs, strict=True):
+        if args.people == 1 and any(s.person is not None for s in read):
+            raise InputError(f"--segments {segments}: its person column names tracked people; "
+                             "give --people N (N >= 2, the most people in a frame) or leave "
+                             "the column out")
     report = extract_videos_to_table(
         jobs, args.output, stride=args.stride, options=extract_options(args),
         workers=args.workers or 1, cluster=args.cluster, checkpoint_s=_checkpoint_s(args),

@@ -3,7 +3,8 @@
 Columns, in this order:
 
 =================  ==========================================================================
-``path``           image path relative to the dataset folder (or ``video.mp4#frame``)
+``path``           image path relative to the dataset folder (or ``video.mp4#frame``, and
+                   ``video.mp4#frame@p<id>`` for one person of a frame)
 ``label``          class name (first-level folder name, or the segment label)
 ``width``          image width in pixels (0 when unreadable)
 ``height``         image height in pixels (0 when unreadable)
@@ -19,7 +20,8 @@ Columns, in this order:
 =================  ==========================================================================
 
 Builders may add columns of their own (for example ``file_size`` and ``file_mtime`` for resuming,
-``frame`` and ``time_s`` for video rows); readers ignore columns they do not know.
+``frame`` and ``time_s`` for video rows, ``person`` for one person of a frame); readers ignore
+columns they do not know.
 CSV or Parquet is chosen by the file extension. pandas (~0.4 s to import) is imported by the
 functions that read tables, so that the schema's names (e.g. :data:`SCHEMA_VERSION`, which
 ``poseclf models`` checks) cost nothing; :mod:`poseclf.pose.plain_table` reads a plain CSV table

@@ -431,8 +431,9 @@ def _plan(jobs: Sequence[tuple[str | os.PathLike, Sequence[Segment]]], stride: i
         stamp = _file_stamp(path)
         segments = check_segments(segments, info.total_frames)
         if people == 1 and (person := next((s for s in segments if s.person), None)):
-            raise SegmentsError(f"segment {person} of {names[-1]} is for person {person.person}: "
-                                "a person column needs --people N (N >= 2)")
+            raise SegmentsError(f"{names[-1]}: the segment of frames {person.start_frame}-"
+                                f"{person.end_frame} is for person {person.person}: a person "
+                                "column needs people >= 2 (--people N)")
         units.extend((path, info.fps, seg, stamp) for seg in segments)
         videos.append((path, info.fps, segments, stamp))
     if people > 1:
