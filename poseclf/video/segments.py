@@ -239,8 +239,8 @@ class VideoExtractionReport:
     ``per_label`` has one row per label with the ``frames`` (``rows`` with several people)
     and ``detected`` counts of the whole table (reused and new rows). With several people
     (``people`` > 1) ``n_frames`` counts the sampled frames, ``n_rows`` the rows (a row per
-    person per frame), ``n_people`` the person ids, ``n_extracted`` and ``n_reused`` rows and
-    ``n_redone_segments`` videos (a video is redone whole).
+    person per frame), ``n_people`` the people followed (ids are per video), ``n_extracted``
+    and ``n_reused`` rows and ``n_redone_segments`` videos (a video is redone whole).
     """
 
     table: Path
@@ -343,7 +343,9 @@ def extract_videos_to_table(
     if people > 1:
         report.n_rows = len(final)
         report.n_frames = int(final["path"].str.rpartition(PERSON_MARK)[0].nunique())
-        report.n_people = int(final.loc[final["person"] > 0, "person"].nunique())
+        followed = final[final["person"] > 0]  # ids are per video
+        report.n_people = len(set(zip(followed["path"].str.rpartition("#")[0], followed["person"],
+                                      strict=True)))
     return report
 
 
