@@ -64,7 +64,8 @@ def _register_extract(subparsers) -> None:
     parser.add_argument("--no-resume", action="store_true",
                         help="re-extract every image (or video frame) even if TABLE has its row")
     parser.add_argument("--segments", metavar="SEGMENTS.csv", action="append",
-                        help="labelled frame ranges of VIDEO (start_frame,end_frame,label); "
+                        help="labelled frame ranges of VIDEO (start_frame,end_frame,label, "
+                        "and with --people an optional person); "
                         "once per VIDEO")
     parser.add_argument("--stride", type=positive_int, default=1, metavar="K",
                         help="with --segments: every K-th frame of each segment (default: 1)")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,9 @@ from .crops import CropFinder
 from .people import follow_people, person_tracker
 from .prefetch import ReadAhead
 
+if TYPE_CHECKING:
+    from .segments import Segment
+
 logger = logging.getLogger(__name__)
 
 NOBODY = 0  # the person of the row of a frame where nobody is followed; a segment for everyone
@@ -54,7 +58,7 @@ _INT_COLUMNS = ("width", "height", "frame", "person", "file_size", "segment_star
 _DTYPES = {**{c: "int64" for c in _INT_COLUMNS}, "detected": bool, "time_s": "float64",
            "file_mtime": "float64"}
 _FileStamp = tuple[int, float]  # (size in bytes, modification time in s since the epoch)
-_Video = tuple[str, float, list, _FileStamp]  # absolute path, fps, segments, file stamp
+_Video = tuple[str, float, list["Segment"], _FileStamp]  # absolute path, fps, segments, file stamp
 
 
 def planned_key(video: str, frame: int, segment_person: int | None) -> str:
@@ -76,8 +80,8 @@ def people_plan(videos: Sequence[_Video], stride: int, options: ExtractOptions,
     """One work unit per video (its sampled frames, in frame order), tasks one per video."""
     expected, units = [], []
     for path, _, segments, stamp in videos:
-        planned = sorted((f, seg.person or NOBODY, seg) for seg in segments
-                         for f in seg.frames(stride))
+        planned = sorted(((f, seg.person or NOBODY, seg) for seg in segments
+                          for f in seg.frames(stride)), key=lambda item: item[:2])
         expected += [(planned_key(path, f, person), seg.label, *stamp, seg.start_frame, stride,
                       people) for f, person, seg in planned]
         units.append([planned_key(path, f, person) for f, person, _ in planned])
@@ -100,11 +104,11 @@ def people_plan(videos: Sequence[_Video], stride: int, options: ExtractOptions,
                 "people or extractor settings changed", key=row_keys)
 
 
-def people_rows(video: str, fps: float, segments: Sequence, stamp: _FileStamp, stride: int,
-                options: ExtractOptions, people: int) -> Iterator[pd.DataFrame]:
+def people_rows(video: str, fps: float, segments: Sequence[Segment], stamp: _FileStamp,
+                stride: int, options: ExtractOptions, people: int) -> Iterator[pd.DataFrame]:
     """Rows of the segments of one video (a task of :func:`people_plan`), yielded as each
     segment's last sampled frame is done: every frame up to the last sampled one is followed."""
-    wanted: dict[int, list] = {}
+    wanted: dict[int, list[Segment]] = {}
     for seg in segments:
         for f in seg.frames(stride):
             wanted.setdefault(f, []).append(seg)
@@ -132,7 +136,7 @@ def people_rows(video: str, fps: float, segments: Sequence, stamp: _FileStamp, s
                        video, index + 1, last)
 
 
-def _people_of(segment, followed: list[tuple[int, Pose | None]]
+def _people_of(segment: Segment, followed: list[tuple[int, Pose | None]]
                ) -> list[tuple[int, Pose | None]]:
     """The (person, pose) rows ``segment`` gives a frame where ``followed`` are followed."""
     if segment.person is not None:
@@ -142,7 +146,7 @@ def _people_of(segment, followed: list[tuple[int, Pose | None]]
 
 def _table(video: str, fps: float, rows: list[tuple], stride: int, stamp: _FileStamp,
            tag: str, people: int) -> pd.DataFrame:
-    """Table rows of ``(frame, person, pose, size, segment)`` tuples."""
+    """Table rows of ``(frame, person, pose, (width, height), segment)`` tuples."""
     n = len(rows)
     frames = [r[0] for r in rows]
     extra = {"frame": frames, "time_s": [f / fps if fps else np.nan for f in frames],
