@@ -39,11 +39,13 @@ FULL_MODEL = mediapipe_model_path(1)  # bundled with the wheel
 MEDIAPIPE_LOG_PREFIXES = ("W0000", "I0000", "E0000", "INFO: ", "WARNING: All log messages")
 
 
-def poseclf(*args: str, cwd: Path | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run ``python -m poseclf ARGS`` from the repository (or ``cwd``)."""
+def poseclf(*args: str, cwd: Path | None = None, timeout: float = 120,
+            home: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m poseclf ARGS`` from the repository (or ``cwd``); ``home``: its
+    ``$POSECLF_HOME`` (default: the session's, from conftest)."""
+    env = None if home is None else {**os.environ, "POSECLF_HOME": str(home)}
     return subprocess.run([sys.executable, "-m", "poseclf", *args], cwd=cwd or REPO,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def poseclf_lines(stderr: str) -> list[str]:
@@ -421,7 +423,14 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def outcomes(work) -> dict[str, tuple[subprocess.CompletedProcess, dict, dict]]:
+def cases_home(tmp_path_factory) -> Path:
+    """An empty poseclf user folder for the cases alone: whatever other tests of the session
+    cached in theirs (a BlazePose ``.task``), this one must stay empty."""
+    return tmp_path_factory.mktemp("bad_inputs_home")
+
+
+@pytest.fixture(scope="module")
+def outcomes(work, cases_home) -> dict[str, tuple[subprocess.CompletedProcess, dict, dict]]:
     """Every case run once (two at a time): its process and the folder before and after.
 
     The cases never write (each is refused before any work), so they share one folder.
@@ -430,7 +439,7 @@ def outcomes(work) -> dict[str, tuple[subprocess.CompletedProcess, dict, dict]]:
 
     def run(case: Case):
         args = [a.format(w=work, full=FULL_MODEL) for a in case.args]
-        return case.id, poseclf(*args)
+        return case.id, poseclf(*args, home=cases_home)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = dict(pool.map(run, CASES))
@@ -438,14 +447,14 @@ def outcomes(work) -> dict[str, tuple[subprocess.CompletedProcess, dict, dict]]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input_is_one_line_and_changes_nothing(case, outcomes, work):
+def test_bad_input_is_one_line_and_changes_nothing(case, outcomes, work, cases_home):
     result, before, after = outcomes[case.id]
     lines = poseclf_lines(result.stderr)
     assert result.returncode == case.status, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert len(lines) == 1, lines
     assert "error" in lines[0] and case.message.format(w=work) in lines[0], lines[0]
-    assert not any(Path(os.environ["POSECLF_HOME"]).rglob("*"))  # nothing installed
+    assert not any(cases_home.rglob("*"))  # nothing installed
     assert after == before  # nothing written, nothing replaced
 
 
