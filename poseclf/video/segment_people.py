@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -42,8 +42,18 @@ from .crops import CropFinder
 from .people import follow_people, person_tracker
 from .prefetch import ReadAhead
 
-if TYPE_CHECKING:
-    from .segments import Segment
+
+class Segment(Protocol):
+    """What this module reads of a :class:`poseclf.video.segments.Segment` (that module calls
+    this one, so the class is not imported here)."""
+
+    start_frame: int
+    end_frame: int
+    label: str
+    person: int | None
+
+    def frames(self, stride: int = 1) -> range: ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +68,7 @@ _INT_COLUMNS = ("width", "height", "frame", "person", "file_size", "segment_star
 _DTYPES = {**{c: "int64" for c in _INT_COLUMNS}, "detected": bool, "time_s": "float64",
            "file_mtime": "float64"}
 _FileStamp = tuple[int, float]  # (size in bytes, modification time in s since the epoch)
-_Video = tuple[str, float, list["Segment"], _FileStamp]  # absolute path, fps, segments, file stamp
+_Video = tuple[str, float, list[Segment], _FileStamp]  # absolute path, fps, segments, file stamp
 
 
 def planned_key(video: str, frame: int, segment_person: int | None) -> str:
