@@ -252,7 +252,8 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         probabilities are those of the classifier either way. A pose without world landmarks
         (NaN columns) is scored on the image landmarks against the image-only threshold.
         """
-        check_is_fitted(self, "pipeline_")
+        if not hasattr(self, "pipeline_"):  # cheaper than check_is_fitted per video frame
+            check_is_fitted(self, "pipeline_")
         X = check_rows(X)
         matrix = image_matrix(X)
         embedder = self._cache()["embedder"]
@@ -286,24 +287,23 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         if image is None:  # file from before the novelty features: the classifier embedding
             return self.novelty_.novelty(embedded), np.full(n, self.novelty_.threshold_)
         if self.novelty_image_ is None:  # trained without world landmarks
-            novelty = self.novelty_.novelty(image)
-            return novelty, self.novelty_.thresholds(image, labels, novelty)
+            return self.novelty_.novelty_and_thresholds(image, labels)
         features = self.novelty_features_
         novelty = np.empty(n)
         threshold = np.empty(n)
         world_part = (np.full((n, features.n_world_features_), np.nan) if world is None
                       else features.world_features(world))
         has_world = np.isfinite(world_part).all(axis=1)
+        if has_world.all():  # every pose of a video frame with world landmarks: no copies
+            return self.novelty_.novelty_and_thresholds(
+                np.concatenate([image, world_part], axis=1), labels)
         if has_world.any():
             both = np.concatenate([image[has_world], world_part[has_world]], axis=1)
-            novelty[has_world] = self.novelty_.novelty(both)
-            threshold[has_world] = self.novelty_.thresholds(both, labels[has_world],
-                                                            novelty[has_world])
-        if not has_world.all():
-            alone = image[~has_world]
-            novelty[~has_world] = self.novelty_image_.novelty(alone)
-            threshold[~has_world] = self.novelty_image_.thresholds(alone, labels[~has_world],
-                                                                   novelty[~has_world])
+            novelty[has_world], threshold[has_world] = self.novelty_.novelty_and_thresholds(
+                both, labels[has_world])
+        alone = image[~has_world]
+        novelty[~has_world], threshold[~has_world] = self.novelty_image_.novelty_and_thresholds(
+            alone, labels[~has_world])
         return novelty, threshold
 
     def _warn_without_world(self, X: np.ndarray) -> None:
@@ -326,11 +326,11 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         features the whole rows (world columns NaN when ``X`` has none)."""
         embedder = self._cache()["embedder"]
         if embedder.world == "off":
-            return embedder.transform(image_matrix(X))
+            return embedder.embed(image_matrix(X))
         self._warn_without_world(X)
         if X.shape[1] != N_POSE_COLUMNS:
             X = np.concatenate([X, np.full((len(X), N_WORLD_COLUMNS), np.nan)], axis=1)
-        return embedder.transform(X)
+        return embedder.embed(X)
 
     # -- the single-pose fast path ----------------------------------------------------------
     def __getstate__(self) -> dict:
