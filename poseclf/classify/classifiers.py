@@ -128,8 +128,8 @@ class PoseKNNClassifier(ClassifierMixin, BaseEstimator):
                      # (features, samples): stage-1 reductions run along contiguous rows
                      "train_t": np.ascontiguousarray(train.T),
                      "weights": self.weights_.astype(np.float32), "mirror": None}
-            cache["bound"] = (CoordinateBound(cache["train_t"]) if worth_pruning(len(train))
-                              else None)
+            cache["bound"] = (CoordinateBound(cache["train_t"], train=train)
+                              if worth_pruning(len(train)) else None)
             if self.mirror_map is not None:
                 index, sign = (np.asarray(a) for a in self.mirror_map)
                 # weights of PoseEmbedder features are mirror-symmetric, but not in general:

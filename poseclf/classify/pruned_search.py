@@ -118,19 +118,24 @@ class CoordinateBound:
         The set, one row per feature.
     n_features : int
         Features of the bound.
+    train : ndarray of shape (n, n_features), float32, optional
+        The same set, one row per reference (the transpose of ``train_t`` is made when not
+        given): gathering a few references' rows is several times faster than their columns.
     """
 
-    def __init__(self, train_t: np.ndarray, n_features: int = BOUND_FEATURES):
+    def __init__(self, train_t: np.ndarray, n_features: int = BOUND_FEATURES,
+                 train: np.ndarray | None = None):
         spread = train_t.std(axis=1)
         self.train_t = train_t
+        self.train = np.ascontiguousarray(train_t.T) if train is None else train
         self.features = np.sort(np.argsort(-spread, kind="stable")[:n_features])
         self.bound_t = np.ascontiguousarray(train_t[self.features])
 
-    def max_distances(self, queries: np.ndarray, columns: np.ndarray) -> np.ndarray:
-        """Per-feature maximum distance of ``columns`` of the set to the nearest of
-        ``queries`` (m, n_features): the query and its mirror image."""
-        diff = np.subtract(queries[:, :, None], self.train_t[:, columns][None])
-        return np.abs(diff, out=diff).max(axis=1).min(axis=0)
+    def max_distances(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Per-feature maximum distance of references ``rows`` to the nearest of ``queries``
+        (m, n_features): the query and its mirror image."""
+        diff = np.subtract(queries[:, None, :], self.train[rows][None])
+        return np.abs(diff, out=diff).max(axis=2).min(axis=0)
 
     def nearest(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Indices of the ``k`` references with the smallest per-feature maximum distance to
