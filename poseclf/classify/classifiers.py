@@ -169,12 +169,12 @@ class PoseKNNClassifier(ClassifierMixin, BaseEstimator):
         n_train = len(train)
         k_max = min(self.top_n_by_max_distance, n_train)
         k_mean = min(self.top_n_by_mean_distance, k_max)
-        queries = [Q]
-        if arrays["mirror"] is not None:
+        if arrays["mirror"] is None:
+            qs = Q[None]  # (1, n, features)
+        else:  # (2, n, features): the query and its mirror image
             index, factor = arrays["mirror"]
-            queries.append(Q[:, index] * factor)
+            qs = np.stack([Q, Q[:, index] * factor])
         # float32 blocks small enough to stay in cache: ~4x faster than one big float64 block
-        qs = np.stack(queries)  # (1 or 2, n, features): the query and its mirror image
         chunk = max(1, _CHUNK_ELEMENTS // max(1, len(qs) * n_train * Q.shape[1]))
         dist_out = np.empty((len(Q), k_mean))
         idx_out = np.empty((len(Q), k_mean), dtype=np.intp)
@@ -192,7 +192,8 @@ class PoseKNNClassifier(ClassifierMixin, BaseEstimator):
                 d_max = np.abs(diff, out=diff).max(axis=2).min(axis=0)
                 cand = _smallest_first(d_max, k_max)
             # stage 2: mean distance to the candidates only
-            d_mean = np.abs(q[:, :, None, :] - train[cand]).mean(axis=3).min(axis=0)
+            # (sum / n: ndarray.mean's arithmetic without its bookkeeping, ~10 us a pose)
+            d_mean = (np.abs(q[:, :, None, :] - train[cand]).sum(axis=3) / Q.shape[1]).min(axis=0)
             r = np.arange(stop - start)[:, None]
             best = np.argsort(d_mean, axis=1, kind="stable")[:, :k_mean]
             idx_out[start:stop] = cand[r, best]
