@@ -376,13 +376,13 @@ class NoveltyScorer(BaseEstimator):
                              f"{self.n_features_in_} features")
         return X
 
-    def _novelty_of_scaled(self, scaled: np.ndarray) -> np.ndarray:
-        refs = self._references()
+    def _novelty_of_scaled(self, scaled: np.ndarray, refs: dict | None = None) -> np.ndarray:
+        refs = refs or self._references()
         return mean_nearest_distance(scaled, refs["reference"], self.n_neighbors,
                                      refs["reference_sq"], refs["reference_search"])
 
-    def _negative_distance(self, scaled: np.ndarray) -> np.ndarray:
-        refs = self._references()
+    def _negative_distance(self, scaled: np.ndarray, refs: dict | None = None) -> np.ndarray:
+        refs = refs or self._references()
         return mean_nearest_distance(scaled, refs["negatives"], self.n_neighbors,
                                      refs["negatives_sq"], refs["negatives_search"])
 
@@ -400,19 +400,24 @@ class NoveltyScorer(BaseEstimator):
         """:meth:`novelty` and :meth:`thresholds` of the same embeddings, scaled once (what a
         video frame asks)."""
         scaled = self._scaled(self._checked(X))
-        novelty = self._novelty_of_scaled(scaled)
+        refs = self._references()  # once: checking that the cache is current costs ~5 us
+        novelty = self._novelty_of_scaled(scaled, refs)
         if getattr(self, "negative_reference_", None) is None:  # no negatives, or older file
             return novelty, np.full(len(scaled), self.threshold_)
-        return novelty, self._thresholds_of_scaled(scaled, classes, novelty)
+        return novelty, self._thresholds_of_scaled(scaled, classes, novelty, refs)
 
-    def _thresholds_of_scaled(self, scaled: np.ndarray, classes, novelty) -> np.ndarray:
+    def _thresholds_of_scaled(self, scaled: np.ndarray, classes, novelty,
+                              refs: dict | None = None) -> np.ndarray:
         """:meth:`thresholds` of scaled embeddings, for a model with negatives."""
-        out = np.minimum(self.threshold_, self.negative_ratio_ * self._negative_distance(scaled))
+        refs = refs or self._references()
+        out = np.minimum(self.threshold_,
+                         self.negative_ratio_ * self._negative_distance(scaled, refs))
         if classes is not None and getattr(self, "class_thresholds_", None) is not None:
             if novelty is None:
-                novelty = self._novelty_of_scaled(scaled)
+                novelty = self._novelty_of_scaled(scaled, refs)
             codes = self._class_codes(classes)
-            far = self._class_distance_of_codes(scaled, codes) > self.class_thresholds_[codes]
+            far = (self._class_distance_of_codes(scaled, codes, refs)
+                   > self.class_thresholds_[codes])
             out[far] = np.minimum(out[far], 0.5 * novelty[far])  # below its own novelty
         return out
 
@@ -423,8 +428,9 @@ class NoveltyScorer(BaseEstimator):
         """Mean distance of scaled embeddings to the nearest poses of the given classes."""
         return self._class_distance_of_codes(scaled, self._class_codes(classes))
 
-    def _class_distance_of_codes(self, scaled: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        per_class = self._references()["classes"]
+    def _class_distance_of_codes(self, scaled: np.ndarray, codes: np.ndarray,
+                                 refs: dict | None = None) -> np.ndarray:
+        per_class = (refs or self._references())["classes"]
         if len(codes) == 1:  # one pose (a video frame): no grouping by class
             ref, ref_sq, search = per_class[codes[0]]
             return mean_nearest_distance(scaled, ref, CLASS_NEIGHBORS, ref_sq, search)
