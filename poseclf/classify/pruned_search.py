@@ -25,9 +25,16 @@ PRUNE_MIN_REFERENCES = 2048
 PROJECTED_COMPONENTS = 32
 #: Features of :class:`CoordinateBound`'s bound (those of largest spread). Measured on a
 #: 20,000-pose k-NN training set (69 features): 24 leave a median of 56 candidates for 30 places.
-BOUND_FEATURES = 24
+#: With the candidates' rows gathered (not their columns), fewer features and more candidates
+#: cost less: bench/scale.py's 100k-pose k-NN (4,000 references), 40 poses, best of 3 runs,
+#: ``nearest`` per pose: 24 features 186 us, 16 features 143 us (12: 147 us, 8: 238 us), with
+#: 2 first references per neighbour sought (4: 152 us).
+BOUND_FEATURES = 16
 #: References whose true distance is computed first, per neighbour sought (at least 32).
 _FIRST_PER_NEIGHBOR = 4
+#: The same for :class:`CoordinateBound` (its answer does not depend on it: an exact maximum
+#: has no rounding, and the candidates are every reference the bound does not rule out).
+_FIRST_PER_NEIGHBOR_MAX = 2
 #: Relative allowances for rounding: float64 in the true distances, float32 in the projected
 #: bound (a float32 dot product of 32 terms errs by < 32 * 6e-8 of |p| |qp|).
 _ROUNDING = 1e-9
@@ -40,8 +47,8 @@ def worth_pruning(n_references: int) -> bool:
     return n_references >= PRUNE_MIN_REFERENCES
 
 
-def _first_count(n: int, k: int) -> int:
-    return min(n, max(_FIRST_PER_NEIGHBOR * k, 32))
+def _first_count(n: int, k: int, per_neighbor: int = _FIRST_PER_NEIGHBOR) -> int:
+    return min(n, max(per_neighbor * k, 32))
 
 
 class ProjectedReferences:
@@ -144,7 +151,8 @@ class CoordinateBound:
         q = queries[:, self.features]
         diff = np.subtract(q[:, :, None], self.bound_t[None])
         bound = np.abs(diff, out=diff).max(axis=1).min(axis=0)
-        first = np.argpartition(bound, _first_count(n, k) - 1)[:_first_count(n, k)]
+        m = _first_count(n, k, _FIRST_PER_NEIGHBOR_MAX)
+        first = np.argpartition(bound, m - 1)[:m]
         kth = np.partition(self.max_distances(queries, first), k - 1)[k - 1]
         candidates = np.flatnonzero(bound <= kth)
         exact = self.max_distances(queries, candidates)
