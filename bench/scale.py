@@ -96,13 +96,13 @@ def probe_poses(table: pd.DataFrame, n: int = 20) -> list[Pose]:
 def unpruned(model: PoseModel, pose: Pose) -> PoseModel:
     """The same model, searching its references by comparing with every one (the pruned
     search off: a copy whose caches are rebuilt, on ``pose``, above a raised size limit)."""
-    saved = pruned_search.PRUNE_MIN_REFERENCES
-    pruned_search.PRUNE_MIN_REFERENCES = 1 << 62
+    saved = pruned_search.PRUNE_MIN_REFERENCES, pruned_search.PRUNE_MIN_TRAINING_POSES
+    pruned_search.PRUNE_MIN_REFERENCES = pruned_search.PRUNE_MIN_TRAINING_POSES = 1 << 62
     try:
         copy = pickle.loads(pickle.dumps(model))
         copy.score_pose(pose)
     finally:
-        pruned_search.PRUNE_MIN_REFERENCES = saved
+        pruned_search.PRUNE_MIN_REFERENCES, pruned_search.PRUNE_MIN_TRAINING_POSES = saved
     return copy
 
 

@@ -10,6 +10,7 @@ from poseclf.classify.nearest import mean_nearest_distance, searchable, squares
 from poseclf.classify.novelty import NoveltyScorer
 from poseclf.classify.pruned_search import (
     PRUNE_MIN_REFERENCES,
+    PRUNE_MIN_TRAINING_POSES,
     CoordinateBound,
     ProjectedReferences,
 )
@@ -97,10 +98,11 @@ def test_coordinate_bound_keeps_the_lower_indices_of_equally_near_references():
             np.testing.assert_array_equal(found, np.argsort(brute, kind="stable")[:k])
 
 
-def test_knn_neighbours_are_those_of_the_whole_comparison():
+@pytest.mark.parametrize("n", [PRUNE_MIN_TRAINING_POSES, PRUNE_MIN_REFERENCES + 1000])
+def test_knn_neighbours_are_those_of_the_whole_comparison(n):
     """In a large training set each pose takes the pruned stage 1: the same neighbours, the
     same distances and votes as comparing with every training pose."""
-    X = clustered(PRUNE_MIN_REFERENCES + 1000, 30, 5)
+    X = clustered(n, 30, 5)
     X[len(X) // 2:] = X[:len(X) - len(X) // 2]  # every pose twice: equal distances at the cuts
     y = np.random.default_rng(5).integers(0, 5, len(X))
     knn = PoseKNNClassifier().fit(X, y)

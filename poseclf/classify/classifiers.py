@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted, check_X_y
 from .calibrated_svc import PlattSVC
 from .defaults import CLASSIFIERS
 from .embedding import float_matrix
-from .pruned_search import CoordinateBound, worth_pruning
+from .pruned_search import CoordinateBound, worth_pruning_knn
 
 TOP_N_BY_MAX_DISTANCE = 30  # MediaPipe pose classification: candidates by max per-axis distance
 TOP_N_BY_MEAN_DISTANCE = 10  # MediaPipe pose classification: voters by mean distance
@@ -129,7 +129,7 @@ class PoseKNNClassifier(ClassifierMixin, BaseEstimator):
                      "train_t": np.ascontiguousarray(train.T),
                      "weights": self.weights_.astype(np.float32), "mirror": None}
             cache["bound"] = (CoordinateBound(cache["train_t"], train=train)
-                              if worth_pruning(len(train)) else None)
+                              if worth_pruning_knn(len(train)) else None)
             if self.mirror_map is not None:
                 index, sign = (np.asarray(a) for a in self.mirror_map)
                 # weights of PoseEmbedder features are mirror-symmetric, but not in general:

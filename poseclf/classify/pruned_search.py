@@ -19,6 +19,10 @@ import numpy as np
 #: with bench/scale.py and side by side on a busy machine: 13% less time with 4,000 references
 #: (the k-NN's 2,000-pose bound and mirror images), 27% less with 10,000 (the SVM's 5,000).
 PRUNE_MIN_REFERENCES = 2048
+#: The same for the k-NN's :class:`CoordinateBound`, whose answer is exactly the brute-force
+#: one whatever the bound: ``PoseKNNClassifier.predict_proba`` per pose, brute force vs pruned,
+#: 2,000 training poses 177-204 vs 129-137 us, 976 105-140 vs 100-119 us, 346 68-95 vs 111-124.
+PRUNE_MIN_TRAINING_POSES = 1024
 #: Principal components of :class:`ProjectedReferences`' bound. Measured on a 20,000-pose
 #: reference (153 novelty features) with photos of other sources: 32 components leave a median
 #: of 38 references whose true distance must be computed (16: 173; 48: 19).
@@ -45,6 +49,11 @@ def worth_pruning(n_references: int) -> bool:
     """Whether a set of this many references gets a pruned search (read at each build, so a
     bench can compare with the brute-force search by raising :data:`PRUNE_MIN_REFERENCES`)."""
     return n_references >= PRUNE_MIN_REFERENCES
+
+
+def worth_pruning_knn(n_training: int) -> bool:
+    """:func:`worth_pruning` for the k-NN's training set (:data:`PRUNE_MIN_TRAINING_POSES`)."""
+    return n_training >= PRUNE_MIN_TRAINING_POSES
 
 
 def _first_count(n: int, k: int, per_neighbor: int = _FIRST_PER_NEIGHBOR) -> int:
