@@ -43,6 +43,9 @@ _HIPS = (_I["left_hip"], _I["right_hip"])
 _SHOULDERS = (_I["left_shoulder"], _I["right_shoulder"])
 HIP_CENTER = N_LANDMARKS  # virtual landmark index: hip midpoint
 SHOULDER_CENTER = N_LANDMARKS + 1  # virtual landmark index: shoulder midpoint
+#: The ends of the hip and shoulder lines: both midpoints in one operation.
+_LEFT_ENDS = np.array([_HIPS[0], _SHOULDERS[0]])
+_RIGHT_ENDS = np.array([_HIPS[1], _SHOULDERS[1]])
 
 
 def _pairs(*names: tuple[str, str]) -> tuple[tuple[int, int], ...]:
@@ -169,8 +172,7 @@ def world_directions(world: np.ndarray) -> np.ndarray:
         raise ValueError(f"world landmarks must have shape (n, {N_LANDMARKS}, 3), got {w.shape}")
     pts = np.empty((len(w), N_LANDMARKS + 2, 3))
     pts[:, :N_LANDMARKS] = w
-    pts[:, HIP_CENTER] = (w[:, _HIPS[0]] + w[:, _HIPS[1]]) / 2
-    pts[:, SHOULDER_CENTER] = (w[:, _SHOULDERS[0]] + w[:, _SHOULDERS[1]]) / 2
+    pts[:, HIP_CENTER:] = (w[:, _LEFT_ENDS] + w[:, _RIGHT_ENDS]) / 2  # hip, shoulder midpoints
     seg = _DIRECTION_INDEX
     d = pts[:, seg[:, 1]] - pts[:, seg[:, 0]]
     length = np.maximum(vector_lengths(d), SIZE_EPS)
@@ -221,10 +223,8 @@ def normalized_points(X, torso_size_multiplier: float = TORSO_SIZE_MULTIPLIER) -
     # norm over 2 values): about 3x faster for a single pose than stack/concatenate/linalg.norm
     pts = np.empty((len(lm), N_LANDMARKS + 2, 3))
     np.multiply(lm[:, :, :3], sizes[:, None, [0, 1, 0]], out=pts[:, :N_LANDMARKS])
-    hip = (pts[:, _HIPS[0]] + pts[:, _HIPS[1]]) / 2
-    pts[:, HIP_CENTER] = hip
-    pts[:, SHOULDER_CENTER] = (pts[:, _SHOULDERS[0]] + pts[:, _SHOULDERS[1]]) / 2
-    pts -= hip[:, None]
+    pts[:, HIP_CENTER:] = (pts[:, _LEFT_ENDS] + pts[:, _RIGHT_ENDS]) / 2  # the midpoints
+    pts -= pts[:, HIP_CENTER][:, None]
     # MediaPipe measures the size in x, y only (z is the least reliable axis).
     radius = np.sqrt(pts[:, :, 0] * pts[:, :, 0] + pts[:, :, 1] * pts[:, :, 1])
     size = np.maximum(np.maximum(radius[:, SHOULDER_CENTER] * torso_size_multiplier,
