@@ -13,6 +13,7 @@ from poseclf.classify.pruned_search import (
     PRUNE_MIN_TRAINING_POSES,
     CoordinateBound,
     ProjectedReferences,
+    smallest_indices,
 )
 
 
@@ -131,3 +132,17 @@ def test_novelty_of_one_pose_equals_the_batch_novelty_in_a_large_set():
                                for i in range(len(Q))])
     np.testing.assert_allclose(one_thresholds, scorer.thresholds(Q, classes),
                                rtol=1e-10, atol=ATOL)
+
+
+@pytest.mark.parametrize("n", [10, 300, 10_000])
+@pytest.mark.parametrize("m", [1, 32, 120])
+def test_smallest_indices_are_argpartitions_set(n, m):
+    """Random values, sorted ones (the sample's cut then keeps few) and many equal values."""
+    rng = np.random.default_rng(n + m)
+    m = min(m, n)
+    for values in (rng.normal(size=n).astype(np.float32), np.sort(rng.random(n)),
+                   rng.integers(0, 3, n).astype(np.float32)):
+        found = smallest_indices(values, m)
+        assert len(found) == len(set(found.tolist())) == m
+        np.testing.assert_array_equal(np.sort(values[found]),
+                                      np.sort(values[np.argpartition(values, m - 1)[:m]]))

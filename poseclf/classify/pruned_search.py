@@ -39,6 +39,8 @@ _FIRST_PER_NEIGHBOR = 4
 #: The same for :class:`CoordinateBound` (its answer does not depend on it: an exact maximum
 #: has no rounding, and the candidates are every reference the bound does not rule out).
 _FIRST_PER_NEIGHBOR_MAX = 2
+#: :func:`smallest_indices` looks at every this-many-th value first.
+_SAMPLE_STEP = 8
 #: Relative allowances for rounding: float64 in the true distances, float32 in the projected
 #: bound (a float32 dot product of 32 terms errs by < 32 * 6e-8 of |p| |qp|).
 _ROUNDING = 1e-9
@@ -58,6 +60,21 @@ def worth_pruning_knn(n_training: int) -> bool:
 
 def _first_count(n: int, k: int, per_neighbor: int = _FIRST_PER_NEIGHBOR) -> int:
     return min(n, max(per_neighbor * k, 32))
+
+
+def smallest_indices(values: np.ndarray, m: int) -> np.ndarray:
+    """Indices of the ``m`` smallest of 1-D ``values`` in no order: the set
+    ``np.argpartition(values, m - 1)[:m]`` gives, found among the values at most a cut taken
+    from every :data:`_SAMPLE_STEP`-th value (which usually keeps ~2 m of them). numpy's
+    ``argpartition`` of every value costs ~90 us for 10,000 float32 values, the cut and the
+    values below it ~15 us."""
+    sample = values[::_SAMPLE_STEP]
+    rank = 2 * m // _SAMPLE_STEP
+    if rank < len(sample):
+        below = np.flatnonzero(values <= np.partition(sample, rank)[rank])
+        if len(below) >= m:
+            return below[np.argpartition(values[below], m - 1)[:m]]
+    return np.argpartition(values, m - 1)[:m]
 
 
 class ProjectedReferences:
@@ -114,7 +131,7 @@ class ProjectedReferences:
         # |p|^2 - 2 p.qp: the projected squared distance minus |qp|^2 (same order)
         bound = projected_sq - 2.0 * (projected @ qp.astype(np.float32))
         m = _first_count(len(bound), k)
-        kth = np.partition(self._sq(q, q_sq, np.argpartition(bound, m - 1)[:m]), k - 1)[k - 1]
+        kth = np.partition(self._sq(q, q_sq, smallest_indices(bound, m)), k - 1)[k - 1]
         allowance = (_ROUNDING_32 * (qp_sq + largest_projected)
                      + _ROUNDING * (q_sq + self._largest))
         candidates = np.flatnonzero(bound <= kth - qp_sq + allowance)
@@ -160,8 +177,7 @@ class CoordinateBound:
         q = queries[:, self.features]
         diff = np.subtract(q[:, :, None], self.bound_t[None])
         bound = np.abs(diff, out=diff).max(axis=1).min(axis=0)
-        m = _first_count(n, k, _FIRST_PER_NEIGHBOR_MAX)
-        first = np.argpartition(bound, m - 1)[:m]
+        first = smallest_indices(bound, _first_count(n, k, _FIRST_PER_NEIGHBOR_MAX))
         kth = np.partition(self.max_distances(queries, first), k - 1)[k - 1]
         candidates = np.flatnonzero(bound <= kth)
         exact = self.max_distances(queries, candidates)
