@@ -256,16 +256,17 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
             check_is_fitted(self, "pipeline_")
         X = check_rows(X)
         matrix = image_matrix(X)
-        embedder = self._cache()["embedder"]
+        cache = self._cache()  # once: checking that it is current costs ~3 us
+        embedder = cache["embedder"]
         image = None
         if self.novelty_features_ is not None:
             image = self.novelty_features_.image_features(matrix)
         if image is not None and embedder.world == "off":  # one embedding pass: the
             embedded = image[:, :embedder.n_features_out_]  # classifier's is its first columns
         else:
-            embedded = self._embed(X)
-        proba = self._classify(embedded)
-        labels = self.classes_.astype(object)[np.argmax(proba, axis=1)]
+            embedded = self._embed(X, cache)
+        proba = self._classify(embedded, cache)
+        labels = cache["class_names"][np.argmax(proba, axis=1)]
         if self.novelty_ is None:
             nan = np.full(len(labels), np.nan)
             return Predictions(labels, proba, nan, np.zeros(len(labels), dtype=bool), nan)
@@ -321,10 +322,11 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
             ".world_landmarks) or train with --world-features off", MissingWorldLandmarksWarning,
             stacklevel=5)
 
-    def _embed(self, X: np.ndarray) -> np.ndarray:
+    def _embed(self, X: np.ndarray, cache: dict | None = None) -> np.ndarray:
         """The classifier's embedding of checked pose rows: picture columns, or with world
-        features the whole rows (world columns NaN when ``X`` has none)."""
-        embedder = self._cache()["embedder"]
+        features the whole rows (world columns NaN when ``X`` has none). ``cache``:
+        :meth:`_cache`, when the caller has it."""
+        embedder = (cache or self._cache())["embedder"]
         if embedder.world == "off":
             return embedder.embed(image_matrix(X))
         self._warn_without_world(X)
@@ -338,10 +340,10 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         state.pop("_lean", None)  # derived from the pipeline; rebuilt on first use, not saved
         return state
 
-    def _classify(self, embedded: np.ndarray) -> np.ndarray:
+    def _classify(self, embedded: np.ndarray, cache: dict | None = None) -> np.ndarray:
         """Probabilities of validated embeddings: the lean path for a few rows (one video
         frame), scikit-learn for batches and for classifiers the lean path does not cover."""
-        cache = self._cache()
+        cache = cache or self._cache()
         if len(embedded) <= LEAN_MAX_ROWS:
             if "lean" not in cache:  # built and checked against scikit-learn once per model
                 cache["lean"] = lean_predict_proba(cache["classifier"],
@@ -351,15 +353,17 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         return pipeline_predict_proba(cache["classifier"], embedded)
 
     def _cache(self) -> dict:
-        """The embedder, the classifier part of the pipeline and its lean path, rebuilt when
-        the steps change (``Pipeline.named_steps`` and slicing cost ~5 us a call)."""
+        """The embedder, the classifier part of the pipeline, its lean path and the class names
+        as objects (the labels' dtype), rebuilt when the steps change (``Pipeline.named_steps``
+        and slicing cost ~5 us a call)."""
         pipeline = self.pipeline_
         steps = tuple(step for _, step in pipeline.steps)
         cache = self.__dict__.get("_lean")
         if cache is None or cache["pipeline"] is not pipeline or cache["steps"] != steps:
             classifier = pipeline[-1] if len(steps) == 2 else pipeline[1:]
             cache = {"pipeline": pipeline, "steps": steps, "classifier": classifier,
-                     "embedder": pipeline.named_steps["embed"]}
+                     "embedder": pipeline.named_steps["embed"],
+                     "class_names": self.classes_.astype(object)}
             self.__dict__["_lean"] = cache
         return cache
 
