@@ -14,8 +14,9 @@ rejection. Then the per-pose prediction the video loop makes (:meth:`PoseModel.s
 probabilities, novelty and the whole rejection rule), in ms per pose, on 20 poses of the
 training table (a video of the same activity) and 20 photos of other sources, with the pruned
 nearest-neighbour search (:mod:`poseclf.classify.pruned_search`, as shipped) and, on a copy of
-the same model, comparing with every reference. Targets (issue 18): 100k poses trained in
-<= 60 s, <= 1 ms per pose.
+the same model, comparing with every reference; and the function calls per pose (Python
+functions and builtins, as ``cProfile`` counts them, over both sets of poses): the fixed cost
+of a pose. Targets (issue 18): 100k poses trained in <= 60 s, <= 1 ms per pose.
 
 ``--compare-at N`` also trains on an N-pose table with every pose (``max_poses=None``) and
 compares both models on real photos of other sources (``yoga_marchenkova``,
@@ -26,8 +27,10 @@ bound costs in accuracy. Needs only the shipped tables (no ../shared).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import itertools
 import pickle
+import pstats
 import sys
 import tempfile
 import time
@@ -93,19 +96,32 @@ def probe_poses(table: pd.DataFrame, n: int = 20) -> list[Pose]:
 def unpruned(model: PoseModel, pose: Pose) -> PoseModel:
     """The same model, searching its references by comparing with every one (the pruned
     search off: a copy whose caches are rebuilt, on ``pose``, above a raised size limit)."""
-    saved = pruned_search.PRUNE_MIN_REFERENCES
-    pruned_search.PRUNE_MIN_REFERENCES = 1 << 62
+    saved = pruned_search.PRUNE_MIN_REFERENCES, pruned_search.PRUNE_MIN_TRAINING_POSES
+    pruned_search.PRUNE_MIN_REFERENCES = pruned_search.PRUNE_MIN_TRAINING_POSES = 1 << 62
     try:
         copy = pickle.loads(pickle.dumps(model))
         copy.score_pose(pose)
     finally:
-        pruned_search.PRUNE_MIN_REFERENCES = saved
+        pruned_search.PRUNE_MIN_REFERENCES, pruned_search.PRUNE_MIN_TRAINING_POSES = saved
     return copy
 
 
 def predict_ms(model: PoseModel, poses: list[Pose], repeat: int = 100) -> float:
     cycle = itertools.cycle(poses)
     return per_call_ms(lambda: model.score_pose(next(cycle)), repeat, clock=CLOCK)
+
+
+def calls_per_pose(model: PoseModel, poses: list[Pose]) -> float:
+    """Function calls (Python functions and builtins, as cProfile counts them) per
+    :meth:`PoseModel.score_pose`: the fixed cost of a pose that is not arithmetic."""
+    for pose in poses:  # caches built first
+        model.score_pose(pose)
+    profile = cProfile.Profile()
+    profile.enable()
+    for pose in poses:
+        model.score_pose(pose)
+    profile.disable()
+    return pstats.Stats(profile).total_calls / len(poses)
 
 
 def accuracy(model: PoseModel, test: pd.DataFrame) -> float:
@@ -146,8 +162,8 @@ def main(argv=None) -> None:
           "the same activity) and on 20 photos of other sources; pruned search (as shipped) and "
           "comparing with every reference (the pruning off)")
     print("| poses | table read s | classifier | train s | target | ms/pose: training poses | "
-          "other sources | target | unpruned: training poses | other sources |")
-    print("|---:|---:|---|---:|---|---:|---:|---|---:|---:|")
+          "other sources | target | unpruned: training poses | other sources | calls/pose |")
+    print("|---:|---:|---|---:|---|---:|---:|---|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(limits=1):
         for n in sizes:
             path = Path(tmp) / f"scale_{n}.csv"
@@ -166,8 +182,8 @@ def main(argv=None) -> None:
                               f"<= {TRAIN_TARGET_S:.0f} s: {_met(total <= TRAIN_TARGET_S)}")
                 ms_mark = f"<= {PREDICT_TARGET_MS:g}: {_met(max(ms[:2]) <= PREDICT_TARGET_MS)}"
                 print(f"| {n:,} | {read_s:.1f} | {classifier} | {total:.1f} | {train_mark} | "
-                      f"{ms[0]:.2f} | {ms[1]:.2f} | {ms_mark} | {ms[2]:.2f} | {ms[3]:.2f} |",
-                      flush=True)
+                      f"{ms[0]:.2f} | {ms[1]:.2f} | {ms_mark} | {ms[2]:.2f} | {ms[3]:.2f} | "
+                      f"{calls_per_pose(model, probe + other):.0f} |", flush=True)
         if args.compare_at:
             table = noisy_table(rows, args.compare_at, seed=1)
             print(f"\nAccuracy on {len(test)} real rows of {', '.join(TEST_TABLES)} "

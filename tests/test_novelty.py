@@ -349,3 +349,19 @@ def test_file_from_before_novelty_features_scores_on_the_classifier_embedding(tm
     probe = noisy(body(0.05, 0.05), 3, rng)
     np.testing.assert_allclose(loaded.novelty(probe, sizes[:3]),
                                scorer.novelty(embedder.transform(pose_matrix(probe, sizes[:3]))))
+
+
+@pytest.mark.parametrize("n", [1, 7])
+def test_novelty_and_thresholds_together_equal_each_alone(n):
+    """The one-pass call of a video frame gives bit for bit what the two calls give."""
+    rng = np.random.default_rng(11)
+    X = np.concatenate([rng.normal(size=(30, 6)), rng.normal(size=(30, 6)) + 3.0])
+    y = np.repeat(["a", "b"], 30)
+    scorer = NoveltyScorer().fit(X, y, negatives=rng.normal(size=(20, 6)) + [6, 0, 0, 0, 0, 0])
+    assert scorer.class_thresholds_ is not None
+    Q = rng.normal(size=(n, 6)) * 2.0 + 1.5
+    classes = np.resize(["a", "b"], n)
+    novelty, thresholds = scorer.novelty_and_thresholds(Q, classes)
+    np.testing.assert_array_equal(novelty, scorer.novelty(Q))
+    np.testing.assert_array_equal(thresholds, scorer.thresholds(Q, classes, scorer.novelty(Q)))
+    np.testing.assert_array_equal(thresholds, scorer.thresholds(Q, classes))

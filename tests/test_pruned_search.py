@@ -10,8 +10,10 @@ from poseclf.classify.nearest import mean_nearest_distance, searchable, squares
 from poseclf.classify.novelty import NoveltyScorer
 from poseclf.classify.pruned_search import (
     PRUNE_MIN_REFERENCES,
+    PRUNE_MIN_TRAINING_POSES,
     CoordinateBound,
     ProjectedReferences,
+    smallest_indices,
 )
 
 
@@ -97,10 +99,11 @@ def test_coordinate_bound_keeps_the_lower_indices_of_equally_near_references():
             np.testing.assert_array_equal(found, np.argsort(brute, kind="stable")[:k])
 
 
-def test_knn_neighbours_are_those_of_the_whole_comparison():
+@pytest.mark.parametrize("n", [PRUNE_MIN_TRAINING_POSES, PRUNE_MIN_REFERENCES + 1000])
+def test_knn_neighbours_are_those_of_the_whole_comparison(n):
     """In a large training set each pose takes the pruned stage 1: the same neighbours, the
     same distances and votes as comparing with every training pose."""
-    X = clustered(PRUNE_MIN_REFERENCES + 1000, 30, 5)
+    X = clustered(n, 30, 5)
     X[len(X) // 2:] = X[:len(X) - len(X) // 2]  # every pose twice: equal distances at the cuts
     y = np.random.default_rng(5).integers(0, 5, len(X))
     knn = PoseKNNClassifier().fit(X, y)
@@ -129,3 +132,17 @@ def test_novelty_of_one_pose_equals_the_batch_novelty_in_a_large_set():
                                for i in range(len(Q))])
     np.testing.assert_allclose(one_thresholds, scorer.thresholds(Q, classes),
                                rtol=1e-10, atol=ATOL)
+
+
+@pytest.mark.parametrize("n", [10, 300, 10_000])
+@pytest.mark.parametrize("m", [1, 32, 120])
+def test_smallest_indices_are_argpartitions_set(n, m):
+    """Random values, sorted ones (the sample's cut then keeps few) and many equal values."""
+    rng = np.random.default_rng(n + m)
+    m = min(m, n)
+    for values in (rng.normal(size=n).astype(np.float32), np.sort(rng.random(n)),
+                   rng.integers(0, 3, n).astype(np.float32)):
+        found = smallest_indices(values, m)
+        assert len(found) == len(set(found.tolist())) == m
+        np.testing.assert_array_equal(np.sort(values[found]),
+                                      np.sort(values[np.argpartition(values, m - 1)[:m]]))

@@ -95,6 +95,8 @@ def platt_probabilities(decision: np.ndarray, a: np.ndarray, b: np.ndarray) -> n
     if p.shape[1] == 1:
         return np.hstack([1.0 - p, p])
     total = p.sum(axis=1, keepdims=True)
+    if total.all():  # nearly always: no uniform rows to prepare
+        return p / total
     return np.divide(p, total, out=np.full_like(p, 1.0 / p.shape[1]), where=total != 0)
 
 

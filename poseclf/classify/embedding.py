@@ -43,6 +43,9 @@ _HIPS = (_I["left_hip"], _I["right_hip"])
 _SHOULDERS = (_I["left_shoulder"], _I["right_shoulder"])
 HIP_CENTER = N_LANDMARKS  # virtual landmark index: hip midpoint
 SHOULDER_CENTER = N_LANDMARKS + 1  # virtual landmark index: shoulder midpoint
+#: The ends of the hip and shoulder lines: both midpoints in one operation.
+_LEFT_ENDS = np.array([_HIPS[0], _SHOULDERS[0]])
+_RIGHT_ENDS = np.array([_HIPS[1], _SHOULDERS[1]])
 
 
 def _pairs(*names: tuple[str, str]) -> tuple[tuple[int, int], ...]:
@@ -148,6 +151,12 @@ def mirror_world_landmarks(world: np.ndarray) -> np.ndarray:
     return out
 
 
+def vector_lengths(d: np.ndarray) -> np.ndarray:
+    """``np.linalg.norm(d, axis=-1, keepdims=True)`` of real vectors: the same arithmetic
+    (the square root of the sum of squares) without its ~10 us of checks."""
+    return np.sqrt((d * d).sum(axis=-1, keepdims=True))
+
+
 def world_directions(world: np.ndarray) -> np.ndarray:
     """Unit 3D directions of the :data:`DIRECTION_PAIRS` body segments from BlazePose world
     landmarks ``(n, 33, 3)`` (metres, hip-centred): ``(n, 3 * len(DIRECTION_PAIRS))``.
@@ -163,11 +172,10 @@ def world_directions(world: np.ndarray) -> np.ndarray:
         raise ValueError(f"world landmarks must have shape (n, {N_LANDMARKS}, 3), got {w.shape}")
     pts = np.empty((len(w), N_LANDMARKS + 2, 3))
     pts[:, :N_LANDMARKS] = w
-    pts[:, HIP_CENTER] = (w[:, _HIPS[0]] + w[:, _HIPS[1]]) / 2
-    pts[:, SHOULDER_CENTER] = (w[:, _SHOULDERS[0]] + w[:, _SHOULDERS[1]]) / 2
+    pts[:, HIP_CENTER:] = (w[:, _LEFT_ENDS] + w[:, _RIGHT_ENDS]) / 2  # hip, shoulder midpoints
     seg = _DIRECTION_INDEX
     d = pts[:, seg[:, 1]] - pts[:, seg[:, 0]]
-    length = np.maximum(np.linalg.norm(d, axis=2, keepdims=True), SIZE_EPS)
+    length = np.maximum(vector_lengths(d), SIZE_EPS)
     return (d / length).reshape(len(w), -1)
 
 
@@ -200,7 +208,7 @@ def _split_input(X) -> tuple[np.ndarray, np.ndarray]:
             f"(pose_matrix: 132 landmark values + width, height), got {arr.shape}"
         )
     sizes = arr[:, N_FLAT:]
-    if np.any(sizes <= 0):
+    if (sizes <= 0).any():
         raise ValueError("image sizes (last two columns of X) must be positive pixels")
     return arr[:, :N_FLAT].reshape(-1, N_LANDMARKS, LANDMARK_DIMS), sizes
 
@@ -215,10 +223,8 @@ def normalized_points(X, torso_size_multiplier: float = TORSO_SIZE_MULTIPLIER) -
     # norm over 2 values): about 3x faster for a single pose than stack/concatenate/linalg.norm
     pts = np.empty((len(lm), N_LANDMARKS + 2, 3))
     np.multiply(lm[:, :, :3], sizes[:, None, [0, 1, 0]], out=pts[:, :N_LANDMARKS])
-    hip = (pts[:, _HIPS[0]] + pts[:, _HIPS[1]]) / 2
-    pts[:, HIP_CENTER] = hip
-    pts[:, SHOULDER_CENTER] = (pts[:, _SHOULDERS[0]] + pts[:, _SHOULDERS[1]]) / 2
-    pts -= hip[:, None]
+    pts[:, HIP_CENTER:] = (pts[:, _LEFT_ENDS] + pts[:, _RIGHT_ENDS]) / 2  # the midpoints
+    pts -= pts[:, HIP_CENTER][:, None]
     # MediaPipe measures the size in x, y only (z is the least reliable axis).
     radius = np.sqrt(pts[:, :, 0] * pts[:, :, 0] + pts[:, :, 1] * pts[:, :, 1])
     size = np.maximum(np.maximum(radius[:, SHOULDER_CENTER] * torso_size_multiplier,
@@ -334,6 +340,11 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> np.ndarray:
         """Embedding of each pose, float64 ``(n, n_features_out_)``."""
+        return self.embed(X)
+
+    def embed(self, X) -> np.ndarray:
+        """:meth:`transform` without scikit-learn's ``set_output`` wrapper (which costs ~15 us
+        a call, as much as the arithmetic of one pose): always a NumPy array."""
         if not hasattr(self, "n_features_out_"):  # cheaper than check_is_fitted per frame
             check_is_fitted(self)
         if self.world == "off":
@@ -365,7 +376,7 @@ class PoseEmbedder(TransformerMixin, BaseEstimator):
         if self._directions:
             seg = _DIRECTION_INDEX
             d = pts[:, seg[:, 1]] - pts[:, seg[:, 0]]
-            length = np.maximum(np.linalg.norm(d, axis=2, keepdims=True), SIZE_EPS)
+            length = np.maximum(vector_lengths(d), SIZE_EPS)
             parts.append((d / length * self.direction_weight).reshape(len(pts), -1))
         return np.concatenate(parts, axis=1)
 

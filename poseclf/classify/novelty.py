@@ -367,16 +367,22 @@ class NoveltyScorer(BaseEstimator):
         """Novelty of each embedding, ``(n,)``: higher is farther from the training poses."""
         if not hasattr(self, "reference_"):  # cheaper than check_is_fitted per video frame
             check_is_fitted(self)
+        return self._novelty_of_scaled(self._scaled(self._checked(X)))
+
+    def _checked(self, X) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)  # lighter than check_array: one pose per video frame
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has shape {X.shape}, but the novelty scorer was fitted on "
                              f"{self.n_features_in_} features")
-        refs = self._references()
-        return mean_nearest_distance(self._scaled(X), refs["reference"], self.n_neighbors,
+        return X
+
+    def _novelty_of_scaled(self, scaled: np.ndarray, refs: dict | None = None) -> np.ndarray:
+        refs = refs or self._references()
+        return mean_nearest_distance(scaled, refs["reference"], self.n_neighbors,
                                      refs["reference_sq"], refs["reference_search"])
 
-    def _negative_distance(self, scaled: np.ndarray) -> np.ndarray:
-        refs = self._references()
+    def _negative_distance(self, scaled: np.ndarray, refs: dict | None = None) -> np.ndarray:
+        refs = refs or self._references()
         return mean_nearest_distance(scaled, refs["negatives"], self.n_neighbors,
                                      refs["negatives_sq"], refs["negatives_search"])
 
@@ -386,23 +392,48 @@ class NoveltyScorer(BaseEstimator):
         than the pose's own ``novelty`` when it is farther from its predicted class
         (``classes``, one label per pose) than :attr:`class_thresholds_` allow."""
         X = np.asarray(X, dtype=np.float64)
-        out = np.full(len(X), self.threshold_)
         if getattr(self, "negative_reference_", None) is None:  # no negatives, or older file
-            return out
-        scaled = self._scaled(X)
-        out = np.minimum(out, self.negative_ratio_ * self._negative_distance(scaled))
+            return np.full(len(X), self.threshold_)
+        return self._thresholds_of_scaled(self._scaled(X), classes, novelty)
+
+    def novelty_and_thresholds(self, X, classes=None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`novelty` and :meth:`thresholds` of the same embeddings, scaled once (what a
+        video frame asks)."""
+        scaled = self._scaled(self._checked(X))
+        refs = self._references()  # once: checking that the cache is current costs ~5 us
+        novelty = self._novelty_of_scaled(scaled, refs)
+        if getattr(self, "negative_reference_", None) is None:  # no negatives, or older file
+            return novelty, np.full(len(scaled), self.threshold_)
+        return novelty, self._thresholds_of_scaled(scaled, classes, novelty, refs)
+
+    def _thresholds_of_scaled(self, scaled: np.ndarray, classes, novelty,
+                              refs: dict | None = None) -> np.ndarray:
+        """:meth:`thresholds` of scaled embeddings, for a model with negatives."""
+        refs = refs or self._references()
+        out = np.minimum(self.threshold_,
+                         self.negative_ratio_ * self._negative_distance(scaled, refs))
         if classes is not None and getattr(self, "class_thresholds_", None) is not None:
             if novelty is None:
-                novelty = self.novelty(X)
-            far = self.class_distance(scaled, classes) > self.class_thresholds_[
-                np.searchsorted(self.classes_, np.asarray(classes))]
+                novelty = self._novelty_of_scaled(scaled, refs)
+            codes = self._class_codes(classes)
+            far = (self._class_distance_of_codes(scaled, codes, refs)
+                   > self.class_thresholds_[codes])
             out[far] = np.minimum(out[far], 0.5 * novelty[far])  # below its own novelty
         return out
 
+    def _class_codes(self, classes) -> np.ndarray:
+        return np.searchsorted(self.classes_, np.asarray(classes))
+
     def class_distance(self, scaled: np.ndarray, classes) -> np.ndarray:
         """Mean distance of scaled embeddings to the nearest poses of the given classes."""
-        codes = np.searchsorted(self.classes_, np.asarray(classes))
-        per_class = self._references()["classes"]
+        return self._class_distance_of_codes(scaled, self._class_codes(classes))
+
+    def _class_distance_of_codes(self, scaled: np.ndarray, codes: np.ndarray,
+                                 refs: dict | None = None) -> np.ndarray:
+        per_class = (refs or self._references())["classes"]
+        if len(codes) == 1:  # one pose (a video frame): no grouping by class
+            ref, ref_sq, search = per_class[codes[0]]
+            return mean_nearest_distance(scaled, ref, CLASS_NEIGHBORS, ref_sq, search)
         out = np.zeros(len(scaled))
         for code in np.unique(codes):
             mine = codes == code
@@ -461,7 +492,7 @@ class NoveltyEmbedder(BaseEstimator):
 
     def image_features(self, X) -> np.ndarray:
         """Image part for a ``(n, 134)`` :func:`~poseclf.classify.embedding.pose_matrix`."""
-        return self.image_embedder_.transform(X)
+        return self.image_embedder_.embed(X)
 
     def world_features(self, world) -> np.ndarray:
         """World part for ``(n, 33, 3)`` world landmarks (NaN rows stay NaN)."""

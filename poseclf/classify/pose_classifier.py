@@ -252,19 +252,21 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         probabilities are those of the classifier either way. A pose without world landmarks
         (NaN columns) is scored on the image landmarks against the image-only threshold.
         """
-        check_is_fitted(self, "pipeline_")
+        if not hasattr(self, "pipeline_"):  # cheaper than check_is_fitted per video frame
+            check_is_fitted(self, "pipeline_")
         X = check_rows(X)
         matrix = image_matrix(X)
-        embedder = self._cache()["embedder"]
+        cache = self._cache()  # once: checking that it is current costs ~3 us
+        embedder = cache["embedder"]
         image = None
         if self.novelty_features_ is not None:
             image = self.novelty_features_.image_features(matrix)
         if image is not None and embedder.world == "off":  # one embedding pass: the
             embedded = image[:, :embedder.n_features_out_]  # classifier's is its first columns
         else:
-            embedded = self._embed(X)
-        proba = self._classify(embedded)
-        labels = self.classes_.astype(object)[np.argmax(proba, axis=1)]
+            embedded = self._embed(X, cache)
+        proba = self._classify(embedded, cache)
+        labels = cache["class_names"][np.argmax(proba, axis=1)]
         if self.novelty_ is None:
             nan = np.full(len(labels), np.nan)
             return Predictions(labels, proba, nan, np.zeros(len(labels), dtype=bool), nan)
@@ -286,24 +288,23 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         if image is None:  # file from before the novelty features: the classifier embedding
             return self.novelty_.novelty(embedded), np.full(n, self.novelty_.threshold_)
         if self.novelty_image_ is None:  # trained without world landmarks
-            novelty = self.novelty_.novelty(image)
-            return novelty, self.novelty_.thresholds(image, labels, novelty)
+            return self.novelty_.novelty_and_thresholds(image, labels)
         features = self.novelty_features_
         novelty = np.empty(n)
         threshold = np.empty(n)
         world_part = (np.full((n, features.n_world_features_), np.nan) if world is None
                       else features.world_features(world))
         has_world = np.isfinite(world_part).all(axis=1)
+        if has_world.all():  # every pose of a video frame with world landmarks: no copies
+            return self.novelty_.novelty_and_thresholds(
+                np.concatenate([image, world_part], axis=1), labels)
         if has_world.any():
             both = np.concatenate([image[has_world], world_part[has_world]], axis=1)
-            novelty[has_world] = self.novelty_.novelty(both)
-            threshold[has_world] = self.novelty_.thresholds(both, labels[has_world],
-                                                            novelty[has_world])
-        if not has_world.all():
-            alone = image[~has_world]
-            novelty[~has_world] = self.novelty_image_.novelty(alone)
-            threshold[~has_world] = self.novelty_image_.thresholds(alone, labels[~has_world],
-                                                                   novelty[~has_world])
+            novelty[has_world], threshold[has_world] = self.novelty_.novelty_and_thresholds(
+                both, labels[has_world])
+        alone = image[~has_world]
+        novelty[~has_world], threshold[~has_world] = self.novelty_image_.novelty_and_thresholds(
+            alone, labels[~has_world])
         return novelty, threshold
 
     def _warn_without_world(self, X: np.ndarray) -> None:
@@ -321,16 +322,17 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
             ".world_landmarks) or train with --world-features off", MissingWorldLandmarksWarning,
             stacklevel=5)
 
-    def _embed(self, X: np.ndarray) -> np.ndarray:
+    def _embed(self, X: np.ndarray, cache: dict | None = None) -> np.ndarray:
         """The classifier's embedding of checked pose rows: picture columns, or with world
-        features the whole rows (world columns NaN when ``X`` has none)."""
-        embedder = self._cache()["embedder"]
+        features the whole rows (world columns NaN when ``X`` has none). ``cache``:
+        :meth:`_cache`, when the caller has it."""
+        embedder = (cache or self._cache())["embedder"]
         if embedder.world == "off":
-            return embedder.transform(image_matrix(X))
+            return embedder.embed(image_matrix(X))
         self._warn_without_world(X)
         if X.shape[1] != N_POSE_COLUMNS:
             X = np.concatenate([X, np.full((len(X), N_WORLD_COLUMNS), np.nan)], axis=1)
-        return embedder.transform(X)
+        return embedder.embed(X)
 
     # -- the single-pose fast path ----------------------------------------------------------
     def __getstate__(self) -> dict:
@@ -338,10 +340,10 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         state.pop("_lean", None)  # derived from the pipeline; rebuilt on first use, not saved
         return state
 
-    def _classify(self, embedded: np.ndarray) -> np.ndarray:
+    def _classify(self, embedded: np.ndarray, cache: dict | None = None) -> np.ndarray:
         """Probabilities of validated embeddings: the lean path for a few rows (one video
         frame), scikit-learn for batches and for classifiers the lean path does not cover."""
-        cache = self._cache()
+        cache = cache or self._cache()
         if len(embedded) <= LEAN_MAX_ROWS:
             if "lean" not in cache:  # built and checked against scikit-learn once per model
                 cache["lean"] = lean_predict_proba(cache["classifier"],
@@ -351,15 +353,17 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
         return pipeline_predict_proba(cache["classifier"], embedded)
 
     def _cache(self) -> dict:
-        """The embedder, the classifier part of the pipeline and its lean path, rebuilt when
-        the steps change (``Pipeline.named_steps`` and slicing cost ~5 us a call)."""
+        """The embedder, the classifier part of the pipeline, its lean path and the class names
+        as objects (the labels' dtype), rebuilt when the steps change (``Pipeline.named_steps``
+        and slicing cost ~5 us a call)."""
         pipeline = self.pipeline_
         steps = tuple(step for _, step in pipeline.steps)
         cache = self.__dict__.get("_lean")
         if cache is None or cache["pipeline"] is not pipeline or cache["steps"] != steps:
             classifier = pipeline[-1] if len(steps) == 2 else pipeline[1:]
             cache = {"pipeline": pipeline, "steps": steps, "classifier": classifier,
-                     "embedder": pipeline.named_steps["embed"]}
+                     "embedder": pipeline.named_steps["embed"],
+                     "class_names": self.classes_.astype(object)}
             self.__dict__["_lean"] = cache
         return cache
 

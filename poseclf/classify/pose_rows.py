@@ -30,8 +30,9 @@ def pose_rows(landmarks, image_sizes=None, world_landmarks=None) -> np.ndarray:
     the ``(n, 33, 3)`` world landmarks flattened (NaN where ``world_landmarks`` is None or NaN).
     """
     image = pose_matrix(landmarks, image_sizes).astype(np.float64)
-    world = np.full((len(image), N_WORLD_COLUMNS), np.nan)
-    if world_landmarks is not None:
+    if world_landmarks is None:
+        world = np.full((len(image), N_WORLD_COLUMNS), np.nan)
+    else:
         given = np.asarray(world_landmarks, dtype=np.float64)
         if given.shape != (len(image), N_LANDMARKS, WORLD_DIMS):
             raise ValueError(f"world_landmarks must have shape ({len(image)}, {N_LANDMARKS}, "

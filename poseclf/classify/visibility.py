@@ -117,7 +117,8 @@ class VisibilityCheck:
             raise ValueError(f"landmarks must have shape (n, 33, 4), got {np.shape(landmarks)}")
         pts = lm[:, _KEY_JOINT_INDEX]  # (n, 6, 2, 4)
         lo, hi = -self.frame_margin, 1.0 + self.frame_margin
-        inside = np.all((pts[..., :2] >= lo) & (pts[..., :2] <= hi), axis=-1)
+        xy = pts[..., :2]
+        inside = ((xy >= lo) & (xy <= hi)).all(axis=-1)
         seen = inside if self.rule == "placed" else (pts[..., 3] >= self.min_visibility) & inside
         return ~seen.any(axis=-1) & self._counted
 

@@ -30,6 +30,9 @@ N_WORLD_COLUMNS = N_LANDMARKS * WORLD_DIMS
 _I = {name: i for i, name in enumerate(LANDMARK_NAMES)}
 _HIPS = (_I["left_hip"], _I["right_hip"])
 _SHOULDERS = (_I["left_shoulder"], _I["right_shoulder"])
+#: The hip and shoulder lines' ends, as index arrays: both lines (or midpoints) in one operation.
+_LEFT_ENDS = np.array([_HIPS[0], _SHOULDERS[0]])
+_RIGHT_ENDS = np.array([_HIPS[1], _SHOULDERS[1]])
 
 
 def world_points(X: np.ndarray) -> np.ndarray:
@@ -37,13 +40,17 @@ def world_points(X: np.ndarray) -> np.ndarray:
     landmarks, or, for a row without them, its picture landmarks in pixels."""
     X = np.asarray(X, dtype=np.float64)
     n = len(X)
-    image = X[:, :N_LANDMARKS * LANDMARK_DIMS].reshape(n, N_LANDMARKS, LANDMARK_DIMS)
-    sizes = X[:, N_IMAGE_COLUMNS - 2:N_IMAGE_COLUMNS]
-    pts = image[:, :, :3] * sizes[:, None, [0, 1, 0]]
+    has = world = None
     if X.shape[1] >= N_IMAGE_COLUMNS + N_WORLD_COLUMNS:
         world = X[:, N_IMAGE_COLUMNS:N_IMAGE_COLUMNS + N_WORLD_COLUMNS].reshape(
             n, N_LANDMARKS, WORLD_DIMS)
         has = np.isfinite(world).all(axis=(1, 2))
+        if has.all():  # a video frame's pose nearly always: no picture points to make
+            return world.copy()
+    image = X[:, :N_LANDMARKS * LANDMARK_DIMS].reshape(n, N_LANDMARKS, LANDMARK_DIMS)
+    sizes = X[:, N_IMAGE_COLUMNS - 2:N_IMAGE_COLUMNS]
+    pts = image[:, :, :3] * sizes[:, None, [0, 1, 0]]
+    if has is not None:
         pts[has] = world[has]
     return pts
 
@@ -51,12 +58,13 @@ def world_points(X: np.ndarray) -> np.ndarray:
 def facing_yaw(points: np.ndarray) -> np.ndarray:
     """Yaw (radians, ``(n,)``) that turns each pose's hip line onto +x (the shoulder line when
     the hips have no horizontal extent, 0 when neither has)."""
-    hip = points[:, _HIPS[0]] - points[:, _HIPS[1]]
-    shoulder = points[:, _SHOULDERS[0]] - points[:, _SHOULDERS[1]]
+    lines = points[:, _LEFT_ENDS] - points[:, _RIGHT_ENDS]  # (n, 2, 3): hip line, shoulder line
+    hip, shoulder = lines[:, 0], lines[:, 1]
     extent = np.maximum(np.abs(points[..., :2]).max(axis=(1, 2)), SIZE_EPS) * LINE_EPS
-    use_hips = np.hypot(hip[:, 0], hip[:, 2]) > extent
+    horizontal = np.hypot(lines[..., 0], lines[..., 2]) > extent[:, None]  # (n, 2)
+    use_hips = horizontal[:, 0]
     line = np.where(use_hips[:, None], hip, shoulder)
-    has_line = use_hips | (np.hypot(shoulder[:, 0], shoulder[:, 2]) > extent)
+    has_line = use_hips | horizontal[:, 1]
     return np.where(has_line, np.arctan2(line[:, 2], line[:, 0]), 0.0)
 
 
@@ -66,8 +74,7 @@ def facing_points(points: np.ndarray, torso_size_multiplier: float) -> np.ndarra
     n = len(points)
     pts = np.empty((n, N_LANDMARKS + 2, 3))
     pts[:, :N_LANDMARKS] = points
-    pts[:, N_LANDMARKS] = (points[:, _HIPS[0]] + points[:, _HIPS[1]]) / 2
-    pts[:, N_LANDMARKS + 1] = (points[:, _SHOULDERS[0]] + points[:, _SHOULDERS[1]]) / 2
+    pts[:, N_LANDMARKS:] = (points[:, _LEFT_ENDS] + points[:, _RIGHT_ENDS]) / 2  # the midpoints
     pts -= pts[:, N_LANDMARKS][:, None]
     # turn by -yaw about y: a point (x, z) at angle yaw goes to angle 0
     a = facing_yaw(pts)
