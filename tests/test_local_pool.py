@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pandas as pd
 import pytest
 
 from poseclf.tables.engine import _worker_task, auto_workers
-from poseclf.tables.local_pool import run_local
+from poseclf.tables.local_pool import release_workers, run_local
 
 
 def where(i: int) -> pd.DataFrame:
@@ -50,6 +51,30 @@ def test_leaving_early_stops_handing_out_tasks():
     next(results)
     results.close()
     assert not [t for t in threading.enumerate() if t.name == "poseclf-extract-here"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc (Linux)")
+def test_released_workers_end_and_a_later_run_starts_new_ones():
+    worker_pids = set(pd.concat(run_local([(where, (i,)) for i in range(40)], 2, _worker_task))
+                      ["pid"]) - {os.getpid()}
+    assert worker_pids
+    release_workers()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in worker_pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in worker_pids)
+    rows = pd.concat(run_local([(where, (i,)) for i in range(40)], 2, _worker_task))
+    assert sorted(rows["task"]) == list(range(40))
+    assert not set(rows["pid"]) & worker_pids
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 @pytest.mark.parametrize("n_rows, cores, expected", [

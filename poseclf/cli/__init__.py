@@ -109,6 +109,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signum, handler)
 
 
+def console() -> int:
+    """The ``poseclf`` console script and ``python -m poseclf``: :func:`main`, then the end of
+    the worker processes it left idle (:func:`poseclf.tables.local_pool.release_workers`; only
+    when a command used them, so ``--help`` imports nothing more)."""
+    try:
+        return main()
+    finally:
+        pool = sys.modules.get("poseclf.tables.local_pool")
+        if pool is not None:
+            pool.release_workers()
+
+
 def _one_line_warnings(command: str, show: Callable) -> Callable:
     """``warnings.showwarning`` that prints poseclf's own warnings as one line."""
     def one_line(message, category, filename, lineno, file=None, line=None):
