@@ -382,7 +382,8 @@ CASES = [
          "--exclude {w}/notes.csv: an exclusion list needs a 'path' column"),
     # export (ONNX: a model; mlkit-csv: a table) and extract SAMPLES.csv
     Case("export a table as ONNX", ("export", T, "-o", "{w}/m.onnx"), 2,
-         "{w}/table.csv: not a skops model file"),
+         "{w}/table.csv: a landmark table, not a model; export a model made by `poseclf train` "
+         "as ONNX, or this table with --format mlkit-csv"),
     Case("export missing model", ("export", "{w}/nowhere.skops", "-o", "{w}/m.onnx"), 2,
          "{w}/nowhere.skops: no such model file; check the path"),
     Case("export extension", ("export", "pushups", "-o", "{w}/m.skops"), 2,

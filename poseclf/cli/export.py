@@ -8,9 +8,11 @@ The work is the library's (:func:`poseclf.classify.onnx_export.export_onnx`,
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..errors import InputError
 from ..files import check_input_file, check_output_file
+from ..pose.defaults import TABLE_SUFFIXES
 from ._common import EXIT_OK
 
 #: ``--format`` values: ``onnx`` for a MODEL, ``mlkit-csv`` for a TABLE.
@@ -48,6 +50,9 @@ def _export_onnx(args: argparse.Namespace) -> int:
     from ..shipped import resolve_model
 
     source = resolve_model(args.source)
+    if Path(source).suffix.lower() in TABLE_SUFFIXES:
+        raise InputError(f"{source}: a landmark table, not a model; export a model made by "
+                         "`poseclf train` as ONNX, or this table with --format mlkit-csv")
     check_output_file(args.output, option="-o", suffixes=(".onnx",), inputs=[source])
     from ..classify.model import PoseModel
     from ..classify.onnx_export import export_onnx, needs_world_landmarks
