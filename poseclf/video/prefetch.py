@@ -12,11 +12,17 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
+import cv2
 import numpy as np
 
 READ_AHEAD_FRAMES = 4  # frames decoded ahead of BlazePose (about 11 MB at 1280x720)
 _POLL_S = 0.1  # how often a blocked reader checks whether it should stop
 _END = object()
+
+
+def bgr_to_rgb(frame: np.ndarray) -> np.ndarray:
+    """OpenCV's BGR frame as the RGB that BlazePose reads (a ``convert`` for :class:`ReadAhead`)."""
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
 class ReadAhead:

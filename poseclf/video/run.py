@@ -62,7 +62,7 @@ from .outputs import (
     open_window,
 )
 from .people import label_people, person_tracker
-from .prefetch import ReadAhead
+from .prefetch import ReadAhead, bgr_to_rgb
 from .reps import REPORT_SUFFIXES, RepetitionTracker, plot_repetitions, write_report
 from .results import (
     STOP_END,
@@ -482,12 +482,8 @@ def _frames(first: np.ndarray, capture: cv2.VideoCapture, info: VideoInfo) -> It
     if info.live:
         yield frames
         return
-    with ReadAhead(frames, convert=_to_rgb) as ahead:
+    with ReadAhead(frames, convert=bgr_to_rgb) as ahead:
         yield ahead
-
-
-def _to_rgb(frame: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
 class _Null:

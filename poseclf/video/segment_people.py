@@ -40,7 +40,7 @@ from ..pose.video_frames import iter_selected_frames
 from ..tables.engine import Plan, Task
 from .crops import CropFinder
 from .people import follow_people, person_tracker
-from .prefetch import ReadAhead
+from .prefetch import ReadAhead, bgr_to_rgb
 
 
 class Segment(Protocol):
@@ -128,7 +128,7 @@ def people_rows(video: str, fps: float, segments: Sequence[Segment], stamp: _Fil
     index = -1
     frames = (bgr for _, bgr in iter_selected_frames(video, range(last + 1)))
     with (CropFinder(options, people) as finder,
-          ReadAhead(frames, convert=_to_rgb) as ahead):
+          ReadAhead(frames, convert=bgr_to_rgb) as ahead):
         for index, frame, followed in follow_people(ahead, finder, person_tracker(fps)):
             for seg in sorted(wanted.get(index, ()), key=lambda s: s.person or NOBODY):
                 size = (frame.shape[1], frame.shape[0])
@@ -174,10 +174,3 @@ def _table(video: str, fps: float, rows: list[tuple], stride: int, stamp: _FileS
 def _empty_table() -> pd.DataFrame:
     extra = {c: [] for c in PEOPLE_TABLE_COLUMNS[len(TABLE_COLUMNS):]}
     return Poses.empty().to_table([], [], [], extra).astype(_DTYPES)
-
-
-def _to_rgb(frame: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-
