@@ -55,6 +55,32 @@ def test_two_people_may_have_their_own_segments_over_the_same_frames():
     assert check_segments(segments) == segments[::-1]
 
 
+def test_overlaps_are_found_as_by_comparing_every_pair():
+    """The one-pass check against the rule written out: every pair of segments, one person's
+    overlapping another's or everyone's."""
+    def clash(segments):
+        return any(b.start_frame <= a.end_frame and b.end_frame >= a.start_frame
+                   and (a.person is None or b.person is None or a.person == b.person)
+                   for i, a in enumerate(segments) for b in segments[i + 1:])
+
+    rng = np.random.default_rng(0)
+    refused = 0
+    for _ in range(3000):
+        segments = []
+        for _ in range(rng.integers(1, 7)):
+            start = int(rng.integers(0, 30))
+            person = [None, None, 1, 2, 3][rng.integers(5)]
+            segments.append(Segment(start, start + int(rng.integers(0, 9)), "x", person))
+        try:
+            check_segments(segments)
+        except ValueError:
+            refused += 1
+            assert clash(segments), segments
+        else:
+            assert not clash(segments), segments
+    assert 0 < refused < 3000
+
+
 @pytest.mark.parametrize("cell", ["abc", "0", "-1", "1.5"])
 def test_a_person_that_is_not_an_id_is_refused_with_its_row(tmp_path, cell):
     path = tmp_path / "segments.csv"

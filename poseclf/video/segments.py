@@ -68,6 +68,26 @@ class Segment:
         return range(self.start_frame, self.end_frame + 1, stride)
 
 
+def _check_no_overlap(ordered: Sequence[Segment]) -> None:
+    """Raise when two segments (in start order) share a frame for one person: a segment without
+    ``person`` shares with every other. One pass: the latest-ending segment so far, of everyone
+    and of each person, is all a new segment can overlap."""
+    latest: dict[int | None, Segment] = {}  # None: any segment; an id: that person's
+    everyone: Segment | None = None  # the latest-ending segment without a person
+    for b in ordered:
+        rivals = (latest.get(None),) if b.person is None else (everyone, latest.get(b.person))
+        a = max((r for r in rivals if r is not None), key=lambda r: r.end_frame, default=None)
+        if a is not None and b.start_frame <= a.end_frame:
+            one = ("one label only" if a.person is None and b.person is None
+                   else "one label per person")
+            raise ValueError(f"segments overlap: {a} and {b}; a frame can have {one}")
+        for key in (None, b.person) if b.person is not None else (None,):
+            if key not in latest or b.end_frame > latest[key].end_frame:
+                latest[key] = b
+        if b.person is None and (everyone is None or b.end_frame > everyone.end_frame):
+            everyone = b
+
+
 def check_segments(segments: Iterable[Segment], n_frames: int | None = None) -> list[Segment]:
     """Sorted segments; rejects empty ones and those that overlap for one person (a segment
     without ``person`` is everyone's), clips those beyond the video."""
@@ -79,13 +99,7 @@ def check_segments(segments: Iterable[Segment], n_frames: int | None = None) -> 
                                        or not isinstance(seg.person, int | np.integer)
                                        or seg.person < 1):
             raise ValueError(f"segment {seg}: person must be a person id (an integer >= 1)")
-    for i, b in enumerate(result):
-        for a in result[:i]:
-            if b.start_frame <= a.end_frame and (a.person is None or b.person is None
-                                                 or a.person == b.person):
-                one = "one label only" if a.person is None and b.person is None else \
-                    "one label per person"
-                raise ValueError(f"segments overlap: {a} and {b}; a frame can have {one}")
+    _check_no_overlap(result)
     if n_frames is not None:
         clipped = []
         for seg in result:
