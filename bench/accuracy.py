@@ -354,6 +354,9 @@ def main(argv=None) -> None:
     tables = {}
     for name, table in found.items():
         lm, sizes, labels = training_arrays(table)
+        if len(set(labels)) < 2:  # e.g. the fall clips' lying rows: nothing to tell apart
+            print(f"{name}: {len(labels)} poses, 1 class: not measured")
+            continue
         tables[name] = (lm, sizes, labels.astype(str), training_world_landmarks(table))
         print(f"{name}: {len(labels)} poses, {len(set(labels))} classes")
     print(f"embedder: {embedder_params}")

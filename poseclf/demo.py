@@ -27,7 +27,7 @@ from .tables.exclusions import load_training_tables
 
 DEMO_MODEL = "sitstand"  # shipped model used on the sample photos
 DEMO_TABLE = "pushups_visolus"  # shipped landmark table the demo trains on
-DEMO_CLASSIFIER = DEFAULT_CLASSIFIER  # poseclf train's: the MediaPipe-style k-NN, trains instantly
+DEMO_CLASSIFIER = DEFAULT_CLASSIFIER  # poseclf train's
 
 
 @dataclass

@@ -19,9 +19,11 @@ from poseclf.classify.novelty import (
     PARTIAL_LABEL,
     UNKNOWN_LABEL,
     NoveltyScorer,
+    confidence_floor,
 )
 from poseclf.classify.pose_classifier import PoseClassifier
 from poseclf.classify.visibility import KEY_JOINTS, VisibilityCheck, fit_visibility
+from poseclf.errors import ModelFileError
 from poseclf.pose.landmarks import Pose
 from poseclf.video.run import _classify
 
@@ -107,10 +109,40 @@ def test_mirror_images_are_rebuilt_from_a_column_map_only_when_it_reproduces_the
 @pytest.mark.parametrize("params, message", [
     ({"n_neighbors": 0}, "n_neighbors"), ({"percentile": 0}, "percentile"),
     ({"percentile": 101}, "percentile"), ({"cv": 1}, "cv must be"),
+    ({"min_confidence": 1.0}, "min_confidence"), ({"min_confidence": -0.1}, "min_confidence"),
 ])
 def test_bad_scorer_settings_are_refused(params, message):
     with pytest.raises(ValueError, match=message):
         NoveltyScorer(**params).fit(np.zeros((10, 2)), np.repeat(["a", "b"], 5))
+
+
+def test_unsure_poses_of_three_classes_or_more_are_held_below_their_novelty():
+    X = np.random.default_rng(6).normal(size=(60, 4))
+    y = np.repeat(["a", "b", "c"], 20)
+    scorer = NoveltyScorer(min_confidence=0.7).fit(X, y)
+    assert scorer.min_confidence_ == 0.7
+    threshold, novelty = np.full(3, 2.0), np.array([1.0, 1.0, 3.0])
+    proba = np.array([[0.9, 0.05, 0.05], [0.4, 0.35, 0.25], [0.8, 0.1, 0.1]])
+    lowered = scorer.unsure_thresholds(threshold, novelty, proba)
+    assert lowered.tolist() == [2.0, 0.5, 2.0]  # only the unsure pose, below its novelty
+    assert (novelty > lowered).tolist() == [False, True, True]
+    # two classes: a low probability is a pose between them, not another kind
+    two = NoveltyScorer(min_confidence=0.7).fit(X[:40], y[:40])
+    assert two.min_confidence_ == 0.0
+    assert two.unsure_thresholds(threshold, novelty, proba) is threshold
+    assert NoveltyScorer().fit(X, y).min_confidence_ == 0.0
+
+
+def test_only_the_mlp_has_a_confidence_floor():
+    lm = np.random.default_rng(7).random((30, 33, 4))
+    labels = np.repeat(["a", "b", "c"], 10)
+    for classifier, floor in (("mlp", 0.7), ("knn", 0.0), ("svm", 0.0)):
+        assert confidence_floor(classifier) == floor
+        model = PoseModel.train(lm, np.tile(SIZE, (30, 1)), labels, classifier, cv=0)
+        assert model.novelty_.min_confidence_ == floor
+        result = model.predict_with_scores(lm, np.tile(SIZE, (30, 1)))
+        unsure = result.proba.max(axis=1) < floor
+        assert (result.threshold[unsure] < result.novelty[unsure]).all()
 
 
 def test_scorer_refuses_other_feature_counts_and_tiny_classes():
@@ -192,6 +224,14 @@ def test_saved_model_keeps_threshold_and_rejections(tmp_path, model):
     assert loaded.rejection_threshold == model.rejection_threshold
     np.testing.assert_array_equal(loaded.predict(lm, sizes), model.predict(lm, sizes))
     assert loaded.metadata["rejection"]["percentile"] == 99.0
+
+
+def test_a_model_file_with_a_confidence_floor_that_is_no_probability_is_refused(tmp_path):
+    lm, labels = training_poses()
+    model = PoseModel.train(lm, np.tile(SIZE, (40, 1)), labels, "mlp", cv=0)
+    model.novelty_.min_confidence_ = 2.0
+    with pytest.raises(ModelFileError, match="confidence floor 2.0 that is not a probability"):
+        PoseModel.load(model.save(tmp_path / "floor.skops"))
 
 
 def test_model_file_without_novelty_loads_with_rejection_off(tmp_path, model, caplog):

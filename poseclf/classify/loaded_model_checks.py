@@ -77,6 +77,10 @@ def check_novelty_scorer(scorer, path: Path, what: str) -> None:
             and signs.shape == columns.shape and np.isin(signs, (-1, 1)).all()):
         raise ModelFileError(f"{path}: the model file's {what} has a mirror column map that "
                              f"does not fit its reference poses; {REMAKE}")
+    floor = getattr(scorer, "min_confidence_", 0.0)  # files from before: none
+    if not (_is_number(floor) and 0 <= floor <= 1):
+        raise ModelFileError(f"{path}: the model file's {what} has a confidence floor "
+                             f"{floor!r} that is not a probability; {REMAKE}")
     thresholds = getattr(scorer, "class_thresholds_", None)
     if thresholds is not None:
         classes, labels = getattr(scorer, "classes_", None), getattr(

@@ -123,6 +123,12 @@ def _graph(model: PoseModel, name: str) -> onnx.ModelProto:
         novelty, threshold = g.if_(every, (g.branch(), [nov_both, thr_both]), (alone, mixed),
                                    [np.float64, np.float64])
 
+    floor = getattr(novelty_, "min_confidence_", 0.0)
+    if floor:  # NoveltyScorer.unsure_thresholds
+        unsure = g.op("Less", g.op("ReduceMax", proba, axes=[1], keepdims=0),
+                      g.const([float(floor)], np.float64))
+        threshold = g.op("Where", unsure,
+                         g.op("Min", threshold, g.op("Mul", g.const([0.5]), novelty)), threshold)
     is_partial = partial(g, estimator.visibility_, landmarks32)
     unknown = g.op("Greater", novelty, threshold)
     decision = g.op("Where", is_partial, g.const([PARTIAL_CODE], np.int64),

@@ -39,6 +39,7 @@ from .novelty import (
     UNKNOWN_LABEL,
     NoveltyEmbedder,
     NoveltyScorer,
+    confidence_floor,
 )
 from .pose_rows import (
     N_IMAGE_COLUMNS,
@@ -203,8 +204,9 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
             if negatives is not None:
                 negatives = check_rows(negatives)
             self.novelty_, self.novelty_image_ = _fit_novelty(
-                features, landmarks, sizes, y, usable_world(X), self.novelty_params or {},
-                negatives)
+                features, landmarks, sizes, y, usable_world(X),
+                {"min_confidence": confidence_floor(self.classifier),
+                 **(self.novelty_params or {})}, negatives)
             self.visibility_ = fit_visibility(
                 landmarks, y, {"percentile": (self.novelty_params or {}).get(
                     "percentile", DEFAULT_PERCENTILE), **(self.visibility_params or {})})
@@ -272,6 +274,7 @@ class PoseClassifier(ClassifierMixin, BaseEstimator):
             return Predictions(labels, proba, nan, np.zeros(len(labels), dtype=bool), nan)
         world = row_world(X) if X.shape[1] == N_POSE_COLUMNS else None
         novelty, threshold = self._novelty(embedded, image, world, labels)
+        threshold = self.novelty_.unsure_thresholds(threshold, novelty, proba)
         partial = self.visibility_.is_partial(row_landmarks(X))
         if reject:
             labels = labels.copy()

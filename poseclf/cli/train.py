@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # the library is imported by the commands that run, not by --
     from ..classify.negatives import Negatives
 
 DEFAULT_CV = 5
-SEARCHABLE = ("svm", "knn")  # classifiers with a grid search (classifiers.SVM_GRID, KNN_GRID)
+SEARCHABLE = ("svm", "knn", "mlp")  # with a grid search (classifiers.SVM_GRID, KNN_GRID, MLP_GRID)
 CARD_SUFFIXES = (".md",)
 MIN_MAX_POSES = 100  # --max-poses below this leaves classes too few poses
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")  # what matplotlib writes
@@ -292,7 +292,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.cluster and not args.search:
         raise PoseclfError("--cluster runs the grid search: add --search (svm or knn)")
     if args.search and args.classifier not in SEARCHABLE:
-        raise PoseclfError(f"--search works with {' and '.join(SEARCHABLE)}, "
+        raise PoseclfError(f"--search works with {', '.join(SEARCHABLE)}, "
                            f"not {args.classifier}")
     _check_train_files(args)
     lm, sizes, labels, world, dropped, blazepose = _table_arrays(args.tables, args.exclude,
