@@ -353,4 +353,5 @@ def _rejection_metadata(novelty: NoveltyScorer, visibility: VisibilityCheck,
                            else None),
         "calibration_accepted_with_negatives": novelty.calibration_.get(
             "accepted_with_negatives", novelty.calibration_["accepted"]),
+        "min_confidence": float(getattr(novelty, "min_confidence_", 0.0)),
     }

@@ -124,6 +124,9 @@ def describe_rejection(info: dict) -> str:
         text += f" (all {negatives['given']} negatives looked like the model's classes)"
     else:
         text += " (no negatives)"
+    if info.get("min_confidence"):
+        text += (f"; also when the classifier gives no class {info['min_confidence']:.0%} "
+                 "probability (a pose between several classes)")
     accepted = info.get("calibration_accepted_with_negatives", info["calibration_accepted"])
     text += f"; {accepted:.1%} of held-out in-class poses accepted"
     visibility = info.get("visibility") or {}

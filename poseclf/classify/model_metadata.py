@@ -167,6 +167,8 @@ def _check_rejection_metadata(info) -> None:
     _need(_share(info.get("calibration_accepted", _MISSING)),
           "rejection calibration_accepted must be in [0, 1]",
           info.get("calibration_accepted", _MISSING))
+    _need(_share(info.get("min_confidence", 0.0)),
+          "rejection min_confidence must be in [0, 1]", info.get("min_confidence", _MISSING))
     visibility = info.get("visibility", _MISSING)
     _need(isinstance(visibility, dict)
           and _share(visibility.get("min_visibility", _MISSING))
