@@ -34,18 +34,18 @@ person for a few frames is still caught, and so is an upright label shorter than
 the person is seen upright again (for :data:`RECOVER_S`).
 
 **On the floor, for another camera.** A level camera at height ``h`` sees a point at height ``z``
-and distance ``d`` ``f (h - z) / d`` below the horizon. For a body part that ends at the distance
+and distance ``d`` at ``f (h - z) / d`` below the horizon. For a body part that ends at the distance
 where the feet stood, its share is exactly ``z / z_standing``, whatever the camera's height,
 distance and focal length: lying, about 0.1-0.2 (hips and shoulders 0.1-0.15 m above the floor, of
 0.9 and 1.45 m); sitting up on the floor, the shoulders keep about 0.4 (0.6 m); measured on the dev
 material, a full squat 0.45 and sitting on a chair 0.56. A body that ends ``D`` metres farther away
-has the share ``(z d + h D) / (z_standing (d + D))``: with the camera at hip height (subject 1's
-clips), a backward fall whose shoulders land 1.2 m farther at 3 m reads about 0.25 (measured 0.27);
-with a camera 2.5 m up, 0.57: a fall away from a high camera is not "on the floor" by this rule and
-is left to the label and the torso. Towards the camera the share only drops (a forward fall
-measured -0.4). A person who crouches while moving half a metre towards a high camera can read low
-(about 0.3); the fast descent and the time down still apply. Without a frame seen standing with
-both ankles in the picture there is no floor line, and the rule says nothing.
+has the share ``(z d + h D) / (z_standing (d + D))``: with the camera at hip height, a backward
+fall whose shoulders land 1.2 m farther at 3 m reads about 0.25 (s1_fall_13 measures 0.27); with a
+camera 2.5 m up, 0.57: a fall away from a high camera is not "on the floor" by this rule and is
+left to the label and the torso. Towards the camera the share only drops (a forward fall measured
+-0.4). A person who crouches while moving half a metre towards a high camera can read low (about
+0.3); the fast descent and the time down still apply. Without a frame seen standing with both
+ankles in the picture there is no floor line, and the rule says nothing.
 
 The limits (one camera, roughly level; one person; see the README's "Watching for falls") are
 those of the data it was tuned on: 8 falls and 7 daily-activity clips of two people
