@@ -27,7 +27,9 @@ from poseclf.video.falls import (
     FallEvent,
     FallEventWriter,
     check_falls_after,
+    floor_share,
     hips_and_scale,
+    standing_heights,
     torso_tilt,
 )
 
@@ -185,6 +187,92 @@ def test_a_model_without_lying_cannot_watch_for_falls():
 def test_falls_after_must_be_a_finite_duration(value):
     with pytest.raises(ValueError, match="--falls-after"):
         check_falls_after(value)
+
+
+# -- on the floor: synthetic tracks of the feet, hips and shoulders ---------------------------
+SIZE = (640, 480)
+M_PER_PX = 0.004  # the figures' world landmarks: their picture, 4 mm a pixel, hips at 0
+
+
+def _figure(feet: float, hips: float, shoulders: float, *, ankles_in: bool = True) -> Pose:
+    """A front-facing figure with its lower ankle, hips and shoulders at these picture heights
+    (pixels); its world landmarks are its picture in metres, so its torso stays upright (only
+    the picture tells it is down) and it measures M_PER_PX."""
+    y = np.empty(33)
+    y[:11] = shoulders - 40  # head
+    y[[11, 12, 13, 14]] = shoulders, shoulders, (shoulders + hips) / 2, (shoulders + hips) / 2
+    y[15:23] = hips  # wrists and hands by the hips
+    y[[23, 24]] = hips
+    y[[25, 26]] = (hips + feet) / 2
+    y[27:33] = feet if ankles_in else SIZE[1] + 40
+    x = 320 + np.where(np.arange(33) % 2, 20.0, -20.0)
+    pixels = np.stack([x, y], axis=1)
+    lm = np.column_stack([pixels / SIZE, np.zeros(33), np.full(33, 0.9)])
+    world = np.column_stack([(pixels - pixels[[23, 24]].mean(axis=0)) * M_PER_PX, np.zeros(33)])
+    return Pose(lm, world, SIZE)
+
+
+STANDS = (450.0, 250.0, 100.0)  # feet, hips, shoulders (px): 0.8 m hips, 1.4 m shoulders
+
+
+def _track(end: tuple[float, float], *, label: str, fall_s: float = 0.6, down_s: float = 3.0,
+           ankles_in: bool = True):
+    """(time, label, probabilities, pose): 1.5 s standing, then the hips and the shoulders
+    going down to ``end`` (px) in ``fall_s`` and staying there ``down_s``, all labelled
+    ``label`` (the feet stay put)."""
+    feet, hips0, shoulders0 = STANDS
+    frames, t = [], 0.0
+    while t < 1.5 + fall_s + down_s:
+        w = min(1.0, max(0.0, (t - 1.5) / fall_s))
+        pose = _figure(feet, hips0 + w * (end[0] - hips0), shoulders0 + w * (end[1] - shoulders0),
+                       ankles_in=ankles_in)
+        name = "standing" if t < 1.5 else label
+        frames.append((t, name, np.eye(3)[CLASSES.index(name)] if name in CLASSES else None,
+                       pose))
+        t += 1 / FPS
+    return frames
+
+
+def test_the_floor_share_is_the_height_above_the_standing_feet():
+    reference = standing_heights(_figure(*STANDS))
+    assert reference == pytest.approx(STANDS)
+    assert floor_share(_figure(*STANDS), reference) == pytest.approx(1.0)
+    # hips 0.15, shoulders 0.17 of their standing heights above the feet: the higher counts
+    assert floor_share(_figure(450, 420, 390), reference) == pytest.approx(60 / 350)
+    assert standing_heights(_figure(*STANDS, ankles_in=False)) is None  # no floor line
+    assert floor_share(_figure(450, 420, 390), None) is None
+
+
+@pytest.mark.parametrize("label", ["sitting", "standing", "unknown"])
+def test_a_fast_fall_to_the_floor_alarms_whatever_the_label(label):
+    # hips and shoulders 0.15-0.17 of their standing heights above the feet, the torso upright
+    # in the world landmarks: only the picture says down, and a model calling it sitting (or
+    # even standing) neither hides the fall nor ends it
+    frames = _track((420.0, 390.0), label=label)
+    assert torso_tilt(frames[-1][3]) < 10
+    detector = _run(frames)
+    assert len(detector.events) == 1
+    event = detector.events[0]
+    assert event.descent_m_s > 0.5 and 1.3 < event.start_s < 1.7
+    assert event.alarm_s == pytest.approx(event.start_s + 2.6, abs=0.3)
+
+
+@pytest.mark.parametrize(("end", "label", "fall_s", "ankles_in", "why"), [
+    ((420.0, 390.0), "sitting", 5.0, True, "down to the floor slowly"),
+    ((430.0, 310.0), "sitting", 0.6, True, "sits up on the floor: shoulders at 0.4"),
+    ((410.0, 290.0), "unknown", 0.6, True, "a full squat held: shoulders at 0.46"),
+    ((420.0, 390.0), "unknown", 0.6, False, "never seen with the feet in the picture"),
+])
+def test_no_alarm_without_a_fast_descent_to_the_floor(end, label, fall_s, ankles_in, why):
+    assert _run(_track(end, label=label, fall_s=fall_s, ankles_in=ankles_in)).events == [], why
+
+
+def test_getting_up_from_the_floor_ends_the_watch():
+    frames = _track((420.0, 390.0), label="sitting", down_s=1.2)
+    t = frames[-1][0]
+    frames += [(t + (i + 1) / FPS, "standing", np.eye(3)[2], _figure(*STANDS))
+               for i in range(45)]
+    assert _run(frames).events == []
 
 
 # -- the chain on committed clip tables --------------------------------------------------------

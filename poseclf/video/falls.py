@@ -3,11 +3,20 @@
 :class:`FallDetector` takes one frame at a time (its time, the smoother's label and the pose) and
 says when to raise an alarm. A fall is recognised from three things, all needed:
 
-1. **The labels and the torso**: the smoothed label goes from upright (``standing`` or
-   ``sitting``) to down within :data:`MAX_FALL_S` seconds. Down is the label ``lying``, or, when
-   the model answers ``unknown``/``partial`` (a lying pose unlike its training poses, the odd
-   shapes of a fall: rejection stays honest), a torso within 90 - :data:`LYING_TILT_DEG` degrees
-   of horizontal in the world landmarks. Frames without a pose may lie between.
+1. **Down, from upright**: the person goes from upright (the smoothed label ``standing`` or
+   ``sitting``) to down within :data:`MAX_FALL_S` seconds. Down is any of:
+
+   * the label ``lying``;
+   * when the model answers ``unknown``/``partial`` (a lying pose unlike its training poses, the
+     odd shapes of a fall: rejection stays honest), a torso within 90 - :data:`LYING_TILT_DEG`
+     degrees of horizontal in the world landmarks;
+   * whatever the label, **on the floor** in the picture: the hips and the shoulders both at
+     most :data:`FLOOR_SHARE` of their standing height above the floor line where the feet
+     stood (:func:`floor_share`, against the last frames seen ``standing``). A frame on the
+     floor is never upright: a model that calls someone lying curled up on their back
+     ``sitting`` neither hides the fall nor ends it.
+
+   Frames without a pose may lie between.
 2. **The hips' descent**: somewhere between :data:`DESCENT_LOOKBACK_S` before the last upright
    frame and the first lying one, the hips went down at :data:`MIN_DESCENT_M_S` metres per second
    or faster. The speed is measured in the picture (the hips' image height) and put in metres
@@ -23,6 +32,20 @@ Gaps without a pose of up to :data:`MAX_GAP_S` are bridged, so a fall in which B
 person for a few frames is still caught, and so is an upright label shorter than
 :data:`RECOVER_S` in the middle of a fall. One event is raised per fall; the alarm stays on until
 the person is seen upright again (for :data:`RECOVER_S`).
+
+**On the floor, for another camera.** A level camera at height ``h`` sees a point at height ``z``
+and distance ``d`` at ``f (h - z) / d`` below the horizon. For a body part that ends at the distance
+where the feet stood, its share is exactly ``z / z_standing``, whatever the camera's height,
+distance and focal length: lying, about 0.1-0.2 (hips and shoulders 0.1-0.15 m above the floor, of
+0.9 and 1.45 m); sitting up on the floor, the shoulders keep about 0.4 (0.6 m); measured on the dev
+material, a full squat 0.45 and sitting on a chair 0.56. A body that ends ``D`` metres farther away
+has the share ``(z d + h D) / (z_standing (d + D))``: with the camera at hip height, a backward
+fall whose shoulders land 1.2 m farther at 3 m reads about 0.25 (s1_fall_13 measures 0.27); with a
+camera 2.5 m up, 0.57: a fall away from a high camera is not "on the floor" by this rule and is
+left to the label and the torso. Towards the camera the share only drops (a forward fall measured
+-0.4). A person who crouches while moving half a metre towards a high camera can read low (about
+0.3); the fast descent and the time down still apply. Without a frame seen standing with both
+ankles in the picture there is no floor line, and the rule says nothing.
 
 The limits (one camera, roughly level; one person; see the README's "Watching for falls") are
 those of the data it was tuned on: 8 falls and 7 daily-activity clips of two people
@@ -41,11 +64,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..pose.landmarks import Pose
+from ..pose.landmarks import VISIBILITY_THRESHOLD, Pose
 from .defaults import DEFAULT_FALLS_AFTER_S
 
 LYING_CLASS = "lying"
-UPRIGHT_CLASSES = ("standing", "sitting")
+STANDING_CLASS = "standing"  # the label whose frames give the standing reference
+UPRIGHT_CLASSES = (STANDING_CLASS, "sitting")
 #: s from the last upright label to the first sign of lying. On the dev clips it is 0.3 s at most
 #: (a fall still looks upright or seated to the model until the person is down); 3 s leaves room
 #: for a slower fall, frames lost to blur and the smoother's lag.
@@ -61,12 +85,26 @@ MIN_DESCENT_M_S = 0.5
 #: lying. The dev falls end at 76-123 degrees; yoga's triangle and side angle reach 63, a
 #: reclining sofa sitter 63.
 LYING_TILT_DEG = 70.0
+#: share of their standing height above the floor line where the feet stood (in the picture) at
+#: or below which the hips and the shoulders are both on the floor. Measured (bench/falls.py):
+#: on the floor after the 7 dev falls with a floor line -0.43 to 0.33 (medians 0.01-0.32); the
+#: material without a fall never below 0.45 (a full squat; sitting on a chair 0.56). Any value
+#: from 0.30 to 0.50 gives the same bench figures; 0.35 lies below sitting up on the floor (the
+#: shoulders at about 0.4 of their standing height).
+FLOOR_SHARE = 0.35
+#: s of standing frames (before the last one) the standing reference is taken from: the last
+#: of them at least REFERENCE_SPAN of the tallest (the smoothed label still says standing while
+#: a fall begins; someone walking away from the camera shrinks in the picture).
+REFERENCE_S = 2.0
+REFERENCE_SPAN = 0.9
 SPEED_SPAN_S = 0.25  # s: the hips' speed is their displacement over this span (less jitter)
 RECOVER_S = 1.0  # s seen upright (standing or sitting) that end a fall being watched
 MAX_GAP_S = 2.0  # s without a pose (or with an unknown one) bridged during a fall or down
 HISTORY_S = MAX_FALL_S + DESCENT_LOOKBACK_S + 1.0  # s of hip positions kept
 FAST_DESCENT_M_S = 2 * MIN_DESCENT_M_S  # m/s: a descent this fast counts fully in the confidence
 _HIPS = (23, 24)  # BlazePose left_hip, right_hip
+_SHOULDERS = (11, 12)
+_ANKLES = (27, 28)
 
 
 @dataclass(frozen=True)
@@ -84,9 +122,9 @@ class FallEvent:
         Time on the floor when the alarm was raised (from the hips' fastest descent, about the
         impact).
     confidence : float
-        In [0, 1]: the mean smoothed probability of ``lying`` while down, times the share of
-        frames down with a pose seen, times the descent speed's share of
-        :data:`FAST_DESCENT_M_S` (at most 1).
+        In [0, 1]: the mean smoothed probability of ``lying`` while down (1 on a frame down by
+        the torso's tilt or on the floor), times the share of frames down with a pose seen,
+        times the descent speed's share of :data:`FAST_DESCENT_M_S` (at most 1).
     descent_m_s : float
         The hips' fastest descent (metres per second).
     frame : int
@@ -142,6 +180,47 @@ def hips_and_scale(pose: Pose | None) -> tuple[float, float] | None:
     return float(pixels[list(_HIPS), 1].mean()), diag_m / diag_px
 
 
+def _mid_height(pixels: np.ndarray, pair: tuple[int, int]) -> float:
+    """Image height (pixels) of the midpoint of two landmarks."""
+    return float(pixels[pair[0], 1] + pixels[pair[1], 1]) / 2
+
+
+def standing_heights(pose: Pose | None) -> tuple[float, float, float] | None:
+    """(feet, hips, shoulders): image heights in pixels of the lower ankle and of the hips' and
+    the shoulders' midpoints, the reference of a person seen standing; None unless both ankles
+    are in the picture and visible and the shoulders are above the hips above the feet."""
+    if pose is None:
+        return None
+    lm, px = pose.landmarks, pose.pixels
+    ankles = lm[list(_ANKLES)]
+    if not (np.isfinite(px).all() and (ankles[:, 3] >= VISIBILITY_THRESHOLD).all()
+            and ((ankles[:, 1] >= 0) & (ankles[:, 1] <= 1)).all()):
+        return None
+    feet = float(px[list(_ANKLES), 1].max())
+    hips, shoulders = _mid_height(px, _HIPS), _mid_height(px, _SHOULDERS)
+    return (feet, hips, shoulders) if shoulders < hips < feet else None
+
+
+def floor_share(pose: Pose | None, reference: tuple[float, float, float] | None) -> float | None:
+    """How high the hips and the shoulders (the higher of the two) are above the feet of the
+    ``reference`` (:func:`standing_heights`: the floor line where the person stood), as a share
+    of their height there while standing: 1 standing, 0 on the floor line; None without a pose
+    or a reference.
+
+    The picture's heights, not the world landmarks (whose depth BlazePose guesses worst for a
+    body lying towards or away from the camera), and in shares of the person's own standing
+    height, so neither the camera's distance nor the person's size matters.
+    """
+    if pose is None or reference is None:
+        return None
+    feet, hips0, shoulders0 = reference
+    px = pose.pixels
+    hips, shoulders = _mid_height(px, _HIPS), _mid_height(px, _SHOULDERS)
+    if not (math.isfinite(hips) and math.isfinite(shoulders)):
+        return None
+    return max((feet - hips) / (feet - hips0), (feet - shoulders) / (feet - shoulders0))
+
+
 class FallDetector:
     """Raise a :class:`FallEvent` when a person falls and stays down; one :meth:`update` per frame.
 
@@ -183,6 +262,9 @@ class FallDetector:
         self.alarm = False
         self.on_floor_s: float | None = None
         self._hips: deque[tuple[float, float, float]] = deque()  # (time, hips px, m per px)
+        #: (time, feet, hips, shoulders px) of the last REFERENCE_S of frames seen standing
+        self._standing: deque[tuple[float, float, float, float]] = deque()
+        self._reference: tuple[float, float, float] | None = None  # (feet, hips, shoulders px)
         self._speeds: deque[tuple[float, float]] = deque()  # (time, descent m/s)
         self._last_upright: float | None = None
         #: (time, descent m/s or None when too long after upright, accepted) of every start
@@ -200,10 +282,15 @@ class FallDetector:
         Returns the :class:`FallEvent` raised on this frame, else None.
         """
         self._track_hips(time_s, pose)
+        share = floor_share(pose, self._reference)
+        on_floor = share is not None and share <= FLOOR_SHARE
+        if label == STANDING_CLASS and not on_floor:
+            self._track_standing(time_s, pose)
         episode = self._episode
         if self.alarm and episode is not None:
             self.on_floor_s = time_s - episode["down_s"]
-        if label in UPRIGHT_CLASSES:
+        # hips and shoulders on the floor are not upright, whatever the label says
+        if label in UPRIGHT_CLASSES and not on_floor:
             if self._upright_since is None:
                 self._upright_since = time_s
             self._last_upright = time_s
@@ -214,7 +301,7 @@ class FallDetector:
                 self.on_floor_s = None
             return None
         self._upright_since = None
-        evidence = self._down_evidence(label, probabilities, pose)
+        evidence = self._down_evidence(label, probabilities, pose) or float(on_floor)
         if evidence > 0 and episode is None and not self._blocked:
             episode = self._episode = self._start(time_s)
         if episode is None:
@@ -244,7 +331,8 @@ class FallDetector:
         """How surely this frame shows someone lying, in [0, 1]: the smoothed probability of
         ``lying`` when it is the label, else 1 when the world landmarks show a torso within
         90 - :data:`LYING_TILT_DEG` degrees of horizontal (the model may answer ``unknown`` for a
-        lying pose it was not taught, or a fall's odd end), else 0."""
+        lying pose it was not taught, or a fall's odd end), else 0. (:meth:`update` adds the
+        hips and shoulders on the floor.)"""
         if label == LYING_CLASS and probabilities is not None:
             return float(np.asarray(probabilities)[self._lying])
         tilt = torso_tilt(pose)
@@ -279,6 +367,21 @@ class FallDetector:
         # frame: the smoother's lag, or frames lost to motion blur, would delay the alarm
         return {"start_s": start_s, "down_s": min(peak_s, time_s),
                 "last_down": time_s, "descent": descent, "evidence": [], "raised": False}
+
+    def _track_standing(self, time_s: float, pose: Pose | None) -> None:
+        """Keep the heights of a frame seen standing (the last :data:`REFERENCE_S` of them) and
+        the standing reference they give: the last whose feet to shoulders span is
+        :data:`REFERENCE_SPAN` of the tallest or more."""
+        heights = standing_heights(pose)
+        if heights is None:
+            return
+        while self._standing and self._standing[0][0] < time_s - REFERENCE_S:
+            self._standing.popleft()
+        self._standing.append((time_s, *heights))
+        tallest = max(feet - shoulders for _, feet, _, shoulders in self._standing)
+        self._reference = next((feet, hips, shoulders)
+                               for _, feet, hips, shoulders in reversed(self._standing)
+                               if feet - shoulders >= REFERENCE_SPAN * tallest)
 
     def _track_hips(self, time_s: float, pose: Pose | None) -> None:
         """Keep the hips' recent positions and their descent speed (m/s, down positive)."""
