@@ -12,7 +12,7 @@ the CPU time per frame of (b) and (c) (every thread: (c) is faster only while th
 core is free, which the load average printed beside it tells), and the time per frame of
 classification + smoothing + counting
 (target: under 1 ms; best of ``--classify-repeat`` passes over the tracked poses) and of
-drawing + mp4 writing. The model (``--classifier``, default the shipped default ``svm``, with
+drawing + mp4 writing. The model (``--classifier``, default ``poseclf train``'s, with
 open-set rejection on) is trained on the ``pushups_visolus`` photos.
 """
 
@@ -29,6 +29,7 @@ from pathlib import Path
 import cv2
 
 from poseclf.classify.classifiers import CLASSIFIERS
+from poseclf.classify.defaults import DEFAULT_CLASSIFIER
 from poseclf.classify.model import PoseModel
 from poseclf.pictures.draw import (
     CounterAnnotator,
@@ -104,7 +105,7 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of each stage; decode: fastest kept, (b)/(c): median pair")
-    parser.add_argument("--classifier", default="svm", choices=CLASSIFIERS)
+    parser.add_argument("--classifier", default=DEFAULT_CLASSIFIER, choices=CLASSIFIERS)
     parser.add_argument("--classify-repeat", type=int, default=5,
                         help="passes of classification + smoothing + counting; fastest kept")
     args = parser.parse_args(argv)
