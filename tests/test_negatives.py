@@ -21,6 +21,7 @@ from poseclf.classify.negatives import (
     negatives_from_tables,
 )
 from poseclf.classify.novelty import NoveltyScorer
+from poseclf.classify.pose_classifier import NOVELTY_VIEWS
 from poseclf.cli import main
 from poseclf.errors import ModelFileError
 from poseclf.pose.poses import Poses
@@ -147,9 +148,10 @@ def test_negatives_keep_another_source_of_the_same_classes_accepted():
 
 @pytest.mark.slow  # trains on whole tables
 def test_yoga_poses_of_classes_the_model_never_learned_become_unknown():
-    """Leave-classes-out: a yoga model without 4 of its classes answers ``unknown`` to about
-    half of their photos with the negatives (none of them of those 4 classes, none of this
-    source), a seventh of them without (bench: 49.2% and 14.9%)."""
+    """Leave-classes-out: an SVM yoga model without 4 of its classes answers ``unknown`` to
+    about 45% of their photos with the negatives (none of them of those 4 classes, none of this
+    source), an eighth of them without (44.8% and 13.3%; 49.2% and 14.9% before the novelty
+    scorer held the training poses' turned views)."""
     left_out = ["bound_angle", "dancer", "goddess", "half_moon"]
     df = table("yoga_manoj")
     unseen = df["label"].isin(left_out)
@@ -160,7 +162,25 @@ def test_yoga_poses_of_classes_the_model_never_learned_become_unknown():
                                        for n, t in others.items()})
     known = df[~unseen]
     assert rejected(train(known, None), df[unseen]) < 0.25
-    assert rejected(train(known, negatives), df[unseen]) >= 0.45
+    assert rejected(train(known, negatives), df[unseen]) >= 0.4
+
+
+@pytest.mark.slow  # trains on whole tables, twice
+def test_turned_views_of_the_training_poses_make_other_sides_familiar():
+    """A push-up model of one side-view video (pushup_video) with the everyday negatives
+    accepts the push-up photos, front and back views included (bench/rejection_protocols.py:
+    98.8%); without the turned views in its novelty scorer 92.6%."""
+    video, photos = table("pushup_video"), table("pushups_visolus")
+    negatives = everyday_negatives().without("pushups_visolus")
+    poses = Poses.from_table(video)
+
+    def model(**novelty) -> PoseModel:
+        return PoseModel.train(poses.landmarks, poses.image_sizes, video["label"].to_numpy(str),
+                               cv=0, world_landmarks=poses.world_landmarks, negatives=negatives,
+                               novelty_params=novelty or None)
+
+    assert rejected(model(), photos) <= 0.02
+    assert rejected(model(views=()), photos) >= 0.05
 
 
 def _mlp(df, min_confidence: float | None = None) -> PoseModel:
@@ -231,10 +251,11 @@ def test_model_files_keep_no_mirror_images_and_class_codes_not_names(tmp_path, r
     kwargs = {"world_landmarks": probe.world_landmarks}
     for scorer in (model.novelty_, model.novelty_image_):
         assert scorer.mirror_columns_ is not None
-        assert len(scorer.reference_) == len(raw_pushups)
+        n_stored = (1 + 2 * len(NOVELTY_VIEWS)) * len(raw_pushups)  # and 4 turned views each
+        assert len(scorer.reference_) == n_stored
         assert len(scorer.negative_reference_) == scorer.negatives_["kept"]
         assert scorer.reference_labels_.dtype == np.uint8
-        assert len(scorer.reference()) == 2 * len(raw_pushups)
+        assert len(scorer.reference()) == 2 * n_stored
     scored = model.predict_with_scores(*args, **kwargs)
     loaded = PoseModel.load(model.save(tmp_path / "m.skops"))
     again = loaded.predict_with_scores(*args, **kwargs)

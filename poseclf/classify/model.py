@@ -107,7 +107,8 @@ class PoseModel:
         ``cv`` > 1 also records stratified K-fold scores in the metadata (0 skips it).
         ``mirror`` adds the left-right mirrored poses to the training set.
         ``novelty_params`` (:class:`~poseclf.classify.novelty.NoveltyScorer`: ``n_neighbors``,
-        ``percentile``, ``cv``) and ``visibility_params``
+        ``percentile``, ``cv``, ``min_confidence``; and ``views``, the turned views the scorer
+        holds: :data:`~poseclf.classify.pose_classifier.NOVELTY_VIEWS`) and ``visibility_params``
         (:class:`~poseclf.classify.visibility.VisibilityCheck`) set the open-set rejection; its
         threshold is always calibrated by cross-validation on the training set (mirror images
         included in the reference poses whatever ``mirror`` is: a mirrored pose is never novel).

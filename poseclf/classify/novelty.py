@@ -476,6 +476,24 @@ class NoveltyScorer(BaseEstimator):
             out[mine] = mean_nearest_distance(scaled[mine], ref, CLASS_NEIGHBORS, ref_sq, search)
         return out
 
+    def add_references(self, X, y) -> NoveltyScorer:
+        """Also hold the embeddings ``X`` (labels ``y``, classes of the fit) as reference poses,
+        after the calibration: poses the thresholds need not be calibrated on, such as the
+        training poses seen from other sides. Their mirror images are rebuilt like the others'
+        when the scorer has a column map."""
+        check_is_fitted(self, "reference_")
+        X = check_array(X, dtype=np.float64)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features; the scorer was fitted on "
+                             f"{self.n_features_in_}")
+        self.reference_ = np.concatenate([self.reference_, self._scaled(X).astype(
+            self.reference_.dtype)])
+        labels = getattr(self, "reference_labels_", None)
+        if labels is not None:
+            codes = np.searchsorted(self.classes_, np.asarray(y).astype(self.classes_.dtype))
+            self.reference_labels_ = np.concatenate([labels, codes.astype(labels.dtype)])
+        return self
+
     def unsure_thresholds(self, threshold: np.ndarray, novelty: np.ndarray,
                           proba: np.ndarray) -> np.ndarray:
         """``threshold`` held below each pose's own ``novelty`` where the classifier gives no
