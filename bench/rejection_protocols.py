@@ -24,8 +24,9 @@ pose's threshold: the ratio and per-class rules of the negatives included), the 
 (the calibrated novelty threshold, floored by the negatives, without those two rules) and
 ``partial``. ``--no-negatives`` gives the figures of the rule before negatives.
 ``--variants`` adds a line under each: other novelty scores on the same models and folds
-(``bench/novelty_variants.py``), ``whole/unknown`` for each. ``--views``, ``--view-pitch`` and
-``--world-features`` train the models with those options of ``poseclf train``.
+(``bench/novelty_variants.py``), ``whole/unknown`` for each. ``--views``, ``--view-pitch``,
+``--world-features`` and ``--novelty-views`` train the models with those options of ``poseclf
+train``.
 """
 
 from __future__ import annotations
@@ -178,12 +179,17 @@ def main(argv=None) -> int:
     parser.add_argument("--views", type=lambda t: tuple(map(float, t.split(","))), default=(),
                         help="yaw angles of the view augmentation, e.g. 15,30")
     parser.add_argument("--view-pitch", type=float, default=0.0)
+    parser.add_argument("--novelty-views", type=lambda t: tuple(map(float, t.split(","))),
+                        default=(), help="yaw angles of the novelty scorer's turned views, "
+                        "e.g. 30,60 (poseclf train --novelty-views)")
     parser.add_argument("--world-features", choices=WORLD_MODES, default=DEFAULT_WORLD_FEATURES)
     args = parser.parse_args(argv)
     global VARIANTS_ON
     VARIANTS_ON = args.variants
     TRAIN_OPTIONS.update(views=args.views, view_pitch=args.view_pitch,
                          embedder_params={"world": args.world_features})
+    if args.novelty_views:
+        TRAIN_OPTIONS["novelty_params"] = {"views": args.novelty_views}
     start = time.perf_counter()
     negatives = None if args.no_negatives else everyday_negatives()
     print(f"classifier {args.classifier}; options {TRAIN_OPTIONS}; negatives: "

@@ -148,10 +148,9 @@ def test_negatives_keep_another_source_of_the_same_classes_accepted():
 
 @pytest.mark.slow  # trains on whole tables
 def test_yoga_poses_of_classes_the_model_never_learned_become_unknown():
-    """Leave-classes-out: an SVM yoga model without 4 of its classes answers ``unknown`` to
-    about 45% of their photos with the negatives (none of them of those 4 classes, none of this
-    source), an eighth of them without (44.8% and 13.3%; 49.2% and 14.9% before the novelty
-    scorer held the training poses' turned views)."""
+    """Leave-classes-out: a yoga model without 4 of its classes answers ``unknown`` to about
+    half of their photos with the negatives (none of them of those 4 classes, none of this
+    source), a seventh of them without (bench: 49.2% and 14.9%)."""
     left_out = ["bound_angle", "dancer", "goddess", "half_moon"]
     df = table("yoga_manoj")
     unseen = df["label"].isin(left_out)
@@ -162,14 +161,14 @@ def test_yoga_poses_of_classes_the_model_never_learned_become_unknown():
                                        for n, t in others.items()})
     known = df[~unseen]
     assert rejected(train(known, None), df[unseen]) < 0.25
-    assert rejected(train(known, negatives), df[unseen]) >= 0.4
+    assert rejected(train(known, negatives), df[unseen]) >= 0.45
 
 
 @pytest.mark.slow  # trains on whole tables, twice
 def test_turned_views_of_the_training_poses_make_other_sides_familiar():
-    """A push-up model of one side-view video (pushup_video) with the everyday negatives
-    accepts the push-up photos, front and back views included (bench/rejection_protocols.py:
-    98.8%); without the turned views in its novelty scorer 92.6%."""
+    """A push-up model of one side-view video (pushup_video) with the everyday negatives and
+    ``--novelty-views 30,60`` accepts the push-up photos, front and back views included
+    (bench/rejection_protocols.py: 98.8%); without the turned views 92.6%."""
     video, photos = table("pushup_video"), table("pushups_visolus")
     negatives = everyday_negatives().without("pushups_visolus")
     poses = Poses.from_table(video)
@@ -179,8 +178,10 @@ def test_turned_views_of_the_training_poses_make_other_sides_familiar():
                                cv=0, world_landmarks=poses.world_landmarks, negatives=negatives,
                                novelty_params=novelty or None)
 
-    assert rejected(model(), photos) <= 0.02
-    assert rejected(model(views=()), photos) >= 0.05
+    turned = model(views=(30, 60))
+    assert len(turned.novelty_.reference_) == 5 * len(video)
+    assert rejected(turned, photos) <= 0.02
+    assert rejected(model(), photos) >= 0.05
 
 
 def _mlp(df, min_confidence: float | None = None) -> PoseModel:
@@ -251,7 +252,7 @@ def test_model_files_keep_no_mirror_images_and_class_codes_not_names(tmp_path, r
     kwargs = {"world_landmarks": probe.world_landmarks}
     for scorer in (model.novelty_, model.novelty_image_):
         assert scorer.mirror_columns_ is not None
-        n_stored = (1 + 2 * len(NOVELTY_VIEWS)) * len(raw_pushups)  # and 4 turned views each
+        n_stored = (1 + 2 * len(NOVELTY_VIEWS)) * len(raw_pushups)  # and any turned views
         assert len(scorer.reference_) == n_stored
         assert len(scorer.negative_reference_) == scorer.negatives_["kept"]
         assert scorer.reference_labels_.dtype == np.uint8

@@ -158,6 +158,10 @@ def register(subparsers) -> None:
                        f"(picture features only) (default: {DEFAULT_WORLD_FEATURES})")
     reject = train.add_argument_group(
         "rejection ('unknown' and 'partial' answers; see poseclf.classify.novelty)")
+    reject.add_argument("--novelty-views", type=view_angles, default=(), metavar="DEG[,DEG...]",
+                        help="with negatives: the novelty score also holds every training pose "
+                        "turned by +-each yaw angle (e.g. 30,60): other sides of a pose are not "
+                        "unknown; larger model files and slower predictions (README)")
     reject.add_argument("--reject-percentile", type=float_in(0, 100, low_open=True),
                         default=DEFAULT_PERCENTILE,
                         metavar="P", help="novelty threshold = this percentile of held-out "
@@ -291,6 +295,9 @@ def run_train(args: argparse.Namespace) -> int:
         raise PoseclfError("--card needs cross-validation: use --cv 2 or more")
     if args.cluster and not args.search:
         raise PoseclfError("--cluster runs the grid search: add --search (svm or knn)")
+    if args.novelty_views and args.no_negatives:
+        raise PoseclfError("--novelty-views works with negatives (without them the turned "
+                           "views make other poses look familiar); drop --no-negatives")
     if args.search and args.classifier not in SEARCHABLE:
         raise PoseclfError(f"--search works with {', '.join(SEARCHABLE)}, "
                            f"not {args.classifier}")
@@ -304,7 +311,8 @@ def run_train(args: argparse.Namespace) -> int:
     with cluster_or_local(args.cluster):  # the grid search's joblib tasks go to Dask
         model = PoseModel.train(
             lm, sizes, labels, args.classifier, cv=args.cv, mirror=not args.no_mirror,
-            classifier_params=params, novelty_params={"percentile": args.reject_percentile},
+            classifier_params=params, novelty_params={"percentile": args.reject_percentile,
+                                                      "views": args.novelty_views},
             embedder_params={"world": args.world_features}, views=args.views,
             view_pitch=args.view_pitch,
             world_landmarks=world, negatives=negatives, max_poses=bound,
